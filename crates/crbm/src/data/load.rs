@@ -1,0 +1,449 @@
+//! Loading spike rasters (`.npy`, `.npz`, `.csv`), coordinates and region labels.
+//!
+//! Every error names the file. A raster must be 2-D (T × N, frames × neurons),
+//! non-empty, contain only 0/1 (bool, integer or float dtypes are accepted) and
+//! at least one 1.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use npyz::{DType, NpyFile, Order, TypeChar};
+
+use crate::batch::SparseBatch;
+use crate::error::{CrbmError, Result};
+
+fn data_err(path: &Path, reason: impl Into<String>) -> CrbmError {
+    CrbmError::Data {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> CrbmError + '_ {
+    move |source| CrbmError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A dense numeric array read from npy/npz/csv, row-major.
+struct Array {
+    values: Vec<f64>,
+    shape: Vec<usize>,
+}
+
+fn read_npy<R: Read>(npy: NpyFile<R>, path: &Path) -> Result<Array> {
+    let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
+    let order = npy.order();
+    let ts = match npy.dtype() {
+        DType::Plain(ts) => ts,
+        other => {
+            return Err(data_err(
+                path,
+                format!("unsupported dtype {}", other.descr()),
+            ))
+        }
+    };
+    let bytes = ts.size_field();
+    let e = io_err(path);
+    let values: Vec<f64> = match (ts.type_char(), bytes) {
+        (TypeChar::Bool, _) => npy
+            .into_vec::<bool>()
+            .map_err(e)?
+            .into_iter()
+            .map(|b| b as u8 as f64)
+            .collect(),
+        (TypeChar::Int, 1) => npy
+            .into_vec::<i8>()
+            .map_err(e)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Int, 2) => npy
+            .into_vec::<i16>()
+            .map_err(e)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Int, 4) => npy
+            .into_vec::<i32>()
+            .map_err(e)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Int, 8) => npy
+            .into_vec::<i64>()
+            .map_err(e)?
+            .into_iter()
+            .map(|x| x as f64)
+            .collect(),
+        (TypeChar::Uint, 1) => npy
+            .into_vec::<u8>()
+            .map_err(e)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Uint, 2) => npy
+            .into_vec::<u16>()
+            .map_err(e)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Uint, 4) => npy
+            .into_vec::<u32>()
+            .map_err(e)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Uint, 8) => npy
+            .into_vec::<u64>()
+            .map_err(e)?
+            .into_iter()
+            .map(|x| x as f64)
+            .collect(),
+        (TypeChar::Float, 4) => npy
+            .into_vec::<f32>()
+            .map_err(e)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Float, 8) => npy.into_vec::<f64>().map_err(e)?,
+        _ => return Err(data_err(path, format!("unsupported dtype {}", ts))),
+    };
+    let values = if order == Order::Fortran && shape.len() == 2 {
+        // Column-major on disk: transpose to row-major.
+        let (r, c) = (shape[0], shape[1]);
+        let mut t = vec![0.0; values.len()];
+        for i in 0..r {
+            for j in 0..c {
+                t[i * c + j] = values[j * r + i];
+            }
+        }
+        t
+    } else {
+        values
+    };
+    Ok(Array { values, shape })
+}
+
+fn read_array(path: &Path, npz_key: Option<&str>) -> Result<Array> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "npy" => {
+            let f = File::open(path).map_err(io_err(path))?;
+            let npy = NpyFile::new(BufReader::new(f)).map_err(io_err(path))?;
+            read_npy(npy, path)
+        }
+        "npz" => {
+            let mut npz = npyz::npz::NpzArchive::open(path).map_err(io_err(path))?;
+            let names: Vec<String> = npz.array_names().map(str::to_string).collect();
+            let key = match npz_key {
+                Some(k) => k.to_string(),
+                None if names.len() == 1 => names[0].clone(),
+                None => {
+                    return Err(data_err(
+                        path,
+                        format!("archive holds several arrays {names:?}; name one"),
+                    ));
+                }
+            };
+            let npy = npz
+                .by_name(&key)
+                .map_err(io_err(path))?
+                .ok_or_else(|| data_err(path, format!("no array named {key:?} (has {names:?})")))?;
+            read_npy(npy, path)
+        }
+        "csv" | "txt" | "tsv" => read_text(path),
+        _ => Err(data_err(
+            path,
+            "unknown extension (expected .npy, .npz or .csv)",
+        )),
+    }
+}
+
+/// Comma-, tab- or space-separated numbers, one row per line ('#' lines skipped).
+fn read_text(path: &Path) -> Result<Array> {
+    let f = File::open(path).map_err(io_err(path))?;
+    let mut values = Vec::new();
+    let mut cols = None;
+    let mut rows = 0;
+    for (ln, line) in BufReader::new(f).lines().enumerate() {
+        let line = line.map_err(io_err(path))?;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut n = 0;
+        for tok in line
+            .split(|c: char| c == ',' || c == '\t' || c == ' ')
+            .filter(|t| !t.is_empty())
+        {
+            let x: f64 = tok
+                .parse()
+                .map_err(|_| data_err(path, format!("line {}: {tok:?} is not a number", ln + 1)))?;
+            values.push(x);
+            n += 1;
+        }
+        match cols {
+            None => cols = Some(n),
+            Some(c) if c != n => {
+                return Err(data_err(
+                    path,
+                    format!("line {}: {n} columns, expected {c}", ln + 1),
+                ));
+            }
+            _ => {}
+        }
+        rows += 1;
+    }
+    Ok(Array {
+        values,
+        shape: vec![rows, cols.unwrap_or(0)],
+    })
+}
+
+/// Load a binary spike raster, shape [T frames, N neurons], from `.npy`, `.npz`
+/// (array `npz_key`, or the only array) or `.csv`.
+pub fn load_raster(path: impl AsRef<Path>, npz_key: Option<&str>) -> Result<SparseBatch> {
+    let path = path.as_ref();
+    let a = read_array(path, npz_key)?;
+    raster_from_dense(&a.values, &a.shape, path)
+}
+
+/// Validate and convert a dense row-major T × N array (`source` names it in errors).
+pub fn raster_from_dense(values: &[f64], shape: &[usize], source: &Path) -> Result<SparseBatch> {
+    if shape.len() != 2 {
+        return Err(data_err(
+            source,
+            format!("raster must be 2-D (frames × neurons), got shape {shape:?}"),
+        ));
+    }
+    let (t, n) = (shape[0], shape[1]);
+    if t == 0 || n == 0 {
+        return Err(data_err(source, format!("empty raster, shape {shape:?}")));
+    }
+    let mut rows = Vec::with_capacity(t);
+    let mut ones = 0usize;
+    for f in 0..t {
+        let mut active = Vec::new();
+        for i in 0..n {
+            let x = values[f * n + i];
+            if x == 1.0 {
+                active.push(i as u32);
+            } else if x != 0.0 {
+                return Err(data_err(
+                    source,
+                    format!("non-binary value {x} at frame {f}, neuron {i}"),
+                ));
+            }
+        }
+        ones += active.len();
+        rows.push(active);
+    }
+    if ones == 0 {
+        return Err(data_err(source, "raster is all zeros"));
+    }
+    Ok(SparseBatch { n_visible: n, rows })
+}
+
+/// Load neuron coordinates, shape [N, 3] (µm), from `.npy`/`.npz`/`.csv`;
+/// `n_neurons` (if given) must match N.
+pub fn load_coordinates(
+    path: impl AsRef<Path>,
+    npz_key: Option<&str>,
+    n_neurons: Option<usize>,
+) -> Result<Vec<[f64; 3]>> {
+    let path = path.as_ref();
+    let a = read_array(path, npz_key)?;
+    if a.shape.len() != 2 || a.shape[1] != 3 {
+        return Err(data_err(
+            path,
+            format!("coordinates must have shape [N, 3], got {:?}", a.shape),
+        ));
+    }
+    if let Some(n) = n_neurons {
+        if a.shape[0] != n {
+            return Err(CrbmError::Shape {
+                what: format!("{}: coordinate rows vs neurons", path.display()),
+                expected: n,
+                got: a.shape[0],
+            });
+        }
+    }
+    if let Some(k) = a.values.iter().position(|x| !x.is_finite()) {
+        return Err(data_err(
+            path,
+            format!("non-finite coordinate at row {}", k / 3),
+        ));
+    }
+    Ok(a.values.chunks(3).map(|c| [c[0], c[1], c[2]]).collect())
+}
+
+/// Load region labels, one per neuron: a text file with one label per line, or a
+/// 1-D integer `.npy`. Returns (region index per neuron, region names in order of
+/// first appearance).
+pub fn load_region_labels(
+    path: impl AsRef<Path>,
+    n_neurons: Option<usize>,
+) -> Result<(Vec<usize>, Vec<String>)> {
+    let path = path.as_ref();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let labels: Vec<String> = if ext == "npy" || ext == "npz" {
+        let a = read_array(path, None)?;
+        a.values.iter().map(|x| format!("{x}")).collect()
+    } else {
+        let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+        text.lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    if labels.is_empty() {
+        return Err(data_err(path, "no region labels"));
+    }
+    if let Some(n) = n_neurons {
+        if labels.len() != n {
+            return Err(CrbmError::Shape {
+                what: format!("{}: region labels vs neurons", path.display()),
+                expected: n,
+                got: labels.len(),
+            });
+        }
+    }
+    let mut names: Vec<String> = Vec::new();
+    let idx = labels
+        .iter()
+        .map(|l| match names.iter().position(|n| n == l) {
+            Some(k) => k,
+            None => {
+                names.push(l.clone());
+                names.len() - 1
+            }
+        })
+        .collect();
+    Ok((idx, names))
+}
+
+/// Write a raster as a `.npy` of u8 (T × N), e.g. for tests and exports.
+pub fn save_raster_npy(raster: &SparseBatch, path: impl AsRef<Path>) -> Result<()> {
+    use npyz::WriterBuilder;
+    let path = path.as_ref();
+    let f = std::io::BufWriter::new(File::create(path).map_err(io_err(path))?);
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(&[raster.len() as u64, raster.n_visible as u64])
+        .writer(f)
+        .begin_nd()
+        .map_err(io_err(path))?;
+    for b in 0..raster.len() {
+        w.extend(raster.dense_row(b)).map_err(io_err(path))?;
+    }
+    w.finish().map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("crbm-test-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d.join(name)
+    }
+
+    #[test]
+    fn npy_roundtrip_and_csv() {
+        let r = SparseBatch {
+            n_visible: 4,
+            rows: vec![vec![0, 3], vec![], vec![1]],
+        };
+        let p = tmp("r.npy");
+        save_raster_npy(&r, &p).unwrap();
+        assert_eq!(load_raster(&p, None).unwrap(), r);
+        let c = tmp("r.csv");
+        std::fs::write(&c, "1,0,0,1\n0,0,0,0\n0,1,0,0\n").unwrap();
+        assert_eq!(load_raster(&c, None).unwrap(), r);
+    }
+
+    #[test]
+    fn npz_raster_is_read_by_key() {
+        use npyz::WriterBuilder;
+        let p = tmp("r.npz");
+        {
+            let mut npz = npyz::npz::NpzWriter::create(&p).unwrap();
+            let mut w = npz
+                .array::<f32>("spikes", Default::default())
+                .unwrap()
+                .default_dtype()
+                .shape(&[2, 3])
+                .begin_nd()
+                .unwrap();
+            w.extend([0.0f32, 1.0, 0.0, 1.0, 1.0, 0.0]).unwrap();
+            w.finish().unwrap();
+            let mut w = npz
+                .array::<i64>("other", Default::default())
+                .unwrap()
+                .default_dtype()
+                .shape(&[1])
+                .begin_nd()
+                .unwrap();
+            w.extend([5i64]).unwrap();
+            w.finish().unwrap();
+        }
+        let r = load_raster(&p, Some("spikes")).unwrap();
+        assert_eq!(r.rows, vec![vec![1], vec![0, 1]]);
+        let e = load_raster(&p, None).unwrap_err().to_string();
+        assert!(e.contains("r.npz") && e.contains("several arrays"), "{e}");
+    }
+
+    #[test]
+    fn bad_rasters_give_typed_errors_naming_the_file() {
+        let c = tmp("bad.csv");
+        std::fs::write(&c, "1,0\n0,2\n").unwrap();
+        let e = load_raster(&c, None).unwrap_err().to_string();
+        assert!(
+            e.contains("bad.csv") && e.contains("non-binary value 2"),
+            "{e}"
+        );
+        std::fs::write(&c, "0,0\n0,0\n").unwrap();
+        assert!(load_raster(&c, None)
+            .unwrap_err()
+            .to_string()
+            .contains("all zeros"));
+        std::fs::write(&c, "").unwrap();
+        assert!(load_raster(&c, None)
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+        std::fs::write(&c, "1,0\n0\n").unwrap();
+        assert!(load_raster(&c, None)
+            .unwrap_err()
+            .to_string()
+            .contains("columns"));
+        let xyz = tmp("xyz.csv");
+        std::fs::write(&xyz, "0,1,2\n3,4,5\n").unwrap();
+        assert_eq!(
+            load_coordinates(&xyz, None, Some(2)).unwrap()[1],
+            [3.0, 4.0, 5.0]
+        );
+        assert!(matches!(
+            load_coordinates(&xyz, None, Some(3)),
+            Err(CrbmError::Shape { .. })
+        ));
+        let lab = tmp("regions.txt");
+        std::fs::write(&lab, "tectum\nhindbrain\ntectum\n").unwrap();
+        let (idx, names) = load_region_labels(&lab, Some(3)).unwrap();
+        assert_eq!(idx, vec![0, 1, 0]);
+        assert_eq!(names, vec!["tectum", "hindbrain"]);
+    }
+}

@@ -1,0 +1,39 @@
+//! Typed errors of the crate (configs are validated once, at the boundary).
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CrbmError {
+    #[error("invalid config: {field} = {value}: {reason}")]
+    InvalidConfig {
+        field: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    #[error("shape mismatch: {what}: expected {expected}, got {got}")]
+    Shape {
+        what: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("{what} needs N ≤ {max} visible units for exact enumeration, got {n}")]
+    TooLargeForExact {
+        what: &'static str,
+        n: usize,
+        max: usize,
+    },
+    #[error("{path}: {reason}")]
+    Data { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, CrbmError>;

@@ -1,0 +1,349 @@
+//! Batched block-Gibbs sampling v → h → v on the CPU (the PCD hot path).
+//!
+//! * v → h: `I = v·W` as a sparse gather-sum over each frame's active neurons
+//!   (rows of W are contiguous), then exact dReLU sampling in f64.
+//! * h → v: `X = h·Wᵀ + g` as one dense f32 GEMM (the `gemm` crate, also what
+//!   burn's Flex backend uses), then exact Bernoulli sampling by logit-table
+//!   look-up (no exp in ~255/256 cases) with one xoshiro256++ stream per row.
+//!
+//! Rows are processed in parallel with rayon; every row's random stream is
+//! derived from `(seed, step, row)` and every reduction has a fixed order, so
+//! results are independent of the number of threads.
+
+use rand::RngCore;
+use rayon::prelude::*;
+
+use crate::batch::SparseBatch;
+use crate::layers::{DRelu, DReluMoments};
+use crate::model::Crbm;
+use crate::rng::lane_rng;
+
+/// Neuron ranges summed separately in [`SamplerWeights::hidden_inputs`].
+const GATHER_PARTS: usize = 8;
+
+/// f32 copy of a model's parameters for sampling.
+#[derive(Clone, Debug)]
+pub struct SamplerWeights {
+    pub n_visible: usize,
+    pub n_hidden: usize,
+    /// Shape [N, M] row-major.
+    pub weights: Vec<f32>,
+    /// Shape [N].
+    pub fields: Vec<f32>,
+    /// Shape [M].
+    pub hidden: Vec<DRelu>,
+}
+
+impl From<&Crbm> for SamplerWeights {
+    fn from(c: &Crbm) -> Self {
+        let mut s = Self {
+            n_visible: c.n_visible,
+            n_hidden: c.n_hidden,
+            weights: vec![0.0; c.weights.len()],
+            fields: vec![0.0; c.n_visible],
+            hidden: c.hidden.clone(),
+        };
+        s.refresh(c);
+        s
+    }
+}
+
+impl SamplerWeights {
+    /// Copy the current parameters of `c` (same shapes) into this f32 mirror.
+    pub fn refresh(&mut self, c: &Crbm) {
+        self.weights
+            .par_chunks_mut(1 << 16)
+            .zip(c.weights.par_chunks(1 << 16))
+            .for_each(|(d, s)| {
+                d.iter_mut().zip(s).for_each(|(d, s)| *d = *s as f32);
+            });
+        self.fields
+            .iter_mut()
+            .zip(&c.fields)
+            .for_each(|(d, s)| *d = *s as f32);
+        self.hidden.clone_from(&c.hidden);
+    }
+
+    /// Hidden inputs `I = v·W` for every frame, shape [B, M] row-major.
+    ///
+    /// Neuron-major gather: the batch is inverted into "frames in which neuron i
+    /// is active", so each row of W is read once per call (W is far larger than
+    /// cache at zebrafish scale) while the [B, M] accumulators stay in cache.
+    /// Neuron ranges are split over threads, each with its own accumulator.
+    pub fn hidden_inputs(&self, batch: &SparseBatch) -> Vec<f32> {
+        let (n, m, bsz) = (self.n_visible, self.n_hidden, batch.len());
+        // CSC inversion: starts[i]..starts[i+1] indexes frames_of for neuron i.
+        let mut starts = vec![0u32; n + 1];
+        for r in &batch.rows {
+            for &i in r {
+                starts[i as usize + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            starts[i + 1] += starts[i];
+        }
+        let mut fill = starts.clone();
+        let mut frames_of = vec![0u32; starts[n] as usize];
+        for (b, r) in batch.rows.iter().enumerate() {
+            for &i in r {
+                let k = &mut fill[i as usize];
+                frames_of[*k as usize] = b as u32;
+                *k += 1;
+            }
+        }
+        // A fixed number of neuron ranges (not the thread count) keeps the f32
+        // summation order, hence the result, independent of the machine.
+        let parts = GATHER_PARTS;
+        let per = n.div_ceil(parts).max(1);
+        let partial: Vec<Vec<f32>> = (0..parts)
+            .into_par_iter()
+            .map(|p| {
+                let mut acc = vec![0.0f32; bsz * m];
+                for i in p * per..((p + 1) * per).min(n) {
+                    let (lo, hi) = (starts[i] as usize, starts[i + 1] as usize);
+                    if lo == hi {
+                        continue;
+                    }
+                    let w = &self.weights[i * m..(i + 1) * m];
+                    for &b in &frames_of[lo..hi] {
+                        let o = &mut acc[b as usize * m..(b as usize + 1) * m];
+                        o.iter_mut().zip(w).for_each(|(o, w)| *o += w);
+                    }
+                }
+                acc
+            })
+            .collect();
+        let mut it = partial.into_iter();
+        let mut out = it.next().unwrap_or_else(|| vec![0.0; bsz * m]);
+        for p in it {
+            out.iter_mut().zip(&p).for_each(|(o, x)| *o += x);
+        }
+        out
+    }
+
+    /// h ~ p(h | I) for inputs of shape [B, M]; returns h of shape [B, M].
+    pub fn sample_hidden(&self, inputs: &[f32], seed: u64, step: u64) -> Vec<f32> {
+        let m = self.n_hidden;
+        let mut h = vec![0.0f32; inputs.len()];
+        h.par_chunks_mut(m)
+            .zip(inputs.par_chunks(m))
+            .enumerate()
+            .for_each(|(b, (h, x))| {
+                let mut rng = lane_rng(seed, step, b as u64);
+                for ((h, &x), u) in h.iter_mut().zip(x).zip(&self.hidden) {
+                    *h = u.sample(x as f64, &mut rng) as f32;
+                }
+            });
+        h
+    }
+
+    /// Conditional moments of h for inputs of shape [B, M] (row-major result).
+    pub fn hidden_moments(&self, inputs: &[f32]) -> Vec<DReluMoments> {
+        let m = self.n_hidden;
+        inputs
+            .par_chunks(m)
+            .flat_map_iter(|x| {
+                x.iter()
+                    .zip(&self.hidden)
+                    .map(|(&x, u)| u.moments(x as f64))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Visible pre-activations `X = h·Wᵀ` (without g), shape [B, N] row-major.
+    pub fn visible_preactivations(&self, h: &[f32], out: &mut Vec<f32>) {
+        let (n, m) = (self.n_visible, self.n_hidden);
+        let b = h.len() / m.max(1);
+        out.clear();
+        out.resize(b * n, 0.0);
+        if b == 0 || n == 0 || m == 0 {
+            return;
+        }
+        // SAFETY: dst is b×n (row stride n), lhs b×m (row stride m), rhs = Wᵀ viewed
+        // as m×n with element (μ, i) at μ + i·m; all in bounds of their buffers.
+        unsafe {
+            gemm::gemm(
+                b,
+                n,
+                m,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                h.as_ptr(),
+                1,
+                m as isize,
+                self.weights.as_ptr(),
+                m as isize,
+                1,
+                0.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                gemm::Parallelism::Rayon(0),
+            );
+        }
+    }
+
+    /// v ~ Bernoulli(sigmoid(g + X)) for pre-activations X of shape [B, N].
+    pub fn sample_visible(&self, pre: &[f32], seed: u64, step: u64) -> SparseBatch {
+        let n = self.n_visible;
+        let table = logit_table();
+        let rows = pre
+            .par_chunks(n)
+            .enumerate()
+            .map(|(b, x)| {
+                let mut rng = lane_rng(seed, step, b as u64);
+                sample_bernoulli_row(x, &self.fields, &table, &mut rng)
+            })
+            .collect();
+        SparseBatch { n_visible: n, rows }
+    }
+
+    /// One full sweep v → h → v, in place. `step` must differ between calls
+    /// that share a seed (it indexes the random streams).
+    pub fn gibbs_sweep(&self, v: &mut SparseBatch, scratch: &mut Vec<f32>, seed: u64, step: u64) {
+        let inputs = self.hidden_inputs(v);
+        let h = self.sample_hidden(&inputs, seed, 2 * step);
+        self.visible_preactivations(&h, scratch);
+        *v = self.sample_visible(scratch, seed, 2 * step + 1);
+    }
+}
+
+/// `logit(k/256)` for k = 0..=256 (−∞ and +∞ at the ends), in f32.
+fn logit_table() -> [f32; 257] {
+    let mut t = [0f32; 257];
+    for (k, x) in t.iter_mut().enumerate() {
+        *x = match k {
+            0 => f32::NEG_INFINITY,
+            256 => f32::INFINITY,
+            _ => {
+                let p = k as f64 / 256.0;
+                (p / (1.0 - p)).ln() as f32
+            }
+        };
+    }
+    t
+}
+
+/// Active indices of one Bernoulli row: v_i = 1 iff u_i < sigmoid(g_i + x_i).
+///
+/// Exact and exp-free in ~255 of 256 cases: the top 8 bits k of u place it in
+/// [k/256, (k+1)/256); since sigmoid is monotone, `a < logit(k/256)` decides
+/// v = 0 and `a ≥ logit((k+1)/256)` decides v = 1 by table look-up. Only when
+/// sigmoid(a) falls in u's own bucket are 24 more bits of u drawn and compared
+/// with the exact sigmoid. One 64-bit draw serves 8 neurons.
+fn sample_bernoulli_row(
+    x: &[f32],
+    g: &[f32],
+    table: &[f32; 257],
+    rng: &mut impl RngCore,
+) -> Vec<u32> {
+    let mut active = Vec::new();
+    let (mut bits, mut left) = (0u64, 0u32);
+    for (i, (&x, &g)) in x.iter().zip(g).enumerate() {
+        if left == 0 {
+            bits = rng.next_u64();
+            left = 8;
+        }
+        let k = (bits & 0xFF) as usize;
+        bits >>= 8;
+        left -= 1;
+        let a = x + g;
+        if a < table[k] {
+            continue;
+        }
+        if a >= table[k + 1] || {
+            let fine = (rng.next_u32() >> 8) as f64 * (1.0 / 16_777_216.0);
+            (k as f64 + fine) < 256.0 * crate::layers::bernoulli::sigmoid(a as f64)
+        } {
+            active.push(i as u32);
+        }
+    }
+    active
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::bernoulli::sigmoid;
+
+    #[test]
+    fn bernoulli_rows_have_the_right_rates() {
+        let n = 4000;
+        let x: Vec<f32> = (0..n).map(|i| -6.0 + 12.0 * i as f32 / n as f32).collect();
+        let g = vec![0.5f32; n];
+        let reps = 400;
+        let mut counts = vec![0u32; n];
+        for r in 0..reps {
+            let mut rng = lane_rng(1, r, 0);
+            for i in sample_bernoulli_row(&x, &g, &logit_table(), &mut rng) {
+                counts[i as usize] += 1;
+            }
+        }
+        // Pool neighbouring neurons (similar p) into groups of 100 to test the rate.
+        for grp in 0..n / 100 {
+            let p: f64 = (grp * 100..(grp + 1) * 100)
+                .map(|i| sigmoid((x[i] + g[i]) as f64))
+                .sum::<f64>()
+                / 100.0;
+            let c: u32 = counts[grp * 100..(grp + 1) * 100].iter().sum();
+            let t = (100 * reps) as f64;
+            let se = (p * (1.0 - p) / t).sqrt();
+            assert!(
+                (c as f64 / t - p).abs() < 5.0 * se + 1e-9,
+                "group {grp}: {} vs {p}",
+                c as f64 / t
+            );
+        }
+    }
+
+    #[test]
+    fn gemm_and_gather_match_plain_products() {
+        let c = crate::model::tests_support::random_model(37, 5, 3);
+        let s = SamplerWeights::from(&c);
+        let batch = SparseBatch {
+            n_visible: 37,
+            rows: vec![vec![0, 5, 36], vec![], vec![1, 2, 3, 4]],
+        };
+        let inputs = s.hidden_inputs(&batch);
+        for (b, r) in batch.rows.iter().enumerate() {
+            let want = c.hidden_input(r);
+            for mu in 0..5 {
+                assert!((inputs[b * 5 + mu] as f64 - want[mu]).abs() < 1e-5);
+            }
+        }
+        let h: Vec<f32> = (0..15).map(|k| (k as f32 * 0.37).sin()).collect();
+        let mut pre = Vec::new();
+        s.visible_preactivations(&h, &mut pre);
+        for b in 0..3 {
+            for i in 0..37 {
+                let want: f64 = (0..5)
+                    .map(|mu| c.weight(i, mu) * h[b * 5 + mu] as f64)
+                    .sum();
+                assert!((pre[b * 37 + i] as f64 - want).abs() < 1e-5);
+            }
+        }
+    }
+
+    #[test]
+    fn sweeps_are_reproducible() {
+        let c = crate::model::tests_support::random_model(50, 4, 8);
+        let s = SamplerWeights::from(&c);
+        let start = SparseBatch {
+            n_visible: 50,
+            rows: vec![vec![1, 2]; 6],
+        };
+        let run = || {
+            let mut v = start.clone();
+            let mut scratch = Vec::new();
+            for t in 0..5 {
+                s.gibbs_sweep(&mut v, &mut scratch, 42, t);
+            }
+            v
+        };
+        assert_eq!(run(), run());
+    }
+}

@@ -1,0 +1,44 @@
+//! Compositional restricted Boltzmann machines (cRBMs) for whole-brain neural
+//! recordings: Bernoulli visible units (neurons), dReLU hidden units (cell
+//! assemblies), trained by persistent contrastive divergence.
+//! The model follows `docs/crbm-model.md` (Tubiana & Monasson 2017; van der Plas
+//! et al. 2023).
+//!
+//! * [`erfcx`], [`layers`]: stable log-erfcx; dReLU Φ, Φ′, Φ″ and exact sampling
+//!   (ReLU, Gaussian special cases); Bernoulli units.
+//! * [`model`]: parameters, energy, free energy, exact log Z / likelihood /
+//!   gradient for small N, sign fix-up.
+//! * [`gibbs`] (sparse CPU kernels) and [`tensor`] (burn `Device` tensors):
+//!   batched block-Gibbs sampling.
+//! * [`train`]: PCD with Adam/RMSprop, penalties ([`penalty`]), clipping, decay,
+//!   hidden standardisation, divergence detection (sparse CPU kernels);
+//!   [`tensor_train`]: the same PCD update on device tensors.
+//! * [`data`], [`synthetic`]: loaders, chronological split, planted-assembly generator.
+//! * [`stats`], [`couplings`], [`ais`]: five statistics and nRMSE, effective
+//!   couplings and their aggregation, AIS log Z.
+//! * [`io`]: `.npz` parameters + JSON metadata.
+
+pub mod ais;
+pub mod batch;
+pub mod couplings;
+pub mod data;
+pub mod erfcx;
+pub mod error;
+pub mod gibbs;
+pub mod io;
+pub mod layers;
+pub mod model;
+pub mod optim;
+pub mod penalty;
+pub mod rng;
+pub mod stats;
+pub mod synthetic;
+pub mod tensor;
+pub mod tensor_train;
+pub mod train;
+
+pub use batch::SparseBatch;
+pub use error::{CrbmError, Result};
+pub use layers::{DRelu, Gaussian, Relu};
+pub use model::Crbm;
+pub use train::{train, PcdTrainer, TrainConfig, TrainReport};

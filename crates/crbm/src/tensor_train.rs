@@ -1,0 +1,484 @@
+//! PCD training with every large array as a burn tensor on a [`Device`]
+//! (the GPU route: `--features wgpu`). Same update as [`crate::train`]:
+//! data-minus-chains moments (`⟨vᵀΦ′⟩` as one matmul per term), penalty,
+//! global-norm clipping, Adam / RMSprop / SGD written on tensors, geometric
+//! decay, divergence detection, training curve. Hidden units are sampled exactly on the host
+//! ([B, M] values only). Hidden standardisation is only in [`crate::train`];
+//! asking for it here is a config error.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::seq::SliceRandom;
+
+use crate::batch::SparseBatch;
+use crate::error::{CrbmError, Result};
+use crate::layers::DRelu;
+use crate::model::Crbm;
+use crate::optim::Optimizer;
+use crate::penalty::Penalty;
+use crate::rng::lane_rng;
+use crate::tensor::{DReluTensors, TensorSampler};
+use crate::train::{curve_point, Explosion, TrainConfig, TrainReport};
+
+/// Parameter tensors: w [N, M], g [1, N], γ+, γ−, θ+, θ− [1, M].
+#[derive(Clone, Debug)]
+pub struct DeviceParams {
+    pub tensors: [Tensor<2>; 6],
+}
+
+impl DeviceParams {
+    pub fn upload(model: &Crbm, device: &Device) -> Self {
+        let (n, m) = (model.n_visible, model.n_hidden);
+        let t = |v: Vec<f64>, shape: [usize; 2]| {
+            Tensor::<2>::from_data(
+                TensorData::new(v.into_iter().map(|x| x as f32).collect::<Vec<f32>>(), shape),
+                device,
+            )
+        };
+        let h = |f: fn(&DRelu) -> f64| model.hidden.iter().map(f).collect::<Vec<f64>>();
+        Self {
+            tensors: [
+                t(model.weights.clone(), [n, m]),
+                t(model.fields.clone(), [1, n]),
+                t(h(|u| u.gamma_plus), [1, m]),
+                t(h(|u| u.gamma_minus), [1, m]),
+                t(h(|u| u.theta_plus), [1, m]),
+                t(h(|u| u.theta_minus), [1, m]),
+            ],
+        }
+    }
+
+    pub fn download(&self) -> Crbm {
+        let v = |t: &Tensor<2>| -> Vec<f64> {
+            t.to_data()
+                .try_to_vec::<f32>()
+                .unwrap_or_default()
+                .into_iter()
+                .map(f64::from)
+                .collect()
+        };
+        let [n, m] = self.tensors[0].dims();
+        let [gp, gm, tp, tm] = [
+            v(&self.tensors[2]),
+            v(&self.tensors[3]),
+            v(&self.tensors[4]),
+            v(&self.tensors[5]),
+        ];
+        Crbm {
+            n_visible: n,
+            n_hidden: m,
+            weights: v(&self.tensors[0]),
+            fields: v(&self.tensors[1]),
+            hidden: (0..m)
+                .map(|k| DRelu {
+                    gamma_plus: gp[k],
+                    gamma_minus: gm[k],
+                    theta_plus: tp[k],
+                    theta_minus: tm[k],
+                })
+                .collect(),
+        }
+    }
+
+    fn hidden(&self) -> DReluTensors {
+        let [_, _, gp, gm, tp, tm] = self.tensors.clone();
+        DReluTensors {
+            gamma_plus: gp,
+            gamma_minus: gm,
+            theta_plus: tp,
+            theta_minus: tm,
+        }
+    }
+}
+
+/// Ascent direction of the penalised log-likelihood for one data batch and one
+/// set of chain states (dense 0/1 [B, N] and [C, N]), same layout as [`DeviceParams`].
+pub fn pcd_gradient(
+    params: &DeviceParams,
+    v_data: Tensor<2>,
+    v_chains: Tensor<2>,
+    penalty: Penalty,
+) -> [Tensor<2>; 6] {
+    let hidden = params.hidden();
+    let w = params.tensors[0].clone();
+    let [b, n] = v_data.dims();
+    let c = v_chains.dims()[0];
+    let sd = hidden.statistics(v_data.clone().matmul(w.clone()));
+    let sc = hidden.statistics(v_chains.clone().matmul(w.clone()));
+    let mut gw = v_data
+        .clone()
+        .transpose()
+        .matmul(sd.mean)
+        .div_scalar(b as f64)
+        - v_chains
+            .clone()
+            .transpose()
+            .matmul(sc.mean)
+            .div_scalar(c as f64);
+    gw = match penalty {
+        Penalty::None => gw,
+        Penalty::L1 { lambda } => gw - w.sign().mul_scalar(lambda),
+        Penalty::L2 { lambda } => gw - w.mul_scalar(lambda),
+        Penalty::L2L1 { lambda } => {
+            let cols = w.clone().abs().sum_dim(0); // [1, M]
+            gw - w.sign() * cols.mul_scalar(lambda / n as f64)
+        }
+    };
+    let gg = v_data.mean_dim(0) - v_chains.mean_dim(0);
+    // ∂/∂γ± = −½⟨E[h±²]⟩_data + ½⟨E[h±²]⟩_chains, ∂/∂θ± = −⟨E[h±]⟩_data + ⟨E[h±]⟩_chains.
+    let d = |data: Tensor<2>, chains: Tensor<2>, k: f64| {
+        (chains.mean_dim(0) - data.mean_dim(0)).mul_scalar(k)
+    };
+    [
+        gw,
+        gg,
+        d(sd.e_hp2, sc.e_hp2, 0.5),
+        d(sd.e_hm2, sc.e_hm2, 0.5),
+        d(sd.e_hp, sc.e_hp, 1.0),
+        d(sd.e_hm, sc.e_hm, 1.0),
+    ]
+}
+
+/// PCD on a device; see the module docs.
+pub struct DeviceTrainer<'a> {
+    pub device: Device,
+    pub config: TrainConfig,
+    pub params: DeviceParams,
+    data: &'a SparseBatch,
+    moments: Vec<(Tensor<2>, Tensor<2>)>,
+    chains: Tensor<2>,
+    order: Vec<usize>,
+    cursor: usize,
+    epoch: usize,
+    pub update: usize,
+    pub report: TrainReport,
+}
+
+const DATA_ORDER_LANE: u64 = 1 << 40;
+const CHAIN_SEED_MIX: u64 = 0x5EED_C4A1;
+
+impl<'a> DeviceTrainer<'a> {
+    pub fn from_model(
+        model: &Crbm,
+        data: &'a SparseBatch,
+        config: TrainConfig,
+        device: &Device,
+    ) -> Result<Self> {
+        config.validate()?;
+        if config.standardize_hidden {
+            return Err(CrbmError::InvalidConfig {
+                field: "standardize_hidden",
+                value: "true".into(),
+                reason: "not implemented by DeviceTrainer (use train::PcdTrainer)",
+            });
+        }
+        if data.is_empty() || data.n_visible != model.n_visible {
+            return Err(CrbmError::Shape {
+                what: "training data neurons".into(),
+                expected: model.n_visible,
+                got: data.n_visible,
+            });
+        }
+        let params = DeviceParams::upload(model, device);
+        let sampler = TensorSampler::new(model, device, config.seed);
+        let mut rng = lane_rng(config.seed, 0, DATA_ORDER_LANE + 1);
+        let idx: Vec<usize> = (0..config.n_chains)
+            .map(|_| rand::Rng::random_range(&mut rng, 0..data.len()))
+            .collect();
+        let chains = sampler.upload(&data.select(&idx));
+        let moments = params
+            .tensors
+            .iter()
+            .map(|t| (t.zeros_like(), t.zeros_like()))
+            .collect();
+        Ok(Self {
+            device: device.clone(),
+            config,
+            params,
+            data,
+            moments,
+            chains,
+            order: Vec::new(),
+            cursor: usize::MAX,
+            epoch: 0,
+            update: 0,
+            report: TrainReport::default(),
+        })
+    }
+
+    fn next_batch(&mut self) -> SparseBatch {
+        let b = self.config.batch_size.min(self.data.len());
+        if self.cursor == usize::MAX || self.cursor + b > self.order.len() {
+            if self.cursor != usize::MAX {
+                self.epoch += 1;
+            }
+            self.order = (0..self.data.len()).collect();
+            self.order.shuffle(&mut lane_rng(
+                self.config.seed,
+                self.epoch as u64,
+                DATA_ORDER_LANE,
+            ));
+            self.cursor = 0;
+        }
+        let idx = &self.order[self.cursor..self.cursor + b];
+        self.cursor += b;
+        self.data.select(idx)
+    }
+
+    /// One update; false once the run has diverged.
+    pub fn step(&mut self) -> bool {
+        if self.report.exploded.is_some() {
+            return false;
+        }
+        let cfg = self.config.clone();
+        let t = self.update;
+        let lr = cfg.learning_rate_at(t);
+        let model = self.params.download_hidden_only();
+        let sampler = TensorSampler::from_params(&self.params, model, &self.device);
+        let batch = self.next_batch();
+        let v_data = sampler.upload(&batch);
+        let chain_seed = cfg.seed ^ CHAIN_SEED_MIX;
+        for s in 0..cfg.gibbs_steps {
+            let step = (t * cfg.gibbs_steps + s) as u64;
+            self.chains = sampler.gibbs_sweep(self.chains.clone(), chain_seed, step);
+        }
+        let mut grad = pcd_gradient(&self.params, v_data, self.chains.clone(), cfg.penalty);
+        if let Some(max_norm) = cfg.grad_clip_norm {
+            let norm2: f64 = grad
+                .iter()
+                .map(|g| g.clone().square().sum().into_scalar::<f32>() as f64)
+                .sum();
+            let norm = norm2.sqrt();
+            if norm > max_norm {
+                grad = grad.map(|g| g.mul_scalar(max_norm / norm));
+            }
+        }
+        let step_no = t as i32 + 1;
+        for (k, g) in grad.into_iter().enumerate() {
+            let p = self.params.tensors[k].clone();
+            let (m1, m2) = self.moments[k].clone();
+            let (p, m1, m2) = match cfg.optimizer {
+                Optimizer::Sgd => (p + g.mul_scalar(lr), m1, m2),
+                Optimizer::Adam {
+                    beta1,
+                    beta2,
+                    epsilon,
+                } => {
+                    let m1 = m1.mul_scalar(beta1) + g.clone().mul_scalar(1.0 - beta1);
+                    let m2 = m2.mul_scalar(beta2) + g.square().mul_scalar(1.0 - beta2);
+                    let (c1, c2) = (1.0 - beta1.powi(step_no), 1.0 - beta2.powi(step_no));
+                    let step = m1.clone().mul_scalar(lr / c1)
+                        / m2.clone().div_scalar(c2).sqrt().add_scalar(epsilon);
+                    (p + step, m1, m2)
+                }
+                Optimizer::Rmsprop { rho, epsilon } => {
+                    let m2 = m2.mul_scalar(rho) + g.clone().square().mul_scalar(1.0 - rho);
+                    (
+                        p + g.mul_scalar(lr) / m2.clone().sqrt().add_scalar(epsilon),
+                        m1,
+                        m2,
+                    )
+                }
+            };
+            // γ± (slots 2, 3) must stay positive.
+            self.params.tensors[k] = if k == 2 || k == 3 {
+                p.clamp_min(cfg.gamma_min)
+            } else {
+                p
+            };
+            self.moments[k] = (m1, m2);
+        }
+        self.update += 1;
+        let non_finite = self.params.tensors.iter().any(|t| {
+            t.clone().is_nan().any().into_scalar::<bool>()
+                || t.clone().is_inf().any().into_scalar::<bool>()
+        });
+        let max_w = self.params.tensors[0]
+            .clone()
+            .abs()
+            .max()
+            .into_scalar::<f32>() as f64;
+        let reason = if non_finite {
+            Some("non-finite parameter".to_string())
+        } else if max_w > cfg.max_abs_weight {
+            Some(format!("max |w| = {max_w:.3e} > {}", cfg.max_abs_weight))
+        } else {
+            None
+        };
+        let epoch = self.update as f64 * cfg.batch_size.min(self.data.len()) as f64
+            / self.data.len() as f64;
+        if let Some(reason) = reason {
+            self.report.exploded = Some(Explosion {
+                update: self.update,
+                epoch,
+                reason,
+            });
+        }
+        if cfg.log_every > 0 && (self.update % cfg.log_every == 0 || self.report.exploded.is_some())
+        {
+            // Needs the parameters on the host: only at log points.
+            let point = curve_point(
+                &self.params.download(),
+                &batch,
+                self.data,
+                &cfg,
+                self.update,
+                epoch,
+                lr,
+            );
+            if !point.data_free_energy.is_finite() && self.report.exploded.is_none() {
+                self.report.exploded = Some(Explosion {
+                    update: self.update,
+                    epoch,
+                    reason: format!("data free energy = {}", point.data_free_energy),
+                });
+            }
+            self.report.curve.push(point);
+        }
+        self.report.exploded.is_none()
+    }
+
+    /// Run the remaining updates and return the host model (sign fix-up applied
+    /// if configured and the run did not explode).
+    pub fn run(mut self) -> (Crbm, TrainReport) {
+        while self.update < self.config.n_updates && self.step() {}
+        self.report.updates_done = self.update;
+        let mut model = self.params.download();
+        if self.config.fix_signs && self.report.exploded.is_none() {
+            self.report.flipped_units = model.fix_signs();
+        }
+        (model, self.report)
+    }
+}
+
+impl DeviceParams {
+    /// Host copy of the hidden parameters only (the sampler needs them on the host).
+    fn download_hidden_only(&self) -> Vec<DRelu> {
+        let v = |t: &Tensor<2>| -> Vec<f64> {
+            t.to_data()
+                .try_to_vec::<f32>()
+                .unwrap_or_default()
+                .into_iter()
+                .map(f64::from)
+                .collect()
+        };
+        let [gp, gm, tp, tm] = [
+            v(&self.tensors[2]),
+            v(&self.tensors[3]),
+            v(&self.tensors[4]),
+            v(&self.tensors[5]),
+        ];
+        (0..gp.len())
+            .map(|k| DRelu {
+                gamma_plus: gp[k],
+                gamma_minus: gm[k],
+                theta_plus: tp[k],
+                theta_minus: tm[k],
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tests_support::random_model;
+    use crate::model::Gradient;
+
+    #[test]
+    fn device_gradient_matches_host_statistics() {
+        let device = Device::default();
+        let c = random_model(9, 3, 12);
+        let data = SparseBatch {
+            n_visible: 9,
+            rows: vec![vec![0, 3, 8], vec![1, 2], vec![], vec![4, 5, 6, 7]],
+        };
+        let chains = SparseBatch {
+            n_visible: 9,
+            rows: vec![vec![2, 3], vec![0, 1, 2, 8], vec![6]],
+        };
+        let penalty = Penalty::L2L1 { lambda: 0.3 };
+        let mut host = Gradient::zeros(9, 3);
+        data.rows
+            .iter()
+            .for_each(|r| c.accumulate_statistics(r, 1.0 / 4.0, &mut host));
+        chains
+            .rows
+            .iter()
+            .for_each(|r| c.accumulate_statistics(r, -1.0 / 3.0, &mut host));
+        penalty.subtract_gradient(&c.weights, 9, 3, &mut host.weights);
+        let params = DeviceParams::upload(&c, &device);
+        let ts = TensorSampler::new(&c, &device, 0);
+        let g = pcd_gradient(&params, ts.upload(&data), ts.upload(&chains), penalty);
+        let get = |t: &Tensor<2>| t.to_data().try_to_vec::<f32>().unwrap();
+        let want = [
+            &host.weights,
+            &host.fields,
+            &host.gamma_plus,
+            &host.gamma_minus,
+            &host.theta_plus,
+            &host.theta_minus,
+        ];
+        for (k, (t, w)) in g.iter().zip(want).enumerate() {
+            for (a, b) in get(t).iter().zip(w.iter()) {
+                assert!(
+                    (*a as f64 - b).abs() < 2e-4 * (1.0 + b.abs()),
+                    "slot {k}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn device_training_increases_exact_log_likelihood() {
+        let device = Device::default();
+        let teacher = random_model(8, 2, 5);
+        let ts = TensorSampler::new(&teacher, &device, 1);
+        let mut v = ts.upload(&SparseBatch {
+            n_visible: 8,
+            rows: vec![vec![]; 300],
+        });
+        for s in 0..50 {
+            v = ts.gibbs_sweep(v, 2, s);
+        }
+        let data = ts.download(v);
+        let init = Crbm::init(&data.mean_activity(), 3, None, 1);
+        let cfg = TrainConfig {
+            n_hidden: 3,
+            batch_size: 50,
+            n_chains: 100,
+            gibbs_steps: 5,
+            n_updates: 400,
+            learning_rate: 1e-2,
+            learning_rate_final: 1e-3,
+            penalty: Penalty::L2L1 { lambda: 1e-3 },
+            grad_clip_norm: Some(10.0),
+            log_every: 0,
+            seed: 1,
+            ..TrainConfig::default()
+        };
+        let ll0 = init.log_likelihood_exact(&data).unwrap();
+        let exploding = TrainConfig {
+            learning_rate: 10.0,
+            learning_rate_final: 10.0,
+            optimizer: Optimizer::Sgd,
+            max_abs_weight: 5.0,
+            log_every: 1,
+            ..cfg.clone()
+        };
+        let (_, rep) = DeviceTrainer::from_model(&init, &data, exploding, &device)
+            .unwrap()
+            .run();
+        let e = rep.exploded.expect("must explode");
+        assert!(
+            e.update >= 1 && rep.updates_done == e.update && !rep.curve.is_empty(),
+            "{e:?}"
+        );
+        let (model, report) = DeviceTrainer::from_model(&init, &data, cfg, &device)
+            .unwrap()
+            .run();
+        assert!(report.exploded.is_none(), "{report:?}");
+        let ll1 = model.log_likelihood_exact(&data).unwrap();
+        eprintln!("device PCD: exact LL {ll0:.4} → {ll1:.4}");
+        assert!(ll1 > ll0 + 0.05, "{ll0} → {ll1}");
+    }
+}

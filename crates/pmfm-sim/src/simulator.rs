@@ -1,0 +1,478 @@
+//! Batched Euler–Maruyama integration of the pMFM with the Balloon–Windkessel observer
+//! (`pmfm-model.md`, "Simulation schedule"). A population of B parameter sets × n_dup noise
+//! duplicates is stepped together as one state tensor of shape [regions, n_dup·B]; series
+//! m = d·B + j is parameter set j under noise duplicate d.
+
+use crate::coupling::coupling_matrix;
+use crate::fused::simulate_fused;
+use crate::hemodynamics::{HemoConstants, HemoTensors};
+use crate::neural::{transfer_of_drive, NeuralConstants};
+use crate::noise::{NoiseError, NoiseSource};
+use crate::params::RegionalParams;
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// Floating-point precision of the simulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    F64,
+}
+
+impl Precision {
+    pub fn dtype(self) -> DType {
+        match self {
+            Precision::F32 => DType::F32,
+            Precision::F64 => DType::F64,
+        }
+    }
+}
+
+/// How the Euler loop is executed. Both engines integrate the same equations with the same
+/// noise; they differ in speed and in which devices/precisions they serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// Fused CPU kernel for f32 on the flex (CPU) device, tensor operations otherwise.
+    #[default]
+    Auto,
+    /// Burn tensor operations on the simulator's device (any backend, f32 or f64).
+    Tensor,
+    /// The fused multi-threaded CPU kernel (f32 only); BOLD is then moved to the device.
+    Fused,
+}
+
+/// Integration schedule. Defaults are the reference settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SimConfig {
+    /// Euler step (s).
+    pub dt: f64,
+    /// Steps of neural dynamics alone before the main loop.
+    pub warmup_steps: usize,
+    /// Length of the main loop (s), burn-in included: steps t = 0, dt, …, duration.
+    pub duration: f64,
+    /// Initial part of the main loop whose BOLD samples are dropped (s).
+    pub burn_in: f64,
+    /// BOLD sampling interval (s); must be a whole number of steps.
+    pub tr: f64,
+    /// Initial synaptic gating S of every region.
+    pub s_init: f64,
+    pub precision: Precision,
+    pub engine: Engine,
+    pub neural: NeuralConstants,
+    pub hemo: HemoConstants,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            dt: 0.01,
+            warmup_steps: 1000,
+            duration: 984.0,
+            burn_in: 120.0,
+            tr: 0.72,
+            s_init: 0.001,
+            precision: Precision::F32,
+            engine: Engine::Auto,
+            neural: NeuralConstants::default(),
+            hemo: HemoConstants::default(),
+        }
+    }
+}
+
+/// Invalid simulation settings or inputs.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("invalid simulation settings: {0}")]
+    Config(String),
+    #[error("invalid simulation input: {0}")]
+    Input(String),
+    #[error(transparent)]
+    Noise(#[from] NoiseError),
+}
+
+impl SimConfig {
+    /// Main-loop steps: t = 0, dt, …, duration (98,401 for the reference).
+    pub fn main_steps(&self) -> usize {
+        (self.duration / self.dt).round() as usize + 1
+    }
+
+    /// Steps per BOLD sample (72 for the reference).
+    pub fn steps_per_tr(&self) -> usize {
+        (self.tr / self.dt).round() as usize
+    }
+
+    /// Number of BOLD sample slots (1367 for the reference): slot k holds the state after
+    /// step 72(k+1) − 1, the last slot the state after the final step.
+    pub fn n_slots(&self) -> usize {
+        (self.main_steps() - 1) / self.steps_per_tr() + 1
+    }
+
+    /// Slots dropped as burn-in (167 for the reference: the reference keeps slots after
+    /// index ⌊burn_in / TR⌋).
+    pub fn dropped_slots(&self) -> usize {
+        (self.burn_in / self.tr + 1e-9).floor() as usize + 1
+    }
+
+    /// BOLD frames kept (1200 for the reference).
+    pub fn n_frames(&self) -> usize {
+        self.n_slots().saturating_sub(self.dropped_slots())
+    }
+
+    /// Checks the settings once, so the integrator can trust them.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let bad = |m: String| Err(SimError::Config(m));
+        if !(self.dt > 0.0 && self.dt.is_finite()) {
+            return bad(format!("dt must be positive, got {}", self.dt));
+        }
+        if !(self.tr >= self.dt) {
+            return bad(format!(
+                "TR ({}) must be at least dt ({})",
+                self.tr, self.dt
+            ));
+        }
+        let spt = self.steps_per_tr() as f64;
+        if ((spt * self.dt - self.tr) / self.tr).abs() > 1e-9 {
+            return bad(format!(
+                "TR ({}) must be a whole number of steps of dt ({})",
+                self.tr, self.dt
+            ));
+        }
+        if !(self.duration > 0.0 && self.burn_in >= 0.0 && self.burn_in < self.duration) {
+            return bad(format!(
+                "need 0 ≤ burn-in ({}) < duration ({})",
+                self.burn_in, self.duration
+            ));
+        }
+        if self.engine == Engine::Fused && self.precision == Precision::F64 {
+            return bad("the fused CPU engine runs in f32; use the tensor engine for f64".into());
+        }
+        if self.n_frames() < 3 {
+            return bad(format!(
+                "duration {} s with burn-in {} s and TR {} s leaves {} BOLD frames; need at least 3",
+                self.duration,
+                self.burn_in,
+                self.tr,
+                self.n_frames()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Simulated BOLD of a batch.
+#[derive(Debug, Clone)]
+pub struct Bold {
+    /// BOLD signal, shape [series, frames, regions]; series m = d·B + j.
+    pub signal: Tensor<3>,
+    /// Number of parameter sets B.
+    pub n_sets: usize,
+    /// Noise duplicates per parameter set.
+    pub n_dup: usize,
+}
+
+/// The pMFM on one connectome, ready to simulate batches on a device.
+pub struct Simulator {
+    config: SimConfig,
+    device: Device,
+    dtype: DType,
+    n_regions: usize,
+    /// Coupling matrix C, [regions, regions].
+    coupling: Tensor<2>,
+    /// The same on the host, for the fused engine.
+    coupling_host: Vec<f64>,
+}
+
+/// Steps of noise uploaded to the device at once (bounded by memory, see `chunk_steps`).
+const NOISE_CHUNK_STEPS: usize = 1000;
+
+impl Simulator {
+    /// Builds a simulator from raw structural connectivity `sc` (row-major [regions, regions]).
+    pub fn new(
+        sc: &[f64],
+        n_regions: usize,
+        config: SimConfig,
+        device: &Device,
+    ) -> Result<Self, SimError> {
+        config.validate()?;
+        if sc.len() != n_regions * n_regions || n_regions == 0 {
+            return Err(SimError::Input(format!(
+                "SC has {} entries, expected {n_regions}×{n_regions}",
+                sc.len()
+            )));
+        }
+        let c = coupling_matrix(sc)
+            .ok_or_else(|| SimError::Input("SC has no positive entry".to_string()))?;
+        let dtype = config.precision.dtype();
+        if !device.supports_dtype(dtype) {
+            return Err(SimError::Config(format!(
+                "device {device:?} does not support {dtype:?}"
+            )));
+        }
+        let coupling = tensor2(c.clone(), [n_regions, n_regions], device, dtype);
+        Ok(Self {
+            config,
+            device: device.clone(),
+            dtype,
+            n_regions,
+            coupling,
+            coupling_host: c,
+        })
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn n_regions(&self) -> usize {
+        self.n_regions
+    }
+
+    /// Total noise steps a simulation consumes (warm-up + main loop).
+    pub fn total_steps(&self) -> usize {
+        self.config.warmup_steps + self.config.main_steps()
+    }
+
+    /// Simulates every parameter set `n_dup` times and returns the BOLD after burn-in.
+    pub fn simulate(
+        &self,
+        params: &[RegionalParams],
+        n_dup: usize,
+        noise: &mut dyn NoiseSource,
+    ) -> Result<Bold, SimError> {
+        self.check_params(params, n_dup)?;
+        let cfg = &self.config;
+        if self.uses_fused_engine() {
+            let (n, m) = (self.n_regions, n_dup * params.len());
+            let chunk = chunk_steps(n, n_dup);
+            let host = simulate_fused(cfg, &self.coupling_host, n, params, n_dup, noise, chunk)?;
+            let data = TensorData::new(host, [m, cfg.n_frames(), n]);
+            let signal = Tensor::<3>::from_data(data, (&self.device, DType::F32));
+            return Ok(Bold {
+                signal,
+                n_sets: params.len(),
+                n_dup,
+            });
+        }
+        let main_steps = cfg.main_steps();
+        let spt = cfg.steps_per_tr();
+        let dropped = cfg.dropped_slots();
+        let mut frames: Vec<Tensor<2>> = Vec::with_capacity(cfg.n_frames());
+        let mut hemo: Option<HemoTensors> = None;
+        self.integrate(params, n_dup, noise, self.total_steps(), |step, s| {
+            let Some(i) = step.checked_sub(cfg.warmup_steps) else {
+                return;
+            };
+            // The observer is driven by the updated S of the same step.
+            let h = hemo.take().unwrap_or_else(|| HemoTensors::rest(s));
+            let h = h.euler_step(s.clone(), cfg.dt, &cfg.hemo);
+            let writes_slot = (i + 1) % spt == 0 || i + 1 == main_steps;
+            if writes_slot && i / spt >= dropped {
+                frames.push(h.bold(&cfg.hemo));
+            }
+            hemo = Some(h);
+        })?;
+        // [frames, regions, series] → [series, frames, regions]
+        let signal = Tensor::stack::<3>(frames, 0).permute([2, 0, 1]);
+        Ok(Bold {
+            signal,
+            n_sets: params.len(),
+            n_dup,
+        })
+    }
+
+    /// Runs `steps` Euler–Maruyama steps of the neural dynamics alone from the initial state
+    /// and returns S, shape [regions, n_dup·B].
+    pub fn neural_state_after(
+        &self,
+        params: &[RegionalParams],
+        n_dup: usize,
+        noise: &mut dyn NoiseSource,
+        steps: usize,
+    ) -> Result<Tensor<2>, SimError> {
+        self.integrate(params, n_dup, noise, steps, |_, _| {})
+    }
+
+    /// The integration loop shared by every entry point: steps the neural state `steps` times
+    /// and hands each updated state (with its global step index, warm-up included) to `observe`.
+    fn integrate(
+        &self,
+        params: &[RegionalParams],
+        n_dup: usize,
+        noise: &mut dyn NoiseSource,
+        steps: usize,
+        mut observe: impl FnMut(usize, &Tensor<2>),
+    ) -> Result<Tensor<2>, SimError> {
+        self.check_params(params, n_dup)?;
+        let n = self.n_regions;
+        let b = params.len();
+        let cfg = &self.config;
+        let nc = &cfg.neural;
+        let m = n_dup * b;
+        // y = a·x − b = (a·J·w)·S + (a·J·G)·(C·S) + (a·I − b): the drive of H as one affine map.
+        let self_gain = self.per_series(params, n_dup, |p, r| nc.a * nc.j * p.w[r]);
+        let coupling_gain = self.per_series_row(params, n_dup, |p| nc.a * nc.j * p.g);
+        let drive0 = self.per_series(params, n_dup, |p, r| nc.a * p.i[r] - nc.b);
+        let noise_gain = self.per_series(params, n_dup, |p, r| {
+            p.sigma[r] / 0.001f64.sqrt() * cfg.dt.sqrt()
+        });
+
+        let mut s = Tensor::<2>::full([n, m], cfg.s_init, (&self.device, self.dtype));
+        let chunk = chunk_steps(n, n_dup);
+        let mut host = vec![0.0f64; chunk * n_dup * n];
+        let mut done = 0usize;
+        while done < steps {
+            let k = chunk.min(steps - done);
+            let buf = &mut host[..k * n_dup * n];
+            noise.fill(buf, k)?;
+            let block = self.noise_block(buf, k, n_dup);
+            for t in 0..k {
+                // [1, n_dup·N] → [N, n_dup, B] → [N, M]: duplicate d's noise in columns d·B..(d+1)·B.
+                let xi = block
+                    .clone()
+                    .slice([t..t + 1])
+                    .reshape([n_dup, n, 1])
+                    .swap_dims(0, 1)
+                    .expand([n, n_dup, b])
+                    .reshape([n, m]);
+                s = self.neural_step(s, xi, &self_gain, &coupling_gain, &drive0, &noise_gain);
+                observe(done + t, &s);
+            }
+            done += k;
+        }
+        Ok(s)
+    }
+
+    /// True when [`Simulator::simulate`] runs the fused CPU kernel.
+    pub fn uses_fused_engine(&self) -> bool {
+        match self.config.engine {
+            Engine::Fused => true,
+            Engine::Tensor => false,
+            Engine::Auto => {
+                self.config.precision == Precision::F32 && self.device == Device::flex()
+            }
+        }
+    }
+
+    fn check_params(&self, params: &[RegionalParams], n_dup: usize) -> Result<(), SimError> {
+        let n = self.n_regions;
+        if params.is_empty() || n_dup == 0 {
+            return Err(SimError::Input(
+                "need at least one parameter set and one duplicate".into(),
+            ));
+        }
+        if let Some(p) = params
+            .iter()
+            .find(|p| p.w.len() != n || p.i.len() != n || p.sigma.len() != n)
+        {
+            return Err(SimError::Input(format!(
+                "parameter set has {} regions, the connectome {n}",
+                p.n_regions()
+            )));
+        }
+        Ok(())
+    }
+
+    /// One Euler–Maruyama step of the neural dynamics:
+    /// `S ← S + dt·(−S/τ_s + γ(1−S)H(x)) + σ/√0.001·√dt·ξ`.
+    fn neural_step(
+        &self,
+        s: Tensor<2>,
+        xi: Tensor<2>,
+        self_gain: &Tensor<2>,
+        coupling_gain: &Tensor<2>,
+        drive0: &Tensor<2>,
+        noise_gain: &Tensor<2>,
+    ) -> Tensor<2> {
+        let nc = &self.config.neural;
+        let dt = self.config.dt;
+        let cs = self.coupling.clone().matmul(s.clone());
+        let y = s.clone() * self_gain.clone() + cs * coupling_gain.clone() + drive0.clone();
+        let h = transfer_of_drive(y, nc);
+        let ds = s.clone().mul_scalar(-1.0 / nc.tau_s)
+            + s.clone().neg().add_scalar(1.0).mul(h).mul_scalar(nc.gamma);
+        s + ds.mul_scalar(dt) + xi * noise_gain.clone()
+    }
+
+    /// A [steps, n_dup·regions] tensor of noise from the host buffer.
+    fn noise_block(&self, buf: &[f64], steps: usize, n_dup: usize) -> Tensor<2> {
+        tensor2(
+            buf.to_vec(),
+            [steps, n_dup * self.n_regions],
+            &self.device,
+            self.dtype,
+        )
+    }
+
+    /// A [regions, series] tensor with value f(params[j], r) in every duplicate's column.
+    fn per_series(
+        &self,
+        params: &[RegionalParams],
+        n_dup: usize,
+        f: impl Fn(&RegionalParams, usize) -> f64,
+    ) -> Tensor<2> {
+        let n = self.n_regions;
+        let b = params.len();
+        let m = n_dup * b;
+        let mut v = vec![0.0; n * m];
+        for r in 0..n {
+            for d in 0..n_dup {
+                for (j, p) in params.iter().enumerate() {
+                    v[r * m + d * b + j] = f(p, r);
+                }
+            }
+        }
+        tensor2(v, [n, m], &self.device, self.dtype)
+    }
+
+    /// A [1, series] tensor with value f(params[j]) per series.
+    fn per_series_row(
+        &self,
+        params: &[RegionalParams],
+        n_dup: usize,
+        f: impl Fn(&RegionalParams) -> f64,
+    ) -> Tensor<2> {
+        let b = params.len();
+        let v: Vec<f64> = (0..n_dup * b).map(|m| f(&params[m % b])).collect();
+        tensor2(v, [1, n_dup * b], &self.device, self.dtype)
+    }
+}
+
+/// True for the CPU backends (flex, ndarray), where host-side kernels beat many small tensor
+/// passes.
+pub fn is_cpu_device(device: &Device) -> bool {
+    #[cfg(feature = "ndarray")]
+    #[allow(deprecated)]
+    if *device == Device::ndarray() {
+        return true;
+    }
+    *device == Device::flex()
+}
+
+/// Noise steps per upload: at most [`NOISE_CHUNK_STEPS`] and about 4 M values.
+fn chunk_steps(n_regions: usize, n_dup: usize) -> usize {
+    (4_000_000 / (n_regions * n_dup).max(1)).clamp(1, NOISE_CHUNK_STEPS)
+}
+
+/// A 2-D tensor of the given dtype from f64 host values (row-major).
+pub fn tensor2(values: Vec<f64>, shape: [usize; 2], device: &Device, dtype: DType) -> Tensor<2> {
+    let data = match dtype {
+        DType::F64 => TensorData::new(values, shape),
+        _ => TensorData::new(
+            values.into_iter().map(|x| x as f32).collect::<Vec<f32>>(),
+            shape,
+        ),
+    };
+    Tensor::<2>::from_data(data, (device, dtype))
+}
+
+#[cfg(test)]
+#[path = "simulator_tests.rs"]
+mod tests;

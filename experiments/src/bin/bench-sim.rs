@@ -1,0 +1,119 @@
+//! Benchmark of the pMFM simulator: seconds per simulated parameter set (simulation + FC/FCD/cost)
+//! for several batch sizes and devices, measured side by side in one run, next to the
+//! floating-point floor of the work.
+
+use anyhow::Result;
+use clap::Parser;
+use experiments::device::select;
+use experiments::sim_args::SimArgs;
+use pmfm_sim::noise::SeededNoise;
+use pmfm_sim::observables::{evaluate, Targets};
+use pmfm_sim::params::RegionalParams;
+use pmfm_sim::synthetic::{region_positions, synthetic_maps, synthetic_sc, TRUE_THETA};
+use pmfm_sim::Simulator;
+use rand::SeedableRng;
+use std::time::Instant;
+
+#[derive(Parser, Debug)]
+#[command(about = "Seconds per simulated parameter set for several batch sizes and devices")]
+struct Args {
+    /// Batch sizes B (parameter sets simulated together).
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
+    batches: Vec<usize>,
+    /// Devices to compare (see --help of any binary for names).
+    #[arg(long, value_delimiter = ',', default_value = "flex")]
+    devices: Vec<String>,
+    /// Noise duplicates per parameter set.
+    #[arg(long, default_value_t = 1)]
+    n_dup: usize,
+    /// Repetitions per cell (the best is reported).
+    #[arg(long, default_value_t = 1)]
+    reps: usize,
+    #[command(flatten)]
+    sim: SimArgs,
+}
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    let n = 68;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2021);
+    let pos = region_positions(n, &mut rng);
+    let sc = synthetic_sc(&pos, &mut rng);
+    let (myelin, gradient) = synthetic_maps(&pos, &mut rng);
+    let cfg = args.sim.config();
+    let steps = cfg.warmup_steps + cfg.main_steps();
+    let frames = cfg.n_frames();
+    let windows = frames + 1 - args.sim.fcd_window;
+    let pairs = n * (n - 1) / 2;
+    // Floor per series: coupling products 2·N²·steps; FCD correlation as a symmetric product
+    // W²·P (half of 2·W²·P); four exp/log evaluations per region and step.
+    let coupling_flop = 2.0 * (n * n) as f64 * steps as f64;
+    let fcd_flop = (windows * windows) as f64 * pairs as f64;
+    let transcendental = 4.0 * n as f64 * steps as f64;
+    println!(
+        "pMFM benchmark: {n} regions, {} + {} steps, {frames} frames, FCD window {} ({windows} windows), n_dup {}, {:?}",
+        cfg.warmup_steps,
+        cfg.main_steps(),
+        args.sim.fcd_window,
+        args.n_dup,
+        cfg.precision
+    );
+    println!(
+        "floor per series: coupling {:.2} GFLOP, FCD {:.2} GFLOP (symmetric), {:.1} M exp/log",
+        coupling_flop / 1e9,
+        fcd_flop / 1e9,
+        transcendental / 1e6
+    );
+    let targets = Targets::new(&vec![0.0; n * n], n, {
+        let mut c = vec![0.0; pmfm_sim::observables::FCD_BINS];
+        let total = (windows * (windows - 1) / 2) as f64;
+        for (k, x) in c.iter_mut().enumerate() {
+            *x = total * (k + 1) as f64 / pmfm_sim::observables::FCD_BINS as f64;
+        }
+        c
+    });
+    println!(
+        "{:<12} {:>6} {:>12} {:>12} {:>14}",
+        "device", "B", "simulate s", "cost s", "s per set"
+    );
+    for name in &args.devices {
+        let device = select(name)?;
+        let sim = Simulator::new(&sc.data, n, cfg, &device)?;
+        for &b in &args.batches {
+            let params: Vec<RegionalParams> = (0..b)
+                .map(|j| {
+                    let mut t = TRUE_THETA;
+                    t[6] += 0.01 * j as f64; // distinct sets
+                    RegionalParams::from_theta(&t, &myelin, &gradient)
+                })
+                .collect();
+            let mut best = (f64::INFINITY, f64::INFINITY);
+            for rep in 0..args.reps.max(1) {
+                let t0 = Instant::now();
+                let bold = sim.simulate(&params, args.n_dup, &mut SeededNoise::new(rep as u64))?;
+                // Force completion before timing (lazy/asynchronous backends).
+                let _ = device.sync();
+                let t_sim = t0.elapsed().as_secs_f64();
+                let t1 = Instant::now();
+                let costs = evaluate(&bold, &targets, args.sim.fcd_window);
+                let t_cost = t1.elapsed().as_secs_f64();
+                assert_eq!(costs.len(), b);
+                if t_sim + t_cost < best.0 + best.1 {
+                    best = (t_sim, t_cost);
+                }
+            }
+            let per_set = (best.0 + best.1) / b as f64;
+            println!(
+                "{:<12} {:>6} {:>12.2} {:>12.2} {:>14.4}",
+                name, b, best.0, best.1, per_set
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! FC, FCD CDF and costs of BOLD produced elsewhere (`.npy`, frames × regions × series, series
+//! m = d·B + j) against a data directory or the synthetic default.
+
+use anyhow::{bail, Context, Result};
+use burn::tensor::{DType, Tensor, TensorData};
+use clap::Parser;
+use experiments::dataset::DataArgs;
+use experiments::device::DeviceArgs;
+use experiments::output::write_csv;
+use experiments::sim_args::SimArgs;
+use pmfm_sim::data::read_npy;
+use pmfm_sim::observables::{evaluate, Targets};
+use pmfm_sim::Bold;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(about = "Score BOLD series (.npy, frames × regions × series) against empirical FC/FCD")]
+struct Args {
+    #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    /// BOLD file, float32 or float64, shape [frames, regions, series].
+    #[arg(long)]
+    bold: PathBuf,
+    /// Noise duplicates per parameter set (series = n_dup · B).
+    #[arg(long, default_value_t = 3)]
+    n_dup: usize,
+    /// FCD window, precision and (for the synthetic default's "empirical" data) the schedule.
+    #[command(flatten)]
+    sim: SimArgs,
+    /// Where to write the cost table.
+    #[arg(long, default_value = "out/cost/costs.csv")]
+    out: PathBuf,
+}
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    let device = args.device.device()?;
+    let (shape, values) = read_npy(&args.bold)?;
+    let path = args.bold.display();
+    let [frames, regions, series] = shape[..] else {
+        bail!("{path}: expected a 3-D array [frames, regions, series], got shape {shape:?}");
+    };
+    if args.n_dup == 0 || series % args.n_dup != 0 {
+        bail!(
+            "{path}: {series} series is not a multiple of --n-dup {}",
+            args.n_dup
+        );
+    }
+    if args.sim.fcd_window < 2 || args.sim.fcd_window > frames {
+        bail!(
+            "{path}: FCD window {} does not fit {frames} frames",
+            args.sim.fcd_window
+        );
+    }
+    let data = args
+        .data
+        .load(&device, &args.sim.config(), args.sim.fcd_window)?;
+    if data.n_regions() != regions {
+        bail!(
+            "{path}: {regions} regions, but the data ({}) has {}",
+            data.name,
+            data.n_regions()
+        );
+    }
+    let dtype = if args.sim.f64 { DType::F64 } else { DType::F32 };
+    let tensor = match dtype {
+        DType::F64 => TensorData::new(values, [frames, regions, series]),
+        _ => TensorData::new(
+            values.into_iter().map(|x| x as f32).collect::<Vec<f32>>(),
+            [frames, regions, series],
+        ),
+    };
+    let signal = Tensor::<3>::from_data(tensor, (&device, dtype)).permute([2, 0, 1]);
+    let bold = Bold {
+        signal,
+        n_sets: series / args.n_dup,
+        n_dup: args.n_dup,
+    };
+    let targets = Targets::new(&data.fc.data, regions, data.fcd_cdf.clone());
+    let costs = evaluate(&bold, &targets, args.sim.fcd_window);
+    let rows: Vec<Vec<String>> = costs
+        .iter()
+        .enumerate()
+        .map(|(j, c)| {
+            vec![
+                j.to_string(),
+                format!("{:.6}", c.fc),
+                format!("{:.6}", c.ks),
+                format!("{:.6}", c.total),
+                c.valid_fc_dups.to_string(),
+                c.valid_ks_dups.to_string(),
+            ]
+        })
+        .collect();
+    write_csv(
+        &args.out,
+        &[
+            "set",
+            "fc_cost",
+            "ks_cost",
+            "total_cost",
+            "valid_fc_dups",
+            "valid_ks_dups",
+        ],
+        &rows,
+    )
+    .with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "{:>4} {:>9} {:>9} {:>9}",
+        "set", "fc_cost", "ks_cost", "total"
+    );
+    for (j, c) in costs.iter().enumerate() {
+        println!("{j:>4} {:>9.4} {:>9.4} {:>9.4}", c.fc, c.ks, c.total);
+    }
+    Ok(())
+}

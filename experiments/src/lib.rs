@@ -1,0 +1,8 @@
+//! Shared plumbing of the experiment binaries: device selection, data-set selection and
+//! small output helpers. The binaries themselves only parse arguments and call library code.
+
+pub mod dataset;
+pub mod device;
+pub mod output;
+pub mod sim_args;
+pub mod theta_input;

@@ -1,0 +1,55 @@
+//! Simulation options shared by the pMFM binaries (`--dt`, `--duration`, …).
+
+use pmfm_sim::simulator::{Engine, Precision, SimConfig};
+
+/// Integration schedule options; defaults are the reference settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimArgs {
+    /// Euler step (s).
+    #[arg(long, default_value_t = 0.01)]
+    pub dt: f64,
+    /// Warm-up steps of neural dynamics before the main loop.
+    #[arg(long, default_value_t = 1000)]
+    pub warmup_steps: usize,
+    /// Main-loop length in seconds, burn-in included.
+    #[arg(long, default_value_t = 984.0)]
+    pub duration: f64,
+    /// Burn-in (s) whose BOLD samples are dropped.
+    #[arg(long, default_value_t = 120.0)]
+    pub burn_in: f64,
+    /// BOLD sampling interval (s).
+    #[arg(long, default_value_t = 0.72)]
+    pub tr: f64,
+    /// FCD sliding-window length (frames).
+    #[arg(long, default_value_t = 83)]
+    pub fcd_window: usize,
+    /// Simulate in f64 instead of f32.
+    #[arg(long)]
+    pub f64: bool,
+    /// Integration engine: auto (fused CPU kernel for f32 on flex, tensors otherwise), tensor, fused.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "tensor", "fused"])]
+    pub engine: String,
+}
+
+impl SimArgs {
+    pub fn config(&self) -> SimConfig {
+        SimConfig {
+            dt: self.dt,
+            warmup_steps: self.warmup_steps,
+            duration: self.duration,
+            burn_in: self.burn_in,
+            tr: self.tr,
+            precision: if self.f64 {
+                Precision::F64
+            } else {
+                Precision::F32
+            },
+            engine: match self.engine.as_str() {
+                "tensor" => Engine::Tensor,
+                "fused" => Engine::Fused,
+                _ => Engine::Auto,
+            },
+            ..SimConfig::default()
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Reading parameter vectors θ from the command line or a CSV file.
+
+use anyhow::{bail, Context, Result};
+use pmfm_sim::params::{Theta, N_THETA};
+use std::path::Path;
+
+/// Parses "v0,v1,…,v9" into θ.
+pub fn parse_theta(s: &str) -> Result<Theta> {
+    let v: Vec<f64> = s
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<f64>()
+                .with_context(|| format!("'{t}' in --theta is not a number"))
+        })
+        .collect::<Result<_>>()?;
+    to_theta(&v).with_context(|| format!("--theta '{s}'"))
+}
+
+fn to_theta(v: &[f64]) -> Result<Theta> {
+    if v.len() != N_THETA {
+        bail!("expected {N_THETA} values (w0, w_myelin, w_grad, I0, I_myelin, I_grad, G, s0, s_myelin, s_grad), got {}", v.len());
+    }
+    if let Some(x) = v.iter().find(|x| !x.is_finite()) {
+        bail!("non-finite parameter value {x}");
+    }
+    let mut t = [0.0; N_THETA];
+    t.copy_from_slice(v);
+    Ok(t)
+}
+
+/// Reads θ vectors from a CSV file. `by_column = false`: one θ per row (extra columns after the
+/// tenth are ignored, a non-numeric first row is taken as a header). `by_column = true`: one θ
+/// per column in the first ten rows, as `kong2021_example_expected_output.csv` stores them.
+pub fn read_theta_csv(path: &Path, by_column: bool) -> Result<Vec<Theta>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    for (k, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cells: Result<Vec<f64>, _> = line.split(',').map(|c| c.trim().parse::<f64>()).collect();
+        match cells {
+            Ok(r) => rows.push(r),
+            Err(_) if k == 0 => continue, // header
+            Err(e) => bail!("{}: line {}: {e}", path.display(), k + 1),
+        }
+    }
+    if rows.is_empty() {
+        bail!("{}: no parameter values", path.display());
+    }
+    let thetas: Result<Vec<Theta>> = if by_column {
+        if rows.len() < N_THETA {
+            bail!(
+                "{}: column layout needs at least {N_THETA} rows, found {}",
+                path.display(),
+                rows.len()
+            );
+        }
+        let width = rows[0].len();
+        if let Some(k) = rows[..N_THETA].iter().position(|r| r.len() != width) {
+            bail!(
+                "{}: row {} has {} columns, row 1 has {width}",
+                path.display(),
+                k + 1,
+                rows[k].len()
+            );
+        }
+        (0..width)
+            .map(|c| to_theta(&rows[..N_THETA].iter().map(|r| r[c]).collect::<Vec<_>>()))
+            .collect()
+    } else {
+        rows.iter()
+            .enumerate()
+            .map(|(k, r)| {
+                if r.len() < N_THETA {
+                    bail!(
+                        "row {} has {} values, expected at least {N_THETA}",
+                        k + 1,
+                        r.len()
+                    );
+                }
+                to_theta(&r[..N_THETA])
+            })
+            .collect()
+    };
+    thetas.with_context(|| format!("{}", path.display()))
+}
