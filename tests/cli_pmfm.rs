@@ -139,9 +139,9 @@ fn simulate_writes_bold_fc_and_costs_on_the_synthetic_default() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let bytes = std::fs::read(out.join("bold.npy")).unwrap();
-    // 60 s main loop, 5 s burn-in: slots 0..=833, first 7 dropped → 827 frames; 68 regions; 4 series.
+    // 60 s main loop (6001 steps, 72 per TR): slots 0..=83, first 7 dropped (5 s burn-in) → 77 frames; 68 regions; 2 sets × 2 dups.
     let header = String::from_utf8_lossy(&bytes[..128.min(bytes.len())]).into_owned();
-    assert!(header.contains("(827, 68, 4)"), "{header}");
+    assert!(header.contains("(77, 68, 4)"), "{header}");
     let costs = std::fs::read_to_string(out.join("costs.csv")).unwrap();
     let lines: Vec<&str> = costs.lines().collect();
     assert_eq!(lines.len(), 3, "{costs}");

@@ -109,7 +109,7 @@ fn main() {
     println!("ratio to floor: {:.2}", per_update / floor);
 
     if std::env::args().any(|a| a == "device") {
-        let device = burn::tensor::Device::default();
+        let device = burn::tensor::Device::flex();
         let config = TrainConfig {
             n_updates: 3,
             ..trainer.config.clone()

@@ -17,6 +17,7 @@
 //! * [`stats`], [`couplings`], [`ais`]: five statistics and nRMSE, effective
 //!   couplings and their aggregation, AIS log Z.
 //! * [`io`]: `.npz` parameters + JSON metadata.
+//! * [`recovery`]: Jaccard overlap of planted assemblies with hidden units.
 
 pub mod ais;
 pub mod batch;
@@ -30,6 +31,7 @@ pub mod layers;
 pub mod model;
 pub mod optim;
 pub mod penalty;
+pub mod recovery;
 pub mod rng;
 pub mod stats;
 pub mod synthetic;

@@ -277,7 +277,7 @@ mod tests {
 
     #[test]
     fn tensor_log_erfcx_matches_f64() {
-        let device = Device::default();
+        let device = Device::flex();
         let xs: Vec<f32> = (-40..=400).map(|k| k as f32 * 0.25).collect();
         let t = Tensor::<2>::from_data(TensorData::new(xs.clone(), [1, xs.len()]), &device);
         let got = host(log_erfcx(t));
@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn tensor_drelu_cgf_and_mean_match_f64() {
-        let device = Device::default();
+        let device = Device::flex();
         let units = [
             DRelu {
                 gamma_plus: 0.3,
@@ -345,7 +345,7 @@ mod tests {
             let p = (-c.free_energy(s) - lz).exp();
             s.iter().for_each(|&i| exact[i as usize] += p);
         }
-        let device = Device::default();
+        let device = Device::flex();
         let ts = TensorSampler::new(&c, &device, 5);
         let chains = 1000;
         let mut v = ts.upload(&SparseBatch {

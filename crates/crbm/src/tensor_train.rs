@@ -386,7 +386,7 @@ mod tests {
 
     #[test]
     fn device_gradient_matches_host_statistics() {
-        let device = Device::default();
+        let device = Device::flex();
         let c = random_model(9, 3, 12);
         let data = SparseBatch {
             n_visible: 9,
@@ -430,7 +430,7 @@ mod tests {
 
     #[test]
     fn device_training_increases_exact_log_likelihood() {
-        let device = Device::default();
+        let device = Device::flex();
         let teacher = random_model(8, 2, 5);
         let ts = TensorSampler::new(&teacher, &device, 1);
         let mut v = ts.upload(&SparseBatch {

@@ -77,9 +77,10 @@ pub fn region_positions(n_regions: usize, rng: &mut impl Rng) -> Vec<[f64; 3]> {
     left.into_iter().chain(right).collect()
 }
 
-/// Raw structural connectivity (streamline-count-like, max 20,000): strength decays with
-/// distance, inter-hemispheric links are weak except between homotopic regions, and the
-/// weakest 30% of links are absent. Symmetric with zero diagonal.
+/// Raw structural connectivity (streamline-count-like, max 20,000), shaped like diffusion-MRI
+/// group connectomes such as the Kong et al. training SC: strength decays with distance with a
+/// heavy-tailed (log-normal) spread, inter-hemispheric links are weak except between homotopic
+/// regions, and only the strongest 28% of pairs are connected. Symmetric with zero diagonal.
 pub fn synthetic_sc(pos: &[[f64; 3]], rng: &mut impl Rng) -> Matrix {
     let n = pos.len();
     let half = n / 2;
@@ -92,19 +93,18 @@ pub fn synthetic_sc(pos: &[[f64; 3]], rng: &mut impl Rng) -> Matrix {
             let side = if same_side {
                 1.0
             } else if homotopic {
-                0.6
+                1.0
             } else {
-                0.05
+                0.4
             };
-            let noise: f64 = (0.5 * gauss(rng)).exp();
-            let v = side * (-d / 25.0).exp() * noise;
+            let v = side * (-d / 20.0).exp() * (0.9 * gauss(rng)).exp();
             sc.data[i * n + j] = v;
             sc.data[j * n + i] = v;
         }
     }
     let mut sorted: Vec<f64> = sc.upper_triangle();
     sorted.sort_by(f64::total_cmp);
-    let cut = sorted[(0.3 * sorted.len() as f64) as usize];
+    let cut = sorted[(0.72 * sorted.len() as f64) as usize];
     let max = sorted.last().copied().unwrap_or(1.0);
     for x in sc.data.iter_mut() {
         *x = if *x < cut {

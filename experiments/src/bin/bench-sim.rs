@@ -23,6 +23,9 @@ struct Args {
     /// Devices to compare (see --help of any binary for names).
     #[arg(long, value_delimiter = ',', default_value = "flex")]
     devices: Vec<String>,
+    /// Engines to compare on each device: auto, tensor, fused (overrides --engine).
+    #[arg(long, value_delimiter = ',')]
+    engines: Vec<String>,
     /// Noise duplicates per parameter set.
     #[arg(long, default_value_t = 1)]
     n_dup: usize,
@@ -78,13 +81,29 @@ fn run(args: Args) -> Result<()> {
         }
         c
     });
+    let engines: Vec<String> = if args.engines.is_empty() {
+        vec![args.sim.engine.clone()]
+    } else {
+        args.engines.clone()
+    };
     println!(
-        "{:<12} {:>6} {:>12} {:>12} {:>14}",
-        "device", "B", "simulate s", "cost s", "s per set"
+        "{:<12} {:<7} {:>6} {:>12} {:>12} {:>14}",
+        "device", "engine", "B", "simulate s", "cost s", "s per set"
     );
-    for name in &args.devices {
+    for (name, engine) in args
+        .devices
+        .iter()
+        .flat_map(|d| engines.iter().map(move |e| (d, e)))
+    {
         let device = select(name)?;
-        let sim = Simulator::new(&sc.data, n, cfg, &device)?;
+        let mut sim_args = args.sim.clone();
+        sim_args.engine = engine.clone();
+        let sim = Simulator::new(&sc.data, n, sim_args.config(), &device)?;
+        let engine_used = if sim.uses_fused_engine() {
+            "fused"
+        } else {
+            "tensor"
+        };
         for &b in &args.batches {
             let params: Vec<RegionalParams> = (0..b)
                 .map(|j| {
@@ -110,8 +129,8 @@ fn run(args: Args) -> Result<()> {
             }
             let per_set = (best.0 + best.1) / b as f64;
             println!(
-                "{:<12} {:>6} {:>12.2} {:>12.2} {:>14.4}",
-                name, b, best.0, best.1, per_set
+                "{:<12} {:<7} {:>6} {:>12.2} {:>12.2} {:>14.4}",
+                name, engine_used, b, best.0, best.1, per_set
             );
         }
     }

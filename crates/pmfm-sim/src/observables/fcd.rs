@@ -90,17 +90,16 @@ fn window_fc_vectors_host(bold: Tensor<3>, window: usize) -> Tensor<3> {
                 }
             }
             let (mut sx, mut sxx, mut sxy) = (vec![0.0; n], vec![0.0; n], vec![0.0; p]);
-            let mut add =
-                |f: usize, sign: f64, sx: &mut [f64], sxx: &mut [f64], sxy: &mut [f64]| {
-                    let row = &xs[f * n..(f + 1) * n];
-                    for r in 0..n {
-                        sx[r] += sign * row[r];
-                        sxx[r] += sign * row[r] * row[r];
-                    }
-                    for (acc, &(i, j)) in sxy.iter_mut().zip(&pairs) {
-                        *acc += sign * row[i] * row[j];
-                    }
-                };
+            let add = |f: usize, sign: f64, sx: &mut [f64], sxx: &mut [f64], sxy: &mut [f64]| {
+                let row = &xs[f * n..(f + 1) * n];
+                for r in 0..n {
+                    sx[r] += sign * row[r];
+                    sxx[r] += sign * row[r] * row[r];
+                }
+                for (acc, &(i, j)) in sxy.iter_mut().zip(&pairs) {
+                    *acc += sign * row[i] * row[j];
+                }
+            };
             let mut out = vec![0.0; w * p];
             for f in 0..window {
                 add(f, 1.0, &mut sx, &mut sxx, &mut sxy);

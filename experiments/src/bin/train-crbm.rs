@@ -1,0 +1,482 @@
+//! Train one compositional RBM on a spike raster (or on the synthetic default with planted
+//! assemblies), evaluate it on chronologically held-out frames with the five-statistics nRMSE,
+//! and write the model, the training curve and a one-row report.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{Parser, ValueEnum};
+use crbm::data::{chronological_split, Recording, SplitConfig};
+use crbm::io::{save_model, ModelMetadata};
+use crbm::penalty::Penalty;
+use crbm::recovery::{assembly_recovery, mean_jaccard, AssemblyMatch};
+use crbm::stats::{evaluate, EvalConfig, NrmseReport};
+use crbm::synthetic::SyntheticConfig;
+use crbm::{PcdTrainer, TrainConfig, TrainReport};
+use experiments::output::{write_atomic, write_csv};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PenaltyKind {
+    L2l1,
+    L1,
+    L2,
+    None,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "Train a cRBM on a raster (or the synthetic default) and evaluate it on held-out frames",
+    allow_negative_numbers = true
+)]
+struct Args {
+    /// Binary raster, frames × neurons (.npy, .npz or .csv); without it, the synthetic default.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Array name inside an .npz raster (default: its only array).
+    #[arg(long)]
+    npz_key: Option<String>,
+    /// Neuron coordinates, neurons × 3 (µm).
+    #[arg(long)]
+    coords: Option<PathBuf>,
+    /// Region labels, one per neuron (text lines or 1-D .npy).
+    #[arg(long)]
+    regions: Option<PathBuf>,
+    /// Synthetic default: number of neurons.
+    #[arg(long, default_value_t = 2000)]
+    neurons: usize,
+    /// Synthetic default: number of planted assemblies.
+    #[arg(long, default_value_t = 20)]
+    assemblies: usize,
+    /// Synthetic default: number of frames.
+    #[arg(long, default_value_t = 4000)]
+    frames: usize,
+    /// Synthetic default: expected members per assembly (sets the assembly radius).
+    #[arg(long, default_value_t = 40.0)]
+    assembly_size: f64,
+    /// Hidden units M [default: TrainConfig's].
+    #[arg(long)]
+    hidden: Option<usize>,
+    /// Regularisation strength λ.
+    #[arg(long, default_value_t = 0.02)]
+    lambda: f64,
+    #[arg(long, value_enum, default_value_t = PenaltyKind::L2l1)]
+    penalty: PenaltyKind,
+    /// Parameter updates [default: TrainConfig's].
+    #[arg(long, conflicts_with = "epochs")]
+    updates: Option<usize>,
+    /// Passes over the training frames (instead of --updates).
+    #[arg(long)]
+    epochs: Option<f64>,
+    /// Frames per mini-batch (also the number of persistent chains) [default: TrainConfig's].
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Gibbs sweeps per update [default: TrainConfig's].
+    #[arg(long)]
+    gibbs_steps: Option<usize>,
+    /// Initial learning rate; it decays to lr/100 over the second half [default: TrainConfig's].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Record a training-curve row every this many updates [default: TrainConfig's].
+    #[arg(long)]
+    log_every: Option<usize>,
+    /// Hidden-unit standardisation during training.
+    #[arg(long)]
+    standardize: bool,
+    /// Independent chains for the evaluation samples.
+    #[arg(long, default_value_t = 300)]
+    eval_chains: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value = "out/train-crbm")]
+    out: PathBuf,
+}
+
+/// The one-row run table (`report.csv`, `report.json`).
+#[derive(Serialize)]
+struct Report {
+    dataset: String,
+    n_neurons: usize,
+    n_hidden: usize,
+    train_frames: usize,
+    test_frames: usize,
+    penalty: String,
+    lambda: f64,
+    seed: u64,
+    updates: usize,
+    nrmse_v: f64,
+    nrmse_h: f64,
+    nrmse_vh: f64,
+    nrmse_vv: f64,
+    nrmse_hh: f64,
+    norm4: f64,
+    bad: bool,
+    good: bool,
+    exploded: bool,
+    exploded_epoch: Option<f64>,
+    mean_jaccard: Option<f64>,
+    wall_s: f64,
+}
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {}", one_line(&e));
+        std::process::exit(1);
+    }
+}
+
+/// The error chain on one line; a cause that the message before it already ends with
+/// (crbm's I/O errors print their source) is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut s = String::new();
+    for cause in e.chain() {
+        let t = cause.to_string();
+        if !s.ends_with(&t) {
+            if !s.is_empty() {
+                s.push_str(": ");
+            }
+            s.push_str(&t);
+        }
+    }
+    s
+}
+
+fn run(args: Args) -> Result<()> {
+    let start = Instant::now();
+    let (recording, planted, dataset) = load(&args)?;
+    let split = chronological_split(&recording.raster, &SplitConfig::default())
+        .with_context(|| format!("splitting {dataset} into train and test frames"))?;
+    let config = train_config(&args, split.train.len())?;
+    let penalty_name = format!("{:?}", args.penalty).to_lowercase();
+    eprintln!(
+        "{dataset}: {} neurons, {} train / {} test frames; M = {}, {penalty_name} λ = {}, {} updates",
+        recording.raster.n_visible,
+        split.train.len(),
+        split.test.len(),
+        config.n_hidden,
+        config.penalty.lambda(),
+        config.n_updates
+    );
+
+    let mut trainer = PcdTrainer::new(&split.train, config.clone()).context("training config")?;
+    let bar = progress_bar(config.n_updates as u64);
+    while trainer.update < config.n_updates && trainer.step() {
+        bar.set_position(trainer.update as u64);
+    }
+    bar.finish_and_clear();
+    let (model, train_report) = trainer.finish();
+
+    let nrmse = match &train_report.exploded {
+        Some(x) => {
+            eprintln!(
+                "training diverged at update {} (epoch {:.2}): {}",
+                x.update, x.epoch, x.reason
+            );
+            None
+        }
+        None => {
+            let mut eval = EvalConfig::default();
+            eval.sampling.n_chains = args.eval_chains;
+            eval.sampling.seed = args.seed;
+            eval.seed = args.seed;
+            Some(
+                evaluate(&model, &split.train, &split.test, &eval)
+                    .context("evaluating on held-out frames")?,
+            )
+        }
+    };
+    let recovery = planted.map(|p| assembly_recovery(&model, &p));
+
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    save_model_atomic(
+        &model,
+        &ModelMetadata {
+            config: Some(config.clone()),
+            lambda: Some(config.penalty.lambda()),
+            dataset: Some(dataset.clone()),
+            report: Some(train_report.clone()),
+            ..Default::default()
+        },
+        &args.out.join("model"),
+    )?;
+    write_curve(&args.out.join("training_curve.csv"), &train_report)?;
+    if let Some(r) = &recovery {
+        write_recovery(&args.out.join("assembly_recovery.csv"), r)?;
+    }
+
+    let nan = f64::NAN;
+    let n = nrmse.unwrap_or(NrmseReport {
+        v: nan,
+        h: nan,
+        vh: nan,
+        vv: nan,
+        hh: nan,
+        norm4: nan,
+        bad: true,
+        good: false,
+    });
+    let report = Report {
+        dataset,
+        n_neurons: model.n_visible,
+        n_hidden: model.n_hidden,
+        train_frames: split.train.len(),
+        test_frames: split.test.len(),
+        penalty: penalty_name,
+        lambda: config.penalty.lambda(),
+        seed: args.seed,
+        updates: train_report.updates_done,
+        nrmse_v: n.v,
+        nrmse_h: n.h,
+        nrmse_vh: n.vh,
+        nrmse_vv: n.vv,
+        nrmse_hh: n.hh,
+        norm4: n.norm4,
+        bad: n.bad,
+        good: n.good,
+        exploded: train_report.exploded.is_some(),
+        exploded_epoch: train_report.exploded.as_ref().map(|x| x.epoch),
+        mean_jaccard: recovery.as_deref().map(mean_jaccard),
+        wall_s: start.elapsed().as_secs_f64(),
+    };
+    write_report(&args.out, &report)?;
+    print_report(&report, recovery.as_deref());
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// The recording and, for the synthetic default, its planted assemblies.
+fn load(args: &Args) -> Result<(Recording, Option<Vec<Vec<u32>>>, String)> {
+    match &args.data {
+        Some(path) => {
+            let rec = Recording::load(
+                path,
+                args.npz_key.as_deref(),
+                args.coords.as_deref(),
+                args.regions.as_deref(),
+            )
+            .context("loading the recording")?;
+            Ok((rec, None, path.display().to_string()))
+        }
+        None => {
+            if args.coords.is_some() || args.regions.is_some() {
+                anyhow::bail!("--coords and --regions need --data");
+            }
+            let d = SyntheticConfig::default();
+            // Neurons fill the ellipsoid uniformly, so a ball of radius r holds on average
+            // N·p·r³/(abc) members (ignoring the boundary).
+            let [a, b, c] = d.semi_axes;
+            let radius =
+                (args.assembly_size / (d.membership_prob * args.neurons.max(1) as f64) * a * b * c)
+                    .cbrt();
+            let cfg = SyntheticConfig {
+                n_neurons: args.neurons,
+                n_assemblies: args.assemblies,
+                n_frames: args.frames,
+                assembly_radius: radius,
+                seed: args.seed,
+                ..d
+            };
+            let syn = cfg.generate().context("generating the synthetic default")?;
+            let name = format!(
+                "synthetic(N={}, K={}, T={})",
+                args.neurons, args.assemblies, args.frames
+            );
+            Ok((syn.recording, Some(syn.memberships), name))
+        }
+    }
+}
+
+fn train_config(args: &Args, n_train: usize) -> Result<TrainConfig> {
+    let d = TrainConfig::default();
+    let batch = args.batch.unwrap_or(d.batch_size);
+    let n_updates = match (args.updates, args.epochs) {
+        (Some(u), _) => u,
+        // An update consumes min(batch, frames) frames.
+        (None, Some(e)) => {
+            if !(e.is_finite() && e > 0.0) {
+                anyhow::bail!("--epochs {e}: must be finite and > 0");
+            }
+            (e * n_train as f64 / batch.min(n_train).max(1) as f64).ceil() as usize
+        }
+        (None, None) => d.n_updates,
+    };
+    let lr = args.lr.unwrap_or(d.learning_rate);
+    let penalty = match args.penalty {
+        PenaltyKind::L2l1 => Penalty::L2L1 {
+            lambda: args.lambda,
+        },
+        PenaltyKind::L1 => Penalty::L1 {
+            lambda: args.lambda,
+        },
+        PenaltyKind::L2 => Penalty::L2 {
+            lambda: args.lambda,
+        },
+        PenaltyKind::None => Penalty::None,
+    };
+    Ok(TrainConfig {
+        n_hidden: args.hidden.unwrap_or(d.n_hidden),
+        batch_size: batch,
+        n_chains: batch,
+        gibbs_steps: args.gibbs_steps.unwrap_or(d.gibbs_steps),
+        n_updates,
+        learning_rate: lr,
+        // Keep the default decay ratio whatever the initial rate.
+        learning_rate_final: lr * d.learning_rate_final / d.learning_rate,
+        penalty,
+        standardize_hidden: args.standardize,
+        log_every: args.log_every.unwrap_or(d.log_every),
+        seed: args.seed,
+        ..d
+    })
+}
+
+fn progress_bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} updates ({per_sec}, ETA {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+/// `save_model` into a temporary stem, then rename both files into place.
+fn save_model_atomic(model: &crbm::Crbm, meta: &ModelMetadata, stem: &Path) -> Result<()> {
+    let dir = stem.parent().unwrap_or(Path::new("."));
+    let name = stem.file_name().and_then(|s| s.to_str()).unwrap_or("model");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    save_model(model, meta, &tmp).context("saving the model")?;
+    for ext in ["npz", "json"] {
+        let (from, to) = (
+            dir.join(format!(".{name}.{}.tmp.{ext}", std::process::id())),
+            dir.join(format!("{name}.{ext}")),
+        );
+        std::fs::rename(&from, &to)
+            .with_context(|| format!("renaming {} to {}", from.display(), to.display()))?;
+    }
+    Ok(())
+}
+
+fn write_curve(path: &Path, report: &TrainReport) -> Result<()> {
+    let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    let rows: Vec<Vec<String>> = report
+        .curve
+        .iter()
+        .map(|p| {
+            vec![
+                p.update.to_string(),
+                p.epoch.to_string(),
+                p.learning_rate.to_string(),
+                p.data_free_energy.to_string(),
+                p.penalty.to_string(),
+                p.max_abs_weight.to_string(),
+                opt(p.exact_log_likelihood),
+            ]
+        })
+        .collect();
+    write_csv(
+        path,
+        &[
+            "update",
+            "epoch",
+            "lr",
+            "data_free_energy",
+            "penalty",
+            "max_abs_weight",
+            "exact_log_likelihood",
+        ],
+        &rows,
+    )
+}
+
+fn write_recovery(path: &Path, matches: &[AssemblyMatch]) -> Result<()> {
+    let rows: Vec<Vec<String>> = matches
+        .iter()
+        .map(|m| {
+            vec![
+                m.assembly.to_string(),
+                m.size.to_string(),
+                m.unit.map(|u| u.to_string()).unwrap_or_default(),
+                m.jaccard.to_string(),
+            ]
+        })
+        .collect();
+    write_csv(path, &["assembly", "size", "best_unit", "jaccard"], &rows)
+}
+
+fn write_report(out: &Path, r: &Report) -> Result<()> {
+    let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    let cols: [(&str, String); 21] = [
+        ("dataset", format!("\"{}\"", r.dataset.replace('"', "\"\""))),
+        ("n_neurons", r.n_neurons.to_string()),
+        ("n_hidden", r.n_hidden.to_string()),
+        ("train_frames", r.train_frames.to_string()),
+        ("test_frames", r.test_frames.to_string()),
+        ("penalty", r.penalty.clone()),
+        ("lambda", r.lambda.to_string()),
+        ("seed", r.seed.to_string()),
+        ("updates", r.updates.to_string()),
+        ("nrmse_v", r.nrmse_v.to_string()),
+        ("nrmse_h", r.nrmse_h.to_string()),
+        ("nrmse_vh", r.nrmse_vh.to_string()),
+        ("nrmse_vv", r.nrmse_vv.to_string()),
+        ("nrmse_hh", r.nrmse_hh.to_string()),
+        ("norm4", r.norm4.to_string()),
+        ("bad", r.bad.to_string()),
+        ("good", r.good.to_string()),
+        ("exploded", r.exploded.to_string()),
+        ("exploded_epoch", opt(r.exploded_epoch)),
+        ("mean_jaccard", opt(r.mean_jaccard)),
+        ("wall_s", r.wall_s.to_string()),
+    ];
+    let header: Vec<&str> = cols.iter().map(|c| c.0).collect();
+    let row: Vec<String> = cols.into_iter().map(|c| c.1).collect();
+    write_csv(&out.join("report.csv"), &header, &[row])?;
+    // NaN nRMSEs (a diverged run) become null in JSON.
+    let text = serde_json::to_string_pretty(r).context("serialising the report")?;
+    write_atomic(&out.join("report.json"), text.as_bytes())
+}
+
+fn print_report(r: &Report, recovery: Option<&[AssemblyMatch]>) {
+    println!("held-out nRMSE ({} test frames)", r.test_frames);
+    println!("  {:<6} {:>8}", "stat", "nRMSE");
+    for (k, v) in [
+        ("<v>", r.nrmse_v),
+        ("<h>", r.nrmse_h),
+        ("<vh>", r.nrmse_vh),
+        ("<vv>", r.nrmse_vv),
+        ("<hh>", r.nrmse_hh),
+        ("norm4", r.norm4),
+    ] {
+        println!("  {k:<6} {v:>8.4}");
+    }
+    println!(
+        "  bad = {}, good = {}, exploded = {}{}",
+        r.bad,
+        r.good,
+        r.exploded,
+        r.exploded_epoch
+            .map(|e| format!(" (epoch {e:.2})"))
+            .unwrap_or_default()
+    );
+    if let Some(rec) = recovery {
+        println!("assembly recovery (Jaccard of best unit's top-|A| weights)");
+        println!(
+            "  {:>8} {:>5} {:>5} {:>8}",
+            "assembly", "size", "unit", "jaccard"
+        );
+        for m in rec {
+            let unit = m.unit.map(|u| u.to_string()).unwrap_or_else(|| "-".into());
+            println!(
+                "  {:>8} {:>5} {:>5} {:>8.3}",
+                m.assembly, m.size, unit, m.jaccard
+            );
+        }
+        println!("  mean Jaccard = {:.3}", mean_jaccard(rec));
+    }
+    println!("wall time {:.1} s", r.wall_s);
+}
