@@ -1,8 +1,11 @@
 //! Shared plumbing of the experiment binaries: device selection, data-set selection and
 //! small output helpers. The binaries themselves only parse arguments and call library code.
 
+pub mod comparison;
 pub mod dataset;
 pub mod device;
 pub mod output;
+pub mod plots;
+pub mod progress;
 pub mod sim_args;
 pub mod theta_input;

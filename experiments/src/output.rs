@@ -36,3 +36,22 @@ pub fn write_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<(
     }
     write_atomic(path, s.as_bytes())
 }
+
+/// Writes a polars table to `path` as Parquet, atomically (temporary file, then rename).
+pub fn write_parquet(path: &Path, df: &mut polars::prelude::DataFrame) -> Result<()> {
+    use polars::prelude::ParquetWriter;
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf)
+        .finish(df)
+        .with_context(|| format!("encoding {}", path.display()))?;
+    write_atomic(path, &buf)
+}
+
+/// Reads a Parquet table, naming the file in the error.
+pub fn read_parquet(path: &Path) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::{ParquetReader, SerReader};
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    ParquetReader::new(f)
+        .finish()
+        .with_context(|| format!("{}: not a readable Parquet table", path.display()))
+}

@@ -1,0 +1,287 @@
+//! Gradient descent on θ through a surrogate (Burn autodiff): multi-start Adam on the predicted
+//! total cost plus a smooth feasibility penalty, with a final projection of every end point back
+//! into the feasible region (bisection towards its feasible start).
+//!
+//! The penalty is `ρ · Σ_r [relu(lo − v_r) + relu(v_r − hi)]² / (hi − lo)²` over the derived
+//! regional values v (w, I, σ of every region, and G), so its gradient pulls θ back inside the
+//! bounds; Adam steps are taken in units of each coordinate's natural scale.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use pmfm_sim::params::{Bounds, Theta, N_THETA};
+use serde::{Deserialize, Serialize};
+use surrogate::ensemble::Ensemble;
+
+use crate::error::OptimizeError;
+use crate::objective::{BatchContext, Evaluation, GenerationReport, Observer};
+use crate::sim_objective::violation;
+
+/// Settings of multi-start Adam on θ.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GradientConfig {
+    /// Adam steps.
+    pub steps: usize,
+    /// Step size, in units of each coordinate's scale.
+    pub learning_rate: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    /// Weight ρ of the feasibility penalty.
+    pub penalty: f64,
+    /// Bisection steps of the final projection.
+    pub projection_steps: usize,
+}
+
+impl Default for GradientConfig {
+    fn default() -> Self {
+        Self {
+            steps: 300,
+            learning_rate: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            penalty: 100.0,
+            projection_steps: 30,
+        }
+    }
+}
+
+/// One descended start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Descended {
+    pub start: Theta,
+    /// End point, feasible.
+    pub theta: Theta,
+    /// Predicted (fc, ks, total, p_valid) at the end point.
+    pub fc: f64,
+    pub ks: f64,
+    pub total: f64,
+    pub p_valid: f64,
+    /// Predicted total at the start.
+    pub start_total: f64,
+}
+
+/// The linear map θ → derived regional values, as a `[10, 3n + 1]` matrix with the bounds of each
+/// column: columns are w (n), I (n), σ (n), G.
+struct RegionalMap {
+    matrix: Vec<f32>,
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+    cols: usize,
+}
+
+impl RegionalMap {
+    fn new(myelin: &[f64], gradient: &[f64], b: &Bounds) -> Self {
+        let n = myelin.len();
+        let cols = 3 * n + 1;
+        let mut matrix = vec![0.0f32; N_THETA * cols];
+        let (mut lo, mut hi) = (Vec::with_capacity(cols), Vec::with_capacity(cols));
+        for (q, (base, range)) in [(0usize, b.w), (3, b.i), (7, b.sigma)].into_iter().enumerate() {
+            for r in 0..n {
+                let c = q * n + r;
+                matrix[base * cols + c] = 1.0;
+                matrix[(base + 1) * cols + c] = myelin[r] as f32;
+                matrix[(base + 2) * cols + c] = gradient[r] as f32;
+                lo.push(range.0 as f32);
+                hi.push(range.1 as f32);
+            }
+        }
+        matrix[6 * cols + 3 * n] = 1.0;
+        lo.push(b.g.0 as f32);
+        hi.push(b.g.1 as f32);
+        Self { matrix, lo, hi, cols }
+    }
+}
+
+/// Natural scale of each θ coordinate: the bound width of its quantity, divided by the spread of
+/// the map it multiplies.
+pub fn coordinate_scales(myelin: &[f64], gradient: &[f64], b: &Bounds) -> [f64; N_THETA] {
+    let spread = |x: &[f64]| {
+        let lo = x.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if hi > lo {
+            hi - lo
+        } else {
+            1.0
+        }
+    };
+    let (sm, sg) = (spread(myelin), spread(gradient));
+    let (w, i, s, g) = (b.w.1 - b.w.0, b.i.1 - b.i.0, b.sigma.1 - b.sigma.0, b.g.1 - b.g.0);
+    [w, w / sm, w / sg, i, i / sm, i / sg, g, s, s / sm, s / sg]
+}
+
+/// Runs Adam from every start (as one batch) on `model`, evaluated on `device.autodiff()`.
+/// Starts must be feasible; observers get one report per step (generation = step).
+pub fn descend(
+    model: &Ensemble,
+    myelin: &[f64],
+    gradient: &[f64],
+    starts: &[Theta],
+    config: &GradientConfig,
+    device: &Device,
+    observers: &mut [&mut dyn Observer],
+) -> Result<Vec<Descended>, OptimizeError> {
+    if starts.is_empty() {
+        return Err(OptimizeError::config("starts", "need at least one start"));
+    }
+    if !(config.learning_rate > 0.0) || config.steps == 0 {
+        return Err(OptimizeError::config("learning_rate/steps", "must be positive"));
+    }
+    let bounds = Bounds::default();
+    for (k, s) in starts.iter().enumerate() {
+        if !pmfm_sim::params::is_feasible(s, myelin, gradient, &bounds) {
+            return Err(OptimizeError::config("starts", format!("start {k} is infeasible")));
+        }
+    }
+    let ad = device.clone().autodiff();
+    let model_ad = model.to_device(&ad);
+    let map = RegionalMap::new(myelin, gradient, &bounds);
+    let a = Tensor::<2>::from_data(TensorData::new(map.matrix.clone(), [N_THETA, map.cols]), &ad);
+    let lo = Tensor::<2>::from_data(TensorData::new(map.lo.clone(), [1, map.cols]), &ad);
+    let hi = Tensor::<2>::from_data(TensorData::new(map.hi.clone(), [1, map.cols]), &ad);
+    let width = hi.clone() - lo.clone();
+    let scales = coordinate_scales(myelin, gradient, &bounds);
+    let s = starts.len();
+    let mut x: Vec<f64> = starts.iter().flatten().copied().collect();
+    let (mut m1, mut m2) = (vec![0.0f64; x.len()], vec![0.0f64; x.len()]);
+    let t0 = std::time::Instant::now();
+    let mut best_so_far = f64::INFINITY;
+    let mut start_total = Vec::new();
+    for step in 1..=config.steps {
+        let xt = Tensor::<2>::from_data(
+            TensorData::new(x.iter().map(|&v| v as f32).collect::<Vec<f32>>(), [s, N_THETA]),
+            &ad,
+        )
+        .require_grad();
+        let pred = model_ad.predict_tensor(xt.clone()); // [S, 3]
+        let total = pred.clone().slice([0..s, 0..1]) + pred.clone().slice([0..s, 1..2]);
+        let v = xt.clone().matmul(a.clone());
+        let below = (lo.clone() - v.clone()).clamp_min(0.0) / width.clone();
+        let above = (v - hi.clone()).clamp_min(0.0) / width.clone();
+        let pen = (below.powf_scalar(2.0) + above.powf_scalar(2.0))
+            .sum_dim(1)
+            .mul_scalar(config.penalty);
+        let loss = (total.clone() + pen.clone()).sum();
+        let grads = loss.backward();
+        let g = xt
+            .grad(&grads)
+            .ok_or_else(|| OptimizeError::Numerical("no gradient w.r.t. θ (is the device autodiff?)".into()))?;
+        let g: Vec<f32> = g
+            .to_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| OptimizeError::Numerical(format!("reading the gradient: {e:?}")))?;
+        let totals: Vec<f32> = total
+            .inner()
+            .to_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| OptimizeError::Numerical(format!("reading predictions: {e:?}")))?;
+        if step == 1 {
+            start_total = totals.iter().map(|&t| t as f64).collect();
+        }
+        let bc1 = 1.0 - config.beta1.powi(step as i32);
+        let bc2 = 1.0 - config.beta2.powi(step as i32);
+        for k in 0..x.len() {
+            let d = k % N_THETA;
+            // Gradient in scaled coordinates u = θ / scale.
+            let gu = g[k] as f64 * scales[d];
+            if !gu.is_finite() {
+                return Err(OptimizeError::Numerical(format!("non-finite gradient at step {step}")));
+            }
+            m1[k] = config.beta1 * m1[k] + (1.0 - config.beta1) * gu;
+            m2[k] = config.beta2 * m2[k] + (1.0 - config.beta2) * gu * gu;
+            let stepu = config.learning_rate * (m1[k] / bc1) / ((m2[k] / bc2).sqrt() + 1e-12);
+            x[k] -= stepu * scales[d];
+        }
+        let best = totals
+            .iter()
+            .map(|&t| t as f64)
+            .fold(f64::INFINITY, f64::min);
+        best_so_far = best_so_far.min(best);
+        let mut sorted: Vec<f64> = totals.iter().map(|&t| t as f64).collect();
+        sorted.sort_by(f64::total_cmp);
+        let arg = totals
+            .iter()
+            .enumerate()
+            .min_by(|p, q| p.1.total_cmp(q.1))
+            .map(|(k, _)| k)
+            .unwrap_or(0);
+        let report = GenerationReport {
+            restart: 0,
+            generation: step,
+            generation_in_restart: step,
+            population: s,
+            evaluations: step * s,
+            simulations: 0,
+            rejected: 0,
+            best_cost: best,
+            best_x: x[arg * N_THETA..(arg + 1) * N_THETA].to_vec(),
+            best_parts: vec![],
+            median_cost: sorted[sorted.len() / 2],
+            best_so_far_cost: best_so_far,
+            mean: (0..N_THETA)
+                .map(|d| (0..s).map(|j| x[j * N_THETA + d]).sum::<f64>() / s as f64)
+                .collect(),
+            step_size: config.learning_rate,
+            diagnostics: vec![],
+            elapsed_s: t0.elapsed().as_secs_f64(),
+        };
+        for o in observers.iter_mut() {
+            o.on_generation(&report)?;
+        }
+    }
+    // Project every end point into the feasible region: bisection on the segment from its
+    // (feasible) start to it.
+    let mut ends: Vec<Theta> = Vec::with_capacity(s);
+    for j in 0..s {
+        let end: Theta = std::array::from_fn(|d| x[j * N_THETA + d]);
+        let start = starts[j];
+        let feasible = |t: &Theta| violation(t, myelin, gradient, &bounds) == 0.0;
+        if feasible(&end) {
+            ends.push(end);
+            continue;
+        }
+        let (mut ok, mut bad) = (0.0f64, 1.0f64);
+        for _ in 0..config.projection_steps {
+            let mid = 0.5 * (ok + bad);
+            let t: Theta = std::array::from_fn(|d| start[d] + mid * (end[d] - start[d]));
+            if feasible(&t) {
+                ok = mid;
+            } else {
+                bad = mid;
+            }
+        }
+        ends.push(std::array::from_fn(|d| start[d] + ok * (end[d] - start[d])));
+    }
+    let pred = model.predict(&ends).map_err(|e| OptimizeError::Objective {
+        objective: "surrogate".into(),
+        message: e.to_string(),
+    })?;
+    let xs: Vec<Vec<f64>> = ends.iter().map(|t| t.to_vec()).collect();
+    let evals: Vec<Evaluation> = (0..s)
+        .map(|j| {
+            Evaluation::new(pred.total[j])
+                .with_part("fc", pred.fc[j])
+                .with_part("ks", pred.ks[j])
+                .with_part("p_valid", pred.p_valid[j])
+        })
+        .collect();
+    let ctx = BatchContext {
+        restart: 0,
+        generation: config.steps,
+        generation_in_restart: config.steps,
+        evaluations_before: config.steps * s,
+        elapsed_s: t0.elapsed().as_secs_f64(),
+    };
+    for o in observers.iter_mut() {
+        o.on_evaluations(&ctx, &xs, &evals)?;
+    }
+    Ok((0..s)
+        .map(|j| Descended {
+            start: starts[j],
+            theta: ends[j],
+            fc: pred.fc[j],
+            ks: pred.ks[j],
+            total: pred.total[j],
+            p_valid: pred.p_valid[j],
+            start_total: start_total.get(j).copied().unwrap_or(f64::NAN),
+        })
+        .collect())
+}

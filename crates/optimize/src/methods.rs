@@ -1,0 +1,293 @@
+//! The pMFM fitting methods that `fit` and `compare-optimizers` run, each ending with the same
+//! validation step: the top-K distinct candidates of the search are re-simulated with the Euler
+//! simulator (fresh noise, `n_dup_validate` duplicates), and the best *validated* cost is the
+//! method's result.
+//!
+//! * `euler-cmaes`: CMA-ES on the simulator (the reference procedure).
+//! * `surrogate-cmaes`: CMA-ES on a surrogate (ensemble), no simulation during the search.
+//! * `surrogate-gd`: multi-start Adam through the surrogate.
+//! * `random`: uniform random search with the simulator (baseline).
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::tensor::Device;
+use pmfm_sim::params::{fit_linear_map, Bounds, Theta, N_THETA};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use surrogate::design::{Design, DesignSpace};
+use surrogate::ensemble::Ensemble;
+use surrogate::evaluator::Evaluator;
+
+use crate::cma::{minimize, BoundsHandling, CmaConfig};
+use crate::error::OptimizeError;
+use crate::gradient::{descend, GradientConfig};
+use crate::objective::{evaluate_batch, BatchContext, Evaluation, LogObserver, Objective, Observer};
+use crate::run_table::RunTable;
+use crate::sim_objective::EulerObjective;
+use crate::surrogate_objective::{SurrogateCostConfig, SurrogateObjective};
+
+/// A fitting method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    EulerCmaes,
+    SurrogateCmaes,
+    SurrogateGd,
+    Random,
+}
+
+impl Method {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::EulerCmaes => "euler-cmaes",
+            Method::SurrogateCmaes => "surrogate-cmaes",
+            Method::SurrogateGd => "surrogate-gd",
+            Method::Random => "random",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, OptimizeError> {
+        match s.trim() {
+            "euler-cmaes" => Ok(Method::EulerCmaes),
+            "surrogate-cmaes" => Ok(Method::SurrogateCmaes),
+            "surrogate-gd" => Ok(Method::SurrogateGd),
+            "random" => Ok(Method::Random),
+            other => Err(OptimizeError::config(
+                "method",
+                format!("unknown method '{other}' (euler-cmaes, surrogate-cmaes, surrogate-gd, random)"),
+            )),
+        }
+    }
+
+    pub fn needs_surrogate(&self) -> bool {
+        matches!(self, Method::SurrogateCmaes | Method::SurrogateGd)
+    }
+}
+
+/// Settings shared by the methods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MethodConfig {
+    /// CMA-ES population λ and parents μ.
+    pub population: usize,
+    pub parents: usize,
+    pub sigma0: f64,
+    /// CMA-ES generations.
+    pub generations: usize,
+    /// Duplicates per θ during a simulator-driven search.
+    pub n_dup: usize,
+    /// Candidates re-simulated at the end, and their duplicates.
+    pub validate_top: usize,
+    pub n_dup_validate: usize,
+    /// Multi-start gradient descent: starts and Adam settings.
+    pub gd_starts: usize,
+    pub gradient: GradientConfig,
+    /// Random search: simulated θ.
+    pub random_budget: usize,
+    /// Surrogate objective settings (ensemble spread weight, validity threshold).
+    pub surrogate_cost: SurrogateCostConfig,
+    pub seed: u64,
+    /// Log a progress line every this many generations (0: silent).
+    pub log_every: usize,
+}
+
+impl Default for MethodConfig {
+    fn default() -> Self {
+        Self {
+            population: 32,
+            parents: 8,
+            sigma0: 0.15,
+            generations: 30,
+            n_dup: 1,
+            validate_top: 8,
+            n_dup_validate: 3,
+            gd_starts: 32,
+            gradient: GradientConfig::default(),
+            random_budget: 512,
+            surrogate_cost: SurrogateCostConfig::default(),
+            seed: 0,
+            log_every: 10,
+        }
+    }
+}
+
+/// What a method found.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub method: Method,
+    /// Best validated θ and its validated total cost (∞ when no candidate was valid).
+    pub best_theta: Theta,
+    pub best_cost: f64,
+    /// Predicted (search) cost of that candidate.
+    pub best_search_cost: f64,
+    /// Wall time of the search alone and of the validation (s).
+    pub search_s: f64,
+    pub validate_s: f64,
+    /// Euler simulations spent in the search and in the validation.
+    pub search_simulations: u64,
+    pub validate_simulations: u64,
+    /// The run table (search + validation rows).
+    pub table: RunTable,
+}
+
+/// The reference start: every derived regional value drawn uniformly inside its bound, then
+/// fitted onto [1, myelin, gradient] by least squares; redrawn until the fit is feasible.
+pub fn reference_start(myelin: &[f64], gradient: &[f64], bounds: &Bounds, seed: u64) -> Theta {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut last = [0.0; N_THETA];
+    for _ in 0..1000 {
+        let n = myelin.len();
+        let mut draw = |(lo, hi): (f64, f64)| -> Vec<f64> { (0..n).map(|_| rng.random_range(lo..=hi)).collect() };
+        let w = fit_linear_map(&draw(bounds.w), myelin, gradient);
+        let i = fit_linear_map(&draw(bounds.i), myelin, gradient);
+        let s = fit_linear_map(&draw(bounds.sigma), myelin, gradient);
+        let g = rng.random_range(bounds.g.0..=bounds.g.1);
+        let t = [w[0], w[1], w[2], i[0], i[1], i[2], g, s[0], s[1], s[2]];
+        last = t;
+        if pmfm_sim::params::is_feasible(&t, myelin, gradient, bounds) {
+            return t;
+        }
+    }
+    last
+}
+
+/// CMA-ES settings of the methods: the reference's initial per-coordinate scale around `start`,
+/// with this run's population, parents, σ₀ and generations.
+pub fn cma_config(start: &Theta, cfg: &MethodConfig, seed: u64) -> CmaConfig {
+    let mut c = CmaConfig::kong2021(start);
+    c.population = Some(cfg.population);
+    c.parents = Some(cfg.parents.min(cfg.population));
+    c.sigma0 = cfg.sigma0;
+    c.max_generations = cfg.generations;
+    c.early_stop = None;
+    c.bounds = BoundsHandling::Resample { max_tries: 10_000 };
+    c.seed = seed;
+    c
+}
+
+fn top_distinct(table: &RunTable, k: usize) -> Vec<(Vec<f64>, f64)> {
+    let mut rows: Vec<(Vec<f64>, f64)> = table
+        .rows
+        .iter()
+        .filter(|r| r.valid && r.cost.is_finite())
+        .map(|r| (r.theta.clone(), r.cost))
+        .collect();
+    rows.sort_by(|a, b| a.1.total_cmp(&b.1));
+    rows.dedup_by(|a, b| a.0 == b.0);
+    rows.truncate(k);
+    rows
+}
+
+/// Runs `method`, validates its top candidates, and writes the run table to `out` (if given).
+#[allow(clippy::too_many_arguments)]
+pub fn run_method(
+    method: Method,
+    evaluator: &Evaluator,
+    surrogate: Option<&Ensemble>,
+    cfg: &MethodConfig,
+    run_id: &str,
+    device: &Device,
+    out: Option<&Path>,
+) -> Result<Outcome, OptimizeError> {
+    if method.needs_surrogate() && surrogate.is_none() {
+        return Err(OptimizeError::config("surrogate", format!("{} needs a trained surrogate", method.name())));
+    }
+    let (myelin, gradient) = (evaluator.myelin(), evaluator.gradient());
+    let bounds = *evaluator.bounds();
+    let start = reference_start(myelin, gradient, &bounds, cfg.seed);
+    let mut log = LogObserver::new(format!("{run_id}"), cfg.log_every.max(1));
+    let t0 = Instant::now();
+    let mut euler = EulerObjective::new(evaluator, cfg.n_dup, cfg.seed);
+    let objective_name;
+    let mut table;
+    match method {
+        Method::EulerCmaes => {
+            objective_name = euler.name();
+            table = RunTable::new(run_id, method.name(), &objective_name);
+            let mut obs: Vec<&mut dyn Observer> = vec![&mut table];
+            if cfg.log_every > 0 {
+                obs.push(&mut log);
+            }
+            minimize(&mut euler, &cma_config(&start, cfg, cfg.seed), &mut obs)?;
+        }
+        Method::SurrogateCmaes => {
+            let model = surrogate.expect("checked above");
+            let mut obj = SurrogateObjective::new(model, myelin, gradient, cfg.surrogate_cost);
+            objective_name = obj.name();
+            table = RunTable::new(run_id, method.name(), &objective_name);
+            let mut obs: Vec<&mut dyn Observer> = vec![&mut table];
+            if cfg.log_every > 0 {
+                obs.push(&mut log);
+            }
+            minimize(&mut obj, &cma_config(&start, cfg, cfg.seed), &mut obs)?;
+        }
+        Method::SurrogateGd => {
+            let model = surrogate.expect("checked above");
+            objective_name = format!("{}-gradient", model.kind().map(|k| k.name()).unwrap_or("surrogate"));
+            table = RunTable::new(run_id, method.name(), &objective_name);
+            let starts: Vec<Theta> = (0..cfg.gd_starts.max(1) as u64)
+                .map(|k| reference_start(myelin, gradient, &bounds, cfg.seed.wrapping_add(1 + k)))
+                .collect();
+            let mut obs: Vec<&mut dyn Observer> = vec![&mut table];
+            descend(model, myelin, gradient, &starts, &cfg.gradient, device, &mut obs)?;
+        }
+        Method::Random => {
+            objective_name = euler.name();
+            table = RunTable::new(run_id, method.name(), &objective_name);
+            let space = DesignSpace::new(myelin, gradient, bounds)
+                .map_err(|e| OptimizeError::config("maps", e.to_string()))?;
+            let xs: Vec<Vec<f64>> = (0..cfg.random_budget as u64)
+                .map(|k| space.draw(&Design::Uniform, cfg.seed, k).to_vec())
+                .collect();
+            let evals = evaluate_batch(&mut euler, &xs)?;
+            let ctx = BatchContext {
+                restart: 0,
+                generation: 1,
+                generation_in_restart: 1,
+                evaluations_before: 0,
+                elapsed_s: t0.elapsed().as_secs_f64(),
+            };
+            table.on_evaluations(&ctx, &xs, &evals)?;
+        }
+    }
+    let search_s = t0.elapsed().as_secs_f64();
+    let search_simulations = table.simulations();
+
+    // Validation: fresh noise, more duplicates.
+    let t1 = Instant::now();
+    let cands = top_distinct(&table, cfg.validate_top.max(1));
+    let xs: Vec<Vec<f64>> = cands.iter().map(|c| c.0.clone()).collect();
+    let predicted: Vec<f64> = cands.iter().map(|c| c.1).collect();
+    let mut validator = EulerObjective::new(evaluator, cfg.n_dup_validate, cfg.seed ^ 0x5EED_0F_7A11_DA7E);
+    let evals: Vec<Evaluation> = if xs.is_empty() { vec![] } else { evaluate_batch(&mut validator, &xs)? };
+    let validate_s = t1.elapsed().as_secs_f64();
+    let last_gen = table.rows.iter().map(|r| r.generation).max().unwrap_or(0);
+    table.add_validation(last_gen + 1, search_s + validate_s, &xs, &predicted, &evals);
+    let validate_simulations = table.simulations() - search_simulations;
+    let best = evals
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.valid)
+        .min_by(|a, b| a.1.cost.total_cmp(&b.1.cost));
+    let (best_theta, best_cost, best_search_cost) = match best {
+        Some((k, e)) => (std::array::from_fn(|d| xs[k][d]), e.cost, predicted[k]),
+        None => (start, f64::INFINITY, f64::INFINITY),
+    };
+    if let Some(path) = out {
+        table = table.writing_to(path, 10);
+        table.finish()?;
+    }
+    Ok(Outcome {
+        method,
+        best_theta,
+        best_cost,
+        best_search_cost,
+        search_s,
+        validate_s,
+        search_simulations,
+        validate_simulations,
+        table,
+    })
+}

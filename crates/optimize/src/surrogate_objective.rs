@@ -1,0 +1,107 @@
+//! A trained surrogate (or seed ensemble) as an [`Objective`]: the whole population is one
+//! batched inference call; no Euler simulation is spent. With an ensemble the cost can be made
+//! pessimistic, `mean + k·spread`, so the search distrusts θ where the members disagree
+//! (typically outside the training data).
+
+use pmfm_sim::params::{Bounds, Theta, N_THETA};
+use serde::{Deserialize, Serialize};
+use surrogate::ensemble::Ensemble;
+
+use crate::error::OptimizeError;
+use crate::objective::{Evaluation, Objective};
+use crate::sim_objective::{to_theta, violation};
+
+/// How an ensemble's prediction becomes a cost.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SurrogateCostConfig {
+    /// Weight k of the ensemble spread in `mean + k·spread` (0: plain mean).
+    pub spread_weight: f64,
+    /// θ whose predicted validity probability is below this are marked invalid and, as the
+    /// simulator does for failed runs, cost `invalid_cost`.
+    pub min_p_valid: f64,
+    pub invalid_cost: f64,
+}
+
+impl Default for SurrogateCostConfig {
+    fn default() -> Self {
+        Self {
+            spread_weight: 0.0,
+            min_p_valid: 0.5,
+            invalid_cost: 20.0,
+        }
+    }
+}
+
+/// Predicted total cost of θ.
+pub struct SurrogateObjective<'a> {
+    model: &'a Ensemble,
+    myelin: Vec<f64>,
+    gradient: Vec<f64>,
+    bounds: Bounds,
+    pub config: SurrogateCostConfig,
+}
+
+impl<'a> SurrogateObjective<'a> {
+    pub fn new(model: &'a Ensemble, myelin: &[f64], gradient: &[f64], config: SurrogateCostConfig) -> Self {
+        Self {
+            model,
+            myelin: myelin.to_vec(),
+            gradient: gradient.to_vec(),
+            bounds: Bounds::default(),
+            config,
+        }
+    }
+}
+
+impl Objective for SurrogateObjective<'_> {
+    fn dim(&self) -> usize {
+        N_THETA
+    }
+
+    fn cost(&mut self, population: &[Vec<f64>]) -> Result<Vec<Evaluation>, OptimizeError> {
+        let thetas: Vec<Theta> = population.iter().map(|x| to_theta(x)).collect::<Result<_, _>>()?;
+        let p = self.model.predict(&thetas).map_err(|e| OptimizeError::Objective {
+            objective: self.name(),
+            message: e.to_string(),
+        })?;
+        Ok((0..thetas.len())
+            .map(|k| {
+                let ok = p.p_valid[k] >= self.config.min_p_valid && p.total[k].is_finite();
+                let cost = if ok {
+                    p.total[k] + self.config.spread_weight * p.spread[k]
+                } else {
+                    self.config.invalid_cost
+                };
+                let e = Evaluation::new(cost)
+                    .with_part("fc", p.fc[k])
+                    .with_part("ks", p.ks[k])
+                    .with_part("spread", p.spread[k])
+                    .with_part("p_valid", p.p_valid[k]);
+                if ok {
+                    e
+                } else {
+                    Evaluation { valid: false, ..e }
+                }
+            })
+            .collect())
+    }
+
+    fn is_feasible(&self, x: &[f64]) -> bool {
+        to_theta(x)
+            .map(|t| pmfm_sim::params::is_feasible(&t, &self.myelin, &self.gradient, &self.bounds))
+            .unwrap_or(false)
+    }
+
+    fn constraint_violation(&self, x: &[f64]) -> f64 {
+        violation(x, &self.myelin, &self.gradient, &self.bounds)
+    }
+
+    fn name(&self) -> String {
+        let kind = self.model.kind().map(|k| k.name()).unwrap_or("surrogate");
+        if self.model.len() > 1 {
+            format!("{kind}-ensemble{}(k={})", self.model.len(), self.config.spread_weight)
+        } else {
+            kind.to_string()
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Ensembles of surrogates of one family trained with different seeds (weights, split and
+//! batch order all change with the seed); the spread of their total-cost predictions is an
+//! uncertainty estimate that grows away from the training data.
+
+use std::fs;
+use std::path::Path;
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SurrogateError};
+use crate::models::{ModelConfig, ModelKind, Prediction, Surrogate};
+use crate::persist::{read_for_load, write_atomic, Provenance};
+use crate::samples::{Connectome, Samples, THETA_DIM};
+use crate::train::{metrics, EpochLog, Metrics, TrainConfig, TrainHistory};
+
+/// Manifest file name inside an ensemble directory (members sit in `member_000/`, ...).
+pub const ENSEMBLE_FILE: &str = "ensemble.json";
+const FORMAT: &str = "brainfit-surrogate-ensemble";
+const VERSION: u32 = 1;
+
+/// Several surrogates of one kind.
+#[derive(Debug, Clone)]
+pub struct Ensemble {
+    pub members: Vec<Surrogate>,
+}
+
+/// Mean predictions of the members and the spread of their totals.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct EnsemblePrediction {
+    pub fc: Vec<f64>,
+    pub ks: Vec<f64>,
+    /// Mean of the members' `fc + ks`.
+    pub total: Vec<f64>,
+    pub p_valid: Vec<f64>,
+    /// Population standard deviation of the members' total costs (0 for one member).
+    pub spread: Vec<f64>,
+}
+
+impl EnsemblePrediction {
+    /// The member means as a [`Prediction`] (for [`metrics`]).
+    pub fn mean(&self) -> Prediction {
+        Prediction {
+            fc: self.fc.clone(),
+            ks: self.ks.clone(),
+            total: self.total.clone(),
+            p_valid: self.p_valid.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    format: String,
+    version: u32,
+    kind: ModelKind,
+    seeds: Vec<u64>,
+    members: Vec<String>,
+}
+
+impl Ensemble {
+    /// Trains one member per seed (`train.seed` is replaced by each seed in turn);
+    /// `on_epoch` receives the member index and its epoch log.
+    pub fn fit(
+        samples: &Samples,
+        connectome: Option<&Connectome>,
+        model: &ModelConfig,
+        train: &TrainConfig,
+        seeds: &[u64],
+        device: &Device,
+        on_epoch: &mut dyn FnMut(usize, &EpochLog),
+    ) -> Result<(Ensemble, Vec<TrainHistory>)> {
+        if seeds.is_empty() {
+            return Err(SurrogateError::Config(
+                "an ensemble needs at least one seed".into(),
+            ));
+        }
+        let mut members = Vec::with_capacity(seeds.len());
+        let mut histories = Vec::with_capacity(seeds.len());
+        for (k, &seed) in seeds.iter().enumerate() {
+            let cfg = TrainConfig {
+                seed,
+                ..train.clone()
+            };
+            let (s, h) = Surrogate::fit(samples, connectome, model, &cfg, device, &mut |log| {
+                on_epoch(k, log)
+            })?;
+            members.push(s);
+            histories.push(h);
+        }
+        Ok((Ensemble { members }, histories))
+    }
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    pub fn kind(&self) -> Option<ModelKind> {
+        self.members.first().map(|m| m.kind())
+    }
+
+    /// Total trainable scalars over all members.
+    pub fn n_params(&self) -> usize {
+        self.members.iter().map(|m| m.n_params()).sum()
+    }
+
+    pub fn set_provenance(&mut self, provenance: Provenance) {
+        for m in &mut self.members {
+            m.set_provenance(provenance.clone());
+        }
+    }
+
+    pub fn to_device(&self, device: &Device) -> Ensemble {
+        Ensemble {
+            members: self.members.iter().map(|m| m.to_device(device)).collect(),
+        }
+    }
+
+    /// Member-mean predictions and the spread of the totals, per θ.
+    pub fn predict(&self, theta: &[[f64; THETA_DIM]]) -> Result<EnsemblePrediction> {
+        if self.members.is_empty() {
+            return Err(SurrogateError::Config("empty ensemble".into()));
+        }
+        let preds = self
+            .members
+            .iter()
+            .map(|m| m.predict(theta))
+            .collect::<Result<Vec<_>>>()?;
+        let k = preds.len() as f64;
+        let n = theta.len();
+        let mut out = EnsemblePrediction::default();
+        for i in 0..n {
+            let mean = |f: &dyn Fn(usize) -> f64| (0..preds.len()).map(f).sum::<f64>() / k;
+            let total = mean(&|m| preds[m].total[i]);
+            out.fc.push(mean(&|m| preds[m].fc[i]));
+            out.ks.push(mean(&|m| preds[m].ks[i]));
+            out.p_valid.push(mean(&|m| preds[m].p_valid[i]));
+            out.spread
+                .push(mean(&|m| (preds[m].total[i] - total).powi(2)).sqrt());
+            out.total.push(total);
+        }
+        Ok(out)
+    }
+
+    /// Metrics of the member-mean prediction on `samples`.
+    pub fn evaluate(&self, samples: &Samples) -> Result<Metrics> {
+        Ok(metrics(&self.predict(&samples.theta)?.mean(), samples))
+    }
+
+    /// Member mean of [`Surrogate::predict_tensor`]: raw θ `[B, 10]` → `[B, 3]`
+    /// (fc, ks, P(valid)), differentiable with respect to an autodiff θ.
+    pub fn predict_tensor(&self, theta: Tensor<2>) -> Tensor<2> {
+        assert!(!self.members.is_empty(), "empty ensemble");
+        let k = self.members.len() as f64;
+        self.members
+            .iter()
+            .map(|m| m.predict_tensor(theta.clone()))
+            .reduce(|a, b| a + b)
+            .expect("non-empty")
+            .div_scalar(k)
+    }
+
+    /// Saves every member to `dir/member_XXX/` and then the manifest `dir/ensemble.json`.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let kind = self
+            .kind()
+            .ok_or_else(|| SurrogateError::Config("cannot save an empty ensemble".into()))?;
+        fs::create_dir_all(dir).map_err(|source| SurrogateError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut names = Vec::with_capacity(self.members.len());
+        for (k, m) in self.members.iter().enumerate() {
+            let name = format!("member_{k:03}");
+            m.save(&dir.join(&name))?;
+            names.push(name);
+        }
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            version: VERSION,
+            kind,
+            seeds: self.members.iter().map(|m| m.train_config().seed).collect(),
+            members: names,
+        };
+        let json = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| SurrogateError::Config(format!("serialising the manifest: {e}")))?;
+        write_atomic(&dir.join(ENSEMBLE_FILE), &json)
+    }
+
+    /// Loads an ensemble saved by [`save`](Self::save).
+    pub fn load(dir: &Path, device: &Device) -> Result<Ensemble> {
+        let path = dir.join(ENSEMBLE_FILE);
+        let text = read_for_load(&path)?;
+        let load_err = |message: String| SurrogateError::Load {
+            path: path.clone(),
+            message,
+        };
+        let m: Manifest = serde_json::from_slice(&text)
+            .map_err(|e| load_err(format!("not an ensemble manifest: {e}")))?;
+        if m.format != FORMAT || m.version != VERSION {
+            return Err(load_err(format!(
+                "format {} version {} (expected {FORMAT} version {VERSION})",
+                m.format, m.version
+            )));
+        }
+        if m.members.is_empty() {
+            return Err(load_err("the manifest lists no members".into()));
+        }
+        let members = m
+            .members
+            .iter()
+            .map(|name| Surrogate::load(&dir.join(name), device))
+            .collect::<Result<Vec<_>>>()?;
+        if members.iter().any(|s| s.kind() != m.kind) {
+            return Err(load_err(
+                "a member's kind disagrees with the manifest".into(),
+            ));
+        }
+        Ok(Ensemble { members })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::test_data::{quadratic_samples, uniform_theta};
+
+    #[test]
+    fn spread_is_larger_off_distribution_and_survives_save_load() {
+        let data = quadratic_samples(300, 41);
+        let model = ModelConfig {
+            depth: 2,
+            width: 32,
+            ..ModelConfig::default()
+        };
+        let train = TrainConfig {
+            epochs: 40,
+            batch_size: 32,
+            learning_rate: 3e-3,
+            ..TrainConfig::default()
+        };
+        let mut calls = vec![0usize; 3];
+        let (e, h) = Ensemble::fit(
+            &data,
+            None,
+            &model,
+            &train,
+            &[1, 2, 3],
+            &Device::flex(),
+            &mut |k, _| calls[k] += 1,
+        )
+        .unwrap();
+        assert_eq!(e.len(), 3);
+        assert_eq!(calls, h.iter().map(|h| h.epochs.len()).collect::<Vec<_>>());
+        let on = e.predict(&uniform_theta(200, 42, 1.0)).unwrap();
+        let off = e.predict(&uniform_theta(200, 43, 4.0)).unwrap();
+        assert!(on
+            .spread
+            .iter()
+            .chain(&off.spread)
+            .all(|s| *s >= 0.0 && s.is_finite()));
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        eprintln!(
+            "ensemble spread: on {:.4}, off {:.4}",
+            mean(&on.spread),
+            mean(&off.spread)
+        );
+        assert!(mean(&off.spread) > 2.0 * mean(&on.spread));
+        // The mean total is the mean of the members' totals.
+        let probe = uniform_theta(5, 44, 1.0);
+        let p = e.predict(&probe).unwrap();
+        let m0 = e.members[0].predict(&probe).unwrap();
+        let m1 = e.members[1].predict(&probe).unwrap();
+        let m2 = e.members[2].predict(&probe).unwrap();
+        assert!((p.total[0] - (m0.total[0] + m1.total[0] + m2.total[0]) / 3.0).abs() < 1e-12);
+
+        let dir = std::env::temp_dir().join(format!("surrogate-ensemble-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        e.save(&dir).unwrap();
+        let l = Ensemble::load(&dir, &Device::flex()).unwrap();
+        assert_eq!(l.predict(&probe).unwrap(), p);
+        let m = l.evaluate(&quadratic_samples(100, 45)).unwrap();
+        assert!(m.pearson_total > 0.8, "{m:?}");
+        assert!(Ensemble::load(&dir.join("nope"), &Device::flex()).is_err());
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

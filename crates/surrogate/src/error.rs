@@ -1,0 +1,45 @@
+//! Errors of the surrogate crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong reading datasets, configuring, training or loading surrogates.
+#[derive(Debug, thiserror::Error)]
+pub enum SurrogateError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a readable Parquet table: {message}")]
+    Parquet { path: PathBuf, message: String },
+    #[error("{path}: missing column '{column}' (a dataset needs {expected})")]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        expected: String,
+    },
+    #[error("{path}: column '{column}' has type {found}, expected {expected}")]
+    ColumnType {
+        path: PathBuf,
+        column: String,
+        found: String,
+        expected: String,
+    },
+    #[error("{path}: column '{column}' has a missing or non-finite value in row {row}")]
+    NonFinite {
+        path: PathBuf,
+        column: String,
+        row: usize,
+    },
+    #[error("{path}: {message}")]
+    BadTable { path: PathBuf, message: String },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("invalid input: {0}")]
+    Input(String),
+    #[error("{path}: cannot load model: {message}")]
+    Load { path: PathBuf, message: String },
+}
+
+pub type Result<T> = std::result::Result<T, SurrogateError>;

@@ -1,0 +1,100 @@
+//! Synthetic parameter→cost tables with known answers, for the tests of this crate.
+
+use rand::Rng;
+
+use super::stream_rng;
+use crate::samples::{Connectome, Samples, THETA_DIM};
+
+/// A plausible box of θ: `[w0, w_m, w_g, I0, I_m, I_g, G, s0, s_m, s_g]`.
+pub const LO: [f64; THETA_DIM] = [
+    0.2, -0.1, -0.1, 0.2, -0.05, -0.05, 1.5, 0.002, -0.0005, -0.0005,
+];
+pub const HI: [f64; THETA_DIM] = [0.8, 0.1, 0.1, 0.4, 0.05, 0.05, 4.0, 0.006, 0.0005, 0.0005];
+
+/// θ uniform in the box widened by `scale` around its centre.
+pub fn uniform_theta(n: usize, seed: u64, scale: f64) -> Vec<[f64; THETA_DIM]> {
+    let mut rng = stream_rng(seed, 99);
+    (0..n)
+        .map(|_| {
+            let mut t = [0.0; THETA_DIM];
+            for j in 0..THETA_DIM {
+                let c = 0.5 * (LO[j] + HI[j]);
+                let h = 0.5 * (HI[j] - LO[j]) * scale;
+                t[j] = c + h * (2.0 * rng.random::<f64>() - 1.0);
+            }
+            t
+        })
+        .collect()
+}
+
+/// θ mapped to [−1, 1]^10 over the box.
+pub fn unit(t: &[f64; THETA_DIM]) -> [f64; THETA_DIM] {
+    let mut z = [0.0; THETA_DIM];
+    for j in 0..THETA_DIM {
+        z[j] = (t[j] - 0.5 * (LO[j] + HI[j])) / (0.5 * (HI[j] - LO[j]));
+    }
+    z
+}
+
+/// A known quadratic FC cost.
+pub fn quadratic_fc(t: &[f64; THETA_DIM]) -> f64 {
+    let z = unit(t);
+    0.8 + 0.25 * z[0] - 0.15 * z[3] + 0.2 * z[6] * z[6] + 0.1 * z[0] * z[3] - 0.08 * z[7] * z[9]
+        + 0.05 * z[2] * z[2]
+}
+
+/// A known quadratic KS cost.
+pub fn quadratic_ks(t: &[f64; THETA_DIM]) -> f64 {
+    let z = unit(t);
+    0.4 + 0.1 * z[1] + 0.06 * z[6] - 0.05 * z[4] * z[8] + 0.04 * z[9] * z[9]
+}
+
+/// A table from θ and a rule giving `(fc, ks, valid)`; invalid rows get costs 10.
+pub fn samples(
+    theta: Vec<[f64; THETA_DIM]>,
+    rule: impl Fn(&[f64; THETA_DIM]) -> (f64, f64, bool),
+) -> Samples {
+    let mut s = Samples::default();
+    for (k, t) in theta.into_iter().enumerate() {
+        let (fc, ks, valid) = rule(&t);
+        let (fc, ks) = if valid { (fc, ks) } else { (10.0, 10.0) };
+        s.index.push(k as u64);
+        s.theta.push(t);
+        s.fc_cost.push(fc);
+        s.ks_cost.push(ks);
+        s.total_cost.push(fc + ks);
+        s.valid.push(valid);
+        s.n_dup.push(1);
+        s.seed.push(0);
+        s.dataset.push("test".into());
+        s.design.push("uniform".into());
+        s.wall_s.push(0.0);
+    }
+    s
+}
+
+/// The quadratic table, all rows valid.
+pub fn quadratic_samples(n: usize, seed: u64) -> Samples {
+    samples(uniform_theta(n, seed, 1.0), |t| {
+        (quadratic_fc(t), quadratic_ks(t), true)
+    })
+}
+
+/// A random symmetric connectome of `n` regions with smooth maps.
+pub fn connectome(n: usize, seed: u64) -> Connectome {
+    let mut rng = stream_rng(seed, 98);
+    let mut sc = vec![0.0; n * n];
+    for i in 0..n {
+        for j in i + 1..n {
+            let v = rng.random::<f64>();
+            sc[i * n + j] = v;
+            sc[j * n + i] = v;
+        }
+    }
+    Connectome {
+        n_regions: n,
+        sc,
+        myelin: (0..n).map(|i| (i as f64 / n as f64) - 0.5).collect(),
+        gradient: (0..n).map(|i| (i as f64 * 1.3).sin()).collect(),
+    }
+}

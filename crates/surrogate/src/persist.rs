@@ -1,0 +1,380 @@
+//! Saving and loading surrogates: a directory holding `weights.bpk` (burn's burnpack record of
+//! the network parameters) and `surrogate.json` (kind, model and training configuration,
+//! normalisation, the token model's connectome, fit summary, provenance, and the size and
+//! FNV-1a hash of the weights file, so a sidecar never silently pairs with other weights).
+//!
+//! Both files are written to a temporary name and renamed into place, weights first: a
+//! directory with a sidecar always has the weights it describes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SurrogateError};
+use crate::models::tokens::check_connectome;
+use crate::models::{ModelConfig, ModelKind, Net, Surrogate};
+use crate::normalise::{Standardiser, TargetScale};
+use crate::samples::{Connectome, THETA_DIM};
+use crate::train::{FitSummary, TrainConfig};
+
+/// Sidecar file name inside a surrogate directory.
+pub const SIDECAR_FILE: &str = "surrogate.json";
+/// Weights file name inside a surrogate directory.
+pub const WEIGHTS_FILE: &str = "weights.bpk";
+const FORMAT: &str = "brainfit-surrogate";
+const VERSION: u32 = 1;
+
+/// One data set a surrogate was trained on.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct DatasetSource {
+    /// E.g. `kong2021/train`.
+    pub name: String,
+    /// Where the table was read from.
+    pub path: String,
+    /// Rows taken from it.
+    pub rows: usize,
+}
+
+/// Where a surrogate's training data came from, as the caller describes it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct Provenance {
+    pub datasets: Vec<DatasetSource>,
+    /// Free text (command line, git revision, ...).
+    pub note: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Sidecar {
+    format: String,
+    version: u32,
+    kind: ModelKind,
+    model: ModelConfig,
+    train: TrainConfig,
+    input_norm: Standardiser,
+    target_scale: TargetScale,
+    token_norm: Option<Standardiser>,
+    connectome: Option<Connectome>,
+    fit: FitSummary,
+    provenance: Provenance,
+    n_params: usize,
+    weights_file: String,
+    weights_bytes: u64,
+    weights_fnv1a64: String,
+}
+
+fn fnv1a64(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SurrogateError + '_ {
+    move |source| SurrogateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn load_err(path: &Path, message: impl Into<String>) -> SurrogateError {
+    SurrogateError::Load {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = tmp_path(path);
+    fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Reads a file, naming it in a [`SurrogateError::Load`] when it is missing or unreadable.
+pub(crate) fn read_for_load(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| {
+        load_err(
+            path,
+            if e.kind() == std::io::ErrorKind::NotFound {
+                "file is missing".to_string()
+            } else {
+                format!("cannot read: {e}")
+            },
+        )
+    })
+}
+
+impl Surrogate {
+    /// Saves to `dir` (created if needed): `weights.bpk` and `surrogate.json`.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let weights = dir.join(WEIGHTS_FILE);
+        let tmp = tmp_path(&weights);
+        self.net
+            .clone()
+            .save_file(&tmp)
+            .map_err(|e| SurrogateError::Io {
+                path: tmp.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        let bytes = fs::read(&tmp).map_err(io(&tmp))?;
+        fs::rename(&tmp, &weights).map_err(io(&weights))?;
+        let sidecar = Sidecar {
+            format: FORMAT.into(),
+            version: VERSION,
+            kind: self.kind(),
+            model: self.model.clone(),
+            train: self.train.clone(),
+            input_norm: self.input_norm.clone(),
+            target_scale: self.target,
+            token_norm: self.token_norm.clone(),
+            connectome: self.connectome.clone(),
+            fit: self.summary.clone(),
+            provenance: self.provenance.clone(),
+            n_params: self.n_params(),
+            weights_file: WEIGHTS_FILE.into(),
+            weights_bytes: bytes.len() as u64,
+            weights_fnv1a64: fnv1a64(&bytes),
+        };
+        let json = serde_json::to_vec_pretty(&sidecar)
+            .map_err(|e| SurrogateError::Config(format!("serialising the sidecar: {e}")))?;
+        write_atomic(&dir.join(SIDECAR_FILE), &json)
+    }
+
+    /// Loads a surrogate saved by [`save`](Self::save) onto `device`. Predictions on the same
+    /// backend are bit-identical to the saved model's.
+    pub fn load(dir: &Path, device: &Device) -> Result<Surrogate> {
+        let sidecar_path = dir.join(SIDECAR_FILE);
+        let text = read_for_load(&sidecar_path)?;
+        let s: Sidecar = serde_json::from_slice(&text)
+            .map_err(|e| load_err(&sidecar_path, format!("not a surrogate sidecar: {e}")))?;
+        if s.format != FORMAT || s.version != VERSION {
+            return Err(load_err(
+                &sidecar_path,
+                format!(
+                    "format {} version {} (expected {FORMAT} version {VERSION})",
+                    s.format, s.version
+                ),
+            ));
+        }
+        let bad = |e: SurrogateError| load_err(&sidecar_path, e.to_string());
+        if s.kind != s.model.kind {
+            return Err(load_err(
+                &sidecar_path,
+                "kind disagrees with the model config",
+            ));
+        }
+        s.model.check().map_err(bad)?;
+        let input_norm = s.input_norm.sanitised("input normalisation").map_err(bad)?;
+        if input_norm.dim() != THETA_DIM {
+            return Err(load_err(
+                &sidecar_path,
+                "input normalisation is not 10-dimensional",
+            ));
+        }
+        let target = s.target_scale.sanitised().map_err(bad)?;
+        let token_norm = s
+            .token_norm
+            .map(|t| t.sanitised("token normalisation"))
+            .transpose()
+            .map_err(bad)?;
+        let connectome = s.connectome.map(|c| crate::models::tokens::rounded(&c));
+        if s.kind == ModelKind::RegionTokens {
+            match (&connectome, &token_norm) {
+                (Some(c), Some(t)) if t.dim() == 4 => {
+                    check_connectome(c).map_err(bad)?;
+                }
+                _ => {
+                    return Err(load_err(
+                        &sidecar_path,
+                        "a region-token model needs its connectome and token normalisation",
+                    ))
+                }
+            }
+        }
+
+        let weights_path = dir.join(&s.weights_file);
+        let bytes = read_for_load(&weights_path)?;
+        if bytes.len() as u64 != s.weights_bytes || fnv1a64(&bytes) != s.weights_fnv1a64 {
+            return Err(load_err(
+                &weights_path,
+                format!(
+                    "weights do not match {SIDECAR_FILE} ({} bytes, hash {}; sidecar says {} bytes, hash {})",
+                    bytes.len(),
+                    fnv1a64(&bytes),
+                    s.weights_bytes,
+                    s.weights_fnv1a64
+                ),
+            ));
+        }
+        let exec = device.clone().without_autodiff();
+        let skeleton =
+            Net::new(&s.model, connectome.as_ref().map(|c| c.n_regions), &exec).map_err(bad)?;
+        let net = skeleton
+            .try_load_file(&weights_path)
+            .map_err(|e| load_err(&weights_path, format!("corrupt or mismatched weights: {e}")))?;
+        let out = Surrogate::assemble(
+            s.model,
+            s.train,
+            input_norm,
+            target,
+            token_norm,
+            connectome,
+            net,
+            device,
+            s.provenance,
+            s.fit,
+        )
+        .map_err(bad)?;
+        if out.n_params() != s.n_params {
+            return Err(load_err(
+                &weights_path,
+                format!(
+                    "{} parameters, the sidecar says {}",
+                    out.n_params(),
+                    s.n_params
+                ),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::test_data::{connectome, quadratic_samples, uniform_theta};
+    use crate::models::Activation;
+
+    fn test_dir(name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("surrogate-persist-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn save_load_round_trip_is_bit_identical_for_every_kind() {
+        let data = quadratic_samples(150, 31);
+        let c = connectome(5, 7);
+        let probe = uniform_theta(40, 32, 1.3);
+        for kind in [
+            ModelKind::Mlp,
+            ModelKind::Quadratic,
+            ModelKind::RegionTokens,
+        ] {
+            let model = ModelConfig {
+                kind,
+                depth: 2,
+                width: 16,
+                activation: Activation::Silu,
+                d_model: 8,
+                heads: 2,
+                layers: 1,
+                ff: 16,
+                ..ModelConfig::default()
+            };
+            let train = TrainConfig {
+                epochs: 4,
+                batch_size: 32,
+                ..TrainConfig::default()
+            };
+            let (mut s, _) = Surrogate::fit(
+                &data,
+                Some(&c),
+                &model,
+                &train,
+                &Device::flex(),
+                &mut |_| {},
+            )
+            .unwrap();
+            s.set_provenance(Provenance {
+                datasets: vec![DatasetSource {
+                    name: "test/train".into(),
+                    path: "/tmp/x.parquet".into(),
+                    rows: 150,
+                }],
+                note: "unit test".into(),
+            });
+            let dir = test_dir(kind.name());
+            s.save(&dir).unwrap();
+            let l = Surrogate::load(&dir, &Device::flex()).unwrap();
+            assert_eq!(l.kind(), kind);
+            assert_eq!(l.n_params(), s.n_params());
+            assert_eq!(l.provenance(), s.provenance());
+            // Informational floats go through JSON's best-effort parsing: equal to ~1 ulp.
+            let (a, b) = (l.fit_summary(), s.fit_summary());
+            assert_eq!(
+                (a.n_train, a.n_val, a.best_epoch),
+                (b.n_train, b.n_val, b.best_epoch)
+            );
+            assert!((a.best_loss - b.best_loss).abs() <= 1e-12 * b.best_loss.abs());
+            let (p, q) = (s.predict(&probe).unwrap(), l.predict(&probe).unwrap());
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&p.fc), bits(&q.fc), "{kind:?}");
+            assert_eq!(bits(&p.ks), bits(&q.ks), "{kind:?}");
+            assert_eq!(bits(&p.p_valid), bits(&q.p_valid), "{kind:?}");
+            // Saving over an existing model replaces it.
+            l.save(&dir).unwrap();
+            assert!(Surrogate::load(&dir, &Device::flex()).is_ok());
+            let _ = fs::remove_dir_all(&dir);
+        }
+    }
+
+    #[test]
+    fn load_names_the_missing_or_corrupt_file() {
+        let data = quadratic_samples(60, 33);
+        let train = TrainConfig {
+            epochs: 2,
+            ..TrainConfig::default()
+        };
+        let (s, _) = Surrogate::fit(
+            &data,
+            None,
+            &ModelConfig::of_kind(ModelKind::Quadratic),
+            &train,
+            &Device::flex(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let dir = test_dir("errors");
+        let err = Surrogate::load(&dir, &Device::flex()).unwrap_err();
+        assert!(
+            matches!(&err, SurrogateError::Load { path, .. } if path.ends_with(SIDECAR_FILE)),
+            "{err}"
+        );
+        s.save(&dir).unwrap();
+        // Truncated weights.
+        let w = dir.join(WEIGHTS_FILE);
+        let bytes = fs::read(&w).unwrap();
+        fs::write(&w, &bytes[..bytes.len() / 2]).unwrap();
+        let err = Surrogate::load(&dir, &Device::flex()).unwrap_err();
+        assert!(
+            matches!(&err, SurrogateError::Load { path, .. } if path.ends_with(WEIGHTS_FILE)),
+            "{err}"
+        );
+        // Missing weights.
+        fs::remove_file(&w).unwrap();
+        let err = Surrogate::load(&dir, &Device::flex()).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+        // Corrupt sidecar.
+        fs::write(dir.join(SIDECAR_FILE), b"{ not json").unwrap();
+        let err = Surrogate::load(&dir, &Device::flex()).unwrap_err();
+        assert!(
+            matches!(&err, SurrogateError::Load { path, .. } if path.ends_with(SIDECAR_FILE)),
+            "{err}"
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,117 @@
+//! Runs (or reads back from Parquet) several pMFM fits — Euler-CMA-ES, surrogate-CMA-ES and
+//! surrogate gradient descent (both validated on the simulator), random search — and prints one
+//! comparison table built with polars from the run tables, plus convergence plots.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::Parser;
+use experiments::comparison::{build_surrogate, print_table, report, run_methods};
+use experiments::dataset::DataArgs;
+use experiments::device::DeviceArgs;
+use experiments::sim_args::SimArgs;
+use optimize::methods::{Method, MethodConfig};
+use surrogate::ensemble::Ensemble;
+use surrogate::evaluator::Evaluator;
+
+#[derive(Parser, Debug)]
+#[command(about = "Compare pMFM fitting methods (simulator vs surrogate) in one table")]
+struct Args {
+    /// Only rebuild the table and plots from the run tables in OUT/runs/*.parquet.
+    #[arg(long)]
+    from_runs: bool,
+    /// Methods, comma-separated: euler-cmaes, surrogate-cmaes, surrogate-gd, random.
+    #[arg(long, default_value = "euler-cmaes,surrogate-cmaes,surrogate-gd,random")]
+    methods: String,
+    /// A trained surrogate (directory from train-surrogate); without it one is trained here on a
+    /// fresh dataset of --dataset-size θ.
+    #[arg(long)]
+    surrogate: Option<PathBuf>,
+    #[arg(long, default_value_t = 1024)]
+    dataset_size: usize,
+    #[arg(long, default_value_t = 3)]
+    ensemble: usize,
+    #[arg(long, default_value_t = 32)]
+    population: usize,
+    #[arg(long, default_value_t = 8)]
+    parents: usize,
+    #[arg(long, default_value_t = 30)]
+    generations: usize,
+    #[arg(long, default_value_t = 1)]
+    n_dup: usize,
+    #[arg(long, default_value_t = 8)]
+    validate_top: usize,
+    #[arg(long, default_value_t = 3)]
+    n_dup_validate: usize,
+    #[arg(long, default_value_t = 512)]
+    random_budget: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value = "out/compare-optimizers")]
+    out: PathBuf,
+    #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    sim: SimArgs,
+}
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    if args.from_runs {
+        let t = report(&args.out)?;
+        print_table(&t, None);
+        return Ok(());
+    }
+    let methods: Vec<Method> = args.methods.split(',').map(Method::parse).collect::<Result<_, _>>()?;
+    if methods.is_empty() {
+        bail!("--methods names no method");
+    }
+    let device = args.device.device()?;
+    let sim = args.sim.config();
+    let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
+    let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
+    let surrogate = if methods.iter().any(|m| m.needs_surrogate()) {
+        Some(match &args.surrogate {
+            Some(dir) => Ensemble::load(dir, &device)?,
+            None => {
+                let (m, s, gen_s, train_s) = build_surrogate(
+                    &evaluator, args.dataset_size, 64, args.ensemble, None, args.seed, &device, &args.out,
+                )?;
+                println!(
+                    "surrogate: dataset of {} θ ({} valid) simulated in {gen_s:.1} s, {}-member MLP ensemble trained in {train_s:.1} s",
+                    s.len(),
+                    s.valid.iter().filter(|v| **v).count(),
+                    args.ensemble
+                );
+                m
+            }
+        })
+    } else {
+        None
+    };
+    let cfg = MethodConfig {
+        population: args.population,
+        parents: args.parents,
+        generations: args.generations,
+        n_dup: args.n_dup,
+        validate_top: args.validate_top,
+        n_dup_validate: args.n_dup_validate,
+        random_budget: args.random_budget,
+        seed: args.seed,
+        ..MethodConfig::default()
+    };
+    let outcomes = run_methods(&methods, &evaluator, surrogate.as_ref(), &cfg, &device, &args.out)?;
+    let table = report(&args.out)?;
+    let truth = if args.data.data.is_none() { Some(pmfm_sim::synthetic::TRUE_THETA) } else { None };
+    print_table(&table, truth.as_ref().map(|t| (outcomes.as_slice(), t)));
+    println!("run tables, comparison.parquet and convergence plots in {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! Generates a parameter→cost dataset with the real pMFM simulator: draws θ by a design,
+//! simulates them in batches, and writes one Parquet part per batch (atomically) plus a merged
+//! `dataset.parquet`. `--resume` skips batches already on disk; `--shard i/n` (or a Slurm array
+//! task) runs every n-th batch, so shards can run anywhere and be merged with `merge`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use experiments::dataset::DataArgs;
+use experiments::device::DeviceArgs;
+use experiments::progress;
+use experiments::sim_args::SimArgs;
+use experiments::theta_input::read_theta_csv;
+use pmfm_sim::params::Bounds;
+use pmfm_sim::simulator::SimConfig;
+use serde::{Deserialize, Serialize};
+use surrogate::design::{Design, DesignSpace};
+use surrogate::evaluator::Evaluator;
+use surrogate::shard::{batch_seed, Batches, Shard};
+use surrogate::table::{finished_batches, merge_parts, part_name, write_atomic, write_samples};
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "Simulate parameter sets drawn by a design and write a parameter→cost dataset (Parquet)",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Merge the parts of a dataset directory into dataset.parquet (checks that every batch is
+    /// present and no index repeats).
+    Merge {
+        /// The dataset directory (as given to --out).
+        dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    sim: SimArgs,
+    /// Number of parameter sets in the design.
+    #[arg(long, default_value_t = 1024)]
+    n: usize,
+    /// Design: uniform, lhs (Latin hypercube per batch), gaussian (clouds around --centres).
+    #[arg(long, default_value = "lhs", value_parser = ["uniform", "lhs", "gaussian"])]
+    design: String,
+    /// Centres of a gaussian design: CSV with one θ per row (or per column, --centres-by-column).
+    #[arg(long)]
+    centres: Option<PathBuf>,
+    #[arg(long)]
+    centres_by_column: bool,
+    /// Standard deviation of a gaussian design, relative to |centre| per coordinate.
+    #[arg(long, default_value_t = 0.1)]
+    relative_sd: f64,
+    /// Seed of the design and of the noise (each batch derives its own noise seed).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Parameter sets simulated together (one Parquet part each).
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Noise duplicates per parameter set.
+    #[arg(long, default_value_t = 1)]
+    n_dup: usize,
+    /// Output directory.
+    #[arg(long, default_value = "out/pmfm-dataset")]
+    out: PathBuf,
+    /// Skip batches already on disk (after a kill, or to add shards).
+    #[arg(long)]
+    resume: bool,
+    /// Run only shard i of n (0-based, e.g. 0/4). Defaults to SLURM_ARRAY_TASK_ID /
+    /// SLURM_ARRAY_TASK_COUNT when set, else the whole job.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Stop after this many batches (for tests and quick looks); the job stays resumable.
+    #[arg(long)]
+    max_batches: Option<usize>,
+}
+
+/// What identifies a dataset job; stored as `manifest.json` so that resumed runs and shards can
+/// only add to a directory that was made with the same settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Manifest {
+    dataset: String,
+    design: Design,
+    seed: u64,
+    n_total: usize,
+    batch_size: usize,
+    n_dup: usize,
+    sim: SimConfig,
+    fcd_window: usize,
+    bounds: Bounds,
+}
+
+const MANIFEST: &str = "manifest.json";
+
+fn main() {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Some(Cmd::Merge { dir }) => merge(&dir),
+        None => run(cli.run),
+    };
+    if let Err(e) = res {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
+    let p = dir.join(MANIFEST);
+    if !p.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+    let m = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a dataset manifest", p.display()))?;
+    Ok(Some(m))
+}
+
+fn merge(dir: &Path) -> Result<()> {
+    let m = read_manifest(dir)?.with_context(|| {
+        format!("{}: no {MANIFEST}; is this a pmfm-dataset output directory?", dir.display())
+    })?;
+    let batches = Batches::new(m.n_total, m.batch_size)?;
+    let merged = merge_parts(dir, batches.count())?;
+    println!(
+        "merged {} batches: {} rows ({} valid) into {}",
+        batches.count(),
+        merged.len(),
+        merged.valid.iter().filter(|v| **v).count(),
+        dir.join(surrogate::table::MERGED_FILE).display()
+    );
+    Ok(())
+}
+
+fn design_of(args: &RunArgs) -> Result<Design> {
+    let d = match args.design.as_str() {
+        "uniform" => Design::Uniform,
+        "lhs" => Design::Lhs { block: args.batch },
+        "gaussian" => {
+            let Some(path) = &args.centres else {
+                bail!("--design gaussian needs --centres FILE (CSV of θ)");
+            };
+            Design::Gaussian {
+                centres: read_theta_csv(path, args.centres_by_column)?,
+                relative_sd: args.relative_sd,
+                absolute_sd: vec![],
+                max_tries: 1000,
+            }
+        }
+        other => bail!("unknown design '{other}'"),
+    };
+    d.validate()?;
+    Ok(d)
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    let shard = Shard::resolve(args.shard.as_deref().map(str::parse).transpose()?)?;
+    if args.n == 0 || args.n_dup == 0 {
+        bail!("--n and --n-dup must be at least 1");
+    }
+    let batches = Batches::new(args.n, args.batch)?;
+    let design = design_of(&args)?;
+    let device = args.device.device()?;
+    let sim = args.sim.config();
+    let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
+    let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
+    let space = DesignSpace::new(&data.myelin, &data.gradient, Bounds::default())?;
+    let manifest = Manifest {
+        dataset: data.name.clone(),
+        design: design.clone(),
+        seed: args.seed,
+        n_total: args.n,
+        batch_size: args.batch,
+        n_dup: args.n_dup,
+        sim,
+        fcd_window: args.sim.fcd_window,
+        bounds: Bounds::default(),
+    };
+    let out = &args.out;
+    match read_manifest(out)? {
+        Some(existing) if existing != manifest => bail!(
+            "{}: made with other settings ({}); use another --out or the same settings",
+            out.join(MANIFEST).display(),
+            serde_json::to_string(&existing)?
+        ),
+        Some(_) if !args.resume => bail!(
+            "{} already holds a dataset; pass --resume to continue it or choose another --out",
+            out.display()
+        ),
+        Some(_) => {}
+        None => write_atomic(&out.join(MANIFEST), serde_json::to_string_pretty(&manifest)?.as_bytes())?,
+    }
+    let (done, broken) = finished_batches(out, |b| {
+        let r = batches.range(b);
+        (r.end - r.start) as usize
+    })?;
+    for p in &broken {
+        eprintln!("warning: {} is unreadable or short; redoing its batch", p.display());
+    }
+    let todo: Vec<usize> = batches
+        .of_shard(shard)
+        .into_iter()
+        .filter(|b| !done.contains(b))
+        .take(args.max_batches.unwrap_or(usize::MAX))
+        .collect();
+    let n_todo: u64 = todo.iter().map(|&b| { let r = batches.range(b); r.end - r.start }).sum();
+    eprintln!(
+        "dataset {} · design {} · shard {shard} · {} of {} batches to do ({} θ, batch {}, n_dup {}) → {}",
+        data.name,
+        design.name(),
+        todo.len(),
+        batches.count(),
+        n_todo,
+        args.batch,
+        args.n_dup,
+        out.display()
+    );
+    let bar = progress::bar(n_todo, "θ");
+    let t0 = Instant::now();
+    let mut n_valid = 0usize;
+    let mut n_done = 0usize;
+    for &b in &todo {
+        let range = batches.range(b);
+        let thetas: Vec<_> = range.clone().map(|k| space.draw(&design, args.seed, k)).collect();
+        let seed = batch_seed(args.seed, b);
+        let s = evaluator.samples(&thetas, range.start, args.n_dup, seed, design.name())?;
+        write_samples(&out.join(part_name(b)), &s)?;
+        n_valid += s.valid.iter().filter(|v| **v).count();
+        n_done += s.len();
+        bar.inc(s.len() as u64);
+        bar.set_message(format!("{n_valid} valid"));
+        if !bar.is_hidden() {
+            continue;
+        }
+        eprintln!(
+            "batch {b}: {} θ, {:.3} s/θ, {n_done}/{n_todo} done, {:.0} s elapsed",
+            s.len(),
+            s.wall_s.first().copied().unwrap_or(0.0),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    bar.finish_and_clear();
+    let elapsed = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "simulated {n_done} θ ({n_valid} valid) in {elapsed:.1} s ({:.3} s per θ)",
+        elapsed / n_done.max(1) as f64
+    );
+    let (done, _) = finished_batches(out, |b| {
+        let r = batches.range(b);
+        (r.end - r.start) as usize
+    })?;
+    if done.len() == batches.count() {
+        merge(out)?;
+    } else {
+        println!(
+            "{} of {} batches on disk; run the remaining shards (or --resume), then `pmfm-dataset merge {}`",
+            done.len(),
+            batches.count(),
+            out.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! Trains surrogates of the pMFM cost on parameter→cost tables (Parquet files or `pmfm-dataset`
+//! directories): one or more model families, optionally as seed ensembles. Holds out a test
+//! fraction, writes each model (Burn record + JSON sidecar), a metrics table (Parquet, one row
+//! per family), predicted-vs-simulated identity plots and learning curves (PNG).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use experiments::dataset::DataArgs;
+use experiments::device::DeviceArgs;
+use experiments::output::write_parquet;
+use experiments::plots::{self, Axes, Series};
+use experiments::progress;
+use experiments::sim_args::SimArgs;
+use polars::prelude::{Column, DataFrame};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use surrogate::ensemble::Ensemble;
+use surrogate::evaluator::connectome_of;
+use surrogate::models::{ModelConfig, ModelKind, Prediction};
+use surrogate::persist::{DatasetSource, Provenance};
+use surrogate::table::read_many;
+use surrogate::train::{metrics, TrainConfig, TrainHistory};
+use surrogate::Samples;
+
+#[derive(Parser, Debug)]
+#[command(about = "Train pMFM cost surrogates on parameter→cost tables and report held-out accuracy")]
+struct Args {
+    /// Parameter→cost tables: Parquet files or pmfm-dataset output directories (repeatable).
+    #[arg(long = "table", required = true)]
+    tables: Vec<PathBuf>,
+    /// Model families: mlp, quadratic, tokens (comma-separated) or all.
+    #[arg(long, default_value = "all")]
+    models: String,
+    /// Members per ensemble (different seeds); 1 trains a single model.
+    #[arg(long, default_value_t = 1)]
+    ensemble: usize,
+    /// Fraction of the rows held out for the reported metrics (never seen in training).
+    #[arg(long, default_value_t = 0.2)]
+    test_fraction: f64,
+    /// Training epochs (upper bound; early stopping may end sooner).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Hidden width of the MLP.
+    #[arg(long)]
+    width: Option<usize>,
+    /// Hidden layers of the MLP.
+    #[arg(long)]
+    depth: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output directory.
+    #[arg(long, default_value = "out/train-surrogate")]
+    out: PathBuf,
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// The connectome the tables were simulated on (needed by the region-token model).
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    sim: SimArgs,
+}
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn kinds(s: &str) -> Result<Vec<ModelKind>> {
+    let mut v = Vec::new();
+    for k in s.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        match k {
+            "all" => v.extend([ModelKind::Quadratic, ModelKind::Mlp, ModelKind::RegionTokens]),
+            "mlp" => v.push(ModelKind::Mlp),
+            "quadratic" => v.push(ModelKind::Quadratic),
+            "tokens" => v.push(ModelKind::RegionTokens),
+            other => bail!("unknown model family '{other}' (mlp, quadratic, tokens, all)"),
+        }
+    }
+    if v.is_empty() {
+        bail!("--models names no model family");
+    }
+    Ok(v)
+}
+
+fn kind_name(k: &ModelKind) -> &'static str {
+    match k {
+        ModelKind::Mlp => "mlp",
+        ModelKind::Quadratic => "quadratic",
+        ModelKind::RegionTokens => "tokens",
+    }
+}
+
+/// Seeded train/test split of the rows.
+fn split(n: usize, test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rows: Vec<usize> = (0..n).collect();
+    rows.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xD1B5_4A32_D192_ED03));
+    let n_test = ((n as f64) * test_fraction).round() as usize;
+    let test = rows[..n_test].to_vec();
+    let train = rows[n_test..].to_vec();
+    (train, test)
+}
+
+fn learning_curve(path: &std::path::Path, hist: &[TrainHistory], name: &str) -> Result<()> {
+    let mut series = Vec::new();
+    for (m, h) in hist.iter().enumerate() {
+        let tag = if hist.len() > 1 { format!(" #{m}") } else { String::new() };
+        series.push(Series::new(
+            format!("train{tag}"),
+            h.epochs.iter().map(|e| (e.epoch as f64, e.train_loss)).collect(),
+        ));
+        series.push(Series::new(
+            format!("validation{tag}"),
+            h.epochs.iter().filter_map(|e| e.val_loss.map(|v| (e.epoch as f64, v))).collect(),
+        ));
+    }
+    plots::lines(
+        path,
+        &series,
+        &Axes {
+            title: format!("{name}: learning curve"),
+            x_label: "epoch".into(),
+            y_label: "loss".into(),
+            log_y: true,
+            ..Default::default()
+        },
+    )
+}
+
+fn run(args: Args) -> Result<()> {
+    let kinds = kinds(&args.models)?;
+    if !(0.0..0.9).contains(&args.test_fraction) {
+        bail!("--test-fraction must be in [0, 0.9), got {}", args.test_fraction);
+    }
+    if args.ensemble == 0 {
+        bail!("--ensemble must be at least 1");
+    }
+    let all = read_many(&args.tables)?;
+    if all.len() < 20 {
+        bail!("the tables hold {} rows; need at least 20 to train and test", all.len());
+    }
+    let (train_rows, test_rows) = split(all.len(), args.test_fraction, args.seed);
+    let train: Samples = all.select(&train_rows);
+    let test: Samples = all.select(&test_rows);
+    eprintln!(
+        "{} rows ({} valid) from {} table(s): {} train, {} held out",
+        all.len(),
+        all.valid.iter().filter(|v| **v).count(),
+        args.tables.len(),
+        train.len(),
+        test.len()
+    );
+    let device = args.device.device()?;
+    let connectome = if kinds.contains(&ModelKind::RegionTokens) {
+        let sim = args.sim.config();
+        let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
+        Some(connectome_of(&data))
+    } else {
+        None
+    };
+    let provenance = Provenance {
+        datasets: args
+            .tables
+            .iter()
+            .map(|p| {
+                let s = read_many(std::slice::from_ref(p)).unwrap_or_default();
+                DatasetSource {
+                    name: s.dataset.first().cloned().unwrap_or_default(),
+                    path: p.display().to_string(),
+                    rows: s.len(),
+                }
+            })
+            .collect(),
+        note: format!(
+            "train-surrogate: {} training rows, {} held out (test fraction {}, seed {})",
+            train.len(),
+            test.len(),
+            args.test_fraction,
+            args.seed
+        ),
+    };
+
+    let mut metric_rows: Vec<(String, surrogate::train::Metrics, f64, usize, usize)> = Vec::new();
+    for kind in &kinds {
+        let name = kind_name(kind);
+        let mut model_cfg = ModelConfig::of_kind(kind.clone());
+        if let Some(w) = args.width {
+            model_cfg.width = w;
+        }
+        if let Some(d) = args.depth {
+            model_cfg.depth = d;
+        }
+        let mut train_cfg = TrainConfig {
+            seed: args.seed,
+            ..TrainConfig::default()
+        };
+        if let Some(e) = args.epochs {
+            train_cfg.epochs = e;
+        }
+        if let Some(lr) = args.lr {
+            train_cfg.learning_rate = lr;
+        }
+        let bar = progress::bar((train_cfg.epochs * args.ensemble) as u64, "epochs");
+        bar.set_message(name.to_string());
+        let t0 = Instant::now();
+        let mut on_epoch = |member: usize, e: &surrogate::train::EpochLog| {
+            bar.inc(1);
+            bar.set_message(format!("{name} #{member}: val loss {:.4}", e.val_loss.unwrap_or(f64::NAN)));
+        };
+        let seeds: Vec<u64> = (0..args.ensemble as u64).map(|k| args.seed + k).collect();
+        let (mut ensemble, histories) = Ensemble::fit(
+            &train,
+            connectome.as_ref(),
+            &model_cfg,
+            &train_cfg,
+            &seeds,
+            &device,
+            &mut on_epoch,
+        )
+        .with_context(|| format!("training the {name} surrogate"))?;
+        bar.finish_and_clear();
+        let train_s = t0.elapsed().as_secs_f64();
+        let dir = args.out.join(name);
+        ensemble.set_provenance(provenance.clone());
+        ensemble
+            .save(&dir)
+            .with_context(|| format!("saving the {name} surrogate to {}", dir.display()))?;
+        let held_out = ensemble.predict(&test.theta)?;
+        let metrics = metrics(
+            &Prediction {
+                fc: held_out.fc.clone(),
+                ks: held_out.ks.clone(),
+                total: held_out.total.clone(),
+                p_valid: held_out.p_valid.clone(),
+            },
+            &test,
+        );
+        let n_params = ensemble.members.first().map(|m| m.n_params()).unwrap_or(0);
+        eprintln!(
+            "{name}: held-out r(total) = {:.4}, validity accuracy {:.4}, {:.1} s",
+            metrics.pearson_total, metrics.valid_accuracy, train_s
+        );
+
+        // Identity plot over the valid held-out rows.
+        let valid: Vec<usize> = test.valid_rows();
+        let thetas: Vec<_> = valid.iter().map(|&k| test.theta[k]).collect();
+        let pred = ensemble.predict(&thetas)?;
+        let pts: Vec<(f64, f64)> = valid
+            .iter()
+            .zip(&pred.total)
+            .map(|(&k, &p)| (test.total_cost[k], p))
+            .collect();
+        plots::identity(
+            &args.out.join(format!("identity_{name}.png")),
+            &[Series::new(format!("held-out θ (r = {:.3})", metrics.pearson_total), pts)],
+            &Axes {
+                title: format!("{name} surrogate: total cost"),
+                x_label: "simulated total cost".into(),
+                y_label: "predicted total cost".into(),
+                ..Default::default()
+            },
+        )?;
+        learning_curve(&args.out.join(format!("learning_curve_{name}.png")), &histories, name)?;
+        metric_rows.push((name.to_string(), metrics, train_s, n_params, args.ensemble));
+    }
+
+    let col_f = |f: &dyn Fn(&(String, surrogate::train::Metrics, f64, usize, usize)) -> f64| -> Vec<f64> {
+        metric_rows.iter().map(f).collect()
+    };
+    let mut df = DataFrame::new(
+        metric_rows.len(),
+        vec![
+            Column::new("model".into(), metric_rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>()),
+            Column::new("ensemble".into(), metric_rows.iter().map(|r| r.4 as u32).collect::<Vec<_>>()),
+            Column::new("n_params".into(), metric_rows.iter().map(|r| r.3 as u64).collect::<Vec<_>>()),
+            Column::new("n_test".into(), metric_rows.iter().map(|r| r.1.n as u64).collect::<Vec<_>>()),
+            Column::new("n_test_valid".into(), metric_rows.iter().map(|r| r.1.n_valid as u64).collect::<Vec<_>>()),
+            Column::new("pearson_total".into(), col_f(&|r| r.1.pearson_total)),
+            Column::new("pearson_fc".into(), col_f(&|r| r.1.pearson_fc)),
+            Column::new("pearson_ks".into(), col_f(&|r| r.1.pearson_ks)),
+            Column::new("rmse_total".into(), col_f(&|r| r.1.rmse_total)),
+            Column::new("valid_accuracy".into(), col_f(&|r| r.1.valid_accuracy)),
+            Column::new("train_s".into(), col_f(&|r| r.2)),
+        ],
+    )?;
+    write_parquet(&args.out.join("metrics.parquet"), &mut df)?;
+    println!("{df}");
+    println!(
+        "models, metrics.parquet and plots in {} ({} train / {} held-out rows)",
+        args.out.display(),
+        train.len(),
+        test.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! Running several fitting methods on one data set and reporting them side by side: run tables
+//! (Parquet), the polars comparison table, convergence plots. Shared by `compare-optimizers`,
+//! `fit` and `pipeline`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use optimize::compare::{comparison_table, convergence};
+use optimize::methods::{run_method, Method, MethodConfig, Outcome};
+use optimize::run_table::read_run_tables;
+use polars::prelude::DataFrame;
+use surrogate::ensemble::Ensemble;
+use surrogate::evaluator::Evaluator;
+
+use crate::output::write_parquet;
+use crate::plots::{self, Axes, Series};
+
+/// Runs each method, writing `out/runs/<method>.parquet`; returns the outcomes.
+pub fn run_methods(
+    methods: &[Method],
+    evaluator: &Evaluator,
+    surrogate: Option<&Ensemble>,
+    cfg: &MethodConfig,
+    device: &Device,
+    out: &Path,
+) -> Result<Vec<Outcome>> {
+    let mut outcomes = Vec::new();
+    for &m in methods {
+        let path = out.join("runs").join(format!("{}.parquet", m.name()));
+        eprintln!("running {} …", m.name());
+        let o = run_method(m, evaluator, surrogate, cfg, m.name(), device, Some(&path))
+            .with_context(|| format!("running {}", m.name()))?;
+        eprintln!(
+            "{}: best validated total cost {:.4} (search {:.1} s, {} + {} Euler simulations)",
+            m.name(),
+            o.best_cost,
+            o.search_s,
+            o.search_simulations,
+            o.validate_simulations
+        );
+        outcomes.push(o);
+    }
+    Ok(outcomes)
+}
+
+/// The run tables under `dir/runs/`.
+pub fn run_table_paths(dir: &Path) -> Result<Vec<PathBuf>> {
+    let runs = dir.join("runs");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&runs)
+        .with_context(|| format!("reading {}", runs.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    v.sort();
+    if v.is_empty() {
+        anyhow::bail!("{}: no run tables (*.parquet)", runs.display());
+    }
+    Ok(v)
+}
+
+/// Builds the comparison table from the run tables in `dir/runs/` alone, writes it
+/// (`comparison.parquet`) and the convergence plots, and returns it.
+pub fn report(dir: &Path) -> Result<DataFrame> {
+    let paths = run_table_paths(dir)?;
+    let runs = read_run_tables(&paths)?;
+    let mut table = comparison_table(&runs)?;
+    write_parquet(&dir.join("comparison.parquet"), &mut table)?;
+    let conv = convergence(&runs)?;
+    convergence_plots(&conv, dir)?;
+    Ok(table)
+}
+
+fn convergence_plots(conv: &DataFrame, dir: &Path) -> Result<()> {
+    let runs = conv.column("run_id")?.str()?.clone();
+    let best = conv.column("generation_best")?.f64()?.clone();
+    let time = conv.column("elapsed_s")?.f64()?.clone();
+    let sims = conv.column("simulations")?.cast(&polars::prelude::DataType::Float64)?;
+    let sims = sims.f64()?.clone();
+    let mut by_time: Vec<Series> = Vec::new();
+    let mut by_sims: Vec<Series> = Vec::new();
+    let mut current: Option<String> = None;
+    let mut best_so_far = f64::INFINITY;
+    for k in 0..conv.height() {
+        let id = runs.get(k).unwrap_or("").to_string();
+        if current.as_deref() != Some(id.as_str()) {
+            by_time.push(Series::new(id.clone(), vec![]));
+            by_sims.push(Series::new(id.clone(), vec![]));
+            current = Some(id);
+            best_so_far = f64::INFINITY;
+        }
+        let b = best.get(k).unwrap_or(f64::NAN);
+        if b.is_finite() {
+            best_so_far = best_so_far.min(b);
+        }
+        let (t, s) = (time.get(k).unwrap_or(f64::NAN), sims.get(k).unwrap_or(f64::NAN));
+        if let (Some(a), Some(c)) = (by_time.last_mut(), by_sims.last_mut()) {
+            a.points.push((t.max(1e-4), best_so_far));
+            // Surrogate searches spend no simulation; plot them at 1 so the log axis keeps them.
+            c.points.push((s.max(1.0), best_so_far));
+        }
+    }
+    plots::lines(
+        &dir.join("convergence_time.png"),
+        &by_time,
+        &Axes {
+            title: "best search cost vs wall time".into(),
+            x_label: "wall time (s)".into(),
+            y_label: "best cost so far (search objective)".into(),
+            log_x: true,
+            ..Default::default()
+        },
+    )?;
+    plots::lines(
+        &dir.join("convergence_simulations.png"),
+        &by_sims,
+        &Axes {
+            title: "best search cost vs Euler simulations".into(),
+            x_label: "Euler simulations (1 = none)".into(),
+            y_label: "best cost so far (search objective)".into(),
+            log_x: true,
+            ..Default::default()
+        },
+    )
+}
+
+/// Generates a parameter→cost dataset in process (Latin hypercube, batches of `batch`) and
+/// trains an MLP ensemble on it. Returns the model, the samples and the two wall times (s).
+#[allow(clippy::too_many_arguments)]
+pub fn build_surrogate(
+    evaluator: &Evaluator,
+    n: usize,
+    batch: usize,
+    members: usize,
+    epochs: Option<usize>,
+    seed: u64,
+    device: &Device,
+    out: &Path,
+) -> Result<(Ensemble, surrogate::Samples, f64, f64)> {
+    use surrogate::design::{Design, DesignSpace};
+    use surrogate::shard::{batch_seed, Batches};
+    let t0 = std::time::Instant::now();
+    let space = DesignSpace::new(evaluator.myelin(), evaluator.gradient(), *evaluator.bounds())?;
+    let design = Design::Lhs { block: batch };
+    let batches = Batches::new(n, batch)?;
+    let bar = crate::progress::bar(n as u64, "θ simulated");
+    let mut samples = surrogate::Samples::default();
+    for b in 0..batches.count() {
+        let r = batches.range(b);
+        let thetas: Vec<_> = r.clone().map(|k| space.draw(&design, seed, k)).collect();
+        let s = evaluator.samples(&thetas, r.start, 1, batch_seed(seed, b), design.name())?;
+        bar.inc(s.len() as u64);
+        samples.extend(&s);
+    }
+    bar.finish_and_clear();
+    surrogate::table::write_samples(&out.join("dataset.parquet"), &samples)?;
+    let gen_s = t0.elapsed().as_secs_f64();
+    let t1 = std::time::Instant::now();
+    let model_cfg = surrogate::models::ModelConfig::of_kind(surrogate::models::ModelKind::Mlp);
+    let mut train_cfg = surrogate::train::TrainConfig { seed, ..Default::default() };
+    if let Some(e) = epochs {
+        train_cfg.epochs = e;
+    }
+    let seeds: Vec<u64> = (0..members.max(1) as u64).map(|k| seed + k).collect();
+    let bar = crate::progress::bar((train_cfg.epochs * seeds.len()) as u64, "epochs");
+    let (mut model, _) = Ensemble::fit(&samples, None, &model_cfg, &train_cfg, &seeds, device, &mut |_, _| bar.inc(1))?;
+    bar.finish_and_clear();
+    model.set_provenance(surrogate::persist::Provenance {
+        datasets: vec![surrogate::persist::DatasetSource {
+            name: evaluator.dataset_name.clone(),
+            path: out.join("dataset.parquet").display().to_string(),
+            rows: samples.len(),
+        }],
+        note: "built in process by build_surrogate".into(),
+    });
+    model.save(&out.join("surrogate"))?;
+    Ok((model, samples, gen_s, t1.elapsed().as_secs_f64()))
+}
+
+/// Prints the comparison table with θ-recovery against a known ground truth (synthetic data).
+pub fn print_table(table: &DataFrame, truth: Option<(&[Outcome], &pmfm_sim::params::Theta)>) {
+    println!("{table}");
+    if let Some((outcomes, truth)) = truth {
+        println!("θ recovery against the synthetic ground truth θ* (relative error of w0, I0, G; |error| of the rest in units of their bound width):");
+        for o in outcomes {
+            let rel = |d: usize| (o.best_theta[d] - truth[d]).abs() / truth[d].abs();
+            println!(
+                "  {:<16} w0 {:>6.1}%  I0 {:>6.1}%  G {:>6.1}%  s0 {:>6.1}%",
+                o.method.name(),
+                100.0 * rel(0),
+                100.0 * rel(3),
+                100.0 * rel(6),
+                100.0 * rel(7)
+            );
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Plots (plotters): PNG or SVG by the file extension. Text is drawn with an in-memory font
+//! (Ubuntu Light from `epaint_default_fonts`), so no system fonts are needed.
+
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::{anyhow, bail, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+static FONT: Once = Once::new();
+
+fn register_font() {
+    FONT.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold, FontStyle::Italic, FontStyle::Oblique] {
+            let _ = plotters::style::register_font(
+                "sans-serif",
+                style,
+                epaint_default_fonts::UBUNTU_LIGHT,
+            );
+        }
+    });
+}
+
+/// A named line (or point cloud) of (x, y) values.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Series {
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            points,
+        }
+    }
+}
+
+/// Axis labels and options of a plot.
+#[derive(Debug, Clone, Default)]
+pub struct Axes {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub log_x: bool,
+    pub log_y: bool,
+}
+
+const SIZE: (u32, u32) = (900, 650);
+
+fn palette(k: usize) -> RGBColor {
+    const C: [RGBColor; 8] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+    ];
+    C[k % C.len()]
+}
+
+fn finite_range(vals: impl Iterator<Item = f64>, log: bool) -> Option<(f64, f64)> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in vals.filter(|v| v.is_finite() && (!log || *v > 0.0)) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return None;
+    }
+    if hi <= lo {
+        let pad = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+        return Some((lo - pad, hi + pad));
+    }
+    if log {
+        Some((lo / 1.2, hi * 1.2))
+    } else {
+        let pad = 0.04 * (hi - lo);
+        Some((lo - pad, hi + pad))
+    }
+}
+
+fn draw_on<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    series: &[Series],
+    axes: &Axes,
+    points: bool,
+    identity: bool,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    let all = || series.iter().flat_map(|s| s.points.iter());
+    let Some(mut xr) = finite_range(all().map(|p| p.0), axes.log_x) else {
+        bail!("nothing to plot in '{}': no finite x values", axes.title);
+    };
+    let Some(mut yr) = finite_range(all().map(|p| p.1), axes.log_y) else {
+        bail!("nothing to plot in '{}': no finite y values", axes.title);
+    };
+    if identity {
+        let r = (xr.0.min(yr.0), xr.1.max(yr.1));
+        xr = r;
+        yr = r;
+    }
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .caption(&axes.title, ("sans-serif", 26))
+        .margin(15)
+        .x_label_area_size(55)
+        .y_label_area_size(75);
+    macro_rules! body {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .x_desc(axes.x_label.as_str())
+                .y_desc(axes.y_label.as_str())
+                .label_style(("sans-serif", 16))
+                .axis_desc_style(("sans-serif", 20))
+                .draw()
+                .map_err(err)?;
+            if identity {
+                chart
+                    .draw_series(LineSeries::new(
+                        [(xr.0, xr.0), (xr.1, xr.1)],
+                        BLACK.mix(0.6).stroke_width(1),
+                    ))
+                    .map_err(err)?
+                    .label("y = x")
+                    .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK));
+            }
+            for (k, s) in series.iter().enumerate() {
+                let color = palette(k);
+                let pts: Vec<(f64, f64)> = s
+                    .points
+                    .iter()
+                    .copied()
+                    .filter(|p| {
+                        p.0.is_finite()
+                            && p.1.is_finite()
+                            && (!axes.log_x || p.0 > 0.0)
+                            && (!axes.log_y || p.1 > 0.0)
+                    })
+                    .collect();
+                if points {
+                    chart
+                        .draw_series(
+                            pts.iter().map(|&p| Circle::new(p, 2, color.mix(0.5).filled())),
+                        )
+                        .map_err(err)?
+                        .label(s.name.as_str())
+                        .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+                } else {
+                    chart
+                        .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                        .map_err(err)?
+                        .label(s.name.as_str())
+                        .legend(move |(x, y)| {
+                            PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                        });
+                }
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.3))
+                .label_font(("sans-serif", 16))
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()
+                .map_err(err)?;
+        }};
+    }
+    match (axes.log_x, axes.log_y) {
+        (false, false) => body!(builder.build_cartesian_2d(xr.0..xr.1, yr.0..yr.1).map_err(err)?),
+        (false, true) => {
+            body!(builder.build_cartesian_2d(xr.0..xr.1, (yr.0..yr.1).log_scale()).map_err(err)?)
+        }
+        (true, false) => {
+            body!(builder.build_cartesian_2d((xr.0..xr.1).log_scale(), yr.0..yr.1).map_err(err)?)
+        }
+        (true, true) => body!(builder
+            .build_cartesian_2d((xr.0..xr.1).log_scale(), (yr.0..yr.1).log_scale())
+            .map_err(err)?),
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+fn render(path: &Path, series: &[Series], axes: &Axes, points: bool, identity: bool) -> Result<()> {
+    register_font();
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    // Draw to a temporary file, then rename: a crash never leaves a half-written plot.
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let tmp = path.with_extension(format!("tmp.{ext}"));
+    match ext.as_str() {
+        "png" => draw_on(BitMapBackend::new(&tmp, SIZE).into_drawing_area(), series, axes, points, identity)?,
+        "svg" => draw_on(SVGBackend::new(&tmp, SIZE).into_drawing_area(), series, axes, points, identity)?,
+        other => bail!("{}: unsupported plot format '{other}' (use .png or .svg)", path.display()),
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Line plot of several series.
+pub fn lines(path: &Path, series: &[Series], axes: &Axes) -> Result<()> {
+    render(path, series, axes, false, false)
+}
+
+/// Scatter plot of several point clouds.
+pub fn scatter(path: &Path, series: &[Series], axes: &Axes) -> Result<()> {
+    render(path, series, axes, true, false)
+}
+
+/// Predicted-vs-true scatter with the identity line and equal axis ranges.
+pub fn identity(path: &Path, series: &[Series], axes: &Axes) -> Result<()> {
+    render(path, series, axes, true, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plots_are_written_as_decodable_png_and_svg() {
+        let dir = std::env::temp_dir().join(format!("plots-test-{}", std::process::id()));
+        let s = vec![
+            Series::new("a", (1..50).map(|k| (k as f64, (k as f64).sqrt())).collect()),
+            Series::new("b", (1..50).map(|k| (k as f64, 0.5 * k as f64)).collect()),
+        ];
+        let axes = Axes {
+            title: "test".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            log_y: true,
+            ..Default::default()
+        };
+        lines(&dir.join("l.png"), &s, &axes).unwrap();
+        identity(&dir.join("i.svg"), &s, &axes).unwrap();
+        let png = image::open(dir.join("l.png")).unwrap().to_rgb8();
+        assert_eq!(png.dimensions(), SIZE);
+        // Not blank: the lines and text put non-white pixels on the canvas.
+        let inked = png.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+        assert!(inked > 2000, "only {inked} non-white pixels");
+        let svg = std::fs::read_to_string(dir.join("i.svg")).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("test"));
+        assert!(lines(&dir.join("e.png"), &[Series::new("e", vec![])], &axes).is_err());
+        assert!(lines(&dir.join("x.pdf"), &s, &axes).is_err());
+    }
+}

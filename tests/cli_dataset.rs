@@ -1,0 +1,136 @@
+//! End-to-end tests of `pmfm-dataset`: a run killed mid-way and resumed gives the same table as
+//! an uninterrupted run; shards merge to the same table; bad settings give one clear error.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use surrogate::table::{list_parts, read_samples};
+use surrogate::Samples;
+
+/// A short schedule (the synthetic default is built with it too) so a batch takes well under
+/// a second.
+const SHORT: [&str; 8] = [
+    "--duration",
+    "80",
+    "--burn-in",
+    "5",
+    "--fcd-window",
+    "20",
+    "--warmup-steps",
+    "100",
+];
+
+fn dataset_cmd(out: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pmfm-dataset"));
+    c.env_remove("BURN_DEVICE")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("SLURM_ARRAY_TASK_COUNT")
+        .args(SHORT)
+        .args(["--n", "60", "--batch", "6", "--seed", "5", "--out"])
+        .arg(out)
+        .args(extra);
+    c
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pmfm-dataset-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn run(mut c: Command) -> Output {
+    c.output().expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The table without the wall-time column (the only one that differs between runs).
+fn rows(dir: &Path) -> Samples {
+    let mut s = read_samples(&dir.join("dataset.parquet")).expect("merged table");
+    s.wall_s.clear();
+    s
+}
+
+#[test]
+fn killed_and_resumed_run_equals_uninterrupted_run_and_shards_merge_to_it() {
+    let full = tmp("full");
+    let o = run(dataset_cmd(&full, &[]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reference = rows(&full);
+    assert_eq!(reference.len(), 60);
+    assert_eq!(reference.index, (0..60).collect::<Vec<u64>>());
+    assert!(reference.valid.iter().filter(|v| **v).count() > 30, "{reference:?}");
+    assert!(reference.theta.iter().all(|t| t.iter().all(|x| x.is_finite())));
+
+    // Kill with SIGKILL as soon as the first part is on disk.
+    let killed = tmp("killed");
+    let mut child = dataset_cmd(&killed, &[])
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while list_parts(&killed).map(|p| p.is_empty()).unwrap_or(true) {
+        assert!(t0.elapsed() < Duration::from_secs(120), "no part written in 120 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let parts_at_kill = list_parts(&killed).unwrap().len();
+    assert!(parts_at_kill < 10, "the run finished before it was killed");
+    assert!(!killed.join("dataset.parquet").exists());
+
+    // Without --resume the directory is refused; with it, the job completes.
+    let o = run(dataset_cmd(&killed, &[]));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+    let o = run(dataset_cmd(&killed, &["--resume"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains(&format!("{} of 10 batches to do", 10 - parts_at_kill)), "{e}");
+    assert_eq!(rows(&killed), reference);
+
+    // Two shards (one of them stopped after one batch and resumed), then merge.
+    let sharded = tmp("sharded");
+    let o = run(dataset_cmd(&sharded, &["--shard", "1/2"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("5 of 10 batches on disk"));
+    let mut merge = Command::new(env!("CARGO_BIN_EXE_pmfm-dataset"));
+    merge.arg("merge").arg(&sharded);
+    let o = run(merge);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("5 of 10 batches missing (batches 0, 2, 4, 6, 8)"), "{}", stderr(&o));
+    let mut slurm = dataset_cmd(&sharded, &["--resume", "--max-batches", "1"]);
+    slurm.env("SLURM_ARRAY_TASK_ID", "0").env("SLURM_ARRAY_TASK_COUNT", "2");
+    assert!(run(slurm).status.success());
+    let o = run(dataset_cmd(&sharded, &["--resume", "--shard", "0/2"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("4 of 10 batches to do"), "{}", stderr(&o));
+    assert_eq!(rows(&sharded), reference);
+}
+
+#[test]
+fn settings_that_differ_from_the_directory_are_refused() {
+    let dir = tmp("mismatch");
+    let o = run(dataset_cmd(&dir, &["--max-batches", "1"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(dataset_cmd(&dir, &["--resume", "--n-dup", "2"]));
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{e}");
+    assert!(errors[0].contains("manifest.json") && errors[0].contains("other settings"), "{e}");
+    for (args, needle) in [
+        (vec!["--shard", "2/2"], "shard must be written i/n"),
+        (vec!["--design", "gaussian"], "--centres"),
+        (vec!["--batch", "0"], "batch size"),
+    ] {
+        let o = run(dataset_cmd(&tmp("bad"), &args));
+        assert!(!o.status.success(), "{args:?}");
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o).lines().filter(|l| l.starts_with("error")).count(), 1);
+    }
+}
