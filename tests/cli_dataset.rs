@@ -126,7 +126,7 @@ fn settings_that_differ_from_the_directory_are_refused() {
     for (args, needle) in [
         (vec!["--shard", "2/2"], "shard must be written i/n"),
         (vec!["--design", "gaussian"], "--centres"),
-        (vec!["--batch", "0"], "batch size"),
+        (vec!["--n-dup", "0"], "--n-dup must be at least 1"),
     ] {
         let o = run(dataset_cmd(&tmp("bad"), &args));
         assert!(!o.status.success(), "{args:?}");

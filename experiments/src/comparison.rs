@@ -180,7 +180,32 @@ pub fn build_surrogate(
 
 /// Prints the comparison table with θ-recovery against a known ground truth (synthetic data).
 pub fn print_table(table: &DataFrame, truth: Option<(&[Outcome], &pmfm_sim::params::Theta)>) {
-    println!("{table}");
+    let cols = [
+        ("method", 16),
+        ("best_validated_cost", 20),
+        ("best_search_cost", 17),
+        ("search_s", 10),
+        ("search_simulations", 19),
+        ("total_simulations", 18),
+        ("speedup_vs_euler_cmaes", 23),
+    ];
+    let header: Vec<String> = cols.iter().map(|(c, w)| format!("{c:>w$}")).collect();
+    println!("{}", header.join(" "));
+    for k in 0..table.height() {
+        let cells: Vec<String> = cols
+            .iter()
+            .map(|(c, w)| {
+                let v = table.column(c).ok().and_then(|col| col.get(k).ok());
+                match v {
+                    Some(polars::prelude::AnyValue::Float64(x)) => format!("{x:>w$.4}"),
+                    Some(polars::prelude::AnyValue::String(s)) => format!("{s:>w$}"),
+                    Some(other) => format!("{:>w$}", other.to_string()),
+                    None => format!("{:>w$}", "-"),
+                }
+            })
+            .collect();
+        println!("{}", cells.join(" "));
+    }
     if let Some((outcomes, truth)) = truth {
         println!("θ recovery against the synthetic ground truth θ* (relative error of w0, I0, G; |error| of the rest in units of their bound width):");
         for o in outcomes {

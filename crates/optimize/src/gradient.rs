@@ -285,3 +285,74 @@ pub fn descend(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use surrogate::design::{Design, DesignSpace};
+    use surrogate::models::{ModelConfig, ModelKind};
+    use surrogate::train::TrainConfig;
+    use surrogate::Samples;
+
+    fn maps() -> (Vec<f64>, Vec<f64>) {
+        let m: Vec<f64> = (0..20).map(|i| 1.2 + 0.4 * ((i * 7 % 20) as f64 / 19.0)).collect();
+        let g: Vec<f64> = (0..20).map(|i| -0.5 + ((i * 3 % 20) as f64 / 19.0)).collect();
+        (m, g)
+    }
+
+    /// A surrogate of a known bowl whose minimum (w0 = 0.8, I0 = 0.3, G = 8) lies inside the
+    /// feasible region.
+    fn bowl_surrogate() -> (Ensemble, DesignSpace) {
+        let (m, g) = maps();
+        let space = DesignSpace::new(&m, &g, Bounds::default()).unwrap();
+        let mut s = Samples::default();
+        for k in 0..600u64 {
+            let t = space.draw(&Design::Uniform, 3, k);
+            let fc = (t[0] - 0.8).powi(2) + 4.0 * (t[3] - 0.3).powi(2);
+            let ks = 0.01 * (t[6] - 8.0).powi(2);
+            s.index.push(k);
+            s.theta.push(t);
+            s.fc_cost.push(fc);
+            s.ks_cost.push(ks);
+            s.total_cost.push(fc + ks);
+            s.valid.push(true);
+            s.n_dup.push(1);
+            s.seed.push(0);
+            s.dataset.push("bowl".into());
+            s.design.push("uniform".into());
+            s.wall_s.push(0.0);
+        }
+        let train = TrainConfig { epochs: 200, ..Default::default() };
+        let (e, _) = Ensemble::fit(
+            &s,
+            None,
+            &ModelConfig::of_kind(ModelKind::Quadratic),
+            &train,
+            &[1],
+            &Device::flex(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        (e, space)
+    }
+
+    #[test]
+    fn descent_lowers_the_prediction_and_ends_feasible() {
+        let (model, space) = bowl_surrogate();
+        let (m, g) = maps();
+        let starts: Vec<Theta> = (0..8).map(|k| space.draw(&Design::Uniform, 99, k)).collect();
+        let cfg = GradientConfig { steps: 150, learning_rate: 0.02, ..Default::default() };
+        let ends = descend(&model, &m, &g, &starts, &cfg, &Device::flex(), &mut []).unwrap();
+        for d in &ends {
+            assert!(space.is_feasible(&d.theta), "end point infeasible: {:?}", d.theta);
+            assert!(d.total < d.start_total - 1e-3, "no decrease: {} → {}", d.start_total, d.total);
+        }
+        let best_end = ends.iter().map(|d| d.total).fold(f64::INFINITY, f64::min);
+        let best_start = ends.iter().map(|d| d.start_total).fold(f64::INFINITY, f64::min);
+        assert!(best_end < 0.5 * best_start, "best start {best_start}, best end {best_end}");
+        // An infeasible start is refused.
+        let mut bad = starts[0];
+        bad[6] = 20.0;
+        assert!(descend(&model, &m, &g, &[bad], &cfg, &Device::flex(), &mut []).is_err());
+    }
+}

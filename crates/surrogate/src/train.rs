@@ -350,7 +350,9 @@ fn check_samples(samples: &Samples) -> Result<()> {
 
 impl Surrogate {
     /// Trains a surrogate of `model.kind` on `samples` (the token model needs `connectome`;
-    /// the others ignore it). Calls `on_epoch` after every epoch.
+    /// the others ignore it). Training runs on `device.autodiff()`; the returned model lives on
+    /// `device`. Normalisation is fitted on the training split only. Calls `on_epoch` after
+    /// every epoch.
     pub fn fit(
         samples: &Samples,
         connectome: Option<&Connectome>,

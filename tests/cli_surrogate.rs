@@ -1,0 +1,173 @@
+//! End-to-end tests of the surrogate and optimizer binaries on a small synthetic-default dataset:
+//! train-surrogate writes models, metrics and plots; surrogate-speedup times both sides; the
+//! pipeline prints its comparison table, which compare-optimizers rebuilds from the Parquet run
+//! tables alone; bad tables give one clear error line and a non-zero exit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use surrogate::table::{read_samples, to_dataframe, write_parquet, write_samples};
+
+const SHORT: [&str; 8] = [
+    "--duration",
+    "80",
+    "--burn-in",
+    "5",
+    "--fcd-window",
+    "20",
+    "--warmup-steps",
+    "100",
+];
+
+fn bin(name: &str) -> Command {
+    let path = match name {
+        "pmfm-dataset" => env!("CARGO_BIN_EXE_pmfm-dataset"),
+        "train-surrogate" => env!("CARGO_BIN_EXE_train-surrogate"),
+        "surrogate-speedup" => env!("CARGO_BIN_EXE_surrogate-speedup"),
+        "pipeline" => env!("CARGO_BIN_EXE_pipeline"),
+        "compare-optimizers" => env!("CARGO_BIN_EXE_compare-optimizers"),
+        other => panic!("unknown binary {other}"),
+    };
+    let mut c = Command::new(path);
+    c.env_remove("BURN_DEVICE");
+    c
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("surrogate-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(mut c: Command) -> Output {
+    c.output().expect("binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn is_png(p: &Path) -> bool {
+    image::open(p).map(|i| i.width() > 100 && i.height() > 100).unwrap_or(false)
+}
+
+#[test]
+fn train_surrogate_and_speedup_on_a_small_dataset() {
+    let d = tmp("train");
+    let data = d.join("data");
+    let mut gen = bin("pmfm-dataset");
+    gen.args(SHORT).args(["--n", "192", "--batch", "64", "--seed", "1", "--out"]).arg(&data);
+    let o = run(gen);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = d.join("models");
+    let mut train = bin("train-surrogate");
+    train
+        .args(SHORT)
+        .args(["--table"])
+        .arg(&data)
+        .args(["--models", "quadratic,mlp,tokens", "--epochs", "30", "--out"])
+        .arg(&out);
+    let o = run(train);
+    assert!(o.status.success(), "{}", text(&o));
+    for f in ["identity_mlp.png", "learning_curve_mlp.png", "identity_tokens.png", "identity_quadratic.png"] {
+        assert!(is_png(&out.join(f)), "{f} is not a decodable PNG");
+    }
+    let m = surrogate::table::read_parquet(&out.join("metrics.parquet")).unwrap();
+    assert_eq!(m.height(), 3);
+    let acc = m.column("valid_accuracy").unwrap().f64().unwrap().to_vec();
+    assert!(acc.iter().all(|a| a.is_some_and(|a| (0.0..=1.0).contains(&a))));
+
+    let mut speed = bin("surrogate-speedup");
+    speed
+        .args(SHORT)
+        .args(["--sim-batches", "8", "--surrogate-batches", "64,512", "--repeats", "1", "--model"])
+        .arg(out.join("mlp"));
+    let o = run(speed);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("faster than the Euler simulator"), "{t}");
+}
+
+#[test]
+fn bad_tables_give_one_clear_error() {
+    let d = tmp("bad");
+    let mut s = surrogate::Samples::default();
+    for k in 0..30u64 {
+        s.index.push(k);
+        s.theta.push([0.5, 0.0, 0.0, 0.3, 0.0, 0.0, 5.0, 0.005, 0.0, 0.0]);
+        s.fc_cost.push(0.5);
+        s.ks_cost.push(0.5);
+        s.total_cost.push(1.0);
+        s.valid.push(true);
+        s.n_dup.push(1);
+        s.seed.push(0);
+        s.dataset.push("toy".into());
+        s.design.push("lhs".into());
+        s.wall_s.push(0.1);
+    }
+    let mut nan = s.clone();
+    nan.theta[7][6] = f64::NAN;
+    write_samples(&d.join("nan.parquet"), &nan).unwrap();
+    let mut df = to_dataframe(&s).unwrap().drop("ks_cost").unwrap();
+    write_parquet(&d.join("missing.parquet"), &mut df).unwrap();
+    std::fs::write(d.join("junk.parquet"), b"PAR1 not really").unwrap();
+    assert!(read_samples(&d.join("nan.parquet")).is_err());
+    for (file, needle) in [
+        ("nan.parquet", "column 'g' has a missing or non-finite value in row 7"),
+        ("missing.parquet", "missing column 'ks_cost'"),
+        ("junk.parquet", "not a readable Parquet table"),
+        ("absent.parquet", "absent.parquet"),
+    ] {
+        let mut c = bin("train-surrogate");
+        c.arg("--table").arg(d.join(file)).args(["--models", "mlp"]);
+        let o = run(c);
+        assert_eq!(o.status.code(), Some(1), "{file}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(lines.len(), 1, "{file}: {err}");
+        assert!(lines[0].contains(file) && lines[0].contains(needle), "{file}: {err}");
+        assert!(!err.contains("panicked"), "{file}: {err}");
+    }
+}
+
+#[test]
+fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
+    let out = tmp("pipeline");
+    let mut p = bin("pipeline");
+    p.args(SHORT)
+        .args([
+            "--dataset-size", "256", "--ensemble", "2", "--epochs", "40", "--population", "12",
+            "--generations", "4", "--random-budget", "32", "--out",
+        ])
+        .arg(&out);
+    let o = run(p);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    for m in ["euler-cmaes", "surrogate-cmaes", "surrogate-gd", "random", "best_validated_cost"] {
+        assert!(t.contains(m), "{m} missing from:\n{t}");
+    }
+    assert!(is_png(&out.join("convergence_time.png")));
+    assert!(is_png(&out.join("convergence_simulations.png")));
+    let first = surrogate::table::read_parquet(&out.join("comparison.parquet")).unwrap();
+    assert_eq!(first.height(), 4);
+    // Surrogate searches spend no Euler simulation; the Euler search spends population × gens.
+    let methods = first.column("method").unwrap().str().unwrap().clone();
+    let sims = first.column("search_simulations").unwrap().u64().unwrap().clone();
+    for k in 0..4 {
+        let (m, s) = (methods.get(k).unwrap(), sims.get(k).unwrap());
+        match m {
+            "surrogate-cmaes" | "surrogate-gd" => assert_eq!(s, 0, "{m}"),
+            "euler-cmaes" => assert_eq!(s, 12 * 4, "{m}"),
+            "random" => assert!(s > 0 && s <= 32, "{m}: {s}"),
+            other => panic!("unexpected method {other}"),
+        }
+    }
+    std::fs::remove_file(out.join("comparison.parquet")).unwrap();
+    let mut c = bin("compare-optimizers");
+    c.arg("--from-runs").arg("--out").arg(&out);
+    let o = run(c);
+    assert!(o.status.success(), "{}", text(&o));
+    let again = surrogate::table::read_parquet(&out.join("comparison.parquet")).unwrap();
+    assert!(first.equals_missing(&again), "{first}\n{again}");
+}
