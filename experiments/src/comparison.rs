@@ -207,7 +207,7 @@ pub fn print_table(table: &DataFrame, truth: Option<(&[Outcome], &pmfm_sim::para
         println!("{}", cells.join(" "));
     }
     if let Some((outcomes, truth)) = truth {
-        println!("θ recovery against the synthetic ground truth θ* (relative error of w0, I0, G; |error| of the rest in units of their bound width):");
+        println!("θ recovery against the synthetic ground truth θ* (relative error of the intercepts w0, I0, s0 and of G; slopes trade off against intercepts):");
         for o in outcomes {
             let rel = |d: usize| (o.best_theta[d] - truth[d]).abs() / truth[d].abs();
             println!(
