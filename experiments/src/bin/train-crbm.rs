@@ -14,8 +14,9 @@ use crbm::recovery::{assembly_recovery, mean_jaccard, AssemblyMatch};
 use crbm::stats::{evaluate, EvalConfig, NrmseReport};
 use crbm::synthetic::SyntheticConfig;
 use crbm::{PcdTrainer, TrainConfig, TrainReport};
-use experiments::output::{write_atomic, write_csv};
+use experiments::output::{write_atomic, write_csv, write_parquet};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use polars::prelude::{Column, DataFrame};
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -32,15 +33,20 @@ enum PenaltyKind {
     allow_negative_numbers = true
 )]
 struct Args {
-    /// Binary raster, frames × neurons (.npy, .npz or .csv); without it, the synthetic default.
+    /// Binary raster, frames × neurons (.npy, .npz, .csv, or .h5/.hdf5); without it, the
+    /// synthetic default.
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Array name inside an .npz raster (default: its only array).
-    #[arg(long)]
-    npz_key: Option<String>,
-    /// Neuron coordinates, neurons × 3 (µm).
+    /// Array inside an .npz raster, or dataset path inside an HDF5 one (e.g. /fish1/spikes)
+    /// [default: its only array / the only dataset at the root].
+    #[arg(long, visible_alias = "npz-key")]
+    key: Option<String>,
+    /// Neuron coordinates, neurons × 3 (µm): .npy, .npz, .csv or .h5 (may be the raster's file).
     #[arg(long)]
     coords: Option<PathBuf>,
+    /// Array or dataset holding the coordinates inside --coords.
+    #[arg(long, requires = "coords")]
+    coords_key: Option<String>,
     /// Region labels, one per neuron (text lines or 1-D .npy).
     #[arg(long)]
     regions: Option<PathBuf>,
@@ -56,15 +62,17 @@ struct Args {
     /// Synthetic default: expected members per assembly (sets the assembly radius).
     #[arg(long, default_value_t = 40.0)]
     assembly_size: f64,
-    /// Hidden units M [default: TrainConfig's].
+    /// Hidden units M [default: 200 (TrainConfig's) for --data, 100 for the synthetic default].
     #[arg(long)]
     hidden: Option<usize>,
-    /// Regularisation strength λ.
-    #[arg(long, default_value_t = 0.02)]
-    lambda: f64,
+    /// Regularisation strength λ [default: 1 for l2l1, whose per-weight shrinkage is
+    /// λ·mean_i |w_iμ|; 0.02 for l1 and l2].
+    #[arg(long)]
+    lambda: Option<f64>,
     #[arg(long, value_enum, default_value_t = PenaltyKind::L2l1)]
     penalty: PenaltyKind,
-    /// Parameter updates [default: TrainConfig's].
+    /// Parameter updates [default: 10000 (TrainConfig's) for --data, 1000 for the synthetic
+    /// default].
     #[arg(long, conflicts_with = "epochs")]
     updates: Option<usize>,
     /// Passes over the training frames (instead of --updates).
@@ -106,6 +114,10 @@ struct Report {
     lambda: f64,
     seed: u64,
     updates: usize,
+    batch: usize,
+    gibbs_steps: usize,
+    lr: f64,
+    standardize: bool,
     nrmse_v: f64,
     nrmse_h: f64,
     nrmse_vh: f64,
@@ -202,9 +214,9 @@ fn run(args: Args) -> Result<()> {
         },
         &args.out.join("model"),
     )?;
-    write_curve(&args.out.join("training_curve.csv"), &train_report)?;
+    write_curve(&args.out, &train_report)?;
     if let Some(r) = &recovery {
-        write_recovery(&args.out.join("assembly_recovery.csv"), r)?;
+        write_recovery(&args.out, r)?;
     }
 
     let nan = f64::NAN;
@@ -228,6 +240,10 @@ fn run(args: Args) -> Result<()> {
         lambda: config.penalty.lambda(),
         seed: args.seed,
         updates: train_report.updates_done,
+        batch: config.batch_size,
+        gibbs_steps: config.gibbs_steps,
+        lr: config.learning_rate,
+        standardize: config.standardize_hidden,
         nrmse_v: n.v,
         nrmse_h: n.h,
         nrmse_vh: n.vh,
@@ -253,8 +269,9 @@ fn load(args: &Args) -> Result<(Recording, Option<Vec<Vec<u32>>>, String)> {
         Some(path) => {
             let rec = Recording::load(
                 path,
-                args.npz_key.as_deref(),
+                args.key.as_deref(),
                 args.coords.as_deref(),
+                args.coords_key.as_deref(),
                 args.regions.as_deref(),
             )
             .context("loading the recording")?;
@@ -289,6 +306,15 @@ fn load(args: &Args) -> Result<(Recording, Option<Vec<Vec<u32>>>, String)> {
     }
 }
 
+/// Synthetic default (N = 2000, 20 planted assemblies): M = 100 and 1000 updates recover the
+/// assemblies (mean Jaccard 0.92–0.97 over seeds 0–2) in about a minute on 2 cores. Longer
+/// training keeps improving the nRMSEs, but lets overlapping assemblies merge into mixed units
+/// (mean Jaccard ≈ 0.80 after 6000 updates).
+const SYNTHETIC_HIDDEN: usize = 100;
+const SYNTHETIC_UPDATES: usize = 1000;
+/// λ of the plain L1 and L2 penalties (spec: "λ of order 0.02 for a plain L1 penalty").
+const PLAIN_LAMBDA: f64 = 0.02;
+
 fn train_config(args: &Args, n_train: usize) -> Result<TrainConfig> {
     let d = TrainConfig::default();
     let batch = args.batch.unwrap_or(d.batch_size);
@@ -301,23 +327,29 @@ fn train_config(args: &Args, n_train: usize) -> Result<TrainConfig> {
             }
             (e * n_train as f64 / batch.min(n_train).max(1) as f64).ceil() as usize
         }
+        (None, None) if args.data.is_none() => SYNTHETIC_UPDATES,
         (None, None) => d.n_updates,
     };
     let lr = args.lr.unwrap_or(d.learning_rate);
     let penalty = match args.penalty {
         PenaltyKind::L2l1 => Penalty::L2L1 {
-            lambda: args.lambda,
+            lambda: args.lambda.unwrap_or(d.penalty.lambda()),
         },
         PenaltyKind::L1 => Penalty::L1 {
-            lambda: args.lambda,
+            lambda: args.lambda.unwrap_or(PLAIN_LAMBDA),
         },
         PenaltyKind::L2 => Penalty::L2 {
-            lambda: args.lambda,
+            lambda: args.lambda.unwrap_or(PLAIN_LAMBDA),
         },
         PenaltyKind::None => Penalty::None,
     };
+    let default_hidden = if args.data.is_none() {
+        SYNTHETIC_HIDDEN
+    } else {
+        d.n_hidden
+    };
     Ok(TrainConfig {
-        n_hidden: args.hidden.unwrap_or(d.n_hidden),
+        n_hidden: args.hidden.unwrap_or(default_hidden),
         batch_size: batch,
         n_chains: batch,
         gibbs_steps: args.gibbs_steps.unwrap_or(d.gibbs_steps),
@@ -361,10 +393,11 @@ fn save_model_atomic(model: &crbm::Crbm, meta: &ModelMetadata, stem: &Path) -> R
     Ok(())
 }
 
-fn write_curve(path: &Path, report: &TrainReport) -> Result<()> {
+/// `training_curve.csv` and `training_curve.parquet`: one row per logged update.
+fn write_curve(out: &Path, report: &TrainReport) -> Result<()> {
+    let c = &report.curve;
     let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
-    let rows: Vec<Vec<String>> = report
-        .curve
+    let rows: Vec<Vec<String>> = c
         .iter()
         .map(|p| {
             vec![
@@ -378,22 +411,41 @@ fn write_curve(path: &Path, report: &TrainReport) -> Result<()> {
             ]
         })
         .collect();
-    write_csv(
-        path,
-        &[
-            "update",
-            "epoch",
-            "lr",
-            "data_free_energy",
-            "penalty",
-            "max_abs_weight",
-            "exact_log_likelihood",
-        ],
-        &rows,
-    )
+    write_csv(&out.join("training_curve.csv"), &CURVE_COLUMNS, &rows)?;
+    let f = |g: fn(&crbm::train::CurvePoint) -> f64| c.iter().map(g).collect::<Vec<f64>>();
+    let columns = vec![
+        Column::new(
+            CURVE_COLUMNS[0].into(),
+            c.iter().map(|p| p.update as u64).collect::<Vec<_>>(),
+        ),
+        Column::new(CURVE_COLUMNS[1].into(), f(|p| p.epoch)),
+        Column::new(CURVE_COLUMNS[2].into(), f(|p| p.learning_rate)),
+        Column::new(CURVE_COLUMNS[3].into(), f(|p| p.data_free_energy)),
+        Column::new(CURVE_COLUMNS[4].into(), f(|p| p.penalty)),
+        Column::new(CURVE_COLUMNS[5].into(), f(|p| p.max_abs_weight)),
+        Column::new(
+            CURVE_COLUMNS[6].into(),
+            c.iter()
+                .map(|p| p.exact_log_likelihood)
+                .collect::<Vec<Option<f64>>>(),
+        ),
+    ];
+    let mut df = DataFrame::new(c.len(), columns).context("building the training-curve table")?;
+    write_parquet(&out.join("training_curve.parquet"), &mut df)
 }
 
-fn write_recovery(path: &Path, matches: &[AssemblyMatch]) -> Result<()> {
+const CURVE_COLUMNS: [&str; 7] = [
+    "update",
+    "epoch",
+    "lr",
+    "data_free_energy",
+    "penalty",
+    "max_abs_weight",
+    "exact_log_likelihood",
+];
+
+/// `assembly_recovery.csv` and `.parquet`: one row per planted assembly.
+fn write_recovery(out: &Path, matches: &[AssemblyMatch]) -> Result<()> {
     let rows: Vec<Vec<String>> = matches
         .iter()
         .map(|m| {
@@ -405,38 +457,111 @@ fn write_recovery(path: &Path, matches: &[AssemblyMatch]) -> Result<()> {
             ]
         })
         .collect();
-    write_csv(path, &["assembly", "size", "best_unit", "jaccard"], &rows)
+    let header = ["assembly", "size", "best_unit", "jaccard"];
+    write_csv(&out.join("assembly_recovery.csv"), &header, &rows)?;
+    let columns = vec![
+        Column::new(
+            header[0].into(),
+            matches
+                .iter()
+                .map(|m| m.assembly as u64)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            header[1].into(),
+            matches.iter().map(|m| m.size as u64).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            header[2].into(),
+            matches
+                .iter()
+                .map(|m| m.unit.map(|u| u as u64))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            header[3].into(),
+            matches.iter().map(|m| m.jaccard).collect::<Vec<_>>(),
+        ),
+    ];
+    let mut df = DataFrame::new(matches.len(), columns).context("building the recovery table")?;
+    write_parquet(&out.join("assembly_recovery.parquet"), &mut df)
 }
 
+/// One value of the one-row run table.
+enum Cell {
+    Text(String),
+    Count(usize),
+    Real(f64),
+    MaybeReal(Option<f64>),
+    Flag(bool),
+}
+
+impl Cell {
+    fn csv(&self) -> String {
+        match self {
+            Cell::Text(s) => format!("\"{}\"", s.replace('"', "\"\"")),
+            Cell::Count(x) => x.to_string(),
+            Cell::Real(x) => x.to_string(),
+            Cell::MaybeReal(x) => x.map(|v| v.to_string()).unwrap_or_default(),
+            Cell::Flag(x) => x.to_string(),
+        }
+    }
+
+    fn column(&self, name: &str) -> Column {
+        match self {
+            Cell::Text(s) => Column::new(name.into(), [s.clone()]),
+            Cell::Count(x) => Column::new(name.into(), [*x as u64]),
+            Cell::Real(x) => Column::new(name.into(), [*x]),
+            Cell::MaybeReal(x) => Column::new(name.into(), [*x]),
+            Cell::Flag(x) => Column::new(name.into(), [*x]),
+        }
+    }
+}
+
+/// `report.csv`, `report.parquet` and `report.json` (NaN nRMSEs of a diverged run are
+/// null in JSON, NaN in CSV and Parquet).
 fn write_report(out: &Path, r: &Report) -> Result<()> {
-    let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
-    let cols: [(&str, String); 21] = [
-        ("dataset", format!("\"{}\"", r.dataset.replace('"', "\"\""))),
-        ("n_neurons", r.n_neurons.to_string()),
-        ("n_hidden", r.n_hidden.to_string()),
-        ("train_frames", r.train_frames.to_string()),
-        ("test_frames", r.test_frames.to_string()),
-        ("penalty", r.penalty.clone()),
-        ("lambda", r.lambda.to_string()),
-        ("seed", r.seed.to_string()),
-        ("updates", r.updates.to_string()),
-        ("nrmse_v", r.nrmse_v.to_string()),
-        ("nrmse_h", r.nrmse_h.to_string()),
-        ("nrmse_vh", r.nrmse_vh.to_string()),
-        ("nrmse_vv", r.nrmse_vv.to_string()),
-        ("nrmse_hh", r.nrmse_hh.to_string()),
-        ("norm4", r.norm4.to_string()),
-        ("bad", r.bad.to_string()),
-        ("good", r.good.to_string()),
-        ("exploded", r.exploded.to_string()),
-        ("exploded_epoch", opt(r.exploded_epoch)),
-        ("mean_jaccard", opt(r.mean_jaccard)),
-        ("wall_s", r.wall_s.to_string()),
+    use Cell::*;
+    let cells: Vec<(&str, Cell)> = vec![
+        ("dataset", Text(r.dataset.clone())),
+        ("n_neurons", Count(r.n_neurons)),
+        ("n_hidden", Count(r.n_hidden)),
+        ("train_frames", Count(r.train_frames)),
+        ("test_frames", Count(r.test_frames)),
+        // Short identifiers without commas or quotes: written bare in CSV.
+        ("penalty", Text(r.penalty.clone())),
+        ("lambda", Real(r.lambda)),
+        ("seed", Count(r.seed as usize)),
+        ("updates", Count(r.updates)),
+        ("batch", Count(r.batch)),
+        ("gibbs_steps", Count(r.gibbs_steps)),
+        ("lr", Real(r.lr)),
+        ("standardize", Flag(r.standardize)),
+        ("nrmse_v", Real(r.nrmse_v)),
+        ("nrmse_h", Real(r.nrmse_h)),
+        ("nrmse_vh", Real(r.nrmse_vh)),
+        ("nrmse_vv", Real(r.nrmse_vv)),
+        ("nrmse_hh", Real(r.nrmse_hh)),
+        ("norm4", Real(r.norm4)),
+        ("bad", Flag(r.bad)),
+        ("good", Flag(r.good)),
+        ("exploded", Flag(r.exploded)),
+        ("exploded_epoch", MaybeReal(r.exploded_epoch)),
+        ("mean_jaccard", MaybeReal(r.mean_jaccard)),
+        ("wall_s", Real(r.wall_s)),
     ];
-    let header: Vec<&str> = cols.iter().map(|c| c.0).collect();
-    let row: Vec<String> = cols.into_iter().map(|c| c.1).collect();
+    let header: Vec<&str> = cells.iter().map(|c| c.0).collect();
+    let row: Vec<String> = cells
+        .iter()
+        .map(|(name, c)| match (name, c) {
+            (&"penalty", Text(s)) => s.clone(),
+            _ => c.csv(),
+        })
+        .collect();
     write_csv(&out.join("report.csv"), &header, &[row])?;
-    // NaN nRMSEs (a diverged run) become null in JSON.
+    let columns = cells.iter().map(|(name, c)| c.column(name)).collect();
+    let mut df = DataFrame::new(1, columns).context("building the report table")?;
+    write_parquet(&out.join("report.parquet"), &mut df)?;
     let text = serde_json::to_string_pretty(r).context("serialising the report")?;
     write_atomic(&out.join("report.json"), text.as_bytes())
 }

@@ -1,4 +1,5 @@
-//! Loading spike rasters (`.npy`, `.npz`, `.csv`), coordinates and region labels.
+//! Loading spike rasters (`.npy`, `.npz`, `.csv`, and `.h5`/`.hdf5` with the default
+//! `hdf5` feature), coordinates and region labels.
 //!
 //! Every error names the file. A raster must be 2-D (T × N, frames × neurons),
 //! non-empty, contain only 0/1 (bool, integer or float dtypes are accepted) and
@@ -13,7 +14,7 @@ use npyz::{DType, NpyFile, Order, TypeChar};
 use crate::batch::SparseBatch;
 use crate::error::{CrbmError, Result};
 
-fn data_err(path: &Path, reason: impl Into<String>) -> CrbmError {
+pub(super) fn data_err(path: &Path, reason: impl Into<String>) -> CrbmError {
     CrbmError::Data {
         path: path.to_path_buf(),
         reason: reason.into(),
@@ -27,10 +28,10 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> CrbmError + '_ {
     }
 }
 
-/// A dense numeric array read from npy/npz/csv, row-major.
-struct Array {
-    values: Vec<f64>,
-    shape: Vec<usize>,
+/// A dense numeric array read from npy/npz/csv/HDF5, row-major.
+pub(super) struct Array {
+    pub(super) values: Vec<f64>,
+    pub(super) shape: Vec<usize>,
 }
 
 fn read_npy<R: Read>(npy: NpyFile<R>, path: &Path) -> Result<Array> {
@@ -127,7 +128,8 @@ fn read_npy<R: Read>(npy: NpyFile<R>, path: &Path) -> Result<Array> {
     Ok(Array { values, shape })
 }
 
-fn read_array(path: &Path, npz_key: Option<&str>) -> Result<Array> {
+/// `key`: the array inside an `.npz`, or the dataset path inside an HDF5 file.
+fn read_array(path: &Path, key: Option<&str>) -> Result<Array> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -142,7 +144,7 @@ fn read_array(path: &Path, npz_key: Option<&str>) -> Result<Array> {
         "npz" => {
             let mut npz = npyz::npz::NpzArchive::open(path).map_err(io_err(path))?;
             let names: Vec<String> = npz.array_names().map(str::to_string).collect();
-            let key = match npz_key {
+            let key = match key {
                 Some(k) => k.to_string(),
                 None if names.len() == 1 => names[0].clone(),
                 None => {
@@ -159,9 +161,16 @@ fn read_array(path: &Path, npz_key: Option<&str>) -> Result<Array> {
             read_npy(npy, path)
         }
         "csv" | "txt" | "tsv" => read_text(path),
+        #[cfg(feature = "hdf5")]
+        "h5" | "hdf5" | "he5" => super::hdf5::read_hdf5(path, key),
+        #[cfg(not(feature = "hdf5"))]
+        "h5" | "hdf5" | "he5" => Err(data_err(
+            path,
+            "HDF5 support is not compiled in (cargo feature `hdf5` of crbm)",
+        )),
         _ => Err(data_err(
             path,
-            "unknown extension (expected .npy, .npz or .csv)",
+            "unknown extension (expected .npy, .npz, .csv or .h5)",
         )),
     }
 }
@@ -208,10 +217,11 @@ fn read_text(path: &Path) -> Result<Array> {
 }
 
 /// Load a binary spike raster, shape [T frames, N neurons], from `.npy`, `.npz`
-/// (array `npz_key`, or the only array) or `.csv`.
-pub fn load_raster(path: impl AsRef<Path>, npz_key: Option<&str>) -> Result<SparseBatch> {
+/// (array `key`, or the only array), `.csv`, or `.h5`/`.hdf5` (dataset path `key`,
+/// or the only dataset at the root).
+pub fn load_raster(path: impl AsRef<Path>, key: Option<&str>) -> Result<SparseBatch> {
     let path = path.as_ref();
-    let a = read_array(path, npz_key)?;
+    let a = read_array(path, key)?;
     raster_from_dense(&a.values, &a.shape, path)
 }
 
@@ -251,15 +261,15 @@ pub fn raster_from_dense(values: &[f64], shape: &[usize], source: &Path) -> Resu
     Ok(SparseBatch { n_visible: n, rows })
 }
 
-/// Load neuron coordinates, shape [N, 3] (µm), from `.npy`/`.npz`/`.csv`;
-/// `n_neurons` (if given) must match N.
+/// Load neuron coordinates, shape [N, 3] (µm), from `.npy`/`.npz`/`.csv`/`.h5`
+/// (`key` as for [`load_raster`]); `n_neurons` (if given) must match N.
 pub fn load_coordinates(
     path: impl AsRef<Path>,
-    npz_key: Option<&str>,
+    key: Option<&str>,
     n_neurons: Option<usize>,
 ) -> Result<Vec<[f64; 3]>> {
     let path = path.as_ref();
-    let a = read_array(path, npz_key)?;
+    let a = read_array(path, key)?;
     if a.shape.len() != 2 || a.shape[1] != 3 {
         return Err(data_err(
             path,

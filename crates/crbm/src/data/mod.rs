@@ -2,6 +2,8 @@
 //! neuron coordinates (N × 3, µm) and region labels; loaders and the
 //! chronological train/test split.
 
+#[cfg(feature = "hdf5")]
+mod hdf5;
 pub mod load;
 pub mod split;
 
@@ -29,18 +31,20 @@ pub struct Recording {
 
 impl Recording {
     /// Load a raster (T × N) and, optionally, coordinates (N × 3) and region
-    /// labels (N), checking that their neuron counts agree. `npz_key` names the
-    /// raster array inside an `.npz`.
+    /// labels (N), checking that their neuron counts agree. `key` names the raster
+    /// array inside an `.npz` or its dataset inside an HDF5 file; `coordinates_key`
+    /// likewise for the coordinates (which may sit in the raster's HDF5 file).
     pub fn load(
         raster: impl AsRef<Path>,
-        npz_key: Option<&str>,
+        key: Option<&str>,
         coordinates: Option<&Path>,
+        coordinates_key: Option<&str>,
         regions: Option<&Path>,
     ) -> Result<Self> {
-        let raster = load_raster(raster, npz_key)?;
+        let raster = load_raster(raster, key)?;
         let n = raster.n_visible;
         let coordinates = coordinates
-            .map(|p| load_coordinates(p, None, Some(n)))
+            .map(|p| load_coordinates(p, coordinates_key, Some(n)))
             .transpose()?;
         let (regions, region_names) = match regions {
             Some(p) => {
@@ -70,11 +74,11 @@ mod tests {
         std::fs::write(&r, "1,0,1\n0,1,0\n").unwrap();
         std::fs::write(&xyz, "0,0,0\n1,1,1\n2,2,2\n").unwrap();
         std::fs::write(&lab, "a\nb\na\n").unwrap();
-        let rec = Recording::load(&r, None, Some(&xyz), Some(&lab)).unwrap();
+        let rec = Recording::load(&r, None, Some(&xyz), None, Some(&lab)).unwrap();
         assert_eq!(rec.raster.n_visible, 3);
         assert_eq!(rec.regions, Some(vec![0, 1, 0]));
         std::fs::write(&lab, "a\nb\n").unwrap();
-        let e = Recording::load(&r, None, Some(&xyz), Some(&lab))
+        let e = Recording::load(&r, None, Some(&xyz), None, Some(&lab))
             .unwrap_err()
             .to_string();
         assert!(
