@@ -62,8 +62,14 @@ fn killed_and_resumed_run_equals_uninterrupted_run_and_shards_merge_to_it() {
     let reference = rows(&full);
     assert_eq!(reference.len(), 60);
     assert_eq!(reference.index, (0..60).collect::<Vec<u64>>());
-    assert!(reference.valid.iter().filter(|v| **v).count() > 30, "{reference:?}");
-    assert!(reference.theta.iter().all(|t| t.iter().all(|x| x.is_finite())));
+    assert!(
+        reference.valid.iter().filter(|v| **v).count() > 30,
+        "{reference:?}"
+    );
+    assert!(reference
+        .theta
+        .iter()
+        .all(|t| t.iter().all(|x| x.is_finite())));
 
     // Kill with SIGKILL as soon as the first part is on disk.
     let killed = tmp("killed");
@@ -74,7 +80,10 @@ fn killed_and_resumed_run_equals_uninterrupted_run_and_shards_merge_to_it() {
         .unwrap();
     let t0 = Instant::now();
     while list_parts(&killed).map(|p| p.is_empty()).unwrap_or(true) {
-        assert!(t0.elapsed() < Duration::from_secs(120), "no part written in 120 s");
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "no part written in 120 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
@@ -90,7 +99,10 @@ fn killed_and_resumed_run_equals_uninterrupted_run_and_shards_merge_to_it() {
     let o = run(dataset_cmd(&killed, &["--resume"]));
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
-    assert!(e.contains(&format!("{} of 10 batches to do", 10 - parts_at_kill)), "{e}");
+    assert!(
+        e.contains(&format!("{} of 10 batches to do", 10 - parts_at_kill)),
+        "{e}"
+    );
     assert_eq!(rows(&killed), reference);
 
     // Two shards (one of them stopped after one batch and resumed), then merge.
@@ -102,13 +114,23 @@ fn killed_and_resumed_run_equals_uninterrupted_run_and_shards_merge_to_it() {
     merge.arg("merge").arg(&sharded);
     let o = run(merge);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("5 of 10 batches missing (batches 0, 2, 4, 6, 8)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("5 of 10 batches missing (batches 0, 2, 4, 6, 8)"),
+        "{}",
+        stderr(&o)
+    );
     let mut slurm = dataset_cmd(&sharded, &["--resume", "--max-batches", "1"]);
-    slurm.env("SLURM_ARRAY_TASK_ID", "0").env("SLURM_ARRAY_TASK_COUNT", "2");
+    slurm
+        .env("SLURM_ARRAY_TASK_ID", "0")
+        .env("SLURM_ARRAY_TASK_COUNT", "2");
     assert!(run(slurm).status.success());
     let o = run(dataset_cmd(&sharded, &["--resume", "--shard", "0/2"]));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("4 of 10 batches to do"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("4 of 10 batches to do"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(rows(&sharded), reference);
 }
 
@@ -122,7 +144,10 @@ fn settings_that_differ_from_the_directory_are_refused() {
     let e = stderr(&o);
     let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("error: ")).collect();
     assert_eq!(errors.len(), 1, "{e}");
-    assert!(errors[0].contains("manifest.json") && errors[0].contains("other settings"), "{e}");
+    assert!(
+        errors[0].contains("manifest.json") && errors[0].contains("other settings"),
+        "{e}"
+    );
     for (args, needle) in [
         (vec!["--shard", "2/2"], "shard must be written i/n"),
         (vec!["--design", "gaussian"], "--centres"),
@@ -131,6 +156,12 @@ fn settings_that_differ_from_the_directory_are_refused() {
         let o = run(dataset_cmd(&tmp("bad"), &args));
         assert!(!o.status.success(), "{args:?}");
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
-        assert_eq!(stderr(&o).lines().filter(|l| l.starts_with("error")).count(), 1);
+        assert_eq!(
+            stderr(&o)
+                .lines()
+                .filter(|l| l.starts_with("error"))
+                .count(),
+            1
+        );
     }
 }

@@ -45,11 +45,17 @@ fn run(mut c: Command) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn is_png(p: &Path) -> bool {
-    image::open(p).map(|i| i.width() > 100 && i.height() > 100).unwrap_or(false)
+    image::open(p)
+        .map(|i| i.width() > 100 && i.height() > 100)
+        .unwrap_or(false)
 }
 
 #[test]
@@ -57,7 +63,9 @@ fn train_surrogate_and_speedup_on_a_small_dataset() {
     let d = tmp("train");
     let data = d.join("data");
     let mut gen = bin("pmfm-dataset");
-    gen.args(SHORT).args(["--n", "192", "--batch", "64", "--seed", "1", "--out"]).arg(&data);
+    gen.args(SHORT)
+        .args(["--n", "192", "--batch", "64", "--seed", "1", "--out"])
+        .arg(&data);
     let o = run(gen);
     assert!(o.status.success(), "{}", text(&o));
     let out = d.join("models");
@@ -66,22 +74,43 @@ fn train_surrogate_and_speedup_on_a_small_dataset() {
         .args(SHORT)
         .args(["--table"])
         .arg(&data)
-        .args(["--models", "quadratic,mlp,tokens", "--epochs", "30", "--out"])
+        .args([
+            "--models",
+            "quadratic,mlp,tokens",
+            "--epochs",
+            "30",
+            "--out",
+        ])
         .arg(&out);
     let o = run(train);
     assert!(o.status.success(), "{}", text(&o));
-    for f in ["identity_mlp.png", "learning_curve_mlp.png", "identity_tokens.png", "identity_quadratic.png"] {
+    for f in [
+        "identity_mlp.png",
+        "learning_curve_mlp.png",
+        "identity_tokens.png",
+        "identity_quadratic.png",
+    ] {
         assert!(is_png(&out.join(f)), "{f} is not a decodable PNG");
     }
     let m = surrogate::table::read_parquet(&out.join("metrics.parquet")).unwrap();
     assert_eq!(m.height(), 3);
     let acc = m.column("valid_accuracy").unwrap().f64().unwrap().to_vec();
-    assert!(acc.iter().all(|a| a.is_some_and(|a| (0.0..=1.0).contains(&a))));
+    assert!(acc
+        .iter()
+        .all(|a| a.is_some_and(|a| (0.0..=1.0).contains(&a))));
 
     let mut speed = bin("surrogate-speedup");
     speed
         .args(SHORT)
-        .args(["--sim-batches", "8", "--surrogate-batches", "64,512", "--repeats", "1", "--model"])
+        .args([
+            "--sim-batches",
+            "8",
+            "--surrogate-batches",
+            "64,512",
+            "--repeats",
+            "1",
+            "--model",
+        ])
         .arg(out.join("mlp"));
     let o = run(speed);
     assert!(o.status.success(), "{}", text(&o));
@@ -95,7 +124,8 @@ fn bad_tables_give_one_clear_error() {
     let mut s = surrogate::Samples::default();
     for k in 0..30u64 {
         s.index.push(k);
-        s.theta.push([0.5, 0.0, 0.0, 0.3, 0.0, 0.0, 5.0, 0.005, 0.0, 0.0]);
+        s.theta
+            .push([0.5, 0.0, 0.0, 0.3, 0.0, 0.0, 5.0, 0.005, 0.0, 0.0]);
         s.fc_cost.push(0.5);
         s.ks_cost.push(0.5);
         s.total_cost.push(1.0);
@@ -114,7 +144,10 @@ fn bad_tables_give_one_clear_error() {
     std::fs::write(d.join("junk.parquet"), b"PAR1 not really").unwrap();
     assert!(read_samples(&d.join("nan.parquet")).is_err());
     for (file, needle) in [
-        ("nan.parquet", "column 'g' has a missing or non-finite value in row 7"),
+        (
+            "nan.parquet",
+            "column 'g' has a missing or non-finite value in row 7",
+        ),
         ("missing.parquet", "missing column 'ks_cost'"),
         ("junk.parquet", "not a readable Parquet table"),
         ("absent.parquet", "absent.parquet"),
@@ -126,7 +159,10 @@ fn bad_tables_give_one_clear_error() {
         let err = String::from_utf8_lossy(&o.stderr);
         let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
         assert_eq!(lines.len(), 1, "{file}: {err}");
-        assert!(lines[0].contains(file) && lines[0].contains(needle), "{file}: {err}");
+        assert!(
+            lines[0].contains(file) && lines[0].contains(needle),
+            "{file}: {err}"
+        );
         assert!(!err.contains("panicked"), "{file}: {err}");
     }
 }
@@ -137,14 +173,31 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     let mut p = bin("pipeline");
     p.args(SHORT)
         .args([
-            "--dataset-size", "256", "--ensemble", "2", "--epochs", "40", "--population", "12",
-            "--generations", "4", "--random-budget", "32", "--out",
+            "--dataset-size",
+            "256",
+            "--ensemble",
+            "2",
+            "--epochs",
+            "40",
+            "--population",
+            "12",
+            "--generations",
+            "4",
+            "--random-budget",
+            "32",
+            "--out",
         ])
         .arg(&out);
     let o = run(p);
     assert!(o.status.success(), "{}", text(&o));
     let t = text(&o);
-    for m in ["euler-cmaes", "surrogate-cmaes", "surrogate-gd", "random", "best_validated_cost"] {
+    for m in [
+        "euler-cmaes",
+        "surrogate-cmaes",
+        "surrogate-gd",
+        "random",
+        "best_validated_cost",
+    ] {
         assert!(t.contains(m), "{m} missing from:\n{t}");
     }
     assert!(is_png(&out.join("convergence_time.png")));
@@ -153,7 +206,12 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     assert_eq!(first.height(), 4);
     // Surrogate searches spend no Euler simulation; the Euler search spends population × gens.
     let methods = first.column("method").unwrap().str().unwrap().clone();
-    let sims = first.column("search_simulations").unwrap().u64().unwrap().clone();
+    let sims = first
+        .column("search_simulations")
+        .unwrap()
+        .u64()
+        .unwrap()
+        .clone();
     for k in 0..4 {
         let (m, s) = (methods.get(k).unwrap(), sims.get(k).unwrap());
         match m {

@@ -76,7 +76,9 @@ fn convergence_plots(conv: &DataFrame, dir: &Path) -> Result<()> {
     let runs = conv.column("run_id")?.str()?.clone();
     let best = conv.column("generation_best")?.f64()?.clone();
     let time = conv.column("elapsed_s")?.f64()?.clone();
-    let sims = conv.column("simulations")?.cast(&polars::prelude::DataType::Float64)?;
+    let sims = conv
+        .column("simulations")?
+        .cast(&polars::prelude::DataType::Float64)?;
     let sims = sims.f64()?.clone();
     let mut by_time: Vec<Series> = Vec::new();
     let mut by_sims: Vec<Series> = Vec::new();
@@ -94,7 +96,10 @@ fn convergence_plots(conv: &DataFrame, dir: &Path) -> Result<()> {
         if b.is_finite() {
             best_so_far = best_so_far.min(b);
         }
-        let (t, s) = (time.get(k).unwrap_or(f64::NAN), sims.get(k).unwrap_or(f64::NAN));
+        let (t, s) = (
+            time.get(k).unwrap_or(f64::NAN),
+            sims.get(k).unwrap_or(f64::NAN),
+        );
         if let (Some(a), Some(c)) = (by_time.last_mut(), by_sims.last_mut()) {
             a.points.push((t.max(1e-4), best_so_far));
             // Surrogate searches spend no simulation; plot them at 1 so the log axis keeps them.
@@ -141,7 +146,11 @@ pub fn build_surrogate(
     use surrogate::design::{Design, DesignSpace};
     use surrogate::shard::{batch_seed, Batches};
     let t0 = std::time::Instant::now();
-    let space = DesignSpace::new(evaluator.myelin(), evaluator.gradient(), *evaluator.bounds())?;
+    let space = DesignSpace::new(
+        evaluator.myelin(),
+        evaluator.gradient(),
+        *evaluator.bounds(),
+    )?;
     let design = Design::Lhs { block: batch };
     let batches = Batches::new(n, batch)?;
     let bar = crate::progress::bar(n as u64, "θ simulated");
@@ -158,13 +167,24 @@ pub fn build_surrogate(
     let gen_s = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
     let model_cfg = surrogate::models::ModelConfig::of_kind(surrogate::models::ModelKind::Mlp);
-    let mut train_cfg = surrogate::train::TrainConfig { seed, ..Default::default() };
+    let mut train_cfg = surrogate::train::TrainConfig {
+        seed,
+        ..Default::default()
+    };
     if let Some(e) = epochs {
         train_cfg.epochs = e;
     }
     let seeds: Vec<u64> = (0..members.max(1) as u64).map(|k| seed + k).collect();
     let bar = crate::progress::bar((train_cfg.epochs * seeds.len()) as u64, "epochs");
-    let (mut model, _) = Ensemble::fit(&samples, None, &model_cfg, &train_cfg, &seeds, device, &mut |_, _| bar.inc(1))?;
+    let (mut model, _) = Ensemble::fit(
+        &samples,
+        None,
+        &model_cfg,
+        &train_cfg,
+        &seeds,
+        device,
+        &mut |_, _| bar.inc(1),
+    )?;
     bar.finish_and_clear();
     model.set_provenance(surrogate::persist::Provenance {
         datasets: vec![surrogate::persist::DatasetSource {

@@ -4,6 +4,7 @@
 pub mod comparison;
 pub mod dataset;
 pub mod device;
+pub mod method_args;
 pub mod output;
 pub mod plots;
 pub mod progress;

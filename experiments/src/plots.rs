@@ -12,7 +12,12 @@ static FONT: Once = Once::new();
 
 fn register_font() {
     FONT.call_once(|| {
-        for style in [FontStyle::Normal, FontStyle::Bold, FontStyle::Italic, FontStyle::Oblique] {
+        for style in [
+            FontStyle::Normal,
+            FontStyle::Bold,
+            FontStyle::Italic,
+            FontStyle::Oblique,
+        ] {
             let _ = plotters::style::register_font(
                 "sans-serif",
                 style,
@@ -152,7 +157,8 @@ where
                 if points {
                     chart
                         .draw_series(
-                            pts.iter().map(|&p| Circle::new(p, 2, color.mix(0.5).filled())),
+                            pts.iter()
+                                .map(|&p| Circle::new(p, 2, color.mix(0.5).filled())),
                         )
                         .map_err(err)?
                         .label(s.name.as_str())
@@ -178,12 +184,18 @@ where
         }};
     }
     match (axes.log_x, axes.log_y) {
-        (false, false) => body!(builder.build_cartesian_2d(xr.0..xr.1, yr.0..yr.1).map_err(err)?),
+        (false, false) => body!(builder
+            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
+            .map_err(err)?),
         (false, true) => {
-            body!(builder.build_cartesian_2d(xr.0..xr.1, (yr.0..yr.1).log_scale()).map_err(err)?)
+            body!(builder
+                .build_cartesian_2d(xr.0..xr.1, (yr.0..yr.1).log_scale())
+                .map_err(err)?)
         }
         (true, false) => {
-            body!(builder.build_cartesian_2d((xr.0..xr.1).log_scale(), yr.0..yr.1).map_err(err)?)
+            body!(builder
+                .build_cartesian_2d((xr.0..xr.1).log_scale(), yr.0..yr.1)
+                .map_err(err)?)
         }
         (true, true) => body!(builder
             .build_cartesian_2d((xr.0..xr.1).log_scale(), (yr.0..yr.1).log_scale())
@@ -199,12 +211,31 @@ fn render(path: &Path, series: &[Series], axes: &Axes, points: bool, identity: b
         std::fs::create_dir_all(dir)?;
     }
     // Draw to a temporary file, then rename: a crash never leaves a half-written plot.
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let tmp = path.with_extension(format!("tmp.{ext}"));
     match ext.as_str() {
-        "png" => draw_on(BitMapBackend::new(&tmp, SIZE).into_drawing_area(), series, axes, points, identity)?,
-        "svg" => draw_on(SVGBackend::new(&tmp, SIZE).into_drawing_area(), series, axes, points, identity)?,
-        other => bail!("{}: unsupported plot format '{other}' (use .png or .svg)", path.display()),
+        "png" => draw_on(
+            BitMapBackend::new(&tmp, SIZE).into_drawing_area(),
+            series,
+            axes,
+            points,
+            identity,
+        )?,
+        "svg" => draw_on(
+            SVGBackend::new(&tmp, SIZE).into_drawing_area(),
+            series,
+            axes,
+            points,
+            identity,
+        )?,
+        other => bail!(
+            "{}: unsupported plot format '{other}' (use .png or .svg)",
+            path.display()
+        ),
     }
     std::fs::rename(&tmp, path)?;
     Ok(())
@@ -233,7 +264,10 @@ mod tests {
     fn plots_are_written_as_decodable_png_and_svg() {
         let dir = std::env::temp_dir().join(format!("plots-test-{}", std::process::id()));
         let s = vec![
-            Series::new("a", (1..50).map(|k| (k as f64, (k as f64).sqrt())).collect()),
+            Series::new(
+                "a",
+                (1..50).map(|k| (k as f64, (k as f64).sqrt())).collect(),
+            ),
             Series::new("b", (1..50).map(|k| (k as f64, 0.5 * k as f64)).collect()),
         ];
         let axes = Axes {

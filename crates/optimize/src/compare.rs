@@ -11,7 +11,12 @@ fn err(e: PolarsError) -> OptimizeError {
 }
 
 fn phase(df: &DataFrame, name: &str) -> Result<DataFrame, OptimizeError> {
-    let mask = df.column("phase").map_err(err)?.str().map_err(err)?.equal(name);
+    let mask = df
+        .column("phase")
+        .map_err(err)?
+        .str()
+        .map_err(err)?
+        .equal(name);
     df.filter(&mask).map_err(err)
 }
 
@@ -19,7 +24,10 @@ fn phase(df: &DataFrame, name: &str) -> Result<DataFrame, OptimizeError> {
 /// result to `out`, sorted by run_id.
 #[allow(deprecated)]
 fn per_run(df: &DataFrame, column: &str, agg: &str, out: &str) -> Result<DataFrame, OptimizeError> {
-    let gb = df.group_by(["run_id", "method"]).map_err(err)?.select([column]);
+    let gb = df
+        .group_by(["run_id", "method"])
+        .map_err(err)?
+        .select([column]);
     let mut r = match agg {
         "min" => gb.min(),
         "max" => gb.max(),
@@ -27,11 +35,16 @@ fn per_run(df: &DataFrame, column: &str, agg: &str, out: &str) -> Result<DataFra
         _ => unreachable!("internal aggregation name"),
     }
     .map_err(err)?;
-    let produced = r.get_column_names().iter().find(|n| n.as_str().starts_with(column)).map(|n| n.to_string());
+    let produced = r
+        .get_column_names()
+        .iter()
+        .find(|n| n.as_str().starts_with(column))
+        .map(|n| n.to_string());
     if let Some(p) = produced {
         r.rename(&p, out.into()).map_err(err)?;
     }
-    r.sort(["run_id"], SortMultipleOptions::default()).map_err(err)
+    r.sort(["run_id"], SortMultipleOptions::default())
+        .map_err(err)
 }
 
 /// One row per run: `run_id`, `method`, `best_validated_cost`, `best_search_cost`, `search_s`,
@@ -63,10 +76,17 @@ pub fn comparison_table(runs: &DataFrame) -> Result<DataFrame, OptimizeError> {
         if df.height() != table.height() {
             return Err(OptimizeError::Observer(format!("runs without {name} rows")));
         }
-        table.with_column(df.column(name).map_err(err)?.clone()).map_err(err)?;
+        table
+            .with_column(df.column(name).map_err(err)?.clone())
+            .map_err(err)?;
     }
     // Speedup of the search against the euler-cmaes run (the first one, if several).
-    let methods = table.column("method").map_err(err)?.str().map_err(err)?.clone();
+    let methods = table
+        .column("method")
+        .map_err(err)?
+        .str()
+        .map_err(err)?
+        .clone();
     let is_euler = methods.equal("euler-cmaes");
     let euler = table.filter(&is_euler).map_err(err)?;
     let reference = euler
@@ -76,10 +96,19 @@ pub fn comparison_table(runs: &DataFrame) -> Result<DataFrame, OptimizeError> {
         .map_err(err)?
         .get(0)
         .unwrap_or(f64::NAN);
-    let s = table.column("search_s").map_err(err)?.f64().map_err(err)?.clone();
+    let s = table
+        .column("search_s")
+        .map_err(err)?
+        .f64()
+        .map_err(err)?
+        .clone();
     let speedup: Float64Chunked = s.apply_values(|v| reference / v);
     table
-        .with_column(speedup.into_column().with_name("speedup_vs_euler_cmaes".into()))
+        .with_column(
+            speedup
+                .into_column()
+                .with_name("speedup_vs_euler_cmaes".into()),
+        )
         .map_err(err)?;
     table
         .sort(["best_validated_cost"], SortMultipleOptions::default())
@@ -97,17 +126,24 @@ pub fn convergence(runs: &DataFrame) -> Result<DataFrame, OptimizeError> {
             .map_err(err)?
             .select([col]);
         let mut r = if agg == "min" { g.min() } else { g.max() }.map_err(err)?;
-        let produced = r.get_column_names().iter().find(|n| n.as_str().starts_with(col)).map(|n| n.to_string());
+        let produced = r
+            .get_column_names()
+            .iter()
+            .find(|n| n.as_str().starts_with(col))
+            .map(|n| n.to_string());
         if let Some(p) = produced {
             r.rename(&p, out.into()).map_err(err)?;
         }
-        r.sort(["run_id", "generation"], SortMultipleOptions::default()).map_err(err)
+        r.sort(["run_id", "generation"], SortMultipleOptions::default())
+            .map_err(err)
     };
     let mut t = gb("cost", "min", "generation_best")?;
     let e = gb("elapsed_s", "max", "elapsed_s")?;
     let s = gb("simulations", "max", "simulations")?;
-    t.with_column(e.column("elapsed_s").map_err(err)?.clone()).map_err(err)?;
-    t.with_column(s.column("simulations").map_err(err)?.clone()).map_err(err)?;
+    t.with_column(e.column("elapsed_s").map_err(err)?.clone())
+        .map_err(err)?;
+    t.with_column(s.column("simulations").map_err(err)?.clone())
+        .map_err(err)?;
     Ok(t)
 }
 
@@ -116,7 +152,13 @@ mod tests {
     use super::*;
     use crate::run_table::{RunRow, RunTable};
 
-    fn run(id: &str, method: &str, costs: &[(u32, f64, f64)], validated: &[f64], sims_per_eval: u64) -> RunTable {
+    fn run(
+        id: &str,
+        method: &str,
+        costs: &[(u32, f64, f64)],
+        validated: &[f64],
+        sims_per_eval: u64,
+    ) -> RunTable {
         let mut t = RunTable::new(id, method, "test");
         let mut sims = 0;
         for &(g, c, time) in costs {
@@ -162,13 +204,33 @@ mod tests {
 
     #[test]
     fn comparison_aggregates_each_run() {
-        let a = run("a", "euler-cmaes", &[(1, 1.0, 10.0), (2, 0.8, 20.0), (2, 0.9, 20.0)], &[0.85, 0.95], 3);
-        let b = run("b", "surrogate-cmaes", &[(1, 0.7, 0.1), (2, 0.6, 0.2)], &[0.83], 0);
+        let a = run(
+            "a",
+            "euler-cmaes",
+            &[(1, 1.0, 10.0), (2, 0.8, 20.0), (2, 0.9, 20.0)],
+            &[0.85, 0.95],
+            3,
+        );
+        let b = run(
+            "b",
+            "surrogate-cmaes",
+            &[(1, 0.7, 0.1), (2, 0.6, 0.2)],
+            &[0.83],
+            0,
+        );
         let mut df = a.to_dataframe().unwrap();
         df.vstack_mut(&b.to_dataframe().unwrap()).unwrap();
         let t = comparison_table(&df).unwrap();
         assert_eq!(t.height(), 2);
-        let get = |c: &str| t.column(c).unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().to_vec();
+        let get = |c: &str| {
+            t.column(c)
+                .unwrap()
+                .cast(&DataType::Float64)
+                .unwrap()
+                .f64()
+                .unwrap()
+                .to_vec()
+        };
         // Sorted by validated cost: b (0.83) then a (0.85).
         assert_eq!(t.column("run_id").unwrap().str().unwrap().get(0), Some("b"));
         assert_eq!(get("best_validated_cost"), vec![Some(0.83), Some(0.85)]);

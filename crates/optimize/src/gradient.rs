@@ -74,7 +74,10 @@ impl RegionalMap {
         let cols = 3 * n + 1;
         let mut matrix = vec![0.0f32; N_THETA * cols];
         let (mut lo, mut hi) = (Vec::with_capacity(cols), Vec::with_capacity(cols));
-        for (q, (base, range)) in [(0usize, b.w), (3, b.i), (7, b.sigma)].into_iter().enumerate() {
+        for (q, (base, range)) in [(0usize, b.w), (3, b.i), (7, b.sigma)]
+            .into_iter()
+            .enumerate()
+        {
             for r in 0..n {
                 let c = q * n + r;
                 matrix[base * cols + c] = 1.0;
@@ -87,7 +90,12 @@ impl RegionalMap {
         matrix[6 * cols + 3 * n] = 1.0;
         lo.push(b.g.0 as f32);
         hi.push(b.g.1 as f32);
-        Self { matrix, lo, hi, cols }
+        Self {
+            matrix,
+            lo,
+            hi,
+            cols,
+        }
     }
 }
 
@@ -104,7 +112,12 @@ pub fn coordinate_scales(myelin: &[f64], gradient: &[f64], b: &Bounds) -> [f64; 
         }
     };
     let (sm, sg) = (spread(myelin), spread(gradient));
-    let (w, i, s, g) = (b.w.1 - b.w.0, b.i.1 - b.i.0, b.sigma.1 - b.sigma.0, b.g.1 - b.g.0);
+    let (w, i, s, g) = (
+        b.w.1 - b.w.0,
+        b.i.1 - b.i.0,
+        b.sigma.1 - b.sigma.0,
+        b.g.1 - b.g.0,
+    );
     [w, w / sm, w / sg, i, i / sm, i / sg, g, s, s / sm, s / sg]
 }
 
@@ -123,18 +136,27 @@ pub fn descend(
         return Err(OptimizeError::config("starts", "need at least one start"));
     }
     if !(config.learning_rate > 0.0) || config.steps == 0 {
-        return Err(OptimizeError::config("learning_rate/steps", "must be positive"));
+        return Err(OptimizeError::config(
+            "learning_rate/steps",
+            "must be positive",
+        ));
     }
     let bounds = Bounds::default();
     for (k, s) in starts.iter().enumerate() {
         if !pmfm_sim::params::is_feasible(s, myelin, gradient, &bounds) {
-            return Err(OptimizeError::config("starts", format!("start {k} is infeasible")));
+            return Err(OptimizeError::config(
+                "starts",
+                format!("start {k} is infeasible"),
+            ));
         }
     }
     let ad = device.clone().autodiff();
     let model_ad = model.to_device(&ad);
     let map = RegionalMap::new(myelin, gradient, &bounds);
-    let a = Tensor::<2>::from_data(TensorData::new(map.matrix.clone(), [N_THETA, map.cols]), &ad);
+    let a = Tensor::<2>::from_data(
+        TensorData::new(map.matrix.clone(), [N_THETA, map.cols]),
+        &ad,
+    );
     let lo = Tensor::<2>::from_data(TensorData::new(map.lo.clone(), [1, map.cols]), &ad);
     let hi = Tensor::<2>::from_data(TensorData::new(map.hi.clone(), [1, map.cols]), &ad);
     let width = hi.clone() - lo.clone();
@@ -147,7 +169,10 @@ pub fn descend(
     let mut start_total = Vec::new();
     for step in 1..=config.steps {
         let xt = Tensor::<2>::from_data(
-            TensorData::new(x.iter().map(|&v| v as f32).collect::<Vec<f32>>(), [s, N_THETA]),
+            TensorData::new(
+                x.iter().map(|&v| v as f32).collect::<Vec<f32>>(),
+                [s, N_THETA],
+            ),
             &ad,
         )
         .require_grad();
@@ -161,9 +186,9 @@ pub fn descend(
             .mul_scalar(config.penalty);
         let loss = (total.clone() + pen.clone()).sum();
         let grads = loss.backward();
-        let g = xt
-            .grad(&grads)
-            .ok_or_else(|| OptimizeError::Numerical("no gradient w.r.t. θ (is the device autodiff?)".into()))?;
+        let g = xt.grad(&grads).ok_or_else(|| {
+            OptimizeError::Numerical("no gradient w.r.t. θ (is the device autodiff?)".into())
+        })?;
         let g: Vec<f32> = g
             .to_data()
             .try_to_vec::<f32>()
@@ -183,7 +208,9 @@ pub fn descend(
             // Gradient in scaled coordinates u = θ / scale.
             let gu = g[k] as f64 * scales[d];
             if !gu.is_finite() {
-                return Err(OptimizeError::Numerical(format!("non-finite gradient at step {step}")));
+                return Err(OptimizeError::Numerical(format!(
+                    "non-finite gradient at step {step}"
+                )));
             }
             m1[k] = config.beta1 * m1[k] + (1.0 - config.beta1) * gu;
             m2[k] = config.beta2 * m2[k] + (1.0 - config.beta2) * gu * gu;
@@ -295,8 +322,12 @@ mod tests {
     use surrogate::Samples;
 
     fn maps() -> (Vec<f64>, Vec<f64>) {
-        let m: Vec<f64> = (0..20).map(|i| 1.2 + 0.4 * ((i * 7 % 20) as f64 / 19.0)).collect();
-        let g: Vec<f64> = (0..20).map(|i| -0.5 + ((i * 3 % 20) as f64 / 19.0)).collect();
+        let m: Vec<f64> = (0..20)
+            .map(|i| 1.2 + 0.4 * ((i * 7 % 20) as f64 / 19.0))
+            .collect();
+        let g: Vec<f64> = (0..20)
+            .map(|i| -0.5 + ((i * 3 % 20) as f64 / 19.0))
+            .collect();
         (m, g)
     }
 
@@ -322,7 +353,10 @@ mod tests {
             s.design.push("uniform".into());
             s.wall_s.push(0.0);
         }
-        let train = TrainConfig { epochs: 200, ..Default::default() };
+        let train = TrainConfig {
+            epochs: 200,
+            ..Default::default()
+        };
         let (e, _) = Ensemble::fit(
             &s,
             None,
@@ -340,16 +374,37 @@ mod tests {
     fn descent_lowers_the_prediction_and_ends_feasible() {
         let (model, space) = bowl_surrogate();
         let (m, g) = maps();
-        let starts: Vec<Theta> = (0..8).map(|k| space.draw(&Design::Uniform, 99, k)).collect();
-        let cfg = GradientConfig { steps: 150, learning_rate: 0.02, ..Default::default() };
+        let starts: Vec<Theta> = (0..8)
+            .map(|k| space.draw(&Design::Uniform, 99, k))
+            .collect();
+        let cfg = GradientConfig {
+            steps: 150,
+            learning_rate: 0.02,
+            ..Default::default()
+        };
         let ends = descend(&model, &m, &g, &starts, &cfg, &Device::flex(), &mut []).unwrap();
         for d in &ends {
-            assert!(space.is_feasible(&d.theta), "end point infeasible: {:?}", d.theta);
-            assert!(d.total < d.start_total - 1e-3, "no decrease: {} → {}", d.start_total, d.total);
+            assert!(
+                space.is_feasible(&d.theta),
+                "end point infeasible: {:?}",
+                d.theta
+            );
+            assert!(
+                d.total < d.start_total - 1e-3,
+                "no decrease: {} → {}",
+                d.start_total,
+                d.total
+            );
         }
         let best_end = ends.iter().map(|d| d.total).fold(f64::INFINITY, f64::min);
-        let best_start = ends.iter().map(|d| d.start_total).fold(f64::INFINITY, f64::min);
-        assert!(best_end < 0.5 * best_start, "best start {best_start}, best end {best_end}");
+        let best_start = ends
+            .iter()
+            .map(|d| d.start_total)
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            best_end < 0.5 * best_start,
+            "best start {best_start}, best end {best_end}"
+        );
         // An infeasible start is refused.
         let mut bad = starts[0];
         bad[6] = 20.0;

@@ -23,7 +23,9 @@ use surrogate::evaluator::Evaluator;
 use crate::cma::{minimize, BoundsHandling, CmaConfig};
 use crate::error::OptimizeError;
 use crate::gradient::{descend, GradientConfig};
-use crate::objective::{evaluate_batch, BatchContext, Evaluation, LogObserver, Objective, Observer};
+use crate::objective::{
+    evaluate_batch, BatchContext, Evaluation, LogObserver, Objective, Observer,
+};
 use crate::run_table::RunTable;
 use crate::sim_objective::EulerObjective;
 use crate::surrogate_objective::{SurrogateCostConfig, SurrogateObjective};
@@ -56,7 +58,9 @@ impl Method {
             "random" => Ok(Method::Random),
             other => Err(OptimizeError::config(
                 "method",
-                format!("unknown method '{other}' (euler-cmaes, surrogate-cmaes, surrogate-gd, random)"),
+                format!(
+                    "unknown method '{other}' (euler-cmaes, surrogate-cmaes, surrogate-gd, random)"
+                ),
             )),
         }
     }
@@ -139,7 +143,9 @@ pub fn reference_start(myelin: &[f64], gradient: &[f64], bounds: &Bounds, seed: 
     let mut last = [0.0; N_THETA];
     for _ in 0..1000 {
         let n = myelin.len();
-        let mut draw = |(lo, hi): (f64, f64)| -> Vec<f64> { (0..n).map(|_| rng.random_range(lo..=hi)).collect() };
+        let mut draw = |(lo, hi): (f64, f64)| -> Vec<f64> {
+            (0..n).map(|_| rng.random_range(lo..=hi)).collect()
+        };
         let w = fit_linear_map(&draw(bounds.w), myelin, gradient);
         let i = fit_linear_map(&draw(bounds.i), myelin, gradient);
         let s = fit_linear_map(&draw(bounds.sigma), myelin, gradient);
@@ -192,7 +198,10 @@ pub fn run_method(
     out: Option<&Path>,
 ) -> Result<Outcome, OptimizeError> {
     if method.needs_surrogate() && surrogate.is_none() {
-        return Err(OptimizeError::config("surrogate", format!("{} needs a trained surrogate", method.name())));
+        return Err(OptimizeError::config(
+            "surrogate",
+            format!("{} needs a trained surrogate", method.name()),
+        ));
     }
     let (myelin, gradient) = (evaluator.myelin(), evaluator.gradient());
     let bounds = *evaluator.bounds();
@@ -225,13 +234,24 @@ pub fn run_method(
         }
         Method::SurrogateGd => {
             let model = surrogate.expect("checked above");
-            objective_name = format!("{}-gradient", model.kind().map(|k| k.name()).unwrap_or("surrogate"));
+            objective_name = format!(
+                "{}-gradient",
+                model.kind().map(|k| k.name()).unwrap_or("surrogate")
+            );
             table = RunTable::new(run_id, method.name(), &objective_name);
             let starts: Vec<Theta> = (0..cfg.gd_starts.max(1) as u64)
                 .map(|k| reference_start(myelin, gradient, &bounds, cfg.seed.wrapping_add(1 + k)))
                 .collect();
             let mut obs: Vec<&mut dyn Observer> = vec![&mut table];
-            descend(model, myelin, gradient, &starts, &cfg.gradient, device, &mut obs)?;
+            descend(
+                model,
+                myelin,
+                gradient,
+                &starts,
+                &cfg.gradient,
+                device,
+                &mut obs,
+            )?;
         }
         Method::Random => {
             objective_name = euler.name();
@@ -260,8 +280,16 @@ pub fn run_method(
     let cands = top_distinct(&table, cfg.validate_top.max(1));
     let xs: Vec<Vec<f64>> = cands.iter().map(|c| c.0.clone()).collect();
     let predicted: Vec<f64> = cands.iter().map(|c| c.1).collect();
-    let mut validator = EulerObjective::new(evaluator, cfg.n_dup_validate, cfg.seed ^ 0x5EED_0F_7A11_DA7E);
-    let evals: Vec<Evaluation> = if xs.is_empty() { vec![] } else { evaluate_batch(&mut validator, &xs)? };
+    let mut validator = EulerObjective::new(
+        evaluator,
+        cfg.n_dup_validate,
+        cfg.seed ^ 0x5EED_0F_7A11_DA7E,
+    );
+    let evals: Vec<Evaluation> = if xs.is_empty() {
+        vec![]
+    } else {
+        evaluate_batch(&mut validator, &xs)?
+    };
     let validate_s = t1.elapsed().as_secs_f64();
     let last_gen = table.rows.iter().map(|r| r.generation).max().unwrap_or(0);
     table.add_validation(last_gen + 1, search_s + validate_s, &xs, &predicted, &evals);

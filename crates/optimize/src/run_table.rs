@@ -85,7 +85,14 @@ impl RunTable {
 
     /// Appends validation rows: θ re-simulated with the real simulator (`evals` from an Euler
     /// objective), next to the `predicted` search costs.
-    pub fn add_validation(&mut self, generation: u32, elapsed_s: f64, xs: &[Vec<f64>], predicted: &[f64], evals: &[Evaluation]) {
+    pub fn add_validation(
+        &mut self,
+        generation: u32,
+        elapsed_s: f64,
+        xs: &[Vec<f64>],
+        predicted: &[f64],
+        evals: &[Evaluation],
+    ) {
         for ((x, &p), e) in xs.iter().zip(predicted).zip(evals) {
             self.simulations += e.simulations as u64;
             self.rows.push(RunRow {
@@ -116,20 +123,36 @@ impl RunTable {
             Column::new("run_id".into(), s(&self.run_id)),
             Column::new("method".into(), s(&self.method)),
             Column::new("objective".into(), s(&self.objective)),
-            Column::new("phase".into(), r.iter().map(|x| x.phase.clone()).collect::<Vec<_>>()),
-            Column::new("restart".into(), r.iter().map(|x| x.restart).collect::<Vec<_>>()),
-            Column::new("generation".into(), r.iter().map(|x| x.generation).collect::<Vec<_>>()),
+            Column::new(
+                "phase".into(),
+                r.iter().map(|x| x.phase.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "restart".into(),
+                r.iter().map(|x| x.restart).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "generation".into(),
+                r.iter().map(|x| x.generation).collect::<Vec<_>>(),
+            ),
         ];
         for (d, name) in THETA_NAMES.iter().enumerate() {
             cols.push(Column::new(
                 (*name).into(),
-                r.iter().map(|x| x.theta.get(d).copied().unwrap_or(f64::NAN)).collect::<Vec<_>>(),
+                r.iter()
+                    .map(|x| x.theta.get(d).copied().unwrap_or(f64::NAN))
+                    .collect::<Vec<_>>(),
             ));
         }
-        let f = |name: &str, g: fn(&RunRow) -> f64| Column::new(name.into(), r.iter().map(g).collect::<Vec<_>>());
+        let f = |name: &str, g: fn(&RunRow) -> f64| {
+            Column::new(name.into(), r.iter().map(g).collect::<Vec<_>>())
+        };
         cols.extend([
             f("cost", |x| x.cost),
-            Column::new("valid".into(), r.iter().map(|x| x.valid).collect::<Vec<_>>()),
+            Column::new(
+                "valid".into(),
+                r.iter().map(|x| x.valid).collect::<Vec<_>>(),
+            ),
             f("fc", |x| x.fc),
             f("ks", |x| x.ks),
             f("spread", |x| x.spread),
@@ -137,9 +160,13 @@ impl RunTable {
             f("true_ks", |x| x.true_ks),
             f("true_total", |x| x.true_total),
             f("elapsed_s", |x| x.elapsed_s),
-            Column::new("simulations".into(), r.iter().map(|x| x.simulations).collect::<Vec<_>>()),
+            Column::new(
+                "simulations".into(),
+                r.iter().map(|x| x.simulations).collect::<Vec<_>>(),
+            ),
         ]);
-        DataFrame::new(n, cols).map_err(|e| OptimizeError::Observer(format!("building the run table: {e}")))
+        DataFrame::new(n, cols)
+            .map_err(|e| OptimizeError::Observer(format!("building the run table: {e}")))
     }
 
     /// Writes the table now (atomically), if a path was given.
@@ -152,7 +179,8 @@ impl RunTable {
         ParquetWriter::new(&mut buf)
             .finish(&mut df)
             .map_err(|e| OptimizeError::Observer(format!("{}: {e}", path.display())))?;
-        surrogate::table::write_atomic(path, &buf).map_err(|e| OptimizeError::Observer(e.to_string()))
+        surrogate::table::write_atomic(path, &buf)
+            .map_err(|e| OptimizeError::Observer(e.to_string()))
     }
 
     pub fn finish(&self) -> Result<(), OptimizeError> {
@@ -161,7 +189,12 @@ impl RunTable {
 }
 
 impl Observer for RunTable {
-    fn on_evaluations(&mut self, ctx: &BatchContext, xs: &[Vec<f64>], evals: &[Evaluation]) -> Result<(), OptimizeError> {
+    fn on_evaluations(
+        &mut self,
+        ctx: &BatchContext,
+        xs: &[Vec<f64>],
+        evals: &[Evaluation],
+    ) -> Result<(), OptimizeError> {
         for (x, e) in xs.iter().zip(evals) {
             self.simulations += e.simulations as u64;
             let part = |n: &str| e.part(n).unwrap_or(f64::NAN);
@@ -199,10 +232,22 @@ impl Observer for RunTable {
 pub fn read_run_tables(paths: &[PathBuf]) -> Result<DataFrame, OptimizeError> {
     let mut out: Option<DataFrame> = None;
     for p in paths {
-        let df = surrogate::table::read_parquet(p).map_err(|e| OptimizeError::Observer(e.to_string()))?;
-        for c in ["run_id", "method", "phase", "cost", "true_total", "elapsed_s", "simulations"] {
+        let df = surrogate::table::read_parquet(p)
+            .map_err(|e| OptimizeError::Observer(e.to_string()))?;
+        for c in [
+            "run_id",
+            "method",
+            "phase",
+            "cost",
+            "true_total",
+            "elapsed_s",
+            "simulations",
+        ] {
             if df.column(c).is_err() {
-                return Err(OptimizeError::Observer(format!("{}: missing column '{c}' (not a run table)", p.display())));
+                return Err(OptimizeError::Observer(format!(
+                    "{}: missing column '{c}' (not a run table)",
+                    p.display()
+                )));
             }
         }
         out = Some(match out {

@@ -57,35 +57,48 @@ impl Objective for EulerObjective<'_> {
     }
 
     fn cost(&mut self, population: &[Vec<f64>]) -> Result<Vec<Evaluation>, OptimizeError> {
-        let thetas: Vec<Theta> = population.iter().map(|x| to_theta(x)).collect::<Result<_, _>>()?;
+        let thetas: Vec<Theta> = population
+            .iter()
+            .map(|x| to_theta(x))
+            .collect::<Result<_, _>>()?;
         let seed = batch_seed(self.seed, self.calls);
         self.calls += 1;
         let mut out = Vec::with_capacity(thetas.len());
         for chunk in thetas.chunks(self.max_batch.max(1)) {
-            let scored = self
-                .evaluator
-                .score(chunk, self.n_dup, seed)
-                .map_err(|e| OptimizeError::Objective {
+            let scored = self.evaluator.score(chunk, self.n_dup, seed).map_err(|e| {
+                OptimizeError::Objective {
                     objective: self.name(),
                     message: e.to_string(),
-                })?;
+                }
+            })?;
             for s in scored {
                 let e = Evaluation::new(s.cost.total)
                     .with_part("fc", s.cost.fc)
                     .with_part("ks", s.cost.ks)
                     .with_simulations(if s.feasible { self.n_dup } else { 0 });
-                out.push(if s.is_valid() { e } else { Evaluation { valid: false, ..e } });
+                out.push(if s.is_valid() {
+                    e
+                } else {
+                    Evaluation { valid: false, ..e }
+                });
             }
         }
         Ok(out)
     }
 
     fn is_feasible(&self, x: &[f64]) -> bool {
-        to_theta(x).map(|t| self.evaluator.is_feasible(&t)).unwrap_or(false)
+        to_theta(x)
+            .map(|t| self.evaluator.is_feasible(&t))
+            .unwrap_or(false)
     }
 
     fn constraint_violation(&self, x: &[f64]) -> f64 {
-        violation(x, self.evaluator.myelin(), self.evaluator.gradient(), self.evaluator.bounds())
+        violation(
+            x,
+            self.evaluator.myelin(),
+            self.evaluator.gradient(),
+            self.evaluator.bounds(),
+        )
     }
 
     fn name(&self) -> String {

@@ -42,7 +42,12 @@ pub struct SurrogateObjective<'a> {
 }
 
 impl<'a> SurrogateObjective<'a> {
-    pub fn new(model: &'a Ensemble, myelin: &[f64], gradient: &[f64], config: SurrogateCostConfig) -> Self {
+    pub fn new(
+        model: &'a Ensemble,
+        myelin: &[f64],
+        gradient: &[f64],
+        config: SurrogateCostConfig,
+    ) -> Self {
         Self {
             model,
             myelin: myelin.to_vec(),
@@ -59,11 +64,17 @@ impl Objective for SurrogateObjective<'_> {
     }
 
     fn cost(&mut self, population: &[Vec<f64>]) -> Result<Vec<Evaluation>, OptimizeError> {
-        let thetas: Vec<Theta> = population.iter().map(|x| to_theta(x)).collect::<Result<_, _>>()?;
-        let p = self.model.predict(&thetas).map_err(|e| OptimizeError::Objective {
-            objective: self.name(),
-            message: e.to_string(),
-        })?;
+        let thetas: Vec<Theta> = population
+            .iter()
+            .map(|x| to_theta(x))
+            .collect::<Result<_, _>>()?;
+        let p = self
+            .model
+            .predict(&thetas)
+            .map_err(|e| OptimizeError::Objective {
+                objective: self.name(),
+                message: e.to_string(),
+            })?;
         Ok((0..thetas.len())
             .map(|k| {
                 let ok = p.p_valid[k] >= self.config.min_p_valid && p.total[k].is_finite();
@@ -99,7 +110,11 @@ impl Objective for SurrogateObjective<'_> {
     fn name(&self) -> String {
         let kind = self.model.kind().map(|k| k.name()).unwrap_or("surrogate");
         if self.model.len() > 1 {
-            format!("{kind}-ensemble{}(k={})", self.model.len(), self.config.spread_weight)
+            format!(
+                "{kind}-ensemble{}(k={})",
+                self.model.len(),
+                self.config.spread_weight
+            )
         } else {
             kind.to_string()
         }

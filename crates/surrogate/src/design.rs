@@ -82,7 +82,9 @@ impl Design {
                     return Err(SurrogateError::Config("max_tries must be ≥ 1".into()));
                 }
                 if centres.iter().flatten().any(|x| !x.is_finite()) {
-                    return Err(SurrogateError::Config("a centre has a non-finite value".into()));
+                    return Err(SurrogateError::Config(
+                        "a centre has a non-finite value".into(),
+                    ));
                 }
                 Ok(())
             }
@@ -118,7 +120,9 @@ impl DesignSpace {
             )));
         }
         if myelin.iter().chain(gradient).any(|x| !x.is_finite()) {
-            return Err(SurrogateError::Input("a regional map has a non-finite value".into()));
+            return Err(SurrogateError::Input(
+                "a regional map has a non-finite value".into(),
+            ));
         }
         Ok(Self {
             myelin: myelin.to_vec(),
@@ -235,8 +239,12 @@ mod tests {
     use super::*;
 
     fn space() -> DesignSpace {
-        let myelin: Vec<f64> = (0..68).map(|i| 1.1 + 0.6 * ((i * 7 % 68) as f64 / 67.0)).collect();
-        let gradient: Vec<f64> = (0..68).map(|i| -0.8 + 1.7 * ((i * 13 % 68) as f64 / 67.0)).collect();
+        let myelin: Vec<f64> = (0..68)
+            .map(|i| 1.1 + 0.6 * ((i * 7 % 68) as f64 / 67.0))
+            .collect();
+        let gradient: Vec<f64> = (0..68)
+            .map(|i| -0.8 + 1.7 * ((i * 13 % 68) as f64 / 67.0))
+            .collect();
         DesignSpace::new(&myelin, &gradient, Bounds::default()).unwrap()
     }
 
@@ -281,7 +289,10 @@ mod tests {
         let p = pmfm_sim::RegionalParams::from_theta(&t, &s.myelin, &s.gradient);
         let wmax = p.w.iter().copied().fold(f64::MIN, f64::max);
         let wmin = p.w.iter().copied().fold(f64::MAX, f64::min);
-        assert!((wmax - 1.0).abs() < 1e-12 && wmin.abs() < 1e-12, "w in [{wmin}, {wmax}]");
+        assert!(
+            (wmax - 1.0).abs() < 1e-12 && wmin.abs() < 1e-12,
+            "w in [{wmin}, {wmax}]"
+        );
     }
 
     #[test]

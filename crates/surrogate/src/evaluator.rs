@@ -40,7 +40,12 @@ impl Scored {
 }
 
 impl Evaluator {
-    pub fn new(data: &EmpiricalData, sim: SimConfig, fcd_window: usize, device: &Device) -> Result<Self> {
+    pub fn new(
+        data: &EmpiricalData,
+        sim: SimConfig,
+        fcd_window: usize,
+        device: &Device,
+    ) -> Result<Self> {
         let n = data.n_regions();
         let simulator = Simulator::new(&data.sc.data, n, sim, device)
             .map_err(|e| SurrogateError::Config(e.to_string()))?;
@@ -74,7 +79,9 @@ impl Evaluator {
     /// Simulates the feasible θ of `thetas` as one batch (`n_dup` duplicates, common random
     /// numbers from `seed`) and scores them; infeasible θ cost [`INVALID_COST`] per term.
     pub fn score(&self, thetas: &[Theta], n_dup: usize, seed: u64) -> Result<Vec<Scored>> {
-        let feasible: Vec<usize> = (0..thetas.len()).filter(|&k| self.is_feasible(&thetas[k])).collect();
+        let feasible: Vec<usize> = (0..thetas.len())
+            .filter(|&k| self.is_feasible(&thetas[k]))
+            .collect();
         let infeasible_cost = Cost {
             fc: INVALID_COST,
             ks: INVALID_COST,

@@ -12,8 +12,8 @@
 
 pub mod design;
 pub mod ensemble;
-pub mod evaluator;
 pub mod error;
+pub mod evaluator;
 pub mod models;
 pub mod normalise;
 pub mod persist;

@@ -88,12 +88,7 @@ fn load_err(path: &Path, message: impl Into<String>) -> SurrogateError {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = tmp_path(path);
-    fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))
-}
+pub(crate) use crate::table::write_atomic;
 
 fn tmp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();

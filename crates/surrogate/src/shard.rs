@@ -79,7 +79,9 @@ impl Shard {
             None => 0,
         };
         let index = id.checked_sub(min).ok_or_else(|| {
-            SurrogateError::Config(format!("SLURM_ARRAY_TASK_ID {id} < SLURM_ARRAY_TASK_MIN {min}"))
+            SurrogateError::Config(format!(
+                "SLURM_ARRAY_TASK_ID {id} < SLURM_ARRAY_TASK_MIN {min}"
+            ))
         })?;
         format!("{index}/{count}").parse()
     }
@@ -128,7 +130,10 @@ impl Batches {
 /// Noise seed of batch `b` of a job with base seed `seed` (SplitMix64 of the pair), so batches
 /// draw independent noise whatever shard or order they run in.
 pub fn batch_seed(seed: u64, b: usize) -> u64 {
-    let mut z = seed ^ (b as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut z = seed
+        ^ (b as u64)
+            .wrapping_add(1)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -151,13 +156,18 @@ mod tests {
             }
         }
         assert!(seen.iter().all(|&c| c == 1));
-        let total: u64 = (0..b.count()).map(|k| b.range(k).end - b.range(k).start).sum();
+        let total: u64 = (0..b.count())
+            .map(|k| b.range(k).end - b.range(k).start)
+            .sum();
         assert_eq!(total, 1003);
     }
 
     #[test]
     fn shard_parsing_and_slurm_environment() {
-        assert_eq!("2/4".parse::<Shard>().unwrap(), Shard { index: 2, count: 4 });
+        assert_eq!(
+            "2/4".parse::<Shard>().unwrap(),
+            Shard { index: 2, count: 4 }
+        );
         for bad in ["4/4", "1", "a/2", "0/0", "-1/3"] {
             assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }

@@ -88,7 +88,9 @@ fn f64_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<f64>> {
     if !c.dtype().is_primitive_numeric() {
         return Err(type_error(path, c, "f64"));
     }
-    let c = c.cast(&DataType::Float64).map_err(|_| type_error(path, c, "f64"))?;
+    let c = c
+        .cast(&DataType::Float64)
+        .map_err(|_| type_error(path, c, "f64"))?;
     let ca = c.f64().map_err(|_| type_error(path, &c, "f64"))?;
     Ok(ca.iter().map(|x| x.unwrap_or(f64::NAN)).collect())
 }
@@ -98,8 +100,12 @@ fn u64_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<u64>> {
     if !c.dtype().is_integer() {
         return Err(type_error(path, c, "unsigned integer"));
     }
-    let cast = c.strict_cast(&DataType::UInt64).map_err(|_| type_error(path, c, "unsigned integer"))?;
-    let ca = cast.u64().map_err(|_| type_error(path, c, "unsigned integer"))?;
+    let cast = c
+        .strict_cast(&DataType::UInt64)
+        .map_err(|_| type_error(path, c, "unsigned integer"))?;
+    let ca = cast
+        .u64()
+        .map_err(|_| type_error(path, c, "unsigned integer"))?;
     ca.iter()
         .enumerate()
         .map(|(row, x)| {
@@ -151,7 +157,11 @@ pub fn from_dataframe(df: &DataFrame, path: &Path) -> Result<Samples> {
         if !valid[row] {
             continue;
         }
-        for (name, v) in [("fc_cost", &fc_cost), ("ks_cost", &ks_cost), ("total_cost", &total_cost)] {
+        for (name, v) in [
+            ("fc_cost", &fc_cost),
+            ("ks_cost", &ks_cost),
+            ("total_cost", &total_cost),
+        ] {
             if !v[row].is_finite() {
                 return Err(SurrogateError::NonFinite {
                     path: path.to_path_buf(),
@@ -161,7 +171,10 @@ pub fn from_dataframe(df: &DataFrame, path: &Path) -> Result<Samples> {
             }
         }
     }
-    let n_dup = u64_column(df, path, "n_dup")?.into_iter().map(|x| x as u32).collect();
+    let n_dup = u64_column(df, path, "n_dup")?
+        .into_iter()
+        .map(|x| x as u32)
+        .collect();
     let seed = u64_column(df, path, "seed")?;
     let dataset = str_column(df, path, "dataset")?;
     let design = str_column(df, path, "design")?;
@@ -276,7 +289,10 @@ pub fn list_parts(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
     let mut parts = Vec::new();
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        if let Some(num) = name.strip_prefix("part-").and_then(|s| s.strip_suffix(".parquet")) {
+        if let Some(num) = name
+            .strip_prefix("part-")
+            .and_then(|s| s.strip_suffix(".parquet"))
+        {
             if let Ok(b) = num.parse::<usize>() {
                 parts.push((b, e.path()));
             }
@@ -391,23 +407,32 @@ mod tests {
         let p = d.join("no_g.parquet");
         write_parquet(&p, &mut no_g).unwrap();
         let e = read_samples(&p).unwrap_err().to_string();
-        assert!(e.contains("no_g.parquet") && e.contains("missing column 'g'"), "{e}");
+        assert!(
+            e.contains("no_g.parquet") && e.contains("missing column 'g'"),
+            "{e}"
+        );
 
         let mut s = toy(4, 0);
         s.theta[2][3] = f64::NAN;
         let p = d.join("nan.parquet");
         write_samples(&p, &s).unwrap();
         let e = read_samples(&p).unwrap_err().to_string();
-        assert!(e.contains("nan.parquet") && e.contains("'i0'") && e.contains("row 2"), "{e}");
+        assert!(
+            e.contains("nan.parquet") && e.contains("'i0'") && e.contains("row 2"),
+            "{e}"
+        );
 
-        df.replace("valid", Column::new("valid".into(), vec![1.0f64; 4])).unwrap();
+        df.replace("valid", Column::new("valid".into(), vec![1.0f64; 4]))
+            .unwrap();
         let p = d.join("type.parquet");
         write_parquet(&p, &mut df).unwrap();
         let e = read_samples(&p).unwrap_err().to_string();
         assert!(e.contains("'valid'") && e.contains("expected bool"), "{e}");
 
         std::fs::write(d.join("junk.parquet"), b"not parquet").unwrap();
-        let e = read_samples(&d.join("junk.parquet")).unwrap_err().to_string();
+        let e = read_samples(&d.join("junk.parquet"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("junk.parquet") && e.contains("Parquet"), "{e}");
     }
 

@@ -9,8 +9,9 @@ use clap::Parser;
 use experiments::comparison::{build_surrogate, print_table, report, run_methods};
 use experiments::dataset::DataArgs;
 use experiments::device::DeviceArgs;
+use experiments::method_args::MethodArgs;
 use experiments::sim_args::SimArgs;
-use optimize::methods::{Method, MethodConfig};
+use optimize::methods::Method;
 use surrogate::ensemble::Ensemble;
 use surrogate::evaluator::Evaluator;
 
@@ -21,7 +22,10 @@ struct Args {
     #[arg(long)]
     from_runs: bool,
     /// Methods, comma-separated: euler-cmaes, surrogate-cmaes, surrogate-gd, random.
-    #[arg(long, default_value = "euler-cmaes,surrogate-cmaes,surrogate-gd,random")]
+    #[arg(
+        long,
+        default_value = "euler-cmaes,surrogate-cmaes,surrogate-gd,random"
+    )]
     methods: String,
     /// A trained surrogate (directory from train-surrogate); without it one is trained here on a
     /// fresh dataset of --dataset-size θ.
@@ -31,22 +35,8 @@ struct Args {
     dataset_size: usize,
     #[arg(long, default_value_t = 3)]
     ensemble: usize,
-    #[arg(long, default_value_t = 32)]
-    population: usize,
-    #[arg(long, default_value_t = 8)]
-    parents: usize,
-    #[arg(long, default_value_t = 30)]
-    generations: usize,
-    #[arg(long, default_value_t = 1)]
-    n_dup: usize,
-    #[arg(long, default_value_t = 8)]
-    validate_top: usize,
-    #[arg(long, default_value_t = 3)]
-    n_dup_validate: usize,
-    #[arg(long, default_value_t = 512)]
-    random_budget: usize,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    method_args: MethodArgs,
     #[arg(long, default_value = "out/compare-optimizers")]
     out: PathBuf,
     #[command(flatten)]
@@ -70,7 +60,11 @@ fn run(args: Args) -> Result<()> {
         print_table(&t, None);
         return Ok(());
     }
-    let methods: Vec<Method> = args.methods.split(',').map(Method::parse).collect::<Result<_, _>>()?;
+    let methods: Vec<Method> = args
+        .methods
+        .split(',')
+        .map(Method::parse)
+        .collect::<Result<_, _>>()?;
     if methods.is_empty() {
         bail!("--methods names no method");
     }
@@ -83,7 +77,14 @@ fn run(args: Args) -> Result<()> {
             Some(dir) => Ensemble::load(dir, &device)?,
             None => {
                 let (m, s, gen_s, train_s) = build_surrogate(
-                    &evaluator, args.dataset_size, 64, args.ensemble, None, args.seed, &device, &args.out,
+                    &evaluator,
+                    args.dataset_size,
+                    64,
+                    args.ensemble,
+                    None,
+                    args.method_args.seed,
+                    &device,
+                    &args.out,
                 )?;
                 println!(
                     "surrogate: dataset of {} θ ({} valid) simulated in {gen_s:.1} s, {}-member MLP ensemble trained in {train_s:.1} s",
@@ -97,21 +98,25 @@ fn run(args: Args) -> Result<()> {
     } else {
         None
     };
-    let cfg = MethodConfig {
-        population: args.population,
-        parents: args.parents,
-        generations: args.generations,
-        n_dup: args.n_dup,
-        validate_top: args.validate_top,
-        n_dup_validate: args.n_dup_validate,
-        random_budget: args.random_budget,
-        seed: args.seed,
-        ..MethodConfig::default()
-    };
-    let outcomes = run_methods(&methods, &evaluator, surrogate.as_ref(), &cfg, &device, &args.out)?;
+    let cfg = args.method_args.config();
+    let outcomes = run_methods(
+        &methods,
+        &evaluator,
+        surrogate.as_ref(),
+        &cfg,
+        &device,
+        &args.out,
+    )?;
     let table = report(&args.out)?;
-    let truth = if args.data.data.is_none() { Some(pmfm_sim::synthetic::TRUE_THETA) } else { None };
+    let truth = if args.data.data.is_none() {
+        Some(pmfm_sim::synthetic::TRUE_THETA)
+    } else {
+        None
+    };
     print_table(&table, truth.as_ref().map(|t| (outcomes.as_slice(), t)));
-    println!("run tables, comparison.parquet and convergence plots in {}", args.out.display());
+    println!(
+        "run tables, comparison.parquet and convergence plots in {}",
+        args.out.display()
+    );
     Ok(())
 }

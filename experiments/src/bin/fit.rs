@@ -7,8 +7,9 @@ use anyhow::{bail, Result};
 use clap::Parser;
 use experiments::dataset::DataArgs;
 use experiments::device::DeviceArgs;
+use experiments::method_args::MethodArgs;
 use experiments::sim_args::SimArgs;
-use optimize::methods::{run_method, Method, MethodConfig};
+use optimize::methods::{run_method, Method};
 use pmfm_sim::params::THETA_NAMES;
 use surrogate::ensemble::Ensemble;
 use surrogate::evaluator::Evaluator;
@@ -22,29 +23,8 @@ struct Args {
     /// Trained surrogate directory (for the surrogate methods).
     #[arg(long)]
     surrogate: Option<PathBuf>,
-    /// Weight k of the ensemble spread in the surrogate cost mean + k·spread.
-    #[arg(long, default_value_t = 0.0)]
-    spread_weight: f64,
-    #[arg(long, default_value_t = 32)]
-    population: usize,
-    #[arg(long, default_value_t = 8)]
-    parents: usize,
-    #[arg(long, default_value_t = 0.15)]
-    sigma0: f64,
-    #[arg(long, default_value_t = 30)]
-    generations: usize,
-    #[arg(long, default_value_t = 1)]
-    n_dup: usize,
-    #[arg(long, default_value_t = 8)]
-    validate_top: usize,
-    #[arg(long, default_value_t = 3)]
-    n_dup_validate: usize,
-    #[arg(long, default_value_t = 32)]
-    gd_starts: usize,
-    #[arg(long, default_value_t = 512)]
-    random_budget: usize,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    method_args: MethodArgs,
     #[arg(long, default_value = "out/fit")]
     out: PathBuf,
     #[command(flatten)]
@@ -65,29 +45,31 @@ fn main() {
 fn run(args: Args) -> Result<()> {
     let method = Method::parse(&args.method)?;
     if method.needs_surrogate() && args.surrogate.is_none() {
-        bail!("--method {} needs --surrogate DIR (train one with train-surrogate)", method.name());
+        bail!(
+            "--method {} needs --surrogate DIR (train one with train-surrogate)",
+            method.name()
+        );
     }
     let device = args.device.device()?;
     let sim = args.sim.config();
     let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
     let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
-    let surrogate = args.surrogate.as_ref().map(|d| Ensemble::load(d, &device)).transpose()?;
-    let mut cfg = MethodConfig {
-        population: args.population,
-        parents: args.parents,
-        sigma0: args.sigma0,
-        generations: args.generations,
-        n_dup: args.n_dup,
-        validate_top: args.validate_top,
-        n_dup_validate: args.n_dup_validate,
-        gd_starts: args.gd_starts,
-        random_budget: args.random_budget,
-        seed: args.seed,
-        ..MethodConfig::default()
-    };
-    cfg.surrogate_cost.spread_weight = args.spread_weight;
+    let surrogate = args
+        .surrogate
+        .as_ref()
+        .map(|d| Ensemble::load(d, &device))
+        .transpose()?;
+    let cfg = args.method_args.config();
     let path = args.out.join(format!("{}.parquet", method.name()));
-    let o = run_method(method, &evaluator, surrogate.as_ref(), &cfg, method.name(), &device, Some(&path))?;
+    let o = run_method(
+        method,
+        &evaluator,
+        surrogate.as_ref(),
+        &cfg,
+        method.name(),
+        &device,
+        Some(&path),
+    )?;
     println!(
         "{}: best validated total cost {:.4} (search cost {:.4}); search {:.1} s, validation {:.1} s, {} + {} Euler simulations",
         method.name(),

@@ -21,7 +21,9 @@ use optimize::methods::{Method, MethodConfig};
 use surrogate::evaluator::Evaluator;
 
 #[derive(Parser, Debug)]
-#[command(about = "End-to-end pMFM pipeline on the synthetic default: dataset, surrogate, fits, comparison")]
+#[command(
+    about = "End-to-end pMFM pipeline on the synthetic default: dataset, surrogate, fits, comparison"
+)]
 struct Args {
     #[command(flatten)]
     device: DeviceArgs,
@@ -56,9 +58,15 @@ struct Args {
 /// The pipeline's shorter default schedule, applied unless the command line sets one.
 fn with_quick_schedule(args: Vec<String>) -> Vec<String> {
     let mut args = args;
-    if !args.iter().any(|a| a == "--duration" || a.starts_with("--duration=")) {
+    if !args
+        .iter()
+        .any(|a| a == "--duration" || a.starts_with("--duration="))
+    {
         args.extend(["--duration", "400"].map(String::from));
-        if !args.iter().any(|a| a == "--burn-in" || a.starts_with("--burn-in=")) {
+        if !args
+            .iter()
+            .any(|a| a == "--burn-in" || a.starts_with("--burn-in="))
+        {
             args.extend(["--burn-in", "40"].map(String::from));
         }
     }
@@ -104,10 +112,19 @@ fn run(args: Args) -> Result<()> {
         seed: args.seed,
         ..MethodConfig::default()
     };
-    let methods = [Method::EulerCmaes, Method::SurrogateCmaes, Method::SurrogateGd, Method::Random];
+    let methods = [
+        Method::EulerCmaes,
+        Method::SurrogateCmaes,
+        Method::SurrogateGd,
+        Method::Random,
+    ];
     let outcomes = run_methods(&methods, &evaluator, Some(&model), &cfg, &device, &args.out)?;
     let table = report(&args.out)?;
-    let truth = args.data.data.is_none().then_some(pmfm_sim::synthetic::TRUE_THETA);
+    let truth = args
+        .data
+        .data
+        .is_none()
+        .then_some(pmfm_sim::synthetic::TRUE_THETA);
     print_table(&table, truth.as_ref().map(|t| (outcomes.as_slice(), t)));
     let euler = outcomes.iter().find(|o| o.method == Method::EulerCmaes);
     let surr = outcomes.iter().find(|o| o.method == Method::SurrogateCmaes);

@@ -131,7 +131,10 @@ fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
 
 fn merge(dir: &Path) -> Result<()> {
     let m = read_manifest(dir)?.with_context(|| {
-        format!("{}: no {MANIFEST}; is this a pmfm-dataset output directory?", dir.display())
+        format!(
+            "{}: no {MANIFEST}; is this a pmfm-dataset output directory?",
+            dir.display()
+        )
     })?;
     let batches = Batches::new(m.n_total, m.batch_size)?;
     let merged = merge_parts(dir, batches.count())?;
@@ -201,14 +204,21 @@ fn run(args: RunArgs) -> Result<()> {
             out.display()
         ),
         Some(_) => {}
-        None => write_atomic(&out.join(MANIFEST), serde_json::to_string_pretty(&manifest)?.as_bytes())?,
+        None => write_atomic(
+            &out.join(MANIFEST),
+            serde_json::to_string_pretty(&manifest)?.as_bytes(),
+        )?,
     }
-    let (done, broken) = finished_batches(out, |b| {
+    let batch_len = |b: usize| {
         let r = batches.range(b);
         (r.end - r.start) as usize
-    })?;
+    };
+    let (done, broken) = finished_batches(out, batch_len)?;
     for p in &broken {
-        eprintln!("warning: {} is unreadable or short; redoing its batch", p.display());
+        eprintln!(
+            "warning: {} is unreadable or short; redoing its batch",
+            p.display()
+        );
     }
     let todo: Vec<usize> = batches
         .of_shard(shard)
@@ -216,7 +226,7 @@ fn run(args: RunArgs) -> Result<()> {
         .filter(|b| !done.contains(b))
         .take(args.max_batches.unwrap_or(usize::MAX))
         .collect();
-    let n_todo: u64 = todo.iter().map(|&b| { let r = batches.range(b); r.end - r.start }).sum();
+    let n_todo: u64 = todo.iter().map(|&b| batch_len(b) as u64).sum();
     eprintln!(
         "dataset {} · design {} · shard {shard} · {} of {} batches to do ({} θ, batch {}, n_dup {}) → {}",
         data.name,
@@ -234,7 +244,10 @@ fn run(args: RunArgs) -> Result<()> {
     let mut n_done = 0usize;
     for &b in &todo {
         let range = batches.range(b);
-        let thetas: Vec<_> = range.clone().map(|k| space.draw(&design, args.seed, k)).collect();
+        let thetas: Vec<_> = range
+            .clone()
+            .map(|k| space.draw(&design, args.seed, k))
+            .collect();
         let seed = batch_seed(args.seed, b);
         let s = evaluator.samples(&thetas, range.start, args.n_dup, seed, design.name())?;
         write_samples(&out.join(part_name(b)), &s)?;
@@ -258,10 +271,7 @@ fn run(args: RunArgs) -> Result<()> {
         "simulated {n_done} θ ({n_valid} valid) in {elapsed:.1} s ({:.3} s per θ)",
         elapsed / n_done.max(1) as f64
     );
-    let (done, _) = finished_batches(out, |b| {
-        let r = batches.range(b);
-        (r.end - r.start) as usize
-    })?;
+    let (done, _) = finished_batches(out, batch_len)?;
     if done.len() == batches.count() {
         merge(out)?;
     } else {

@@ -59,12 +59,20 @@ fn run(args: Args) -> Result<()> {
     let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
     let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
     let space = DesignSpace::new(&data.myelin, &data.gradient, Bounds::default())?;
-    let max_b = *args.surrogate_batches.iter().chain(&args.sim_batches).max().unwrap_or(&1);
+    let max_b = *args
+        .surrogate_batches
+        .iter()
+        .chain(&args.sim_batches)
+        .max()
+        .unwrap_or(&1);
     let thetas: Vec<Theta> = (0..max_b as u64)
         .map(|k| space.draw(&Design::Lhs { block: max_b }, args.seed, k))
         .collect();
 
-    println!("Euler simulator ({} s simulated, n_dup {}), device {}:", sim.duration, args.n_dup, args.device.device);
+    println!(
+        "Euler simulator ({} s simulated, n_dup {}), device {}:",
+        sim.duration, args.n_dup, args.device.device
+    );
     println!("{:>8} {:>12} {:>14}", "batch", "wall s", "s per θ");
     let mut best_sim = f64::INFINITY;
     for &b in &args.sim_batches {
@@ -73,15 +81,26 @@ fn run(args: Args) -> Result<()> {
         let wall = t0.elapsed().as_secs_f64();
         let per = wall / b as f64;
         best_sim = best_sim.min(per);
-        println!("{b:>8} {wall:>12.3} {per:>14.6}  ({} valid)", scored.iter().filter(|s| s.is_valid()).count());
+        println!(
+            "{b:>8} {wall:>12.3} {per:>14.6}  ({} valid)",
+            scored.iter().filter(|s| s.is_valid()).count()
+        );
     }
 
     println!("\nSurrogates:");
-    println!("{:>10} {:>8} {:>14} {:>14} {:>12}", "model", "batch", "s per batch", "s per θ", "speedup");
+    println!(
+        "{:>10} {:>8} {:>14} {:>14} {:>12}",
+        "model", "batch", "s per batch", "s per θ", "speedup"
+    );
     let mut summary = Vec::new();
     for dir in &args.models {
-        let model = Ensemble::load(dir, &device).with_context(|| format!("loading {}", dir.display()))?;
-        let name = dir.file_name().and_then(|s| s.to_str()).unwrap_or("model").to_string();
+        let model =
+            Ensemble::load(dir, &device).with_context(|| format!("loading {}", dir.display()))?;
+        let name = dir
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or("model")
+            .to_string();
         // Warm-up (allocations, kernel compilation on GPUs).
         model.predict(&thetas[..args.surrogate_batches[0].min(thetas.len())])?;
         let mut best = f64::INFINITY;
@@ -96,13 +115,20 @@ fn run(args: Args) -> Result<()> {
             }
             let per = wall / xs.len() as f64;
             best = best.min(per);
-            println!("{name:>10} {:>8} {wall:>14.6} {per:>14.3e} {:>11.0}×", xs.len(), best_sim / per);
+            println!(
+                "{name:>10} {:>8} {wall:>14.6} {per:>14.3e} {:>11.0}×",
+                xs.len(),
+                best_sim / per
+            );
         }
         summary.push((name, best));
     }
     println!("\nPer-evaluation speedup at the best batch size of each (simulator {best_sim:.4} s per θ):");
     for (name, per) in summary {
-        println!("  {name:<10} {per:.3e} s per θ → {:.0}× faster than the Euler simulator", best_sim / per);
+        println!(
+            "  {name:<10} {per:.3e} s per θ → {:.0}× faster than the Euler simulator",
+            best_sim / per
+        );
     }
     Ok(())
 }

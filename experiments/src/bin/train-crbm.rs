@@ -15,7 +15,7 @@ use crbm::stats::{evaluate, EvalConfig, NrmseReport};
 use crbm::synthetic::SyntheticConfig;
 use crbm::{PcdTrainer, TrainConfig, TrainReport};
 use experiments::output::{write_atomic, write_csv, write_parquet};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use polars::prelude::{Column, DataFrame};
 use serde::Serialize;
 
@@ -366,12 +366,7 @@ fn train_config(args: &Args, n_train: usize) -> Result<TrainConfig> {
 }
 
 fn progress_bar(len: u64) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} updates ({per_sec}, ETA {eta})",
-    ) {
-        bar.set_style(style);
-    }
+    let bar = experiments::progress::bar(len, "updates");
     bar.enable_steady_tick(Duration::from_millis(250));
     bar
 }

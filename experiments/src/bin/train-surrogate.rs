@@ -26,7 +26,9 @@ use surrogate::train::{metrics, TrainConfig, TrainHistory};
 use surrogate::Samples;
 
 #[derive(Parser, Debug)]
-#[command(about = "Train pMFM cost surrogates on parameter→cost tables and report held-out accuracy")]
+#[command(
+    about = "Train pMFM cost surrogates on parameter→cost tables and report held-out accuracy"
+)]
 struct Args {
     /// Parameter→cost tables: Parquet files or pmfm-dataset output directories (repeatable).
     #[arg(long = "table", required = true)]
@@ -77,7 +79,11 @@ fn kinds(s: &str) -> Result<Vec<ModelKind>> {
     let mut v = Vec::new();
     for k in s.split(',').map(str::trim).filter(|k| !k.is_empty()) {
         match k {
-            "all" => v.extend([ModelKind::Quadratic, ModelKind::Mlp, ModelKind::RegionTokens]),
+            "all" => v.extend([
+                ModelKind::Quadratic,
+                ModelKind::Mlp,
+                ModelKind::RegionTokens,
+            ]),
             "mlp" => v.push(ModelKind::Mlp),
             "quadratic" => v.push(ModelKind::Quadratic),
             "tokens" => v.push(ModelKind::RegionTokens),
@@ -101,7 +107,9 @@ fn kind_name(k: &ModelKind) -> &'static str {
 /// Seeded train/test split of the rows.
 fn split(n: usize, test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rows: Vec<usize> = (0..n).collect();
-    rows.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xD1B5_4A32_D192_ED03));
+    rows.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ 0xD1B5_4A32_D192_ED03,
+    ));
     let n_test = ((n as f64) * test_fraction).round() as usize;
     let test = rows[..n_test].to_vec();
     let train = rows[n_test..].to_vec();
@@ -111,14 +119,24 @@ fn split(n: usize, test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
 fn learning_curve(path: &std::path::Path, hist: &[TrainHistory], name: &str) -> Result<()> {
     let mut series = Vec::new();
     for (m, h) in hist.iter().enumerate() {
-        let tag = if hist.len() > 1 { format!(" #{m}") } else { String::new() };
+        let tag = if hist.len() > 1 {
+            format!(" #{m}")
+        } else {
+            String::new()
+        };
         series.push(Series::new(
             format!("train{tag}"),
-            h.epochs.iter().map(|e| (e.epoch as f64, e.train_loss)).collect(),
+            h.epochs
+                .iter()
+                .map(|e| (e.epoch as f64, e.train_loss))
+                .collect(),
         ));
         series.push(Series::new(
             format!("validation{tag}"),
-            h.epochs.iter().filter_map(|e| e.val_loss.map(|v| (e.epoch as f64, v))).collect(),
+            h.epochs
+                .iter()
+                .filter_map(|e| e.val_loss.map(|v| (e.epoch as f64, v)))
+                .collect(),
         ));
     }
     plots::lines(
@@ -137,14 +155,20 @@ fn learning_curve(path: &std::path::Path, hist: &[TrainHistory], name: &str) -> 
 fn run(args: Args) -> Result<()> {
     let kinds = kinds(&args.models)?;
     if !(0.0..0.9).contains(&args.test_fraction) {
-        bail!("--test-fraction must be in [0, 0.9), got {}", args.test_fraction);
+        bail!(
+            "--test-fraction must be in [0, 0.9), got {}",
+            args.test_fraction
+        );
     }
     if args.ensemble == 0 {
         bail!("--ensemble must be at least 1");
     }
     let all = read_many(&args.tables)?;
     if all.len() < 20 {
-        bail!("the tables hold {} rows; need at least 20 to train and test", all.len());
+        bail!(
+            "the tables hold {} rows; need at least 20 to train and test",
+            all.len()
+        );
     }
     let (train_rows, test_rows) = split(all.len(), args.test_fraction, args.seed);
     let train: Samples = all.select(&train_rows);
@@ -212,7 +236,10 @@ fn run(args: Args) -> Result<()> {
         let t0 = Instant::now();
         let mut on_epoch = |member: usize, e: &surrogate::train::EpochLog| {
             bar.inc(1);
-            bar.set_message(format!("{name} #{member}: val loss {:.4}", e.val_loss.unwrap_or(f64::NAN)));
+            bar.set_message(format!(
+                "{name} #{member}: val loss {:.4}",
+                e.val_loss.unwrap_or(f64::NAN)
+            ));
         };
         let seeds: Vec<u64> = (0..args.ensemble as u64).map(|k| args.seed + k).collect();
         let (mut ensemble, histories) = Ensemble::fit(
@@ -259,7 +286,10 @@ fn run(args: Args) -> Result<()> {
             .collect();
         plots::identity(
             &args.out.join(format!("identity_{name}.png")),
-            &[Series::new(format!("held-out θ (r = {:.3})", metrics.pearson_total), pts)],
+            &[Series::new(
+                format!("held-out θ (r = {:.3})", metrics.pearson_total),
+                pts,
+            )],
             &Axes {
                 title: format!("{name} surrogate: total cost"),
                 x_label: "simulated total cost".into(),
@@ -267,21 +297,44 @@ fn run(args: Args) -> Result<()> {
                 ..Default::default()
             },
         )?;
-        learning_curve(&args.out.join(format!("learning_curve_{name}.png")), &histories, name)?;
+        learning_curve(
+            &args.out.join(format!("learning_curve_{name}.png")),
+            &histories,
+            name,
+        )?;
         metric_rows.push((name.to_string(), metrics, train_s, n_params, args.ensemble));
     }
 
-    let col_f = |f: &dyn Fn(&(String, surrogate::train::Metrics, f64, usize, usize)) -> f64| -> Vec<f64> {
-        metric_rows.iter().map(f).collect()
-    };
+    let col_f =
+        |f: &dyn Fn(&(String, surrogate::train::Metrics, f64, usize, usize)) -> f64| -> Vec<f64> {
+            metric_rows.iter().map(f).collect()
+        };
     let mut df = DataFrame::new(
         metric_rows.len(),
         vec![
-            Column::new("model".into(), metric_rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>()),
-            Column::new("ensemble".into(), metric_rows.iter().map(|r| r.4 as u32).collect::<Vec<_>>()),
-            Column::new("n_params".into(), metric_rows.iter().map(|r| r.3 as u64).collect::<Vec<_>>()),
-            Column::new("n_test".into(), metric_rows.iter().map(|r| r.1.n as u64).collect::<Vec<_>>()),
-            Column::new("n_test_valid".into(), metric_rows.iter().map(|r| r.1.n_valid as u64).collect::<Vec<_>>()),
+            Column::new(
+                "model".into(),
+                metric_rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "ensemble".into(),
+                metric_rows.iter().map(|r| r.4 as u32).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "n_params".into(),
+                metric_rows.iter().map(|r| r.3 as u64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "n_test".into(),
+                metric_rows.iter().map(|r| r.1.n as u64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "n_test_valid".into(),
+                metric_rows
+                    .iter()
+                    .map(|r| r.1.n_valid as u64)
+                    .collect::<Vec<_>>(),
+            ),
             Column::new("pearson_total".into(), col_f(&|r| r.1.pearson_total)),
             Column::new("pearson_fc".into(), col_f(&|r| r.1.pearson_fc)),
             Column::new("pearson_ks".into(), col_f(&|r| r.1.pearson_ks)),

@@ -1,0 +1,58 @@
+//! Options of the pMFM fitting methods shared by `fit` and `compare-optimizers`.
+
+use optimize::methods::MethodConfig;
+
+/// CMA-ES, validation and baseline settings (see [`MethodConfig`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct MethodArgs {
+    /// CMA-ES population λ.
+    #[arg(long, default_value_t = 32)]
+    pub population: usize,
+    /// CMA-ES parents μ.
+    #[arg(long, default_value_t = 8)]
+    pub parents: usize,
+    /// CMA-ES initial step size σ₀.
+    #[arg(long, default_value_t = 0.15)]
+    pub sigma0: f64,
+    #[arg(long, default_value_t = 30)]
+    pub generations: usize,
+    /// Noise duplicates per θ during a simulator-driven search.
+    #[arg(long, default_value_t = 1)]
+    pub n_dup: usize,
+    /// Candidates re-simulated at the end, and their duplicates.
+    #[arg(long, default_value_t = 8)]
+    pub validate_top: usize,
+    #[arg(long, default_value_t = 3)]
+    pub n_dup_validate: usize,
+    /// Starts of the surrogate gradient descent.
+    #[arg(long, default_value_t = 32)]
+    pub gd_starts: usize,
+    /// Random-search budget (Euler simulations).
+    #[arg(long, default_value_t = 512)]
+    pub random_budget: usize,
+    /// Weight k of the ensemble spread in the surrogate cost mean + k·spread.
+    #[arg(long, default_value_t = 0.0)]
+    pub spread_weight: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl MethodArgs {
+    pub fn config(&self) -> MethodConfig {
+        let mut cfg = MethodConfig {
+            population: self.population,
+            parents: self.parents,
+            sigma0: self.sigma0,
+            generations: self.generations,
+            n_dup: self.n_dup,
+            validate_top: self.validate_top,
+            n_dup_validate: self.n_dup_validate,
+            gd_starts: self.gd_starts,
+            random_budget: self.random_budget,
+            seed: self.seed,
+            ..MethodConfig::default()
+        };
+        cfg.surrogate_cost.spread_weight = self.spread_weight;
+        cfg
+    }
+}
