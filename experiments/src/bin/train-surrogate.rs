@@ -21,7 +21,7 @@ use surrogate::ensemble::Ensemble;
 use surrogate::evaluator::connectome_of;
 use surrogate::models::{ModelConfig, ModelKind, Prediction};
 use surrogate::persist::{DatasetSource, Provenance};
-use surrogate::table::read_many;
+use surrogate::table::read_samples;
 use surrogate::train::{metrics, TrainConfig, TrainHistory};
 use surrogate::Samples;
 
@@ -163,7 +163,18 @@ fn run(args: Args) -> Result<()> {
     if args.ensemble == 0 {
         bail!("--ensemble must be at least 1");
     }
-    let all = read_many(&args.tables)?;
+    // Each table is read once: its rows feed the training data and its provenance entry.
+    let mut all = Samples::default();
+    let mut sources = Vec::with_capacity(args.tables.len());
+    for p in &args.tables {
+        let s = read_samples(p)?;
+        sources.push(DatasetSource {
+            name: s.dataset.first().cloned().unwrap_or_default(),
+            path: p.display().to_string(),
+            rows: s.len(),
+        });
+        all.extend(&s);
+    }
     if all.len() < 20 {
         bail!(
             "the tables hold {} rows; need at least 20 to train and test",
@@ -190,18 +201,7 @@ fn run(args: Args) -> Result<()> {
         None
     };
     let provenance = Provenance {
-        datasets: args
-            .tables
-            .iter()
-            .map(|p| {
-                let s = read_many(std::slice::from_ref(p)).unwrap_or_default();
-                DatasetSource {
-                    name: s.dataset.first().cloned().unwrap_or_default(),
-                    path: p.display().to_string(),
-                    rows: s.len(),
-                }
-            })
-            .collect(),
+        datasets: sources,
         note: format!(
             "train-surrogate: {} training rows, {} held out (test fraction {}, seed {})",
             train.len(),
