@@ -154,6 +154,25 @@ pub fn save_model(model: &Crbm, meta: &ModelMetadata, stem: impl AsRef<Path>) ->
     std::fs::write(&jp, text).map_err(io_err(&jp))
 }
 
+/// [`save_model`] into a temporary stem beside `stem`, then both files renamed into place, so
+/// a crash never leaves a half-written model under the final name.
+pub fn save_model_atomic(model: &Crbm, meta: &ModelMetadata, stem: impl AsRef<Path>) -> Result<()> {
+    let stem = stem.as_ref();
+    let dir = stem
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let name = stem.file_name().and_then(|s| s.to_str()).unwrap_or("model");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    save_model(model, meta, &tmp)?;
+    for ext in ["npz", "json"] {
+        let (from, to) = (with_ext(&tmp, ext), with_ext(stem, ext));
+        std::fs::rename(&from, &to).map_err(io_err(&to))?;
+    }
+    Ok(())
+}
+
 /// Load a model saved by [`save_model`].
 pub fn load_model(stem: impl AsRef<Path>) -> Result<(Crbm, ModelMetadata)> {
     let stem = stem.as_ref();
@@ -195,6 +214,14 @@ mod tests {
         let stem = dir.join("model");
         save_model(&c, &meta, &stem).unwrap();
         let (back, m2) = load_model(&stem).unwrap();
+        save_model_atomic(&c, &meta, dir.join("atomic")).unwrap();
+        assert_eq!(load_model(dir.join("atomic")).unwrap().0, c);
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
         assert_eq!(back, c);
         assert_eq!(m2.lambda, Some(0.02));
         assert_eq!(m2.n_hidden, 3);

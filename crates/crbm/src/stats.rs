@@ -302,6 +302,38 @@ pub fn compare(
     samples: &SparseBatch,
     cfg: &EvalConfig,
 ) -> NrmseReport {
+    compare_detailed(model, train, test, samples, cfg).report
+}
+
+/// An nRMSE report with the statistics it was computed from (for identity plots).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub report: NrmseReport,
+    /// Statistics of the held-out test frames.
+    pub test: FiveStatistics,
+    /// Statistics of the model samples.
+    pub model: FiveStatistics,
+}
+
+/// [`evaluate`], keeping the test and model statistics.
+pub fn evaluate_detailed(
+    model: &Crbm,
+    train: &SparseBatch,
+    test: &SparseBatch,
+    cfg: &EvalConfig,
+) -> Result<Evaluation> {
+    let samples = sample_model(model, train, &cfg.sampling)?;
+    Ok(compare_detailed(model, train, test, &samples, cfg))
+}
+
+/// [`compare`], keeping the test and model statistics.
+pub fn compare_detailed(
+    model: &Crbm,
+    train: &SparseBatch,
+    test: &SparseBatch,
+    samples: &SparseBatch,
+    cfg: &EvalConfig,
+) -> Evaluation {
     let pairs = sample_pairs(model.n_visible, cfg.max_pairs, cfg.seed);
     let (st, ss, sm) = (
         five_statistics(model, test, &pairs),
@@ -345,7 +377,11 @@ pub fn compare(
         .sum::<f64>()
         .sqrt();
     r.good = !r.bad && r.norm4 <= cfg.good_threshold;
-    r
+    Evaluation {
+        report: r,
+        test: st,
+        model: sm,
+    }
 }
 
 #[cfg(test)]

@@ -78,6 +78,31 @@ pub struct Synthetic {
 }
 
 impl SyntheticConfig {
+    /// The default brain volume with `n_neurons`, `n_assemblies` and `n_frames`, the assembly
+    /// radius chosen so that an assembly holds `expected_members` neurons on average.
+    pub fn with_assembly_size(
+        n_neurons: usize,
+        n_assemblies: usize,
+        n_frames: usize,
+        expected_members: f64,
+        seed: u64,
+    ) -> Self {
+        let d = Self::default();
+        // Neurons fill the ellipsoid uniformly, so a ball of radius r holds on average
+        // N·p·r³/(abc) members (ignoring the boundary).
+        let [a, b, c] = d.semi_axes;
+        let radius =
+            (expected_members / (d.membership_prob * n_neurons.max(1) as f64) * a * b * c).cbrt();
+        Self {
+            n_neurons,
+            n_assemblies,
+            n_frames,
+            assembly_radius: radius,
+            seed,
+            ..d
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         let bad = |field, value: String, reason| {
             Err(CrbmError::InvalidConfig {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use crbm::data::{chronological_split, Recording, SplitConfig};
-use crbm::io::{save_model, ModelMetadata};
+use crbm::io::{save_model_atomic, ModelMetadata};
 use crbm::penalty::Penalty;
 use crbm::recovery::{assembly_recovery, mean_jaccard, AssemblyMatch};
 use crbm::stats::{evaluate, EvalConfig, NrmseReport};
@@ -212,8 +212,9 @@ fn run(args: Args) -> Result<()> {
             report: Some(train_report.clone()),
             ..Default::default()
         },
-        &args.out.join("model"),
-    )?;
+        args.out.join("model"),
+    )
+    .context("saving the model")?;
     write_curve(&args.out, &train_report)?;
     if let Some(r) = &recovery {
         write_recovery(&args.out, r)?;
@@ -281,21 +282,13 @@ fn load(args: &Args) -> Result<(Recording, Option<Vec<Vec<u32>>>, String)> {
             if args.coords.is_some() || args.regions.is_some() {
                 anyhow::bail!("--coords and --regions need --data");
             }
-            let d = SyntheticConfig::default();
-            // Neurons fill the ellipsoid uniformly, so a ball of radius r holds on average
-            // N·p·r³/(abc) members (ignoring the boundary).
-            let [a, b, c] = d.semi_axes;
-            let radius =
-                (args.assembly_size / (d.membership_prob * args.neurons.max(1) as f64) * a * b * c)
-                    .cbrt();
-            let cfg = SyntheticConfig {
-                n_neurons: args.neurons,
-                n_assemblies: args.assemblies,
-                n_frames: args.frames,
-                assembly_radius: radius,
-                seed: args.seed,
-                ..d
-            };
+            let cfg = SyntheticConfig::with_assembly_size(
+                args.neurons,
+                args.assemblies,
+                args.frames,
+                args.assembly_size,
+                args.seed,
+            );
             let syn = cfg.generate().context("generating the synthetic default")?;
             let name = format!(
                 "synthetic(N={}, K={}, T={})",
@@ -369,23 +362,6 @@ fn progress_bar(len: u64) -> ProgressBar {
     let bar = experiments::progress::bar(len, "updates");
     bar.enable_steady_tick(Duration::from_millis(250));
     bar
-}
-
-/// `save_model` into a temporary stem, then rename both files into place.
-fn save_model_atomic(model: &crbm::Crbm, meta: &ModelMetadata, stem: &Path) -> Result<()> {
-    let dir = stem.parent().unwrap_or(Path::new("."));
-    let name = stem.file_name().and_then(|s| s.to_str()).unwrap_or("model");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    save_model(model, meta, &tmp).context("saving the model")?;
-    for ext in ["npz", "json"] {
-        let (from, to) = (
-            dir.join(format!(".{name}.{}.tmp.{ext}", std::process::id())),
-            dir.join(format!("{name}.{ext}")),
-        );
-        std::fs::rename(&from, &to)
-            .with_context(|| format!("renaming {} to {}", from.display(), to.display()))?;
-    }
-    Ok(())
 }
 
 /// `training_curve.csv` and `training_curve.parquet`: one row per logged update.
