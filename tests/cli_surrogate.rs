@@ -169,6 +169,7 @@ fn bad_tables_give_one_clear_error() {
 
 #[test]
 fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
+    // The main job: pMFM dataset, surrogate, fits, comparison; then the quick cRBM λ sweep.
     let out = tmp("pipeline");
     let mut p = bin("pipeline");
     p.args(SHORT)
@@ -202,6 +203,15 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     }
     assert!(is_png(&out.join("convergence_time.png")));
     assert!(is_png(&out.join("convergence_simulations.png")));
+    // The main job's cRBM part: a quick λ sweep (12 models) and its report.
+    assert!(
+        t.contains("cRBM λ sweep (synthetic raster, 12 models)"),
+        "{t}"
+    );
+    let sweep = analysis::table::read_rows(&out.join("crbm-sweep/sweep.parquet")).unwrap();
+    assert_eq!(sweep.len(), 12);
+    assert!(out.join("crbm-sweep/report/summary.md").is_file());
+    assert!(is_png(&out.join("crbm-sweep/report/norm_vs_lambda.png")));
     let first = surrogate::table::read_parquet(&out.join("comparison.parquet")).unwrap();
     assert_eq!(first.height(), 4);
     // Surrogate searches spend no Euler simulation; the Euler search spends population × gens.

@@ -10,7 +10,7 @@ use plotters::prelude::*;
 
 static FONT: Once = Once::new();
 
-fn register_font() {
+pub(crate) fn register_font() {
     FONT.call_once(|| {
         for style in [
             FontStyle::Normal,
@@ -53,9 +53,9 @@ pub struct Axes {
     pub log_y: bool,
 }
 
-const SIZE: (u32, u32) = (900, 650);
+pub(crate) const SIZE: (u32, u32) = (900, 650);
 
-fn palette(k: usize) -> RGBColor {
+pub(crate) fn palette(k: usize) -> RGBColor {
     const C: [RGBColor; 8] = [
         RGBColor(31, 119, 180),
         RGBColor(255, 127, 14),
@@ -69,7 +69,7 @@ fn palette(k: usize) -> RGBColor {
     C[k % C.len()]
 }
 
-fn finite_range(vals: impl Iterator<Item = f64>, log: bool) -> Option<(f64, f64)> {
+pub(crate) fn finite_range(vals: impl Iterator<Item = f64>, log: bool) -> Option<(f64, f64)> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in vals.filter(|v| v.is_finite() && (!log || *v > 0.0)) {
         lo = lo.min(v);

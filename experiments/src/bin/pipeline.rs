@@ -2,7 +2,9 @@
 //! build the synthetic data set from a hidden θ*, generate a parameter→cost dataset with the
 //! Euler simulator, train an MLP surrogate ensemble, fit θ with Euler-CMA-ES, surrogate-CMA-ES
 //! and surrogate gradient descent (both validated on the simulator) and random search, and
-//! print the comparison table (polars, from the run tables) with convergence plots.
+//! print the comparison table (polars, from the run tables) with convergence plots; then a
+//! small λ sweep of cRBMs on the synthetic spike raster (`SweepConfig::quick`: 6 λ × 2 seeds)
+//! and its report (model selection, connectivity clusters, plots, `summary.md`).
 //!
 //! Unless `--duration` is given it simulates 400 s (40 s burn-in) instead of the reference's
 //! 984 s, for both the synthetic "empirical" data and every fit, so the whole job takes a few
@@ -11,18 +13,22 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use analysis::SweepConfig;
 use anyhow::Result;
 use clap::Parser;
 use experiments::comparison::{build_surrogate, print_table, report, run_methods};
 use experiments::dataset::DataArgs;
 use experiments::device::DeviceArgs;
 use experiments::sim_args::SimArgs;
+use experiments::sweep_report::{print_summary, write_report, ReportOptions};
+use experiments::sweep_run::run_sweep;
 use optimize::methods::{Method, MethodConfig};
 use surrogate::evaluator::Evaluator;
+use surrogate::shard::Shard;
 
 #[derive(Parser, Debug)]
 #[command(
-    about = "End-to-end pMFM pipeline on the synthetic default: dataset, surrogate, fits, comparison"
+    about = "The main job on the synthetic default: pMFM dataset, surrogate, fits, comparison; then a small cRBM λ sweep and its report"
 )]
 struct Args {
     #[command(flatten)]
@@ -53,6 +59,9 @@ struct Args {
     /// Output directory.
     #[arg(long, default_value = "out/pipeline")]
     out: PathBuf,
+    /// Skip the cRBM λ sweep (the pMFM part only).
+    #[arg(long)]
+    no_crbm_sweep: bool,
 }
 
 /// The pipeline's shorter default schedule, applied unless the command line sets one.
@@ -140,9 +149,26 @@ fn run(args: Args) -> Result<()> {
         );
     }
     println!(
-        "done in {:.1} s; run tables, comparison.parquet, convergence plots and the surrogate in {}",
+        "pMFM part done in {:.1} s; run tables, comparison.parquet, convergence plots and the surrogate in {}",
         t0.elapsed().as_secs_f64(),
         args.out.display()
     );
+    if !args.no_crbm_sweep {
+        let t1 = Instant::now();
+        let dir = args.out.join("crbm-sweep");
+        // Resumable: a killed pipeline keeps the finished models.
+        run_sweep(&SweepConfig::quick(), &dir, true, Shard::default(), None)?;
+        let summary = write_report(&dir, &dir.join("report"), &ReportOptions::default())?;
+        println!(
+            "cRBM λ sweep (synthetic raster, {} models):",
+            summary.n_models
+        );
+        print_summary(&summary);
+        println!(
+            "cRBM sweep done in {:.1} s; total {:.1} s",
+            t1.elapsed().as_secs_f64(),
+            t0.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }

@@ -6,12 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use experiments::dataset::DataArgs;
 use experiments::device::DeviceArgs;
 use experiments::progress;
 use experiments::sim_args::SimArgs;
+use experiments::slurm::{self, SlurmArgs};
 use experiments::theta_input::read_theta_csv;
 use pmfm_sim::params::Bounds;
 use pmfm_sim::simulator::SimConfig;
@@ -40,6 +41,16 @@ enum Cmd {
     Merge {
         /// The dataset directory (as given to --out).
         dir: PathBuf,
+    },
+    /// Write a Slurm job array (one shard per task, each run with --resume) and a dependent
+    /// merge job for the dataset options given after `--`, e.g.
+    /// `pmfm-dataset slurm --tasks 8 --mem 8G -- --n 100000 --out /scratch/ds`.
+    Slurm {
+        #[command(flatten)]
+        slurm: SlurmArgs,
+        /// The dataset options of a plain run (without --shard: the array task chooses it).
+        #[arg(last = true, value_name = "RUN OPTIONS")]
+        run: Vec<String>,
     },
 }
 
@@ -110,6 +121,7 @@ fn main() {
     let cli = Cli::parse();
     let res = match cli.cmd {
         Some(Cmd::Merge { dir }) => merge(&dir),
+        Some(Cmd::Slurm { slurm, run }) => write_slurm(&slurm, run),
         None => run(cli.run),
     };
     if let Err(e) = res {
@@ -145,6 +157,31 @@ fn merge(dir: &Path) -> Result<()> {
         merged.valid.iter().filter(|v| **v).count(),
         dir.join(surrogate::table::MERGED_FILE).display()
     );
+    Ok(())
+}
+
+/// Writes the Slurm scripts for a dataset run with `run_options`, after checking them.
+fn write_slurm(cfg: &SlurmArgs, run_options: Vec<String>) -> Result<()> {
+    let task_args = slurm::task_args(&run_options)?;
+    let parsed = Cli::try_parse_from(
+        std::iter::once("pmfm-dataset".to_string()).chain(task_args.iter().cloned()),
+    )
+    .map_err(|e| anyhow!("the run options after `--` are not valid:\n{e}"))?;
+    if parsed.cmd.is_some() {
+        bail!("after `--` give the options of a dataset run, not a subcommand");
+    }
+    let run = parsed.run;
+    design_of(&run)?;
+    if run.max_batches.is_some() {
+        bail!("--max-batches would leave the dataset unfinished; drop it from the run options");
+    }
+    let job = slurm::Job {
+        name: "pmfm-dataset".into(),
+        task_args,
+        merge_args: vec!["merge".into(), run.out.to_string_lossy().into_owned()],
+    };
+    let scripts = slurm::write_scripts(cfg, &job)?;
+    println!("{}", scripts.instructions());
     Ok(())
 }
 

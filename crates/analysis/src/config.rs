@@ -1,0 +1,524 @@
+//! The sweep config (TOML): data set, λ grids, seeds per λ, training, evaluation and coupling
+//! settings. Parsed once and checked at the boundary ([`SweepConfig::from_toml_file`]), so the
+//! sweep itself can trust it.
+
+use std::path::{Path, PathBuf};
+
+use crbm::data::SplitConfig;
+use crbm::penalty::Penalty;
+use crbm::stats::EvalConfig;
+use crbm::TrainConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AnalysisError, Result};
+
+/// How the values of a λ grid are spaced between `start` and `stop` (both included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Spacing {
+    Linear,
+    #[default]
+    Log,
+}
+
+/// One named range of penalty strengths, e.g. `weak` = 0.005–0.1 (log, 6 values).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaGrid {
+    pub name: String,
+    pub start: f64,
+    pub stop: f64,
+    pub count: usize,
+    #[serde(default)]
+    pub spacing: Spacing,
+}
+
+impl LambdaGrid {
+    /// The grid's λ values, ascending.
+    pub fn values(&self) -> Vec<f64> {
+        if self.count == 1 {
+            return vec![self.start];
+        }
+        let t = |k: usize| k as f64 / (self.count - 1) as f64;
+        (0..self.count)
+            .map(|k| match self.spacing {
+                Spacing::Linear => self.start + t(k) * (self.stop - self.start),
+                Spacing::Log => (self.start.ln() + t(k) * (self.stop / self.start).ln()).exp(),
+            })
+            .collect()
+    }
+}
+
+/// The weight penalty whose strength the sweep varies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PenaltyKind {
+    /// `R = (λ/2N) Σ_μ (Σ_i |w_iμ|)²` (spec).
+    #[default]
+    L2l1,
+    L1,
+    L2,
+}
+
+impl PenaltyKind {
+    pub fn with_lambda(self, lambda: f64) -> Penalty {
+        match self {
+            PenaltyKind::L2l1 => Penalty::L2L1 { lambda },
+            PenaltyKind::L1 => Penalty::L1 { lambda },
+            PenaltyKind::L2 => Penalty::L2 { lambda },
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PenaltyKind::L2l1 => "l2l1",
+            PenaltyKind::L1 => "l1",
+            PenaltyKind::L2 => "l2",
+        }
+    }
+}
+
+/// The built-in synthetic recording (planted assemblies in a brain-shaped volume).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyntheticData {
+    pub neurons: usize,
+    pub assemblies: usize,
+    pub frames: usize,
+    /// Expected member neurons per assembly (sets the assembly radius).
+    pub assembly_size: f64,
+    pub seed: u64,
+}
+
+impl Default for SyntheticData {
+    fn default() -> Self {
+        Self {
+            neurons: 1000,
+            assemblies: 12,
+            frames: 3000,
+            assembly_size: 30.0,
+            seed: 0,
+        }
+    }
+}
+
+/// Where the recording comes from: a raster file (with optional coordinates and region
+/// labels), or the synthetic default when `raster` is absent. Relative paths are taken
+/// relative to the config file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Binary raster, frames × neurons (.npy, .npz, .csv, .h5).
+    pub raster: Option<PathBuf>,
+    /// Array (.npz) or dataset (HDF5) holding the raster.
+    pub key: Option<String>,
+    /// Neuron coordinates, neurons × 3 (µm).
+    pub coords: Option<PathBuf>,
+    pub coords_key: Option<String>,
+    /// Region label per neuron (text lines or 1-D .npy).
+    pub regions: Option<PathBuf>,
+    pub synthetic: SyntheticData,
+}
+
+/// How coupling matrices are aggregated before models are compared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    /// Voxels of a 3-D grid over the neuron coordinates when there are coordinates, else
+    /// regions when there are labels, else no coupling matrices.
+    #[default]
+    Auto,
+    Voxels,
+    Regions,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CouplingConfig {
+    pub group_by: GroupBy,
+    /// Side of a cubic voxel, µm.
+    pub voxel_size: f64,
+}
+
+impl Default for CouplingConfig {
+    fn default() -> Self {
+        Self {
+            group_by: GroupBy::Auto,
+            voxel_size: 100.0,
+        }
+    }
+}
+
+/// A λ sweep: every (λ, seed) pair of the grids is one model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SweepConfig {
+    pub name: String,
+    pub data: DataConfig,
+    /// λ ranges; the sweep's λ values are their values in order.
+    pub grids: Vec<LambdaGrid>,
+    /// Models (training seeds) per λ.
+    pub seeds: usize,
+    /// Seed of the first model of each λ; the others follow consecutively.
+    pub seed_base: u64,
+    pub penalty: PenaltyKind,
+    /// Training settings; its penalty and seed are set per model.
+    pub train: TrainConfig,
+    pub split: SplitConfig,
+    pub eval: EvalConfig,
+    pub couplings: CouplingConfig,
+    /// Entries kept per statistic for identity plots (model vs test statistic).
+    pub identity_points: usize,
+}
+
+impl Default for SweepConfig {
+    /// The synthetic-default sweep: 12 λ values (6 in each of the two ranges of interest)
+    /// × 3 seeds on N = 1000 neurons with 12 planted assemblies (M = 40, 600 updates of 10
+    /// Gibbs sweeps): about 10 s per model on 2 cores.
+    fn default() -> Self {
+        Self {
+            name: "synthetic-default".into(),
+            data: DataConfig::default(),
+            grids: vec![
+                LambdaGrid {
+                    name: "weak".into(),
+                    start: 0.005,
+                    stop: 0.1,
+                    count: 6,
+                    spacing: Spacing::Log,
+                },
+                LambdaGrid {
+                    name: "strong".into(),
+                    start: 0.5,
+                    stop: 5.0,
+                    count: 6,
+                    spacing: Spacing::Log,
+                },
+            ],
+            seeds: 3,
+            seed_base: 0,
+            penalty: PenaltyKind::L2l1,
+            train: TrainConfig {
+                n_hidden: 40,
+                n_updates: 600,
+                gibbs_steps: 10,
+                ..TrainConfig::default()
+            },
+            split: SplitConfig::default(),
+            eval: EvalConfig {
+                sampling: crbm::stats::SamplingConfig {
+                    n_chains: 200,
+                    burn_in: 50,
+                    samples_per_chain: 5,
+                    thinning: 10,
+                    seed: 0,
+                },
+                ..EvalConfig::default()
+            },
+            couplings: CouplingConfig::default(),
+            identity_points: 2000,
+        }
+    }
+}
+
+/// One model of the sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    /// Position in the sweep (λ-major, then seed); also its part-file number.
+    pub index: usize,
+    pub lambda: f64,
+    pub seed: u64,
+    /// Name of the λ grid it belongs to.
+    pub range: String,
+}
+
+impl SweepConfig {
+    /// A small sweep for the README's main job and the tests: 6 λ values in two ranges × 2
+    /// seeds on 400 neurons, a few hundred updates each.
+    pub fn quick() -> Self {
+        let d = Self::default();
+        let grid = |name: &str, start, stop| LambdaGrid {
+            name: name.into(),
+            start,
+            stop,
+            count: 3,
+            spacing: Spacing::Log,
+        };
+        Self {
+            name: "synthetic-quick".into(),
+            data: DataConfig {
+                synthetic: SyntheticData {
+                    neurons: 400,
+                    assemblies: 8,
+                    frames: 1500,
+                    assembly_size: 25.0,
+                    seed: 0,
+                },
+                ..DataConfig::default()
+            },
+            grids: vec![grid("weak", 0.005, 0.1), grid("strong", 0.5, 5.0)],
+            seeds: 2,
+            train: TrainConfig {
+                n_hidden: 24,
+                n_updates: 300,
+                batch_size: 50,
+                n_chains: 50,
+                gibbs_steps: 5,
+                log_every: 50,
+                ..d.train
+            },
+            eval: EvalConfig {
+                sampling: crbm::stats::SamplingConfig {
+                    n_chains: 100,
+                    burn_in: 30,
+                    samples_per_chain: 5,
+                    thinning: 5,
+                    seed: 0,
+                },
+                ..EvalConfig::default()
+            },
+            couplings: CouplingConfig {
+                group_by: GroupBy::Auto,
+                voxel_size: 150.0,
+            },
+            identity_points: 500,
+            ..d
+        }
+    }
+
+    /// Reads and checks a TOML sweep config; relative data paths are resolved against the
+    /// file's directory. Errors name the file.
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(crate::error::io_err(path))?;
+        let bad = |message: String| AnalysisError::Config {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut cfg = Self::from_toml_str(&text).map_err(bad)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [
+            &mut cfg.data.raster,
+            &mut cfg.data.coords,
+            &mut cfg.data.regions,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Parses and checks a TOML sweep config (the error is a message without a path).
+    pub fn from_toml_str(text: &str) -> std::result::Result<Self, String> {
+        let value: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        // `TrainConfig` and `EvalConfig` belong to `crbm` and accept unknown keys; a typo in a
+        // sweep of hundreds of models is expensive, so reject keys they do not have.
+        for (section, known) in [
+            ("train", toml_keys(&TrainConfig::default())),
+            ("eval", toml_keys(&EvalConfig::default())),
+            ("split", toml_keys(&SplitConfig::default())),
+        ] {
+            if let Some(toml::Value::Table(t)) = value.get(section) {
+                if let Some(k) = t.keys().find(|k| !known.contains(k)) {
+                    return Err(format!(
+                        "unknown key '{k}' in [{section}] (known: {})",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        let cfg: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        cfg.validate().map_err(|e| e.to_string())?;
+        Ok(cfg)
+    }
+
+    /// The config as TOML (for `lambda-sweep print-config`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot serialise: {e}\n"))
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(AnalysisError::Invalid(m));
+        if self.grids.is_empty() {
+            return bad("the sweep needs at least one [[grids]] entry".into());
+        }
+        for (k, g) in self.grids.iter().enumerate() {
+            if g.name.trim().is_empty() {
+                return bad(format!("grid {k} has an empty name"));
+            }
+            if self.grids[..k].iter().any(|h| h.name == g.name) {
+                return bad(format!("grid name '{}' appears twice", g.name));
+            }
+            let positive = g.start > 0.0 || (g.spacing == Spacing::Linear && g.start >= 0.0);
+            if !(g.start.is_finite() && g.stop.is_finite() && positive && g.stop >= g.start) {
+                return bad(format!(
+                    "grid '{}': need finite 0 < start ≤ stop (0 ≤ start for linear spacing), got {}..{}",
+                    g.name, g.start, g.stop
+                ));
+            }
+            if g.count == 0 {
+                return bad(format!("grid '{}': count must be ≥ 1", g.name));
+            }
+        }
+        if self.seeds == 0 {
+            return bad("seeds (models per λ) must be ≥ 1".into());
+        }
+        if !(self.couplings.voxel_size > 0.0 && self.couplings.voxel_size.is_finite()) {
+            return bad(format!(
+                "couplings.voxel_size must be > 0 µm, got {}",
+                self.couplings.voxel_size
+            ));
+        }
+        if self.identity_points == 0 {
+            return bad("identity_points must be ≥ 1".into());
+        }
+        let d = &self.data.synthetic;
+        if self.data.raster.is_none()
+            && (d.neurons == 0 || d.frames == 0 || !(d.assembly_size > 0.0))
+        {
+            return bad("data.synthetic: neurons, frames and assembly_size must be > 0".into());
+        }
+        if self.data.raster.is_none() && (self.data.coords.is_some() || self.data.regions.is_some())
+        {
+            return bad("data.coords and data.regions need data.raster".into());
+        }
+        // The training config with the first λ and seed: catches bad rates, sizes, etc.
+        let first = self.jobs().remove(0);
+        self.train_config(&first).validate()?;
+        Ok(())
+    }
+
+    /// The sweep's λ values in order, each with its grid's name.
+    pub fn lambdas(&self) -> Vec<(f64, String)> {
+        self.grids
+            .iter()
+            .flat_map(|g| g.values().into_iter().map(|l| (l, g.name.clone())))
+            .collect()
+    }
+
+    /// Every model of the sweep, λ-major then seed.
+    pub fn jobs(&self) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        for (lambda, range) in self.lambdas() {
+            for s in 0..self.seeds {
+                jobs.push(Job {
+                    index: jobs.len(),
+                    lambda,
+                    seed: self.seed_base + s as u64,
+                    range: range.clone(),
+                });
+            }
+        }
+        jobs
+    }
+
+    /// The training config of one model.
+    pub fn train_config(&self, job: &Job) -> TrainConfig {
+        TrainConfig {
+            penalty: self.penalty.with_lambda(job.lambda),
+            seed: job.seed,
+            ..self.train.clone()
+        }
+    }
+}
+
+/// The keys a serde struct writes (its fields, for unknown-key checks). Through JSON, which
+/// keeps `None` fields as null where TOML would drop them.
+fn toml_keys<T: Serialize>(value: &T) -> Vec<String> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grids_are_spaced_as_asked_and_jobs_are_lambda_major() {
+        let g = LambdaGrid {
+            name: "a".into(),
+            start: 0.01,
+            stop: 1.0,
+            count: 3,
+            spacing: Spacing::Log,
+        };
+        let v = g.values();
+        assert!((v[0] - 0.01).abs() < 1e-15 && (v[1] - 0.1).abs() < 1e-12);
+        assert!((v[2] - 1.0).abs() < 1e-12);
+        let lin = LambdaGrid {
+            spacing: Spacing::Linear,
+            ..g.clone()
+        };
+        assert!((lin.values()[1] - 0.505).abs() < 1e-12);
+        let cfg = SweepConfig::default();
+        let jobs = cfg.jobs();
+        assert_eq!(jobs.len(), 12 * 3);
+        assert_eq!(jobs[4].index, 4);
+        assert_eq!((jobs[4].seed, jobs[4].range.as_str()), (1, "weak"));
+        assert!((jobs[4].lambda - jobs[3].lambda).abs() < 1e-15);
+        assert_eq!(jobs[35].range, "strong");
+        assert!((jobs[35].lambda - 5.0).abs() < 1e-12);
+        let tc = cfg.train_config(&jobs[35]);
+        assert_eq!(
+            tc.penalty,
+            Penalty::L2L1 {
+                lambda: jobs[35].lambda
+            }
+        );
+        assert_eq!(tc.seed, 2);
+    }
+
+    #[test]
+    fn toml_round_trip_and_clear_errors() {
+        let cfg = SweepConfig::quick();
+        let back = SweepConfig::from_toml_str(&cfg.to_toml()).unwrap();
+        assert_eq!(back, cfg);
+        let minimal = SweepConfig::from_toml_str(
+            "seeds = 2\n[[grids]]\nname = \"w\"\nstart = 0.01\nstop = 0.1\ncount = 4\n",
+        )
+        .unwrap();
+        assert_eq!(minimal.jobs().len(), 8);
+        for (text, needle) in [
+            ("seeds = 0\n", "seeds"),
+            (
+                "[train]\nlearning_rat = 0.1\n",
+                "unknown key 'learning_rat'",
+            ),
+            ("[train]\ngrad_clip_norm = \"x\"\n", "grad_clip_norm"),
+            ("bogus = 1\n", "bogus"),
+            (
+                "[[grids]]\nname = \"w\"\nstart = 0.0\nstop = 1.0\ncount = 3\n",
+                "grid 'w'",
+            ),
+            ("grids = []\n", "at least one"),
+            ("[train]\nn_hidden = 0\n", "n_hidden"),
+            ("[couplings]\nvoxel_size = -1.0\n", "voxel_size"),
+            ("seeds = \"x\"\n", "seeds"),
+        ] {
+            let e = SweepConfig::from_toml_str(text).unwrap_err();
+            assert!(e.contains(needle), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn file_errors_name_the_file_and_paths_resolve_against_it() {
+        let dir = std::env::temp_dir().join(format!("sweep-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s.toml");
+        std::fs::write(&p, "seeds = -3\n").unwrap();
+        let e = SweepConfig::from_toml_file(&p).unwrap_err().to_string();
+        assert!(e.contains("s.toml"), "{e}");
+        std::fs::write(&p, "[data]\nraster = \"r.npy\"\n").unwrap();
+        let c = SweepConfig::from_toml_file(&p).unwrap();
+        assert_eq!(c.data.raster, Some(dir.join("r.npy")));
+        let e = SweepConfig::from_toml_file(&dir.join("missing.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.toml"), "{e}");
+    }
+}

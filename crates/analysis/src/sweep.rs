@@ -1,0 +1,503 @@
+//! Running a sweep: the recording is prepared once, then each (λ, seed) model is trained,
+//! evaluated on the held-out frames, its couplings aggregated, and everything written under
+//! the sweep directory:
+//!
+//! * `sweep.json`: the config (a resumed or sharded run must use the same one);
+//! * `models/m{index:05}.{npz,json}`: the model (crbm's format);
+//! * `models/m{index:05}.couplings.npy`: the aggregated coupling matrix, f64 [K, K];
+//! * `models/m{index:05}.stats.parquet`: test and model values of each statistic (a strided
+//!   subsample), for identity plots;
+//! * `parts/part-{index:06}.parquet`: the model's row, written last.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Instant;
+
+use crbm::couplings::{aggregate_approx_couplings, voxel_groups};
+use crbm::data::{chronological_split, Recording, Split};
+use crbm::io::{save_model_atomic, ModelMetadata};
+use crbm::recovery::{assembly_recovery, mean_jaccard};
+use crbm::stats::{evaluate_detailed, EvalConfig, Statistic};
+use crbm::synthetic::SyntheticConfig;
+use crbm::{Crbm, PcdTrainer};
+use polars::prelude::{Column, DataFrame};
+use surrogate::table::{write_atomic, write_parquet};
+
+use crate::config::{GroupBy, Job, SweepConfig};
+use crate::error::{io_err, AnalysisError, Result};
+use crate::table::{finished_models, ModelRow};
+
+/// The config file inside a sweep directory.
+pub const CONFIG_FILE: &str = "sweep.json";
+/// Folder of the saved models inside a sweep directory.
+pub const MODELS_DIR: &str = "models";
+
+/// Neurons grouped into voxels or regions for coupling matrices.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Groups {
+    /// "voxels" or "regions".
+    pub kind: &'static str,
+    /// Group of each neuron, shape [N].
+    pub of_neuron: Vec<usize>,
+    pub count: usize,
+}
+
+/// The recording of a sweep, split once for all its models.
+#[derive(Clone, Debug)]
+pub struct SweepData {
+    /// Data-set name written into every model's metadata.
+    pub name: String,
+    pub split: Split,
+    pub groups: Option<Groups>,
+    /// Planted assemblies of the synthetic default (for the recovery column).
+    pub planted: Option<Vec<Vec<u32>>>,
+}
+
+impl SweepData {
+    /// Loads (or generates) the recording, splits it chronologically, and groups the neurons.
+    pub fn prepare(cfg: &SweepConfig) -> Result<Self> {
+        let d = &cfg.data;
+        let (recording, planted, name) = match &d.raster {
+            Some(path) => {
+                let rec = Recording::load(
+                    path,
+                    d.key.as_deref(),
+                    d.coords.as_deref(),
+                    d.coords_key.as_deref(),
+                    d.regions.as_deref(),
+                )?;
+                (rec, None, path.display().to_string())
+            }
+            None => {
+                let s = &d.synthetic;
+                let syn = SyntheticConfig::with_assembly_size(
+                    s.neurons,
+                    s.assemblies,
+                    s.frames,
+                    s.assembly_size,
+                    s.seed,
+                )
+                .generate()?;
+                let name = format!(
+                    "synthetic(N={}, K={}, T={}, seed={})",
+                    s.neurons, s.assemblies, s.frames, s.seed
+                );
+                (syn.recording, Some(syn.memberships), name)
+            }
+        };
+        let split = chronological_split(&recording.raster, &cfg.split)?;
+        let by_voxels = |coords: &[[f64; 3]]| -> Result<Groups> {
+            let (of_neuron, count) = voxel_groups(coords, cfg.couplings.voxel_size)?;
+            Ok(Groups {
+                kind: "voxels",
+                of_neuron,
+                count,
+            })
+        };
+        let by_regions = |regions: &[usize], names: &[String]| Groups {
+            kind: "regions",
+            of_neuron: regions.to_vec(),
+            count: names.len().max(regions.iter().max().map_or(0, |m| m + 1)),
+        };
+        let groups = match (
+            cfg.couplings.group_by,
+            &recording.coordinates,
+            &recording.regions,
+        ) {
+            (GroupBy::Auto | GroupBy::Voxels, Some(c), _) => Some(by_voxels(c)?),
+            (GroupBy::Auto | GroupBy::Regions, _, Some(r)) => {
+                Some(by_regions(r, &recording.region_names))
+            }
+            (GroupBy::Auto, None, None) => None,
+            (GroupBy::Voxels, None, _) => {
+                return Err(AnalysisError::Invalid(
+                    "couplings.group_by = \"voxels\" needs neuron coordinates (data.coords)".into(),
+                ))
+            }
+            (GroupBy::Regions, _, None) => {
+                return Err(AnalysisError::Invalid(
+                    "couplings.group_by = \"regions\" needs region labels (data.regions)".into(),
+                ))
+            }
+        };
+        Ok(Self {
+            name,
+            split,
+            groups,
+            planted,
+        })
+    }
+}
+
+/// Prepares `dir` for a run of `cfg`: writes `sweep.json`, or checks that the one there is the
+/// same config. Returns the models already finished; without `resume` there must be none.
+pub fn prepare_dir(dir: &Path, cfg: &SweepConfig, resume: bool) -> Result<BTreeSet<usize>> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let path = dir.join(CONFIG_FILE);
+    let ours = serde_json::to_value(cfg).map_err(|e| AnalysisError::Invalid(e.to_string()))?;
+    if path.is_file() {
+        let theirs = read_json(&path)?;
+        if theirs != ours {
+            return Err(AnalysisError::BadFile {
+                path,
+                message: "this directory holds a sweep with a different config; use another --out (or the same config)".into(),
+            });
+        }
+    } else {
+        let text = serde_json::to_string_pretty(&ours)
+            .map_err(|e| AnalysisError::Invalid(e.to_string()))?;
+        write_atomic(&path, text.as_bytes())?;
+    }
+    let (done, broken) = finished_models(dir)?;
+    if !resume && !done.is_empty() {
+        return Err(AnalysisError::BadFile {
+            path: dir.to_path_buf(),
+            message: format!(
+                "already holds {} finished models; pass --resume to continue this sweep",
+                done.len()
+            ),
+        });
+    }
+    for p in broken {
+        std::fs::remove_file(&p).map_err(io_err(&p))?;
+    }
+    Ok(done)
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    serde_json::from_str(&text).map_err(|e| AnalysisError::BadFile {
+        path: path.to_path_buf(),
+        message: format!("not valid JSON: {e}"),
+    })
+}
+
+/// The config a sweep directory was run with.
+pub fn load_dir_config(dir: &Path) -> Result<SweepConfig> {
+    let path = dir.join(CONFIG_FILE);
+    serde_json::from_value(read_json(&path)?).map_err(|e| AnalysisError::BadFile {
+        path,
+        message: format!("not a sweep config: {e}"),
+    })
+}
+
+/// Stem of model `index`'s files, relative to the sweep directory.
+pub fn model_stem(index: usize) -> String {
+    format!("{MODELS_DIR}/m{index:05}")
+}
+
+/// Trains, evaluates and saves one model; `on_update(k)` is called after each update. The
+/// row's part file is left to the caller (it marks the model finished).
+pub fn run_model(
+    cfg: &SweepConfig,
+    data: &SweepData,
+    job: &Job,
+    dir: &Path,
+    mut on_update: impl FnMut(usize),
+) -> Result<ModelRow> {
+    let t0 = Instant::now();
+    let train_cfg = cfg.train_config(job);
+    let mut trainer = PcdTrainer::new(&data.split.train, train_cfg.clone())?;
+    while trainer.update < train_cfg.n_updates && trainer.step() {
+        on_update(trainer.update);
+    }
+    let (model, report) = trainer.finish();
+    let train_s = t0.elapsed().as_secs_f64();
+
+    let t1 = Instant::now();
+    let stem = model_stem(job.index);
+    save_model_atomic(
+        &model,
+        &ModelMetadata {
+            config: Some(train_cfg.clone()),
+            lambda: Some(job.lambda),
+            dataset: Some(data.name.clone()),
+            report: Some(report.clone()),
+            ..Default::default()
+        },
+        dir.join(&stem),
+    )?;
+    let exploded = report.exploded.clone();
+    let nan = f64::NAN;
+    let mut row = ModelRow {
+        index: job.index as u64,
+        lambda: job.lambda,
+        range: job.range.clone(),
+        seed: job.seed,
+        penalty: cfg.penalty.name().into(),
+        nrmse_v: nan,
+        nrmse_h: nan,
+        nrmse_vh: nan,
+        nrmse_vv: nan,
+        nrmse_hh: nan,
+        norm4: nan,
+        bad: true,
+        good: false,
+        exploded: exploded.is_some(),
+        exploded_epoch: exploded.as_ref().map(|x| x.epoch),
+        exploded_update: exploded.as_ref().map(|x| x.update as u64),
+        updates: report.updates_done as u64,
+        train_s,
+        eval_s: 0.0,
+        sparsity: weight_sparsity(&model),
+        max_abs_weight: model.weights.iter().fold(0.0f64, |m, w| m.max(w.abs())),
+        mean_jaccard: None,
+        model_path: stem.clone(),
+        couplings_path: None,
+        n_groups: 0,
+    };
+    if exploded.is_none() {
+        let eval = EvalConfig {
+            sampling: crbm::stats::SamplingConfig {
+                seed: job.seed,
+                ..cfg.eval.sampling.clone()
+            },
+            seed: job.seed,
+            ..cfg.eval.clone()
+        };
+        let e = evaluate_detailed(&model, &data.split.train, &data.split.test, &eval)?;
+        let r = &e.report;
+        (
+            row.nrmse_v,
+            row.nrmse_h,
+            row.nrmse_vh,
+            row.nrmse_vv,
+            row.nrmse_hh,
+        ) = (r.v, r.h, r.vh, r.vv, r.hh);
+        (row.norm4, row.bad, row.good) = (r.norm4, r.bad, r.good);
+        write_identity_points(
+            &dir.join(format!("{stem}.stats.parquet")),
+            &e,
+            cfg.identity_points,
+        )?;
+        row.mean_jaccard = data
+            .planted
+            .as_ref()
+            .map(|p| mean_jaccard(&assembly_recovery(&model, p)));
+        if let Some(g) = &data.groups {
+            let j = aggregate_approx_couplings(&model, &data.split.train, &g.of_neuron, g.count)?;
+            if j.iter().all(|x| x.is_finite()) {
+                let rel = format!("{stem}.couplings.npy");
+                write_matrix_npy(&dir.join(&rel), &j, g.count)?;
+                row.couplings_path = Some(rel);
+                row.n_groups = g.count as u64;
+            }
+        }
+    }
+    row.eval_s = t1.elapsed().as_secs_f64();
+    Ok(row)
+}
+
+/// 1 − mean over hidden units of the participation ratio `(Σ_i w²)² / (N Σ_i w⁴)`.
+pub fn weight_sparsity(model: &Crbm) -> f64 {
+    let (n, m) = (model.n_visible, model.n_hidden);
+    if n == 0 || m == 0 {
+        return f64::NAN;
+    }
+    let (mut s2, mut s4) = (vec![0.0f64; m], vec![0.0f64; m]);
+    for row in model.weights.chunks(m) {
+        for (mu, w) in row.iter().enumerate() {
+            let w2 = w * w;
+            s2[mu] += w2;
+            s4[mu] += w2 * w2;
+        }
+    }
+    let pr: f64 = (0..m)
+        .map(|mu| {
+            if s4[mu] > 0.0 {
+                s2[mu] * s2[mu] / (n as f64 * s4[mu])
+            } else {
+                1.0
+            }
+        })
+        .sum::<f64>()
+        / m as f64;
+    1.0 - pr
+}
+
+/// The five statistics of test data and model samples, at most `max_points` evenly strided
+/// entries of each, as a tidy table (`statistic`, `test`, `model`).
+fn write_identity_points(
+    path: &Path,
+    e: &crbm::stats::Evaluation,
+    max_points: usize,
+) -> Result<()> {
+    let (mut stat, mut test, mut model) = (Vec::new(), Vec::new(), Vec::new());
+    for (s, name) in STATISTICS {
+        let (x, y) = (e.test.get(s), e.model.get(s));
+        let step = x.len().div_ceil(max_points.max(1)).max(1);
+        for k in (0..x.len().min(y.len())).step_by(step) {
+            stat.push(name.to_string());
+            test.push(x[k]);
+            model.push(y[k]);
+        }
+    }
+    let n = stat.len();
+    let mut df = DataFrame::new(
+        n,
+        vec![
+            Column::new("statistic".into(), stat),
+            Column::new("test".into(), test),
+            Column::new("model".into(), model),
+        ],
+    )
+    .map_err(|e| AnalysisError::BadFile {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(write_parquet(path, &mut df)?)
+}
+
+/// The five statistics with their column names (`v`, `h`, `vh`, `vv`, `hh`).
+pub const STATISTICS: [(Statistic, &str); 5] = [
+    (Statistic::V, "v"),
+    (Statistic::H, "h"),
+    (Statistic::Vh, "vh"),
+    (Statistic::Vv, "vv"),
+    (Statistic::Hh, "hh"),
+];
+
+/// Writes a row-major f64 matrix [rows, rows] as `.npy`, atomically.
+pub fn write_matrix_npy(path: &Path, values: &[f64], rows: usize) -> Result<()> {
+    use npyz::WriterBuilder;
+    let cols = values.len() / rows.max(1);
+    let mut buf = Vec::new();
+    {
+        let mut w = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(&[rows as u64, cols as u64])
+            .writer(&mut buf)
+            .begin_nd()
+            .map_err(io_err(path))?;
+        w.extend(values.iter().copied()).map_err(io_err(path))?;
+        w.finish().map_err(io_err(path))?;
+    }
+    Ok(write_atomic(path, &buf)?)
+}
+
+/// Reads a 2-D f64 `.npy` matrix; returns (values row-major, rows, cols).
+pub fn read_matrix_npy(path: &Path) -> Result<(Vec<f64>, usize, usize)> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let bad = |message: String| AnalysisError::BadFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a .npy file: {e}")))?;
+    let shape = npy.shape().to_vec();
+    if shape.len() != 2 {
+        return Err(bad(format!("expected a 2-D matrix, shape is {shape:?}")));
+    }
+    if npy.order() != npyz::Order::C {
+        return Err(bad("Fortran-ordered arrays are not supported".into()));
+    }
+    let v: Vec<f64> = npy
+        .into_vec()
+        .map_err(|e| bad(format!("expected f64 values: {e}")))?;
+    Ok((v, shape[0] as usize, shape[1] as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{merge, write_part};
+
+    fn tiny() -> SweepConfig {
+        let mut c = SweepConfig::quick();
+        c.data.synthetic.neurons = 120;
+        c.data.synthetic.frames = 400;
+        c.data.synthetic.assemblies = 4;
+        c.data.synthetic.assembly_size = 15.0;
+        c.grids.iter_mut().for_each(|g| g.count = 1);
+        c.seeds = 1;
+        c.train.n_hidden = 6;
+        c.train.n_updates = 20;
+        c.eval.sampling.n_chains = 20;
+        c.eval.sampling.burn_in = 5;
+        c
+    }
+
+    #[test]
+    fn a_diverging_model_is_flagged_exploded_not_crashed() {
+        let mut cfg = tiny();
+        cfg.train.optimizer = crbm::optim::Optimizer::Sgd;
+        cfg.train.learning_rate = 50.0;
+        cfg.train.learning_rate_final = 50.0;
+        cfg.train.max_abs_weight = 5.0;
+        let dir = std::env::temp_dir().join(format!("sweep-explode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let data = SweepData::prepare(&cfg).unwrap();
+        let row = run_model(&cfg, &data, &cfg.jobs()[0], &dir, |_| ()).unwrap();
+        assert!(row.exploded && row.bad && !row.good, "{row:?}");
+        assert!(row.exploded_epoch.is_some_and(|e| e > 0.0));
+        assert!(row
+            .exploded_update
+            .is_some_and(|u| u >= 1 && u == row.updates));
+        assert!(row.norm4.is_nan() && row.couplings_path.is_none());
+        // The model is still saved (with its training report) for inspection.
+        let (_, meta) = crbm::io::load_model(dir.join(&row.model_path)).unwrap();
+        assert!(meta.report.unwrap().exploded.is_some());
+    }
+
+    #[test]
+    fn participation_sparsity_matches_hand_values() {
+        let mut m = Crbm::zeros(4, 2);
+        // Unit 0: one neuron (PR = 1/4); unit 1: all four equal (PR = 1).
+        m.weights = vec![1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0];
+        assert!((weight_sparsity(&m) - (1.0 - (0.25 + 1.0) / 2.0)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn matrices_round_trip_through_npy() {
+        let d = std::env::temp_dir().join(format!("sweep-npy-{}", std::process::id()));
+        let p = d.join("j.npy");
+        let v: Vec<f64> = (0..12).map(|k| k as f64 * 0.5 - 1.0).collect();
+        write_matrix_npy(&p, &v, 3).unwrap();
+        assert_eq!(read_matrix_npy(&p).unwrap(), (v, 3, 4));
+        std::fs::write(&p, b"junk").unwrap();
+        let e = read_matrix_npy(&p).unwrap_err().to_string();
+        assert!(e.contains("j.npy") && e.contains("not a .npy"), "{e}");
+    }
+
+    #[test]
+    fn a_model_is_trained_evaluated_and_saved_and_dirs_refuse_other_configs() {
+        let cfg = tiny();
+        let dir = std::env::temp_dir().join(format!("sweep-run-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(prepare_dir(&dir, &cfg, false).unwrap().is_empty());
+        let data = SweepData::prepare(&cfg).unwrap();
+        let g = data
+            .groups
+            .as_ref()
+            .expect("synthetic data has coordinates");
+        assert_eq!(g.kind, "voxels");
+        let jobs = cfg.jobs();
+        let mut calls = 0;
+        let row = run_model(&cfg, &data, &jobs[1], &dir, |_| calls += 1).unwrap();
+        assert_eq!(calls, cfg.train.n_updates);
+        assert_eq!((row.index, row.range.as_str()), (1, "strong"));
+        assert!(!row.exploded && row.nrmse_v.is_finite() && row.norm4.is_finite());
+        assert!(row.mean_jaccard.is_some());
+        let (j, k, k2) = read_matrix_npy(&dir.join(row.couplings_path.as_ref().unwrap())).unwrap();
+        assert_eq!((k, k2), (g.count, g.count));
+        assert!(j.iter().all(|x| x.is_finite() && *x >= 0.0));
+        let (model, meta) = crbm::io::load_model(dir.join(&row.model_path)).unwrap();
+        assert_eq!(model.n_hidden, 6);
+        assert_eq!(meta.lambda, Some(jobs[1].lambda));
+        // Same seed → same model.
+        let again = run_model(&cfg, &data, &jobs[1], &dir, |_| ()).unwrap();
+        assert_eq!(
+            (again.nrmse_v, again.norm4, again.sparsity),
+            (row.nrmse_v, row.norm4, row.sparsity)
+        );
+        write_part(&dir, &row).unwrap();
+        let e = prepare_dir(&dir, &cfg, false).unwrap_err().to_string();
+        assert!(e.contains("--resume"), "{e}");
+        assert_eq!(prepare_dir(&dir, &cfg, true).unwrap().len(), 1);
+        let mut other = cfg.clone();
+        other.seeds = 2;
+        let e = prepare_dir(&dir, &other, true).unwrap_err().to_string();
+        assert!(e.contains("different config"), "{e}");
+        assert_eq!(load_dir_config(&dir).unwrap(), cfg);
+        assert!(merge(&dir, 2).is_err());
+    }
+}

@@ -1,0 +1,177 @@
+//! Trains and evaluates one cRBM per (λ, seed) of a sweep config, writing each finished model's
+//! row as its own Parquet part (atomically) and, when all are present, the merged
+//! `sweep.parquet`. `--resume` skips finished models; `--shard i/n` (or a Slurm array task)
+//! runs every n-th model, so shards can run anywhere and be merged with `merge`.
+
+use std::path::{Path, PathBuf};
+
+use analysis::sweep::load_dir_config;
+use analysis::table::merge;
+use analysis::SweepConfig;
+use anyhow::{anyhow, bail, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use experiments::slurm::{self, SlurmArgs};
+use experiments::sweep_run::run_sweep;
+use surrogate::shard::Shard;
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "Train a λ sweep of cRBMs (resumable, shardable) and write one row per model (Parquet)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Preset {
+    /// 12 λ (0.005–0.1 and 0.5–5, log) × 3 seeds on the synthetic default (N = 1000, ~6 min).
+    Default,
+    /// 6 λ × 2 seeds on a small synthetic recording (N = 400), about 15 s on 2 cores.
+    Quick,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the sweep (or one shard of it).
+    Run {
+        /// Sweep config (TOML; see `print-config`). Without it, --preset.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Preset::Default, conflicts_with = "config")]
+        preset: Preset,
+        /// Sweep directory.
+        #[arg(long, default_value = "out/lambda-sweep")]
+        out: PathBuf,
+        /// Skip models already finished in --out (after a kill, or to add shards).
+        #[arg(long)]
+        resume: bool,
+        /// Run only shard i of n (0-based, e.g. 0/4). Defaults to SLURM_ARRAY_TASK_ID /
+        /// SLURM_ARRAY_TASK_COUNT when set, else the whole sweep.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Stop after this many models (for tests and quick looks); the sweep stays resumable.
+        #[arg(long)]
+        max_models: Option<usize>,
+    },
+    /// Merge the parts of a sweep directory into sweep.parquet (checks that every model is
+    /// present).
+    Merge {
+        /// The sweep directory (as given to --out).
+        dir: PathBuf,
+    },
+    /// Write a Slurm job array (one shard per task, each run with --resume) and a dependent
+    /// merge job for the `run` options given after `--`, e.g.
+    /// `lambda-sweep slurm --tasks 8 -- --config sweep.toml --out /scratch/sweep`.
+    Slurm {
+        #[command(flatten)]
+        slurm: SlurmArgs,
+        /// The options of `run` (a leading `run` is allowed; no --shard: the array task
+        /// chooses it).
+        #[arg(last = true, value_name = "RUN OPTIONS")]
+        run: Vec<String>,
+    },
+    /// Print a sweep config as TOML, to start a config file from.
+    PrintConfig {
+        #[arg(long, value_enum, default_value_t = Preset::Default)]
+        preset: Preset,
+    },
+}
+
+fn main() {
+    let res = match Cli::parse().cmd {
+        Cmd::Run {
+            config,
+            preset,
+            out,
+            resume,
+            shard,
+            max_models,
+        } => run(config.as_deref(), preset, &out, resume, shard, max_models),
+        Cmd::Merge { dir } => merge_dir(&dir),
+        Cmd::Slurm { slurm, run } => write_slurm(&slurm, run),
+        Cmd::PrintConfig { preset } => {
+            print!("{}", preset_config(preset).to_toml());
+            Ok(())
+        }
+    };
+    if let Err(e) = res {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn preset_config(p: Preset) -> SweepConfig {
+    match p {
+        Preset::Default => SweepConfig::default(),
+        Preset::Quick => SweepConfig::quick(),
+    }
+}
+
+fn run(
+    config: Option<&Path>,
+    preset: Preset,
+    out: &Path,
+    resume: bool,
+    shard: Option<String>,
+    max_models: Option<usize>,
+) -> Result<()> {
+    let cfg = match config {
+        Some(p) => SweepConfig::from_toml_file(p)?,
+        None => preset_config(preset),
+    };
+    let shard = Shard::resolve(shard.map(|s| s.parse()).transpose()?)?;
+    run_sweep(&cfg, out, resume, shard, max_models)?;
+    Ok(())
+}
+
+/// Writes the Slurm scripts for a sweep run with `run_options`, after checking them (and the
+/// config they name).
+fn write_slurm(cfg: &SlurmArgs, mut run_options: Vec<String>) -> Result<()> {
+    if run_options.first().map(String::as_str) == Some("run") {
+        run_options.remove(0);
+    }
+    let mut task_args = vec!["run".to_string()];
+    task_args.extend(slurm::task_args(&run_options)?);
+    let parsed = Cli::try_parse_from(
+        std::iter::once("lambda-sweep".to_string()).chain(task_args.iter().cloned()),
+    )
+    .map_err(|e| anyhow!("the run options after `--` are not valid:\n{e}"))?;
+    let Cmd::Run {
+        config,
+        out,
+        max_models,
+        ..
+    } = parsed.cmd
+    else {
+        bail!("after `--` give the options of `run`");
+    };
+    if let Some(p) = &config {
+        SweepConfig::from_toml_file(p)?;
+    }
+    if max_models.is_some() {
+        bail!("--max-models would leave the sweep unfinished; drop it from the run options");
+    }
+    let job = slurm::Job {
+        name: "lambda-sweep".into(),
+        task_args,
+        merge_args: vec!["merge".into(), out.to_string_lossy().into_owned()],
+    };
+    let scripts = slurm::write_scripts(cfg, &job)?;
+    println!("{}", scripts.instructions());
+    Ok(())
+}
+
+fn merge_dir(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        bail!("{}: not a sweep directory", dir.display());
+    }
+    let cfg = load_dir_config(dir)?;
+    let rows = merge(dir, cfg.jobs().len())?;
+    eprintln!(
+        "merged {} models into {}",
+        rows.len(),
+        dir.join(analysis::table::MERGED_FILE).display()
+    );
+    Ok(())
+}

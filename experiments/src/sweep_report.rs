@@ -1,0 +1,620 @@
+//! The report folder of a λ sweep, built from its Parquet table and saved files alone: per-λ
+//! model selection, ranked good models, coupling-matrix comparison (nRMSE, PCA, K-means),
+//! plots (PNG and SVG) and a Markdown summary that links them.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use analysis::connectivity::{
+    adjusted_rand_index, cluster_range_counts, kmeans, pairwise_nrmse, pca_gram, within_and_across,
+    CouplingSet,
+};
+use analysis::selection::{
+    best_lambda, per_lambda, ranked_good, summary_table, LambdaSummary, SelectionConfig,
+};
+use analysis::sweep::{write_matrix_npy, STATISTICS};
+use analysis::table::{read_sweep, write_rows, ModelRow};
+use anyhow::{Context, Result};
+use polars::prelude::{Column, DataFrame};
+
+use crate::output::{read_parquet, write_atomic, write_parquet};
+use crate::plots::{identity, lines, scatter, Axes, Series};
+use crate::sweep_plots::{dual_axis, heatmap, radar, DualAxes, HeatmapAxes, RadarGroup};
+
+/// Which models' coupling matrices are compared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConnectivityModels {
+    /// Every model with a coupling matrix.
+    All,
+    /// Models that are not bad (a bad model's couplings describe a poor fit).
+    #[default]
+    NotBad,
+    /// Good models only.
+    Good,
+}
+
+/// What the analysis does beyond reading the tables.
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    pub selection: SelectionConfig,
+    /// Models whose coupling matrices enter the PCA and K-means.
+    pub connectivity: ConnectivityModels,
+    /// K-means clusters of the coupling matrices.
+    pub clusters: usize,
+    /// Leading principal components used for clustering.
+    pub components: usize,
+    /// Model for the identity plots and the coupling heatmap (default: the best good model).
+    pub model: Option<u64>,
+    pub seed: u64,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        Self {
+            selection: SelectionConfig::default(),
+            connectivity: ConnectivityModels::default(),
+            clusters: 2,
+            components: 3,
+            model: None,
+            seed: 0,
+        }
+    }
+}
+
+/// The clustering of the models' coupling matrices.
+#[derive(Clone, Debug)]
+pub struct Clustering {
+    /// Which models were compared, and how many.
+    pub models: ConnectivityModels,
+    pub n_models: usize,
+    pub n_groups: usize,
+    /// Variance fraction of each leading component.
+    pub explained: Vec<f64>,
+    /// (cluster, λ range, models).
+    pub counts: Vec<(usize, String, usize)>,
+    /// Agreement of the clusters with the λ ranges (adjusted Rand index; 1 = identical).
+    pub rand_index: f64,
+    /// Mean coupling-matrix nRMSE between models of the same / of different clusters.
+    pub nrmse_within: f64,
+    pub nrmse_across: f64,
+}
+
+/// What the report found (also printed by `analyze-sweep`).
+#[derive(Clone, Debug)]
+pub struct ReportSummary {
+    pub n_models: usize,
+    pub per_lambda: Vec<LambdaSummary>,
+    /// Index into `per_lambda` of the best λ.
+    pub best: Option<usize>,
+    pub good: Vec<ModelRow>,
+    /// The model shown in the identity plots and the heatmap.
+    pub shown: Option<ModelRow>,
+    pub clustering: Option<Clustering>,
+    /// Every plot written (PNG and SVG).
+    pub plots: Vec<PathBuf>,
+    pub markdown: PathBuf,
+}
+
+/// Both formats of one plot: `stem.png` and `stem.svg` in `out`.
+fn both(out: &Path, stem: &str, mut draw: impl FnMut(&Path) -> Result<()>) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for ext in ["png", "svg"] {
+        let p = out.join(format!("{stem}.{ext}"));
+        draw(&p).with_context(|| format!("drawing {}", p.display()))?;
+        written.push(p);
+    }
+    Ok(written)
+}
+
+fn fmt_lambda(l: f64) -> String {
+    format!("{l:.4}")
+}
+
+/// Builds the report of the sweep in `sweep_dir` into `out`.
+pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Result<ReportSummary> {
+    opts.selection.validate()?;
+    let rows = read_sweep(sweep_dir)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let sel = &opts.selection;
+    let summaries = per_lambda(&rows, sel);
+    let best = best_lambda(&summaries, sel);
+    let good: Vec<ModelRow> = ranked_good(&rows, sel).into_iter().cloned().collect();
+    write_parquet(
+        &out.join("per_lambda.parquet"),
+        &mut summary_table(&summaries)?,
+    )?;
+    write_rows(&out.join("good_models.parquet"), &good)?;
+    let mut plots = Vec::new();
+
+    // λ vs norm, with the percentage of exploded (and bad) models on the second axis.
+    let norm_points: Vec<(f64, f64)> = rows
+        .iter()
+        .filter(|r| !r.exploded)
+        .map(|r| (r.lambda, sel.norm4(r)))
+        .collect();
+    let median: Vec<(f64, f64)> = summaries
+        .iter()
+        .map(|s| (s.lambda, s.norm4_median))
+        .collect();
+    let pct = |f: fn(&LambdaSummary) -> f64| -> Vec<(f64, f64)> {
+        summaries.iter().map(|s| (s.lambda, 100.0 * f(s))).collect()
+    };
+    if norm_points.iter().any(|p| p.1.is_finite()) {
+        plots.extend(both(out, "norm_vs_lambda", |p| {
+            dual_axis(
+                p,
+                &[
+                    Series::new("nRMSE norm (one model)", norm_points.clone()),
+                    Series::new("median over seeds", median.clone()),
+                ],
+                &[
+                    Series::new("% exploded", pct(|s| s.frac_exploded)),
+                    Series::new("% bad", pct(|s| s.frac_bad)),
+                ],
+                &DualAxes {
+                    title: "4-statistic nRMSE norm and explosions vs λ".into(),
+                    x_label: "λ (L2L1)".into(),
+                    y_left_label: "nRMSE norm".into(),
+                    y_right_label: "% of models".into(),
+                    log_x: true,
+                    left_lines: false,
+                },
+            )
+        })?);
+        let per_stat: Vec<Series> = STATISTICS
+            .iter()
+            .enumerate()
+            .map(|(k, (_, name))| {
+                Series::new(
+                    format!("<{name}>"),
+                    summaries
+                        .iter()
+                        .map(|s| (s.lambda, s.mean_nrmse[k]))
+                        .collect(),
+                )
+            })
+            .collect();
+        plots.extend(both(out, "nrmse_per_statistic", |p| {
+            lines(
+                p,
+                &per_stat,
+                &Axes {
+                    title: "nRMSE of each statistic vs λ (mean over seeds)".into(),
+                    x_label: "λ (L2L1)".into(),
+                    y_label: "nRMSE".into(),
+                    log_x: true,
+                    ..Default::default()
+                },
+            )
+        })?);
+        // nRMSE vectors of good and bad models (and the rest).
+        let vec_of = |r: &ModelRow| SelectionConfig::nrmses(r).to_vec();
+        let mut groups = Vec::new();
+        let picks: [(&str, &dyn Fn(&ModelRow) -> bool); 3] = [
+            ("good", &|r| sel.is_good(r)),
+            // Exploded models have no nRMSE vector to draw.
+            ("bad", &|r| sel.is_bad(r) && !r.exploded),
+            ("neither", &|r| !sel.is_good(r) && !sel.is_bad(r)),
+        ];
+        for (name, pick) in picks {
+            let vectors: Vec<Vec<f64>> = rows.iter().filter(|r| pick(r)).map(vec_of).collect();
+            if !vectors.is_empty() {
+                // The legend adds the number of vectors.
+                groups.push(RadarGroup::new(name, vectors));
+            }
+        }
+        if !groups.is_empty() {
+            plots.extend(both(out, "nrmse_polar", |p| {
+                radar(
+                    p,
+                    &["<v>", "<h>", "<vh>", "<vv>", "<hh>"],
+                    &groups,
+                    "nRMSE vectors of good and bad models",
+                )
+            })?);
+        }
+    }
+
+    // The chosen model: identity plots and its coupling heatmap.
+    let shown = match opts.model {
+        Some(k) => Some(
+            rows.iter()
+                .find(|r| r.index == k)
+                .cloned()
+                .with_context(|| format!("--model {k}: no such model in the sweep"))?,
+        ),
+        None => good.first().cloned().or_else(|| {
+            rows.iter()
+                .filter(|r| r.norm4.is_finite())
+                .min_by(|a, b| sel.norm4(a).total_cmp(&sel.norm4(b)))
+                .cloned()
+        }),
+    };
+    if let Some(m) = &shown {
+        let stats_path = sweep_dir.join(format!("{}.stats.parquet", m.model_path));
+        if stats_path.is_file() {
+            let df = read_parquet(&stats_path)?;
+            let col = |n: &str| -> Result<Column> {
+                df.column(n)
+                    .cloned()
+                    .with_context(|| format!("{}: missing column '{n}'", stats_path.display()))
+            };
+            let (stat, test, model) = (col("statistic")?, col("test")?, col("model")?);
+            let (stat, test, model) = (stat.str()?, test.f64()?, model.f64()?);
+            for (_, name) in STATISTICS {
+                let pts: Vec<(f64, f64)> = (0..stat.len())
+                    .filter(|&i| stat.get(i) == Some(name))
+                    .filter_map(|i| Some((test.get(i)?, model.get(i)?)))
+                    .collect();
+                if pts.is_empty() {
+                    continue;
+                }
+                plots.extend(both(out, &format!("identity_{name}"), |p| {
+                    identity(
+                        p,
+                        &[Series::new(format!("<{name}>"), pts.clone())],
+                        &Axes {
+                            title: format!(
+                                "<{name}>: model {} (λ = {}) vs held-out data",
+                                m.index,
+                                fmt_lambda(m.lambda)
+                            ),
+                            x_label: "test data".into(),
+                            y_label: "model samples".into(),
+                            ..Default::default()
+                        },
+                    )
+                })?);
+            }
+        }
+    }
+
+    // Connectivity: z-scored coupling matrices, PCA, K-means.
+    let compared: Vec<ModelRow> = rows
+        .iter()
+        .filter(|r| match opts.connectivity {
+            ConnectivityModels::All => true,
+            ConnectivityModels::NotBad => !sel.is_bad(r),
+            ConnectivityModels::Good => sel.is_good(r),
+        })
+        .cloned()
+        .collect();
+    let set = CouplingSet::load(sweep_dir, &compared)?;
+    let mut clustering = None;
+    if set.len() >= 2 {
+        let k = set.n_groups;
+        let heat = |stem: &str, r: &ModelRow, j: &[f64], plots: &mut Vec<PathBuf>| -> Result<()> {
+            plots.extend(both(out, stem, |p| {
+                heatmap(
+                    p,
+                    j,
+                    k,
+                    k,
+                    &HeatmapAxes {
+                        title: format!(
+                            "z-scored coupling matrix, model {} (λ = {}, {})",
+                            r.index,
+                            fmt_lambda(r.lambda),
+                            r.range
+                        ),
+                        x_label: "group".into(),
+                        y_label: "group".into(),
+                    },
+                )
+            })?);
+            Ok(())
+        };
+        if let Some(m) = &shown {
+            if let Some(pos) = set.rows.iter().position(|r| r.index == m.index) {
+                heat("couplings_shown", m, &set.matrices[pos], &mut plots)?;
+            }
+        }
+        // One representative per λ range: its lowest-norm model.
+        let mut ranges: Vec<String> = set.rows.iter().map(|r| r.range.clone()).collect();
+        ranges.dedup();
+        for range in &ranges {
+            if let Some((pos, r)) = set
+                .rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| &r.range == range)
+                .min_by(|a, b| sel.norm4(a.1).total_cmp(&sel.norm4(b.1)))
+            {
+                heat(
+                    &format!("couplings_{range}"),
+                    r,
+                    &set.matrices[pos],
+                    &mut plots,
+                )?;
+            }
+        }
+
+        let pairwise = pairwise_nrmse(&set.matrices);
+        write_matrix_npy(&out.join("coupling_nrmse.npy"), &pairwise, set.len())?;
+        let pca = pca_gram(&set.matrices, opts.components.max(2))?;
+        let n_clusters = opts.clusters.clamp(1, set.len());
+        let km = kmeans(&pca.scores, n_clusters, 20, opts.seed)?;
+        let model_ranges: Vec<String> = set.rows.iter().map(|r| r.range.clone()).collect();
+        let (within, across) = within_and_across(&pairwise, &km.labels);
+        let mut cols = vec![
+            Column::new(
+                "index".into(),
+                set.rows.iter().map(|r| r.index).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "lambda".into(),
+                set.rows.iter().map(|r| r.lambda).collect::<Vec<_>>(),
+            ),
+            Column::new("range".into(), model_ranges.clone()),
+            Column::new(
+                "cluster".into(),
+                km.labels.iter().map(|&l| l as u64).collect::<Vec<_>>(),
+            ),
+        ];
+        for c in 0..pca.explained.len() {
+            cols.push(Column::new(
+                format!("pc{}", c + 1).into(),
+                pca.scores.iter().map(|s| s[c]).collect::<Vec<_>>(),
+            ));
+        }
+        let mut df = DataFrame::new(set.len(), cols)?;
+        write_parquet(&out.join("models_pca.parquet"), &mut df)?;
+
+        let pc_axes = |title: &str| Axes {
+            title: title.into(),
+            x_label: format!("PC1 ({:.0}% of variance)", 100.0 * pca.explained[0]),
+            y_label: format!("PC2 ({:.0}% of variance)", 100.0 * pca.explained[1]),
+            ..Default::default()
+        };
+        let mut lambdas: Vec<f64> = set.rows.iter().map(|r| r.lambda).collect();
+        lambdas.dedup();
+        let by_lambda: Vec<Series> = lambdas
+            .iter()
+            .map(|&l| {
+                Series::new(
+                    format!("λ = {}", fmt_lambda(l)),
+                    set.rows
+                        .iter()
+                        .zip(&pca.scores)
+                        .filter(|(r, _)| r.lambda == l)
+                        .map(|(_, s)| (s[0], s[1]))
+                        .collect(),
+                )
+            })
+            .collect();
+        plots.extend(both(out, "pca_by_lambda", |p| {
+            scatter(
+                p,
+                &by_lambda,
+                &pc_axes("Coupling matrices: PCA, coloured by λ"),
+            )
+        })?);
+        let by_cluster: Vec<Series> = (0..n_clusters)
+            .map(|c| {
+                Series::new(
+                    format!("cluster {c}"),
+                    km.labels
+                        .iter()
+                        .zip(&pca.scores)
+                        .filter(|(l, _)| **l == c)
+                        .map(|(_, s)| (s[0], s[1]))
+                        .collect(),
+                )
+            })
+            .collect();
+        plots.extend(both(out, "pca_by_cluster", |p| {
+            scatter(
+                p,
+                &by_cluster,
+                &pc_axes("Coupling matrices: PCA, coloured by K-means cluster"),
+            )
+        })?);
+        clustering = Some(Clustering {
+            models: opts.connectivity,
+            n_models: set.len(),
+            n_groups: k,
+            explained: pca.explained.clone(),
+            counts: cluster_range_counts(&km.labels, &model_ranges),
+            rand_index: adjusted_rand_index(&km.labels, &model_ranges),
+            nrmse_within: within,
+            nrmse_across: across,
+        });
+    }
+
+    let mut summary = ReportSummary {
+        n_models: rows.len(),
+        per_lambda: summaries,
+        best,
+        good,
+        shown,
+        clustering,
+        plots,
+        markdown: out.join("summary.md"),
+    };
+    write_atomic(
+        &summary.markdown,
+        markdown(sweep_dir, out, &summary, sel).as_bytes(),
+    )?;
+    summary.plots.sort();
+    Ok(summary)
+}
+
+fn rel(out: &Path, p: &Path) -> String {
+    p.strip_prefix(out).unwrap_or(p).display().to_string()
+}
+
+/// The Markdown summary.
+fn markdown(sweep_dir: &Path, out: &Path, s: &ReportSummary, sel: &SelectionConfig) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# λ sweep report\n");
+    let _ = writeln!(
+        md,
+        "Sweep `{}`: {} models. A model is *bad* when an nRMSE exceeds {} (or it exploded), \
+         *good* when the norm of its nRMSEs of {:?} is ≤ {}.\n",
+        sweep_dir.display(),
+        s.n_models,
+        sel.bad_above,
+        sel.good_statistics,
+        sel.good_threshold
+    );
+    let _ = writeln!(md, "## Model selection\n");
+    let _ = writeln!(
+        md,
+        "| λ | range | models | exploded | bad | good | norm median [q25, q75] | sparsity |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+    for (k, l) in s.per_lambda.iter().enumerate() {
+        let _ = writeln!(
+            md,
+            "| {}{} | {} | {} | {:.0}% | {:.0}% | {} | {:.3} [{:.3}, {:.3}] | {:.3} |",
+            fmt_lambda(l.lambda),
+            if Some(k) == s.best { " **(best)**" } else { "" },
+            l.range,
+            l.n_models,
+            100.0 * l.frac_exploded,
+            100.0 * l.frac_bad,
+            l.n_good,
+            l.norm4_median,
+            l.norm4_q25,
+            l.norm4_q75,
+            l.mean_sparsity
+        );
+    }
+    match s.best {
+        Some(b) => {
+            let l = &s.per_lambda[b];
+            let _ = writeln!(
+                md,
+                "\nBest λ = {} ({}): {:.0}% bad models, median norm {:.3}.\n",
+                fmt_lambda(l.lambda),
+                l.range,
+                100.0 * l.frac_bad,
+                l.norm4_median
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "\nNo λ has a median norm within {}: no best λ.\n",
+                sel.good_threshold
+            );
+        }
+    }
+    let _ = writeln!(md, "### Good models (best first)\n");
+    if s.good.is_empty() {
+        let _ = writeln!(md, "None.\n");
+    } else {
+        let _ = writeln!(
+            md,
+            "| model | λ | seed | norm | ⟨v⟩ | ⟨h⟩ | ⟨vh⟩ | ⟨vv⟩ | ⟨hh⟩ | path |"
+        );
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
+        for r in s.good.iter().take(20) {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | `{}` |",
+                r.index,
+                fmt_lambda(r.lambda),
+                r.seed,
+                sel.norm4(r),
+                r.nrmse_v,
+                r.nrmse_h,
+                r.nrmse_vh,
+                r.nrmse_vv,
+                r.nrmse_hh,
+                r.model_path
+            );
+        }
+        let _ = writeln!(md);
+    }
+    let _ = writeln!(md, "## Functional connectivity\n");
+    match &s.clustering {
+        Some(c) => {
+            let _ = writeln!(
+                md,
+                "{} models ({:?}) with coupling matrices over {} groups (z-scored). PCA of the \
+                 flattened matrices: {} of the variance on the leading components. K-means on them:\n",
+                c.n_models,
+                c.models,
+                c.n_groups,
+                c.explained
+                    .iter()
+                    .map(|e| format!("{:.1}%", 100.0 * e))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let _ = writeln!(md, "| cluster | λ range | models |\n|---|---|---|");
+            for (cl, range, n) in &c.counts {
+                let _ = writeln!(md, "| {cl} | {range} | {n} |");
+            }
+            let _ = writeln!(
+                md,
+                "\nAgreement of clusters with λ ranges (adjusted Rand index): {:.3}. \
+                 Coupling-matrix nRMSE within clusters {:.3}, across clusters {:.3}.\n",
+                c.rand_index, c.nrmse_within, c.nrmse_across
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "Fewer than two of the compared models have coupling matrices (no coordinates \
+                 or regions, or too few models that qualify): no comparison.\n"
+            );
+        }
+    }
+    let _ = writeln!(md, "## Plots\n");
+    for p in s
+        .plots
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+    {
+        let r = rel(out, p);
+        let _ = writeln!(
+            md,
+            "- [{r}]({r}) ([svg]({}))\n\n  ![{r}]({r})\n",
+            rel(out, &p.with_extension("svg"))
+        );
+    }
+    let _ = writeln!(
+        md,
+        "Tables: `per_lambda.parquet`, `good_models.parquet`, `models_pca.parquet`, \
+         `coupling_nrmse.npy` (pairwise nRMSE of the coupling matrices, in `models_pca` order)."
+    );
+    md
+}
+
+/// Prints the report's main findings.
+pub fn print_summary(s: &ReportSummary) {
+    println!(
+        "{:>9} {:>7} {:>6} {:>9} {:>6} {:>5} {:>12}",
+        "lambda", "range", "models", "exploded", "bad", "good", "median norm"
+    );
+    for (k, l) in s.per_lambda.iter().enumerate() {
+        println!(
+            "{:>9} {:>7} {:>6} {:>8.0}% {:>5.0}% {:>5} {:>12.3}{}",
+            fmt_lambda(l.lambda),
+            l.range,
+            l.n_models,
+            100.0 * l.frac_exploded,
+            100.0 * l.frac_bad,
+            l.n_good,
+            l.norm4_median,
+            if Some(k) == s.best { "  <- best" } else { "" }
+        );
+    }
+    if let Some(c) = &s.clustering {
+        println!(
+            "coupling matrices: {} models ({:?}), {} groups; clusters vs λ ranges: adjusted Rand {:.3}; \
+             nRMSE within clusters {:.3}, across {:.3}",
+            c.n_models, c.models, c.n_groups, c.rand_index, c.nrmse_within, c.nrmse_across
+        );
+        for (cl, range, n) in &c.counts {
+            println!("  cluster {cl} / {range}: {n} models");
+        }
+    }
+    println!(
+        "{} good models; report: {}",
+        s.good.len(),
+        s.markdown.display()
+    );
+}

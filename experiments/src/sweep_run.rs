@@ -1,0 +1,114 @@
+//! Running a λ sweep (or one shard of it) with progress: shared by `lambda-sweep` and the
+//! main pipeline.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use analysis::sweep::{prepare_dir, run_model, SweepData};
+use analysis::table::{finished_models, merge, write_part, MERGED_FILE};
+use analysis::SweepConfig;
+use anyhow::{Context, Result};
+use surrogate::shard::Shard;
+
+use crate::progress;
+
+/// Runs the models of `cfg` that belong to `shard` and are not finished in `out` (at most
+/// `max_models` of them), with a progress bar over models and one log line per model; merges
+/// the table when every model is finished. Returns whether the sweep is complete.
+pub fn run_sweep(
+    cfg: &SweepConfig,
+    out: &Path,
+    resume: bool,
+    shard: Shard,
+    max_models: Option<usize>,
+) -> Result<bool> {
+    let t0 = Instant::now();
+    let done = prepare_dir(out, cfg, resume)?;
+    let jobs = cfg.jobs();
+    let todo: Vec<_> = jobs
+        .iter()
+        .filter(|j| shard.owns(j.index) && !done.contains(&j.index))
+        .take(max_models.unwrap_or(usize::MAX))
+        .collect();
+    let data = SweepData::prepare(cfg).context("preparing the recording")?;
+    eprintln!(
+        "{}: {} models ({} λ × {} seeds), shard {shard}: {} to train, {} already finished; \
+         {} neurons, {} train / {} test frames; coupling matrices: {}",
+        cfg.name,
+        jobs.len(),
+        jobs.len() / cfg.seeds,
+        cfg.seeds,
+        todo.len(),
+        done.len(),
+        data.split.train.n_visible,
+        data.split.train.len(),
+        data.split.test.len(),
+        data.groups
+            .as_ref()
+            .map(|g| format!("{} {}", g.count, g.kind))
+            .unwrap_or_else(|| "none (no coordinates or regions)".into())
+    );
+    let bar = progress::bar(todo.len() as u64, "models");
+    bar.enable_steady_tick(Duration::from_millis(250));
+    let n_updates = cfg.train.n_updates;
+    for job in &todo {
+        let label = format!("λ = {:.4}, seed {}", job.lambda, job.seed);
+        let row = run_model(cfg, &data, job, out, |k| {
+            if k % 10 == 0 || k == n_updates {
+                bar.set_message(format!("{label}: update {k}/{n_updates}"));
+            }
+        })
+        .with_context(|| format!("model {} ({label})", job.index))?;
+        write_part(out, &row)?;
+        bar.inc(1);
+        let verdict = if row.exploded {
+            format!(
+                "exploded at epoch {:.2}",
+                row.exploded_epoch.unwrap_or(f64::NAN)
+            )
+        } else {
+            format!(
+                "norm4 {:.3}{}",
+                row.norm4,
+                if row.good {
+                    ", good"
+                } else if row.bad {
+                    ", bad"
+                } else {
+                    ""
+                }
+            )
+        };
+        let line = format!(
+            "model {:>4} {label}: {verdict} ({:.1} s)",
+            job.index,
+            row.train_s + row.eval_s
+        );
+        // Without a terminal (CI, Slurm logs) the bar is hidden: log lines instead.
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
+    }
+    bar.finish_and_clear();
+    let finished = finished_models(out)?.0.len();
+    let complete = finished == jobs.len();
+    if complete {
+        let rows = merge(out, jobs.len())?;
+        eprintln!(
+            "all {} models finished; wrote {} in {:.1} s",
+            rows.len(),
+            out.join(MERGED_FILE).display(),
+            t0.elapsed().as_secs_f64()
+        );
+    } else {
+        eprintln!(
+            "{finished} of {} models finished ({:.1} s); run the other shards (or --resume), then `lambda-sweep merge {}`",
+            jobs.len(),
+            t0.elapsed().as_secs_f64(),
+            out.display()
+        );
+    }
+    Ok(complete)
+}
