@@ -100,107 +100,31 @@ fn wgpu_or_skip() -> Option<burn::tensor::Device> {
 }
 
 /// cRBM on wgpu: the PCD gradient computed with device tensors equals the host (f64) sufficient
-/// statistics, and device PCD training raises the exact log-likelihood of a tiny model.
+/// statistics, and device PCD training raises the exact log-likelihood of a tiny model (the
+/// same checks as crbm's flex tests, `crbm::tensor_train::{gradient_error_vs_host,
+/// training_gain}`).
 #[cfg(feature = "wgpu")]
 #[test]
 fn crbm_pcd_on_wgpu_matches_host_gradient_and_learns() {
-    use crbm::model::Gradient;
-    use crbm::penalty::Penalty;
-    use crbm::tensor::TensorSampler;
-    use crbm::tensor_train::{pcd_gradient, DeviceParams, DeviceTrainer};
-    use crbm::{Crbm, SparseBatch, TrainConfig};
-    use rand::{Rng, SeedableRng};
+    use crbm::tensor_train::{
+        check_config, gradient_error_vs_host, teacher_samples, training_gain,
+    };
 
     let Some(gpu) = wgpu_or_skip() else {
         return;
     };
-    let (n, m) = (9, 3);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
-    let mut c = Crbm::zeros(n, m);
-    c.weights
-        .iter_mut()
-        .for_each(|w| *w = rng.random_range(-1.0..1.0));
-    c.fields
-        .iter_mut()
-        .for_each(|g| *g = rng.random_range(-1.5..0.5));
-    for u in &mut c.hidden {
-        u.gamma_plus = rng.random_range(0.5..2.0);
-        u.gamma_minus = rng.random_range(0.5..2.0);
-        u.theta_plus = rng.random_range(-1.0..1.0);
-        u.theta_minus = rng.random_range(-1.0..1.0);
-    }
-    let data = SparseBatch {
-        n_visible: n,
-        rows: vec![vec![0, 3, 8], vec![1, 2], vec![], vec![4, 5, 6, 7]],
-    };
-    let chains = SparseBatch {
-        n_visible: n,
-        rows: vec![vec![2, 3], vec![0, 1, 2, 8], vec![6]],
-    };
-    let penalty = Penalty::L2L1 { lambda: 0.3 };
-    let mut host = Gradient::zeros(n, m);
-    data.rows
-        .iter()
-        .for_each(|r| c.accumulate_statistics(r, 1.0 / 4.0, &mut host));
-    chains
-        .rows
-        .iter()
-        .for_each(|r| c.accumulate_statistics(r, -1.0 / 3.0, &mut host));
-    penalty.subtract_gradient(&c.weights, n, m, &mut host.weights);
-    let params = DeviceParams::upload(&c, &gpu);
-    let ts = TensorSampler::new(&c, &gpu, 0);
-    let g = pcd_gradient(&params, ts.upload(&data), ts.upload(&chains), penalty);
-    let want = [
-        &host.weights,
-        &host.fields,
-        &host.gamma_plus,
-        &host.gamma_minus,
-        &host.theta_plus,
-        &host.theta_minus,
-    ];
-    let mut worst = 0.0f64;
-    for (k, (t, w)) in g.iter().zip(want).enumerate() {
-        let got = t.to_data().try_to_vec::<f32>().unwrap();
-        assert_eq!(got.len(), w.len(), "slot {k}");
-        for (a, b) in got.iter().zip(w.iter()) {
-            let e = (*a as f64 - b).abs() / (1.0 + b.abs());
-            worst = worst.max(e);
-            assert!(e < 2e-4, "slot {k}: wgpu {a} vs host {b}");
-        }
-    }
+    let worst = gradient_error_vs_host(&gpu);
     eprintln!("cRBM PCD gradient: max relative |wgpu − host f64| = {worst:e}");
+    assert!(
+        worst < 2e-4,
+        "wgpu gradient differs from the host by {worst}"
+    );
 
-    // Device PCD on wgpu learns a tiny teacher's distribution (exact log-likelihood rises).
-    let mut v = ts.upload(&SparseBatch {
-        n_visible: n,
-        rows: vec![vec![]; 200],
-    });
-    for s in 0..30 {
-        v = ts.gibbs_sweep(v, 2, s);
-    }
-    let samples = ts.download(v);
-    let init = Crbm::init(&samples.mean_activity(), 3, None, 1);
-    let cfg = TrainConfig {
-        n_hidden: 3,
-        batch_size: 50,
-        n_chains: 100,
-        gibbs_steps: 2,
-        n_updates: 100,
-        learning_rate: 2e-2,
-        learning_rate_final: 2e-3,
-        penalty: Penalty::L2L1 { lambda: 1e-3 },
-        log_every: 0,
-        seed: 1,
-        ..TrainConfig::default()
-    };
-    let ll0 = init.log_likelihood_exact(&samples).unwrap();
-    let (model, report) = DeviceTrainer::from_model(&init, &samples, cfg, &gpu)
-        .unwrap()
-        .run();
-    assert!(report.exploded.is_none(), "{report:?}");
-    let ll1 = model.log_likelihood_exact(&samples).unwrap();
-    eprintln!("cRBM device PCD on wgpu: exact log-likelihood {ll0:.4} → {ll1:.4}");
     // Lavapipe runs each op on the CPU, so training is short here (150 updates gave +0.042);
-    // the flex test in crbm trains longer and asserts more.
+    // the flex test in crbm trains 400 updates and asserts more.
+    let data = teacher_samples(&gpu);
+    let (ll0, ll1, report) = training_gain(&gpu, &data, check_config(100, 2, 2e-2)).unwrap();
+    assert!(report.exploded.is_none(), "{report:?}");
+    eprintln!("cRBM device PCD on wgpu: exact log-likelihood {ll0:.4} → {ll1:.4}");
     assert!(ll1 > ll0 + 0.01, "{ll0} → {ll1}");
 }

@@ -260,15 +260,12 @@ pub fn log_sum_exp(x: &[f64]) -> f64 {
     m + x.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
 }
 
-/// Random models for tests across modules.
-#[cfg(test)]
-pub(crate) mod tests_support {
-    use super::*;
-
-    /// Weights U(−1,1), fields U(−1.5,0.5), γ± U(0.5,2), θ± U(−1,1).
-    pub(crate) fn random_model(n: usize, m: usize, seed: u64) -> Crbm {
+impl Crbm {
+    /// A model with random parameters, for tests, benchmarks and backend checks: weights
+    /// U(−1,1), fields U(−1.5,0.5), γ± U(0.5,2), θ± U(−1,1).
+    pub fn random(n_visible: usize, n_hidden: usize, seed: u64) -> Crbm {
         let mut rng = lane_rng(seed, 0, 0);
-        let mut c = Crbm::zeros(n, m);
+        let mut c = Crbm::zeros(n_visible, n_hidden);
         c.weights
             .iter_mut()
             .for_each(|w| *w = rng.random_range(-1.0..1.0));
@@ -284,6 +281,16 @@ pub(crate) mod tests_support {
             };
         }
         c
+    }
+}
+
+/// Random models for tests across modules.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    pub(crate) fn random_model(n: usize, m: usize, seed: u64) -> Crbm {
+        Crbm::random(n, m, seed)
     }
 }
 
