@@ -130,25 +130,26 @@ impl SweepData {
 }
 
 /// Prepares `dir` for a run of `cfg`: writes `sweep.json`, or checks that the one there is the
-/// same config. Returns the models already finished; without `resume` there must be none.
+/// same config once any model is finished (before that, e.g. after a run that failed while
+/// loading its data, the new config replaces it). Returns the models already finished; without
+/// `resume` there must be none.
 pub fn prepare_dir(dir: &Path, cfg: &SweepConfig, resume: bool) -> Result<BTreeSet<usize>> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let path = dir.join(CONFIG_FILE);
     let ours = serde_json::to_value(cfg).map_err(|e| AnalysisError::Invalid(e.to_string()))?;
-    if path.is_file() {
-        let theirs = read_json(&path)?;
-        if theirs != ours {
+    let (done, broken) = finished_models(dir)?;
+    let same = path.is_file() && read_json(&path)? == ours;
+    if !same {
+        if !done.is_empty() {
             return Err(AnalysisError::BadFile {
                 path,
                 message: "this directory holds a sweep with a different config; use another --out (or the same config)".into(),
             });
         }
-    } else {
         let text = serde_json::to_string_pretty(&ours)
             .map_err(|e| AnalysisError::Invalid(e.to_string()))?;
         write_atomic(&path, text.as_bytes())?;
     }
-    let (done, broken) = finished_models(dir)?;
     if !resume && !done.is_empty() {
         return Err(AnalysisError::BadFile {
             path: dir.to_path_buf(),
@@ -497,6 +498,11 @@ mod tests {
         other.seeds = 2;
         let e = prepare_dir(&dir, &other, true).unwrap_err().to_string();
         assert!(e.contains("different config"), "{e}");
+        // Before any model is finished, a new config replaces the old one.
+        let fresh = dir.join("fresh");
+        prepare_dir(&fresh, &cfg, false).unwrap();
+        assert!(prepare_dir(&fresh, &other, false).unwrap().is_empty());
+        assert_eq!(load_dir_config(&fresh).unwrap(), other);
         assert_eq!(load_dir_config(&dir).unwrap(), cfg);
         assert!(merge(&dir, 2).is_err());
     }

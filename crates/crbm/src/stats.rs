@@ -290,8 +290,7 @@ pub fn evaluate(
     test: &SparseBatch,
     cfg: &EvalConfig,
 ) -> Result<NrmseReport> {
-    let samples = sample_model(model, train, &cfg.sampling)?;
-    Ok(compare(model, train, test, &samples, cfg))
+    Ok(evaluate_detailed(model, train, test, cfg)?.report)
 }
 
 /// nRMSE report from given model samples.
