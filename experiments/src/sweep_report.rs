@@ -106,6 +106,12 @@ fn both(out: &Path, stem: &str, mut draw: impl FnMut(&Path) -> Result<()>) -> Re
     Ok(written)
 }
 
+/// A statistic's name for plots, letters spaced (`<v v>`: the plot font sets "vv" like "w").
+fn stat_label(name: &str) -> String {
+    let spaced: Vec<String> = name.chars().map(String::from).collect();
+    format!("<{}>", spaced.join(" "))
+}
+
 fn fmt_lambda(l: f64) -> String {
     format!("{l:.4}")
 }
@@ -166,7 +172,7 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
             .enumerate()
             .map(|(k, (_, name))| {
                 Series::new(
-                    format!("<{name}>"),
+                    stat_label(name),
                     summaries
                         .iter()
                         .map(|s| (s.lambda, s.mean_nrmse[k]))
@@ -204,13 +210,10 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
             }
         }
         if !groups.is_empty() {
+            let labels = STATISTICS.map(|(_, n)| stat_label(n));
+            let spokes = labels.each_ref().map(String::as_str);
             plots.extend(both(out, "nrmse_polar", |p| {
-                radar(
-                    p,
-                    &["<v>", "<h>", "<vh>", "<vv>", "<hh>"],
-                    &groups,
-                    "nRMSE vectors of good and bad models",
-                )
+                radar(p, &spokes, &groups, "nRMSE vectors of good and bad models")
             })?);
         }
     }
@@ -252,10 +255,11 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
                 plots.extend(both(out, &format!("identity_{name}"), |p| {
                     identity(
                         p,
-                        &[Series::new(format!("<{name}>"), pts.clone())],
+                        &[Series::new(stat_label(name), pts.clone())],
                         &Axes {
                             title: format!(
-                                "<{name}>: model {} (λ = {}) vs held-out data",
+                                "{}: model {} (λ = {}) vs held-out data",
+                                stat_label(name),
                                 m.index,
                                 fmt_lambda(m.lambda)
                             ),
