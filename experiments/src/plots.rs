@@ -211,34 +211,51 @@ fn render(path: &Path, series: &[Series], axes: &Axes, points: bool, identity: b
         std::fs::create_dir_all(dir)?;
     }
     // Draw to a temporary file, then rename: a crash never leaves a half-written plot.
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let (format, ext) = format_of(path)?;
     let tmp = path.with_extension(format!("tmp.{ext}"));
-    match ext.as_str() {
-        "png" => draw_on(
+    match format {
+        Format::Png => draw_on(
             BitMapBackend::new(&tmp, SIZE).into_drawing_area(),
             series,
             axes,
             points,
             identity,
         )?,
-        "svg" => draw_on(
+        Format::Svg => draw_on(
             SVGBackend::new(&tmp, SIZE).into_drawing_area(),
             series,
             axes,
             points,
             identity,
         )?,
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Output format of a plot, from its file extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    Png,
+    Svg,
+}
+
+/// The format of `path` and its lower-case extension; other extensions are an error naming
+/// the file.
+pub(crate) fn format_of(path: &Path) -> Result<(Format, String)> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "png" => Ok((Format::Png, ext)),
+        "svg" => Ok((Format::Svg, ext)),
         other => bail!(
             "{}: unsupported plot format '{other}' (use .png or .svg)",
             path.display()
         ),
     }
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }
 
 /// Line plot of several series.

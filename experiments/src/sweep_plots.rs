@@ -14,7 +14,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::plots::{finite_range, palette, register_font, Series, SIZE};
+use crate::plots::{finite_range, format_of, palette, register_font, Format, Series, SIZE};
 
 /// Titles and options of a [`dual_axis`] plot.
 #[derive(Debug, Clone, Default)]
@@ -62,33 +62,11 @@ pub struct HeatmapAxes {
 /// block-averaged. PNG draws at most one cell per pixel of the plotting area.
 const SVG_MAX_CELLS: usize = 150;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Png,
-    Svg,
-}
-
 /// A validated plot, ready to draw on any backend.
 trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, format: Format) -> Result<()>
     where
         DB::ErrorType: 'static;
-}
-
-fn format_of(path: &Path) -> Result<(Format, String)> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    match ext.as_str() {
-        "png" => Ok((Format::Png, ext)),
-        "svg" => Ok((Format::Svg, ext)),
-        other => bail!(
-            "{}: unsupported plot format '{other}' (use .png or .svg)",
-            path.display()
-        ),
-    }
 }
 
 /// Draws `fig` to a temporary file next to `path`, then renames it to `path`.

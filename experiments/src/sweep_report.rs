@@ -372,18 +372,20 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
         };
         let mut lambdas: Vec<f64> = set.rows.iter().map(|r| r.lambda).collect();
         lambdas.dedup();
+        // PC1–PC2 scores of the models whose position satisfies `keep`.
+        let scores_where = |name: String, keep: &dyn Fn(usize) -> bool| {
+            let points = (0..set.len())
+                .filter(|&i| keep(i))
+                .map(|i| (pca.scores[i][0], pca.scores[i][1]))
+                .collect();
+            Series::new(name, points)
+        };
         let by_lambda: Vec<Series> = lambdas
             .iter()
             .map(|&l| {
-                Series::new(
-                    format!("λ = {}", fmt_lambda(l)),
-                    set.rows
-                        .iter()
-                        .zip(&pca.scores)
-                        .filter(|(r, _)| r.lambda == l)
-                        .map(|(_, s)| (s[0], s[1]))
-                        .collect(),
-                )
+                scores_where(format!("λ = {}", fmt_lambda(l)), &|i| {
+                    set.rows[i].lambda == l
+                })
             })
             .collect();
         plots.extend(both(out, "pca_by_lambda", |p| {
@@ -394,17 +396,7 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
             )
         })?);
         let by_cluster: Vec<Series> = (0..n_clusters)
-            .map(|c| {
-                Series::new(
-                    format!("cluster {c}"),
-                    km.labels
-                        .iter()
-                        .zip(&pca.scores)
-                        .filter(|(l, _)| **l == c)
-                        .map(|(_, s)| (s[0], s[1]))
-                        .collect(),
-                )
-            })
+            .map(|c| scores_where(format!("cluster {c}"), &|i| km.labels[i] == c))
             .collect();
         plots.extend(both(out, "pca_by_cluster", |p| {
             scatter(
