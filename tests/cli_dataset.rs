@@ -165,3 +165,77 @@ fn settings_that_differ_from_the_directory_are_refused() {
         );
     }
 }
+
+/// A CMA-ES-trajectory job: 3 runs × 4 generations × population 6.
+fn trajectory_cmd(out: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pmfm-dataset"));
+    c.env_remove("BURN_DEVICE")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("SLURM_ARRAY_TASK_COUNT")
+        .args(SHORT)
+        .args(["--design", "cmaes", "--cma-runs", "3", "--generations", "4"])
+        .args(["--batch", "6", "--seed", "9", "--out"])
+        .arg(out)
+        .args(extra);
+    c
+}
+
+#[test]
+fn trajectory_design_resumes_by_replay_and_shards_by_run() {
+    let full = tmp("traj-full");
+    let o = run(trajectory_cmd(&full, &[]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reference = rows(&full);
+    assert_eq!(reference.len(), 72);
+    assert_eq!(reference.index, (0..72).collect::<Vec<u64>>());
+    assert!(reference.design.iter().all(|d| d == "cmaes"));
+    // Every offspring is feasible (re-drawn), and all of them were simulated.
+    assert!(reference.valid.iter().filter(|v| **v).count() > 60);
+    // The three runs start from different reference starts.
+    assert_ne!(reference.theta[0], reference.theta[24]);
+    assert_ne!(reference.theta[24], reference.theta[48]);
+
+    // Stopped in the middle of run 1, then resumed: run 1 is replayed from its parts on disk.
+    let stopped = tmp("traj-stopped");
+    let o = run(trajectory_cmd(&stopped, &["--max-batches", "6"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(list_parts(&stopped).unwrap().len(), 6);
+    let o = run(trajectory_cmd(&stopped, &["--resume"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("6 of 12 batches to do"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(rows(&stopped), reference);
+
+    // Shards split the runs (0 and 2 | 1) and merge to the same table.
+    let sharded = tmp("traj-sharded");
+    for s in ["1/2", "0/2"] {
+        let o = run(trajectory_cmd(&sharded, &["--resume", "--shard", s]));
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert_eq!(rows(&sharded), reference);
+
+    // A part that does not continue its run's trajectory is named, not silently reused.
+    let tampered = tmp("traj-tampered");
+    let o = run(trajectory_cmd(&tampered, &["--max-batches", "6"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::copy(
+        tampered.join("part-000001.parquet"),
+        tampered.join("part-000005.parquet"),
+    )
+    .unwrap();
+    let o = run(trajectory_cmd(&tampered, &["--resume"]));
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("part-000005.parquet") && e.contains("other θ"),
+        "{e}"
+    );
+
+    // --n must agree with runs × generations × batch.
+    let o = run(trajectory_cmd(&tmp("traj-bad"), &["--n", "100"]));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("disagrees"), "{}", stderr(&o));
+}

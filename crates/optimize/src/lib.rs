@@ -8,6 +8,8 @@
 //!   [`CmaConfig::kong2021`].
 //! * [`baseline`]: the `cmaes` crate as independent baseline and per-point solver, and the
 //!   comparison table of both on the standard test functions.
+//! * [`trajectory`]: the CMA-ES-trajectory design of a parameter→cost dataset (simulator-driven
+//!   runs recorded generation by generation, replayed on resume).
 //! * [`test_functions`]: sphere, Rosenbrock, Rastrigin and ellipsoid with known optima.
 //! * [`error`]: [`OptimizeError`].
 
@@ -22,6 +24,7 @@ pub mod run_table;
 pub mod sim_objective;
 pub mod surrogate_objective;
 pub mod test_functions;
+pub mod trajectory;
 
 pub use cma::{
     minimize, minimize_resumable, BoundsHandling, CheckpointPolicy, CmaCheckpoint, CmaConfig,

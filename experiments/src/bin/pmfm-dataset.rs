@@ -2,6 +2,10 @@
 //! simulates them in batches, and writes one Parquet part per batch (atomically) plus a merged
 //! `dataset.parquet`. `--resume` skips batches already on disk; `--shard i/n` (or a Slurm array
 //! task) runs every n-th batch, so shards can run anywhere and be merged with `merge`.
+//!
+//! `--design cmaes` records simulator-driven CMA-ES runs instead (the published surrogate's
+//! data): one batch per generation, shards split the runs, and `--resume` replays the
+//! generations on disk before continuing (see `optimize::trajectory`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,13 +18,17 @@ use experiments::progress;
 use experiments::sim_args::SimArgs;
 use experiments::slurm::{self, SlurmArgs};
 use experiments::theta_input::read_theta_csv;
-use pmfm_sim::params::Bounds;
+use optimize::trajectory::{drive_run, TrajectoryDesign};
+use pmfm_sim::params::{Bounds, Theta};
 use pmfm_sim::simulator::SimConfig;
 use serde::{Deserialize, Serialize};
 use surrogate::design::{Design, DesignSpace};
 use surrogate::evaluator::Evaluator;
 use surrogate::shard::{batch_seed, Batches, Shard};
-use surrogate::table::{finished_batches, merge_parts, part_name, write_atomic, write_samples};
+use surrogate::table::{
+    finished_batches, merge_parts, part_name, read_samples, write_atomic, write_samples,
+};
+use surrogate::Samples;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -62,12 +70,23 @@ struct RunArgs {
     data: DataArgs,
     #[command(flatten)]
     sim: SimArgs,
-    /// Number of parameter sets in the design.
-    #[arg(long, default_value_t = 1024)]
-    n: usize,
-    /// Design: uniform, lhs (Latin hypercube per batch), gaussian (clouds around --centres).
-    #[arg(long, default_value = "lhs", value_parser = ["uniform", "lhs", "gaussian"])]
+    /// Number of parameter sets in the design [default: 1024; for cmaes: runs × generations ×
+    /// batch].
+    #[arg(long)]
+    n: Option<usize>,
+    /// Design: uniform, lhs (Latin hypercube per batch), gaussian (clouds around --centres),
+    /// cmaes (trajectories of simulator-driven CMA-ES runs; population = --batch).
+    #[arg(long, default_value = "lhs", value_parser = ["uniform", "lhs", "gaussian", "cmaes"])]
     design: String,
+    /// cmaes design: independent runs, generations per run, parents μ (default batch/4), σ₀.
+    #[arg(long, default_value_t = 4)]
+    cma_runs: usize,
+    #[arg(long, default_value_t = 16)]
+    generations: usize,
+    #[arg(long)]
+    parents: Option<usize>,
+    #[arg(long, default_value_t = 0.15)]
+    sigma0: f64,
     /// Centres of a gaussian design: CSV with one θ per row (or per column, --centres-by-column).
     #[arg(long)]
     centres: Option<PathBuf>,
@@ -105,7 +124,7 @@ struct RunArgs {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Manifest {
     dataset: String,
-    design: Design,
+    design: JobDesign,
     seed: u64,
     n_total: usize,
     batch_size: usize,
@@ -116,6 +135,54 @@ struct Manifest {
 }
 
 const MANIFEST: &str = "manifest.json";
+
+/// A design whose θ are drawn independently of the costs, or a CMA-ES trajectory. Untagged: both
+/// carry their own `kind`, so manifests written before trajectories existed still read back.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+enum JobDesign {
+    Drawn(Design),
+    Trajectory(TrajectoryDesign),
+}
+
+impl JobDesign {
+    fn name(&self) -> &'static str {
+        match self {
+            JobDesign::Drawn(d) => d.name(),
+            JobDesign::Trajectory(_) => "cmaes",
+        }
+    }
+
+    fn n_total(&self, n: Option<usize>) -> Result<usize> {
+        match self {
+            JobDesign::Drawn(_) => Ok(n.unwrap_or(1024)),
+            JobDesign::Trajectory(t) => {
+                if let Some(n) = n.filter(|&n| n != t.n_total()) {
+                    bail!(
+                        "--n {n} disagrees with the cmaes design's --cma-runs {} × --generations {} × --batch {} = {}; drop --n",
+                        t.runs,
+                        t.generations,
+                        t.population,
+                        t.n_total()
+                    );
+                }
+                Ok(t.n_total())
+            }
+        }
+    }
+}
+
+/// Marks the end of a `--max-batches` run (not a failure).
+#[derive(Debug)]
+struct BatchLimit;
+
+impl std::fmt::Display for BatchLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("batch limit reached")
+    }
+}
+
+impl std::error::Error for BatchLimit {}
 
 fn main() {
     let cli = Cli::parse();
@@ -185,7 +252,18 @@ fn write_slurm(cfg: &SlurmArgs, run_options: Vec<String>) -> Result<()> {
     Ok(())
 }
 
-fn design_of(args: &RunArgs) -> Result<Design> {
+fn design_of(args: &RunArgs) -> Result<JobDesign> {
+    if args.design == "cmaes" {
+        let t = TrajectoryDesign {
+            runs: args.cma_runs,
+            generations: args.generations,
+            population: args.batch,
+            parents: args.parents.unwrap_or((args.batch / 4).max(1)),
+            sigma0: args.sigma0,
+        };
+        t.check()?;
+        return Ok(JobDesign::Trajectory(t));
+    }
     let d = match args.design.as_str() {
         "uniform" => Design::Uniform,
         "lhs" => Design::Lhs { block: args.batch },
@@ -203,16 +281,17 @@ fn design_of(args: &RunArgs) -> Result<Design> {
         other => bail!("unknown design '{other}'"),
     };
     d.validate()?;
-    Ok(d)
+    Ok(JobDesign::Drawn(d))
 }
 
 fn run(args: RunArgs) -> Result<()> {
     let shard = Shard::resolve(args.shard.as_deref().map(str::parse).transpose()?)?;
-    if args.n == 0 || args.n_dup == 0 {
+    let design = design_of(&args)?;
+    let n_total = design.n_total(args.n)?;
+    if n_total == 0 || args.n_dup == 0 {
         bail!("--n and --n-dup must be at least 1");
     }
-    let batches = Batches::new(args.n, args.batch)?;
-    let design = design_of(&args)?;
+    let batches = Batches::new(n_total, args.batch)?;
     let device = args.device.device()?;
     let sim = args.sim.config();
     let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
@@ -222,7 +301,7 @@ fn run(args: RunArgs) -> Result<()> {
         dataset: data.name.clone(),
         design: design.clone(),
         seed: args.seed,
-        n_total: args.n,
+        n_total,
         batch_size: args.batch,
         n_dup: args.n_dup,
         sim,
@@ -257,9 +336,17 @@ fn run(args: RunArgs) -> Result<()> {
             p.display()
         );
     }
-    let todo: Vec<usize> = batches
-        .of_shard(shard)
-        .into_iter()
+    // The batches this shard owns: every n-th batch, or every n-th run of a trajectory design.
+    let owned: Vec<usize> = match &design {
+        JobDesign::Drawn(_) => batches.of_shard(shard),
+        JobDesign::Trajectory(t) => (0..t.runs)
+            .filter(|&r| shard.owns(r))
+            .flat_map(|r| (0..t.generations).map(move |g| t.batch(r, g)))
+            .collect(),
+    };
+    let todo: Vec<usize> = owned
+        .iter()
+        .copied()
         .filter(|b| !done.contains(b))
         .take(args.max_batches.unwrap_or(usize::MAX))
         .collect();
@@ -279,28 +366,66 @@ fn run(args: RunArgs) -> Result<()> {
     let t0 = Instant::now();
     let mut n_valid = 0usize;
     let mut n_done = 0usize;
-    for &b in &todo {
+    // Simulates batch b's θ, writes its part and reports progress.
+    let mut simulate = |b: usize, thetas: &[Theta]| -> Result<Samples> {
         let range = batches.range(b);
-        let thetas: Vec<_> = range
-            .clone()
-            .map(|k| space.draw(&design, args.seed, k))
-            .collect();
         let seed = batch_seed(args.seed, b);
-        let s = evaluator.samples(&thetas, range.start, args.n_dup, seed, design.name())?;
+        let s = evaluator.samples(thetas, range.start, args.n_dup, seed, design.name())?;
         write_samples(&out.join(part_name(b)), &s)?;
         n_valid += s.valid.iter().filter(|v| **v).count();
         n_done += s.len();
         bar.inc(s.len() as u64);
         bar.set_message(format!("{n_valid} valid"));
-        if !bar.is_hidden() {
-            continue;
+        if bar.is_hidden() {
+            eprintln!(
+                "batch {b}: {} θ, {:.3} s/θ, {n_done}/{n_todo} done, {:.0} s elapsed",
+                s.len(),
+                s.wall_s.first().copied().unwrap_or(0.0),
+                t0.elapsed().as_secs_f64()
+            );
         }
-        eprintln!(
-            "batch {b}: {} θ, {:.3} s/θ, {n_done}/{n_todo} done, {:.0} s elapsed",
-            s.len(),
-            s.wall_s.first().copied().unwrap_or(0.0),
-            t0.elapsed().as_secs_f64()
-        );
+        Ok(s)
+    };
+    match &design {
+        JobDesign::Drawn(d) => {
+            for &b in &todo {
+                let thetas: Vec<Theta> = batches
+                    .range(b)
+                    .map(|k| space.draw(d, args.seed, k))
+                    .collect();
+                simulate(b, &thetas)?;
+            }
+        }
+        JobDesign::Trajectory(t) => {
+            let limit = args.max_batches.unwrap_or(usize::MAX);
+            let mut simulated = 0usize;
+            let runs: Vec<usize> = (0..t.runs).filter(|&r| shard.owns(r)).collect();
+            for r in runs {
+                let res = drive_run::<anyhow::Error>(
+                    t,
+                    r,
+                    args.seed,
+                    &data.myelin,
+                    &data.gradient,
+                    &Bounds::default(),
+                    |b, thetas| {
+                        let s = if done.contains(&b) {
+                            replayed(&out.join(part_name(b)), r, b, thetas)?
+                        } else if simulated >= limit {
+                            return Err(BatchLimit.into());
+                        } else {
+                            simulated += 1;
+                            simulate(b, thetas)?
+                        };
+                        Ok(search_costs(&s))
+                    },
+                );
+                match res {
+                    Err(e) if e.is::<BatchLimit>() => break,
+                    other => other.with_context(|| format!("CMA-ES run {r}"))?,
+                }
+            }
+        }
     }
     bar.finish_and_clear();
     let elapsed = t0.elapsed().as_secs_f64();
@@ -320,4 +445,26 @@ fn run(args: RunArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A finished generation of a trajectory run, read back for replay after checking that it holds
+/// exactly the θ the strategy asks for again.
+fn replayed(path: &Path, run: usize, b: usize, thetas: &[Theta]) -> Result<Samples> {
+    let s = read_samples(path)?.sorted_by_index();
+    if s.theta != thetas {
+        bail!(
+            "{}: holds other θ than run {run} asks for at batch {b}; was the directory made by another version? Use a fresh --out",
+            path.display()
+        );
+    }
+    Ok(s)
+}
+
+/// The costs a simulator-driven CMA-ES ranks by: the total, or +∞ for an invalid θ.
+fn search_costs(s: &Samples) -> Vec<f64> {
+    s.total_cost
+        .iter()
+        .zip(&s.valid)
+        .map(|(&c, &v)| if v { c } else { f64::INFINITY })
+        .collect()
 }
