@@ -239,3 +239,60 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     let again = surrogate::table::read_parquet(&out.join("comparison.parquet")).unwrap();
     assert!(first.equals_missing(&again), "{first}\n{again}");
 }
+
+#[test]
+fn reference_candidates_are_validated_beside_the_fits() {
+    // The synthetic default's ground truth θ* (reported cost 0.123) and a far-off θ, by column
+    // as in the reference example file: ten parameter rows, then FC, KS and total rows.
+    let out = tmp("reference");
+    let truth = pmfm_sim::synthetic::TRUE_THETA;
+    let far = [0.9, 0.0, 0.0, 0.05, 0.0, 0.0, 9.0, 0.009, 0.0, 0.0];
+    let mut csv = String::new();
+    for d in 0..10 {
+        csv += &format!("{},{}\n", truth[d], far[d]);
+    }
+    csv += "0.1,0.5\n0.023,0.5\n0.123,1.0\n";
+    let file = out.join("candidates.csv");
+    std::fs::write(&file, csv).unwrap();
+    let mut c = bin("compare-optimizers");
+    c.args(SHORT)
+        .args(["--methods", "random", "--random-budget", "8", "--out"])
+        .arg(&out)
+        .arg("--reference")
+        .arg(&file)
+        .arg("--reference-by-column");
+    let o = run(c);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("reference"), "{}", text(&o));
+    let t = surrogate::table::read_parquet(&out.join("comparison.parquet")).unwrap();
+    assert_eq!(t.height(), 2);
+    let col = |name: &str| t.column(name).unwrap().clone();
+    let methods = col("method").str().unwrap().clone();
+    let k = (0..2)
+        .find(|&k| methods.get(k) == Some("reference"))
+        .unwrap();
+    // No search: the reported costs stand in for it, and no simulation is spent before the
+    // validation (2 candidates × 3 duplicates).
+    let f = |name: &str| col(name).f64().unwrap().get(k).unwrap();
+    assert_eq!(f("best_search_cost"), 0.123);
+    let u = |name: &str| col(name).u64().unwrap().get(k).unwrap();
+    assert_eq!(u("search_simulations"), 0);
+    assert_eq!(u("total_simulations"), 6);
+    // The ground truth validates better than eight random parameter sets.
+    let r = 1 - k;
+    let best = col("best_validated_cost").f64().unwrap().clone();
+    assert!(
+        best.get(k).unwrap() < best.get(r).unwrap(),
+        "reference {} vs random {}",
+        best.get(k).unwrap(),
+        best.get(r).unwrap()
+    );
+    // Without the file the method is refused with one clear error.
+    let mut c = bin("compare-optimizers");
+    c.args(SHORT)
+        .args(["--methods", "reference", "--out"])
+        .arg(out.join("x"));
+    let o = run(c);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--reference FILE"), "{}", text(&o));
+}

@@ -87,3 +87,64 @@ pub fn read_theta_csv(path: &Path, by_column: bool) -> Result<Vec<Theta>> {
     };
     thetas.with_context(|| format!("{}", path.display()))
 }
+
+/// Reads candidates with the total cost reported next to them: θ as [`read_theta_csv`], the
+/// cost from the 13th value (row 13 in the column layout, column 13 in the row layout: after
+/// the ten parameters, FC cost, KS cost, total, as `kong2021_example_expected_output.csv`
+/// stores them); NaN where the file has no such value.
+pub fn read_candidates(path: &Path, by_column: bool) -> Result<Vec<(Theta, f64)>> {
+    let thetas = read_theta_csv(path, by_column)?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .map(|l| {
+            l.split(',')
+                .filter_map(|c| c.trim().parse::<f64>().ok())
+                .collect()
+        })
+        .filter(|r: &Vec<f64>| !r.is_empty())
+        .collect();
+    const TOTAL: usize = N_THETA + 2;
+    let cost = |k: usize| -> f64 {
+        let v = if by_column {
+            rows.get(TOTAL).and_then(|r| r.get(k))
+        } else {
+            rows.get(k).and_then(|r| r.get(TOTAL))
+        };
+        v.copied().unwrap_or(f64::NAN)
+    };
+    Ok(thetas
+        .into_iter()
+        .enumerate()
+        .map(|(k, t)| (t, cost(k)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_carry_their_reported_total() {
+        let dir = std::env::temp_dir().join(format!("theta-input-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Two candidates by column: ten parameters, FC, KS, total.
+        let mut text = String::new();
+        for r in 0..13 {
+            text += &format!("{},{}\n", r as f64 + 0.5, 100.0 + r as f64);
+        }
+        let p = dir.join("by_column.csv");
+        std::fs::write(&p, &text).unwrap();
+        let c = read_candidates(&p, true).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].0[9], 9.5);
+        assert_eq!(c[1].0[0], 100.0);
+        assert_eq!((c[0].1, c[1].1), (12.5, 112.0));
+        // Row layout without costs: NaN.
+        let p = dir.join("rows.csv");
+        std::fs::write(&p, "0,1,2,3,4,5,6,7,8,9\n").unwrap();
+        let c = read_candidates(&p, false).unwrap();
+        assert!(c.len() == 1 && c[0].1.is_nan());
+    }
+}

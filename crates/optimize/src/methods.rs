@@ -7,6 +7,8 @@
 //! * `surrogate-cmaes`: CMA-ES on a surrogate (ensemble), no simulation during the search.
 //! * `surrogate-gd`: multi-start Adam through the surrogate.
 //! * `random`: uniform random search with the simulator (baseline).
+//! * `reference`: no search; given candidates (e.g. the published fit's) go through the same
+//!   validation, so they sit in the comparison table on equal terms.
 
 use std::path::Path;
 use std::time::Instant;
@@ -27,7 +29,7 @@ use crate::objective::{
     evaluate_batch, BatchContext, Evaluation, LogObserver, Objective, Observer,
 };
 use crate::run_table::RunTable;
-use crate::sim_objective::EulerObjective;
+use crate::sim_objective::{to_theta, EulerObjective};
 use crate::surrogate_objective::{SurrogateCostConfig, SurrogateObjective};
 
 /// A fitting method.
@@ -38,6 +40,7 @@ pub enum Method {
     SurrogateCmaes,
     SurrogateGd,
     Random,
+    Reference,
 }
 
 impl Method {
@@ -47,6 +50,7 @@ impl Method {
             Method::SurrogateCmaes => "surrogate-cmaes",
             Method::SurrogateGd => "surrogate-gd",
             Method::Random => "random",
+            Method::Reference => "reference",
         }
     }
 
@@ -56,10 +60,11 @@ impl Method {
             "surrogate-cmaes" => Ok(Method::SurrogateCmaes),
             "surrogate-gd" => Ok(Method::SurrogateGd),
             "random" => Ok(Method::Random),
+            "reference" => Ok(Method::Reference),
             other => Err(OptimizeError::config(
                 "method",
                 format!(
-                    "unknown method '{other}' (euler-cmaes, surrogate-cmaes, surrogate-gd, random)"
+                    "unknown method '{other}' (euler-cmaes, surrogate-cmaes, surrogate-gd, random, reference)"
                 ),
             )),
         }
@@ -92,6 +97,8 @@ pub struct MethodConfig {
     pub random_budget: usize,
     /// Surrogate objective settings (ensemble spread weight, validity threshold).
     pub surrogate_cost: SurrogateCostConfig,
+    /// Candidates of the `reference` method: θ and the cost reported with it (NaN if none).
+    pub candidates: Vec<(Vec<f64>, f64)>,
     pub seed: u64,
     /// Log a progress line every this many generations (0: silent).
     pub log_every: usize,
@@ -111,6 +118,7 @@ impl Default for MethodConfig {
             gradient: GradientConfig::default(),
             random_budget: 512,
             surrogate_cost: SurrogateCostConfig::default(),
+            candidates: Vec::new(),
             seed: 0,
             log_every: 10,
         }
@@ -271,13 +279,43 @@ pub fn run_method(
             };
             table.on_evaluations(&ctx, &xs, &evals)?;
         }
+        Method::Reference => {
+            if cfg.candidates.is_empty() {
+                return Err(OptimizeError::config(
+                    "candidates",
+                    "the reference method needs candidates (θ with their reported costs)",
+                ));
+            }
+            objective_name = "reported".into();
+            table = RunTable::new(run_id, method.name(), &objective_name);
+            let xs: Vec<Vec<f64>> = cfg.candidates.iter().map(|c| c.0.clone()).collect();
+            for x in &xs {
+                to_theta(x)?;
+            }
+            let evals: Vec<Evaluation> = cfg
+                .candidates
+                .iter()
+                .map(|c| Evaluation::new(c.1))
+                .collect();
+            let ctx = BatchContext {
+                restart: 0,
+                generation: 1,
+                generation_in_restart: 1,
+                evaluations_before: 0,
+                elapsed_s: 0.0,
+            };
+            table.on_evaluations(&ctx, &xs, &evals)?;
+        }
     }
     let search_s = t0.elapsed().as_secs_f64();
     let search_simulations = table.simulations();
 
     // Validation: fresh noise, more duplicates.
     let t1 = Instant::now();
-    let cands = top_distinct(&table, cfg.validate_top.max(1));
+    let cands = match method {
+        Method::Reference => cfg.candidates.clone(),
+        _ => top_distinct(&table, cfg.validate_top.max(1)),
+    };
     let xs: Vec<Vec<f64>> = cands.iter().map(|c| c.0.clone()).collect();
     let predicted: Vec<f64> = cands.iter().map(|c| c.1).collect();
     let mut validator = EulerObjective::new(

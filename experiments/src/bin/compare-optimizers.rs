@@ -11,6 +11,7 @@ use experiments::dataset::DataArgs;
 use experiments::device::DeviceArgs;
 use experiments::method_args::MethodArgs;
 use experiments::sim_args::SimArgs;
+use experiments::theta_input::read_candidates;
 use optimize::methods::Method;
 use surrogate::ensemble::Ensemble;
 use surrogate::evaluator::Evaluator;
@@ -21,7 +22,8 @@ struct Args {
     /// Only rebuild the table and plots from the run tables in OUT/runs/*.parquet.
     #[arg(long)]
     from_runs: bool,
-    /// Methods, comma-separated: euler-cmaes, surrogate-cmaes, surrogate-gd, random.
+    /// Methods, comma-separated: euler-cmaes, surrogate-cmaes, surrogate-gd, random (and
+    /// reference, added by --reference).
     #[arg(
         long,
         default_value = "euler-cmaes,surrogate-cmaes,surrogate-gd,random"
@@ -33,6 +35,13 @@ struct Args {
     surrogate: Option<PathBuf>,
     #[arg(long, default_value_t = 1024)]
     dataset_size: usize,
+    /// Candidates to validate beside the fits (the `reference` row), e.g.
+    /// `kong2021_example_expected_output.csv` with --reference-by-column: θ, and the reported
+    /// total cost as the 13th value when present.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    #[arg(long)]
+    reference_by_column: bool,
     #[arg(long, default_value_t = 3)]
     ensemble: usize,
     #[command(flatten)]
@@ -60,11 +69,23 @@ fn run(args: Args) -> Result<()> {
         print_table(&t, None);
         return Ok(());
     }
-    let methods: Vec<Method> = args
+    let mut methods: Vec<Method> = args
         .methods
         .split(',')
         .map(Method::parse)
         .collect::<Result<_, _>>()?;
+    let mut cfg = args.method_args.config();
+    if let Some(path) = &args.reference {
+        cfg.candidates = read_candidates(path, args.reference_by_column)?
+            .into_iter()
+            .map(|(t, c)| (t.to_vec(), c))
+            .collect();
+        if !methods.contains(&Method::Reference) {
+            methods.push(Method::Reference);
+        }
+    } else if methods.contains(&Method::Reference) {
+        bail!("the reference method needs --reference FILE");
+    }
     if methods.is_empty() {
         bail!("--methods names no method");
     }
@@ -98,7 +119,6 @@ fn run(args: Args) -> Result<()> {
     } else {
         None
     };
-    let cfg = args.method_args.config();
     let outcomes = run_methods(
         &methods,
         &evaluator,
