@@ -42,12 +42,16 @@ struct Args {
     /// Fraction of the rows held out for the reported metrics (never seen in training).
     #[arg(long, default_value_t = 0.2)]
     test_fraction: f64,
-    /// Training epochs (upper bound; early stopping may end sooner).
+    /// Training epochs (upper bound; early stopping may end sooner): one number for every
+    /// family, or per family, e.g. `mlp=300,tokens=20` (families not named keep the default).
     #[arg(long)]
-    epochs: Option<usize>,
-    /// Learning rate.
+    epochs: Option<String>,
+    /// Rows per mini-batch (default: the surrogate crate's).
     #[arg(long)]
-    lr: Option<f64>,
+    batch_size: Option<usize>,
+    /// Learning rate: one value for every family or per family, e.g. `mlp=1e-3,tokens=3e-3`.
+    #[arg(long)]
+    lr: Option<String>,
     /// Hidden width of the MLP.
     #[arg(long)]
     width: Option<usize>,
@@ -102,6 +106,40 @@ fn kind_name(k: &ModelKind) -> &'static str {
         ModelKind::Quadratic => "quadratic",
         ModelKind::RegionTokens => "tokens",
     }
+}
+
+/// The value `spec` gives family `name` for option `flag`: `"V"` for every family, or
+/// `"mlp=V,tokens=W"` (families not named get `None`). Values must be positive.
+fn per_family<T>(spec: Option<&str>, name: &str, flag: &str) -> Result<Option<T>>
+where
+    T: std::str::FromStr + PartialOrd + Default,
+{
+    let Some(spec) = spec else { return Ok(None) };
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<T>()
+            .ok()
+            .filter(|x| *x > T::default())
+            .with_context(|| format!("{flag}: '{v}' is not a positive number"))
+    };
+    if !spec.contains('=') {
+        return parse(spec).map(Some);
+    }
+    let mut found = None;
+    for item in spec.split(',') {
+        let Some((family, v)) = item.split_once('=') else {
+            bail!("{flag}: '{item}' is not family=value");
+        };
+        let family = family.trim();
+        if !["mlp", "quadratic", "tokens"].contains(&family) {
+            bail!("{flag}: unknown family '{family}' (mlp, quadratic, tokens)");
+        }
+        let v = parse(v)?;
+        if family == name {
+            found = Some(v);
+        }
+    }
+    Ok(found)
 }
 
 /// Seeded train/test split of the rows.
@@ -225,10 +263,13 @@ fn run(args: Args) -> Result<()> {
             seed: args.seed,
             ..TrainConfig::default()
         };
-        if let Some(e) = args.epochs {
+        if let Some(e) = per_family::<usize>(args.epochs.as_deref(), name, "--epochs")? {
             train_cfg.epochs = e;
         }
-        if let Some(lr) = args.lr {
+        if let Some(b) = args.batch_size {
+            train_cfg.batch_size = b;
+        }
+        if let Some(lr) = per_family::<f64>(args.lr.as_deref(), name, "--lr")? {
             train_cfg.learning_rate = lr;
         }
         let bar = progress::bar((train_cfg.epochs * args.ensemble) as u64, "epochs");
@@ -352,4 +393,27 @@ fn run(args: Args) -> Result<()> {
         test.len()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_family;
+
+    #[test]
+    fn options_apply_to_all_or_per_family() {
+        let e = |spec: Option<&str>, name: &str| per_family::<usize>(spec, name, "--epochs");
+        assert_eq!(e(None, "mlp").unwrap(), None);
+        assert_eq!(e(Some("40"), "tokens").unwrap(), Some(40));
+        let spec = Some("mlp=300, tokens=20");
+        assert_eq!(e(spec, "mlp").unwrap(), Some(300));
+        assert_eq!(e(spec, "tokens").unwrap(), Some(20));
+        assert_eq!(e(spec, "quadratic").unwrap(), None);
+        for bad in ["0", "x", "mlp=0", "trees=3", "mlp", "mlp=3,tokens"] {
+            let err = e(Some(bad), "mlp").unwrap_err().to_string();
+            assert!(err.starts_with("--epochs"), "{bad}: {err}");
+        }
+        let lr = per_family::<f64>(Some("mlp=1e-3,tokens=3e-3"), "tokens", "--lr").unwrap();
+        assert_eq!(lr, Some(3e-3));
+        assert!(per_family::<f64>(Some("-1"), "mlp", "--lr").is_err());
+    }
 }
