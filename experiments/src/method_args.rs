@@ -16,6 +16,12 @@ pub struct MethodArgs {
     pub sigma0: f64,
     #[arg(long, default_value_t = 30)]
     pub generations: usize,
+    /// Population and generations of CMA-ES on a surrogate (default: --population and
+    /// --generations); surrogate evaluations are cheap enough for the reference's 500.
+    #[arg(long)]
+    pub surrogate_population: Option<usize>,
+    #[arg(long)]
+    pub surrogate_generations: Option<usize>,
     /// Noise duplicates per θ during a simulator-driven search.
     #[arg(long, default_value_t = 1)]
     pub n_dup: usize,
@@ -44,6 +50,8 @@ impl MethodArgs {
             parents: self.parents,
             sigma0: self.sigma0,
             generations: self.generations,
+            surrogate_population: self.surrogate_population,
+            surrogate_generations: self.surrogate_generations,
             n_dup: self.n_dup,
             validate_top: self.validate_top,
             n_dup_validate: self.n_dup_validate,

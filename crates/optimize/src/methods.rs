@@ -85,6 +85,10 @@ pub struct MethodConfig {
     pub sigma0: f64,
     /// CMA-ES generations.
     pub generations: usize,
+    /// Population and generations of CMA-ES on a surrogate, where evaluations cost next to
+    /// nothing (default: the same as on the simulator). Parents keep their ratio to λ.
+    pub surrogate_population: Option<usize>,
+    pub surrogate_generations: Option<usize>,
     /// Duplicates per θ during a simulator-driven search.
     pub n_dup: usize,
     /// Candidates re-simulated at the end, and their duplicates.
@@ -111,6 +115,8 @@ impl Default for MethodConfig {
             parents: 8,
             sigma0: 0.15,
             generations: 30,
+            surrogate_population: None,
+            surrogate_generations: None,
             n_dup: 1,
             validate_top: 8,
             n_dup_validate: 3,
@@ -122,6 +128,23 @@ impl Default for MethodConfig {
             seed: 0,
             log_every: 10,
         }
+    }
+}
+
+impl MethodConfig {
+    /// The settings of a CMA-ES on a surrogate: its own population (parents scaled with it) and
+    /// generations where given.
+    pub fn on_surrogate(&self) -> MethodConfig {
+        let mut c = self.clone();
+        if let Some(p) = self.surrogate_population {
+            let ratio = self.parents as f64 / self.population.max(1) as f64;
+            c.population = p;
+            c.parents = ((p as f64 * ratio).round() as usize).clamp(1, p);
+        }
+        if let Some(g) = self.surrogate_generations {
+            c.generations = g;
+        }
+        c
     }
 }
 
@@ -238,7 +261,11 @@ pub fn run_method(
             if cfg.log_every > 0 {
                 obs.push(&mut log);
             }
-            minimize(&mut obj, &cma_config(&start, cfg, cfg.seed), &mut obs)?;
+            minimize(
+                &mut obj,
+                &cma_config(&start, &cfg.on_surrogate(), cfg.seed),
+                &mut obs,
+            )?;
         }
         Method::SurrogateGd => {
             let model = surrogate.expect("checked above");
@@ -356,4 +383,32 @@ pub fn run_method(
         validate_simulations,
         table,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surrogate_searches_get_their_own_population_and_generations() {
+        let cfg = MethodConfig {
+            population: 32,
+            parents: 8,
+            generations: 30,
+            ..MethodConfig::default()
+        };
+        assert_eq!(cfg.on_surrogate(), cfg);
+        let s = MethodConfig {
+            surrogate_population: Some(500),
+            surrogate_generations: Some(100),
+            ..cfg.clone()
+        }
+        .on_surrogate();
+        assert_eq!((s.population, s.parents, s.generations), (500, 125, 100));
+        let c = cma_config(&[0.5; 10], &s, 1);
+        assert_eq!((c.lambda(), c.mu(), c.max_generations), (500, 125, 100));
+        // The simulator side keeps the plain settings.
+        let e = cma_config(&[0.5; 10], &cfg, 1);
+        assert_eq!((e.lambda(), e.mu()), (32, 8));
+    }
 }
