@@ -120,6 +120,30 @@ pub fn comparison_table(runs: &DataFrame) -> Result<DataFrame, OptimizeError> {
         .map_err(err)
 }
 
+/// Per run (sorted by run_id): `run_id`, `method`, `true_total` and the 10 θ columns of its best
+/// validated candidate (lowest validated total cost), from the run tables alone.
+#[allow(deprecated)]
+pub fn best_validated(runs: &DataFrame) -> Result<DataFrame, OptimizeError> {
+    let validation = phase(runs, "validation")?
+        .sort(["true_total"], SortMultipleOptions::default())
+        .map_err(err)?;
+    let mut cols = vec!["true_total"];
+    cols.extend(pmfm_sim::params::THETA_NAMES);
+    let best = validation
+        .group_by(["run_id", "method"])
+        .map_err(err)?
+        .select(cols.clone())
+        .first()
+        .map_err(err)?;
+    // `first` names its columns `<name>_first`.
+    let mut best = best;
+    for c in cols {
+        best.rename(&format!("{c}_first"), c.into()).map_err(err)?;
+    }
+    best.sort(["run_id"], SortMultipleOptions::default())
+        .map_err(err)
+}
+
 /// Best-so-far curves per run: one row per (run, generation) of the search, with the best cost
 /// so far, wall time and simulations at the end of the generation (for convergence plots).
 #[allow(deprecated)]
@@ -246,5 +270,21 @@ mod tests {
         assert_eq!(get("speedup_vs_euler_cmaes"), vec![Some(100.0), Some(1.0)]);
         let c = convergence(&df).unwrap();
         assert_eq!(c.height(), 4);
+        // The best validated candidate of each run, θ included (θ = [v; 10] in these tables).
+        let best = best_validated(&df).unwrap();
+        assert_eq!(best.height(), 2);
+        let col = |c: &str| best.column(c).unwrap().f64().unwrap().to_vec();
+        assert_eq!(col("true_total"), vec![Some(0.85), Some(0.83)]);
+        assert_eq!(col("g"), vec![Some(0.85), Some(0.83)]);
+        // Without a euler-cmaes run the speedup is NaN, not a panic.
+        let only_b = b.to_dataframe().unwrap();
+        let t = comparison_table(&only_b).unwrap();
+        let s = t
+            .column("speedup_vs_euler_cmaes")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .get(0);
+        assert!(s.unwrap().is_nan());
     }
 }

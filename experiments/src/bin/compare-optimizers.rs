@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Parser;
-use experiments::comparison::{build_surrogate, print_table, report, run_methods};
+use experiments::comparison::{
+    best_thetas, build_surrogate, outcome_thetas, print_table, report, run_methods, Truth,
+};
 use experiments::dataset::DataArgs;
 use experiments::device::DeviceArgs;
 use experiments::method_args::MethodArgs;
@@ -66,7 +68,21 @@ fn main() {
 fn run(args: Args) -> Result<()> {
     if args.from_runs {
         let t = report(&args.out)?;
-        print_table(&t, None);
+        if args.data.data.is_some() {
+            print_table(&t, None);
+        } else {
+            // Synthetic runs: θ recovery too, against the ground truth and the default's maps.
+            let device = args.device.device()?;
+            let sim = args.sim.config();
+            let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
+            let found = best_thetas(&args.out)?;
+            let truth = Truth {
+                theta: &pmfm_sim::synthetic::TRUE_THETA,
+                myelin: &data.myelin,
+                gradient: &data.gradient,
+            };
+            print_table(&t, Some((found.as_slice(), &truth)));
+        }
         return Ok(());
     }
     let mut methods: Vec<Method> = args
@@ -133,7 +149,13 @@ fn run(args: Args) -> Result<()> {
     } else {
         None
     };
-    print_table(&table, truth.as_ref().map(|t| (outcomes.as_slice(), t)));
+    let truth = truth.as_ref().map(|t| Truth {
+        theta: t,
+        myelin: evaluator.myelin(),
+        gradient: evaluator.gradient(),
+    });
+    let found = outcome_thetas(&outcomes);
+    print_table(&table, truth.as_ref().map(|t| (found.as_slice(), t)));
     println!(
         "run tables, comparison.parquet and convergence plots in {}",
         args.out.display()

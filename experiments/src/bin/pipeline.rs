@@ -16,7 +16,9 @@ use std::time::Instant;
 use analysis::SweepConfig;
 use anyhow::Result;
 use clap::Parser;
-use experiments::comparison::{build_surrogate, print_table, report, run_methods};
+use experiments::comparison::{
+    build_surrogate, outcome_thetas, print_table, report, run_methods, Truth,
+};
 use experiments::dataset::DataArgs;
 use experiments::device::DeviceArgs;
 use experiments::sim_args::SimArgs;
@@ -134,7 +136,13 @@ fn run(args: Args) -> Result<()> {
         .data
         .is_none()
         .then_some(pmfm_sim::synthetic::TRUE_THETA);
-    print_table(&table, truth.as_ref().map(|t| (outcomes.as_slice(), t)));
+    let truth = truth.as_ref().map(|t| Truth {
+        theta: t,
+        myelin: evaluator.myelin(),
+        gradient: evaluator.gradient(),
+    });
+    let found = outcome_thetas(&outcomes);
+    print_table(&table, truth.as_ref().map(|t| (found.as_slice(), t)));
     let euler = outcomes.iter().find(|o| o.method == Method::EulerCmaes);
     let surr = outcomes.iter().find(|o| o.method == Method::SurrogateCmaes);
     if let (Some(e), Some(s)) = (euler, surr) {
