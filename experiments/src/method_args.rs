@@ -39,6 +39,10 @@ pub struct MethodArgs {
     /// Weight k of the ensemble spread in the surrogate cost mean + k·spread.
     #[arg(long, default_value_t = 0.0)]
     pub spread_weight: f64,
+    /// Support guard of surrogate CMA-ES: θ more than Z training standard deviations from the
+    /// training mean (any coordinate) count as invalid, and the search starts at that mean.
+    #[arg(long)]
+    pub support_z: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -61,6 +65,7 @@ impl MethodArgs {
             ..MethodConfig::default()
         };
         cfg.surrogate_cost.spread_weight = self.spread_weight;
+        cfg.surrogate_cost.max_z = self.support_z;
         cfg
     }
 }

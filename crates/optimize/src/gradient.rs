@@ -410,4 +410,32 @@ mod tests {
         bad[6] = 20.0;
         assert!(descend(&model, &m, &g, &[bad], &cfg, &Device::flex(), &mut []).is_err());
     }
+
+    #[test]
+    fn support_guard_marks_theta_outside_the_training_data() {
+        use crate::objective::Objective;
+        use crate::surrogate_objective::{SurrogateCostConfig, SurrogateObjective};
+        let (model, _) = bowl_surrogate();
+        let (m, g) = maps();
+        let s = model.input_support().unwrap().clone();
+        let centre: Vec<f64> = s.mean.clone();
+        let mut far = centre.clone();
+        far[6] += 4.0 * s.std[6];
+        let mut near = centre.clone();
+        near[6] += 2.5 * s.std[6];
+        let guarded = SurrogateCostConfig {
+            max_z: Some(3.0),
+            ..Default::default()
+        };
+        let mut obj = SurrogateObjective::new(&model, &m, &g, guarded);
+        let e = obj
+            .cost(&[centre.clone(), near.clone(), far.clone()])
+            .unwrap();
+        assert!(e[0].valid && e[1].valid, "{e:?}");
+        assert!(!e[2].valid && e[2].cost == guarded.invalid_cost, "{e:?}");
+        // Without the guard the same point is just a prediction.
+        let mut plain = SurrogateObjective::new(&model, &m, &g, SurrogateCostConfig::default());
+        let e = plain.cost(&[far]).unwrap();
+        assert!(e[0].valid && e[0].cost < guarded.invalid_cost, "{e:?}");
+    }
 }

@@ -255,6 +255,11 @@ pub fn run_method(
         Method::SurrogateCmaes => {
             let model = surrogate.expect("checked above");
             let mut obj = SurrogateObjective::new(model, myelin, gradient, cfg.surrogate_cost);
+            // With a support guard the search starts where the surrogate has seen data.
+            let start = match (cfg.surrogate_cost.max_z, model.input_support()) {
+                (Some(_), Some(s)) if s.mean.len() == N_THETA => std::array::from_fn(|d| s.mean[d]),
+                _ => start,
+            };
             objective_name = obj.name();
             table = RunTable::new(run_id, method.name(), &objective_name);
             let mut obs: Vec<&mut dyn Observer> = vec![&mut table];

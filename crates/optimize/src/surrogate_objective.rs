@@ -20,6 +20,11 @@ pub struct SurrogateCostConfig {
     /// simulator does for failed runs, cost `invalid_cost`.
     pub min_p_valid: f64,
     pub invalid_cost: f64,
+    /// Support guard: θ with a coordinate more than this many training standard deviations from
+    /// the training mean are outside the data the surrogate has seen; they are marked invalid
+    /// and cost `invalid_cost` (the search then starts at the training mean). None: no guard.
+    #[serde(default)]
+    pub max_z: Option<f64>,
 }
 
 impl Default for SurrogateCostConfig {
@@ -28,6 +33,7 @@ impl Default for SurrogateCostConfig {
             spread_weight: 0.0,
             min_p_valid: 0.5,
             invalid_cost: 20.0,
+            max_z: None,
         }
     }
 }
@@ -75,9 +81,22 @@ impl Objective for SurrogateObjective<'_> {
                 objective: self.name(),
                 message: e.to_string(),
             })?;
+        let support = self
+            .config
+            .max_z
+            .and_then(|z| Some((z, self.model.input_support()?)));
+        let inside = |t: &Theta| {
+            support.is_none_or(|(z, s)| {
+                t.iter()
+                    .zip(s.mean.iter().zip(&s.std))
+                    .all(|(x, (m, sd))| ((x - m) / sd).abs() <= z)
+            })
+        };
         Ok((0..thetas.len())
             .map(|k| {
-                let ok = p.p_valid[k] >= self.config.min_p_valid && p.total[k].is_finite();
+                let ok = p.p_valid[k] >= self.config.min_p_valid
+                    && p.total[k].is_finite()
+                    && inside(&thetas[k]);
                 let cost = if ok {
                     p.total[k] + self.config.spread_weight * p.spread[k]
                 } else {

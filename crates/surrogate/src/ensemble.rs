@@ -103,6 +103,12 @@ impl Ensemble {
         self.members.first().map(|m| m.kind())
     }
 
+    /// The training θ's per-coordinate mean and std (the first member's; all members of an
+    /// ensemble are fitted on the same rows).
+    pub fn input_support(&self) -> Option<&crate::normalise::Standardiser> {
+        self.members.first().map(|m| m.input_norm())
+    }
+
     /// Total trainable scalars over all members.
     pub fn n_params(&self) -> usize {
         self.members.iter().map(|m| m.n_params()).sum()
