@@ -33,6 +33,11 @@ fn to_theta(v: &[f64]) -> Result<Theta> {
 /// tenth are ignored, a non-numeric first row is taken as a header). `by_column = true`: one θ
 /// per column in the first ten rows, as `kong2021_example_expected_output.csv` stores them.
 pub fn read_theta_csv(path: &Path, by_column: bool) -> Result<Vec<Theta>> {
+    thetas_of_rows(&numeric_rows(path)?, by_column, path)
+}
+
+/// The numeric rows of a CSV file (a non-numeric first row is taken as a header).
+fn numeric_rows(path: &Path) -> Result<Vec<Vec<f64>>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut rows: Vec<Vec<f64>> = Vec::new();
@@ -47,6 +52,11 @@ pub fn read_theta_csv(path: &Path, by_column: bool) -> Result<Vec<Theta>> {
             Err(e) => bail!("{}: line {}: {e}", path.display(), k + 1),
         }
     }
+    Ok(rows)
+}
+
+/// θ vectors from numeric rows, in either layout (see [`read_theta_csv`]).
+fn thetas_of_rows(rows: &[Vec<f64>], by_column: bool, path: &Path) -> Result<Vec<Theta>> {
     if rows.is_empty() {
         bail!("{}: no parameter values", path.display());
     }
@@ -93,18 +103,8 @@ pub fn read_theta_csv(path: &Path, by_column: bool) -> Result<Vec<Theta>> {
 /// the ten parameters, FC cost, KS cost, total, as `kong2021_example_expected_output.csv`
 /// stores them); NaN where the file has no such value.
 pub fn read_candidates(path: &Path, by_column: bool) -> Result<Vec<(Theta, f64)>> {
-    let thetas = read_theta_csv(path, by_column)?;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let rows: Vec<Vec<f64>> = text
-        .lines()
-        .map(|l| {
-            l.split(',')
-                .filter_map(|c| c.trim().parse::<f64>().ok())
-                .collect()
-        })
-        .filter(|r: &Vec<f64>| !r.is_empty())
-        .collect();
+    let rows = numeric_rows(path)?;
+    let thetas = thetas_of_rows(&rows, by_column, path)?;
     const TOTAL: usize = N_THETA + 2;
     let cost = |k: usize| -> f64 {
         let v = if by_column {
