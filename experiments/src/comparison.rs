@@ -232,6 +232,17 @@ pub struct Truth<'a> {
     pub gradient: &'a [f64],
 }
 
+impl<'a> Truth<'a> {
+    /// The synthetic default's θ* with the data set's maps.
+    pub fn synthetic(myelin: &'a [f64], gradient: &'a [f64]) -> Self {
+        Self {
+            theta: &pmfm_sim::synthetic::TRUE_THETA,
+            myelin,
+            gradient,
+        }
+    }
+}
+
 /// Relative errors of `found` against `truth` on the regional values the model actually uses
 /// (coefficients trade off against each other through the maps): ‖w − w*‖/‖w*‖, the same for
 /// I and σ, and |G − G*|/G*.

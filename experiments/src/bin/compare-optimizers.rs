@@ -76,11 +76,7 @@ fn run(args: Args) -> Result<()> {
             let sim = args.sim.config();
             let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
             let found = best_thetas(&args.out)?;
-            let truth = Truth {
-                theta: &pmfm_sim::synthetic::TRUE_THETA,
-                myelin: &data.myelin,
-                gradient: &data.gradient,
-            };
+            let truth = Truth::synthetic(&data.myelin, &data.gradient);
             print_table(&t, Some((found.as_slice(), &truth)));
         }
         return Ok(());
@@ -144,16 +140,11 @@ fn run(args: Args) -> Result<()> {
         &args.out,
     )?;
     let table = report(&args.out)?;
-    let truth = if args.data.data.is_none() {
-        Some(pmfm_sim::synthetic::TRUE_THETA)
-    } else {
-        None
-    };
-    let truth = truth.as_ref().map(|t| Truth {
-        theta: t,
-        myelin: evaluator.myelin(),
-        gradient: evaluator.gradient(),
-    });
+    let truth = args
+        .data
+        .data
+        .is_none()
+        .then(|| Truth::synthetic(evaluator.myelin(), evaluator.gradient()));
     let found = outcome_thetas(&outcomes);
     print_table(&table, truth.as_ref().map(|t| (found.as_slice(), t)));
     println!(

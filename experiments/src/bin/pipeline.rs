@@ -135,12 +135,7 @@ fn run(args: Args) -> Result<()> {
         .data
         .data
         .is_none()
-        .then_some(pmfm_sim::synthetic::TRUE_THETA);
-    let truth = truth.as_ref().map(|t| Truth {
-        theta: t,
-        myelin: evaluator.myelin(),
-        gradient: evaluator.gradient(),
-    });
+        .then(|| Truth::synthetic(evaluator.myelin(), evaluator.gradient()));
     let found = outcome_thetas(&outcomes);
     print_table(&table, truth.as_ref().map(|t| (found.as_slice(), t)));
     let euler = outcomes.iter().find(|o| o.method == Method::EulerCmaes);
