@@ -166,6 +166,58 @@ fn settings_that_differ_from_the_directory_are_refused() {
     }
 }
 
+#[test]
+fn gaussian_design_with_seventeen_digit_centres_resumes() {
+    // Centres written with 17 significant digits (as the reference example's are): serde_json
+    // may read such a number back one unit in the last place off, which must not make the
+    // directory's manifest look like other settings.
+    let dir = tmp("centres");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Coordinates are nudged (by < 1e-6 relative) to values that do not survive serde_json's
+    // write + read unchanged, where such a value is near.
+    let moved = |x: f64| {
+        let back: f64 = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
+        back != x
+    };
+    let centre: Vec<String> = pmfm_sim::synthetic::TRUE_THETA
+        .iter()
+        .map(|&x| {
+            let y = (1..1000)
+                .map(|k| x * (1.0 + 1e-9 * k as f64))
+                .find(|&y| moved(y))
+                .unwrap_or(x);
+            format!("{y:?}")
+        })
+        .collect();
+    let n_moved = centre
+        .iter()
+        .filter(|c| moved(c.parse::<f64>().unwrap()))
+        .count();
+    assert!(n_moved >= 3, "only {n_moved} coordinates move in a round trip: {centre:?}");
+    let file = dir.join("centres.csv");
+    std::fs::write(&file, centre.join(",") + "\n").unwrap();
+    let out = dir.join("ds");
+    let args = |extra: &[&str]| {
+        let mut v = vec!["--design", "gaussian", "--relative-sd", "0.02", "--centres"];
+        v.push(file.to_str().unwrap());
+        v.extend_from_slice(extra);
+        v.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let a = args(&["--max-batches", "1"]);
+    let o = run(dataset_cmd(
+        &out,
+        &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    ));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = args(&["--resume", "--max-batches", "1"]);
+    let o = run(dataset_cmd(
+        &out,
+        &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    ));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("other settings"), "{}", stderr(&o));
+}
+
 /// A CMA-ES-trajectory job: 3 runs × 4 generations × population 6.
 fn trajectory_cmd(out: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pmfm-dataset"));

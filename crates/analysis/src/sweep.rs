@@ -138,7 +138,7 @@ pub fn prepare_dir(dir: &Path, cfg: &SweepConfig, resume: bool) -> Result<BTreeS
     let path = dir.join(CONFIG_FILE);
     let ours = serde_json::to_value(cfg).map_err(|e| AnalysisError::Invalid(e.to_string()))?;
     let (done, broken) = finished_models(dir)?;
-    let same = path.is_file() && read_json(&path)? == ours;
+    let same = path.is_file() && surrogate::json::same_settings(&read_json(&path)?, &ours);
     if !same {
         if !done.is_empty() {
             return Err(AnalysisError::BadFile {

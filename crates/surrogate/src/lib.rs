@@ -14,6 +14,7 @@ pub mod design;
 pub mod ensemble;
 pub mod error;
 pub mod evaluator;
+pub mod json;
 pub mod models;
 pub mod normalise;
 pub mod persist;

@@ -310,11 +310,18 @@ fn run(args: RunArgs) -> Result<()> {
     };
     let out = &args.out;
     match read_manifest(out)? {
-        Some(existing) if existing != manifest => bail!(
-            "{}: made with other settings ({}); use another --out or the same settings",
-            out.join(MANIFEST).display(),
-            serde_json::to_string(&existing)?
-        ),
+        Some(existing)
+            if !surrogate::json::same_settings(
+                &serde_json::to_value(&existing)?,
+                &serde_json::to_value(&manifest)?,
+            ) =>
+        {
+            bail!(
+                "{}: made with other settings ({}); use another --out or the same settings",
+                out.join(MANIFEST).display(),
+                serde_json::to_string(&existing)?
+            )
+        }
         Some(_) if !args.resume => bail!(
             "{} already holds a dataset; pass --resume to continue it or choose another --out",
             out.display()
