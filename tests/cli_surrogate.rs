@@ -26,6 +26,7 @@ fn bin(name: &str) -> Command {
         "surrogate-speedup" => env!("CARGO_BIN_EXE_surrogate-speedup"),
         "pipeline" => env!("CARGO_BIN_EXE_pipeline"),
         "compare-optimizers" => env!("CARGO_BIN_EXE_compare-optimizers"),
+        "fit" => env!("CARGO_BIN_EXE_fit"),
         other => panic!("unknown binary {other}"),
     };
     let mut c = Command::new(path);
@@ -186,6 +187,8 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
             "4",
             "--random-budget",
             "32",
+            "--active-rounds",
+            "2",
             "--out",
         ])
         .arg(&out);
@@ -196,6 +199,7 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
         "euler-cmaes",
         "surrogate-cmaes",
         "surrogate-gd",
+        "surrogate-active",
         "random",
         "best_validated_cost",
     ] {
@@ -213,7 +217,7 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     assert!(out.join("crbm-sweep/report/summary.md").is_file());
     assert!(is_png(&out.join("crbm-sweep/report/norm_vs_lambda.png")));
     let first = surrogate::table::read_parquet(&out.join("comparison.parquet")).unwrap();
-    assert_eq!(first.height(), 4);
+    assert_eq!(first.height(), 5);
     // Surrogate searches spend no Euler simulation; the Euler search spends population × gens.
     let methods = first.column("method").unwrap().str().unwrap().clone();
     let sims = first
@@ -222,12 +226,14 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
         .u64()
         .unwrap()
         .clone();
-    for k in 0..4 {
+    for k in 0..5 {
         let (m, s) = (methods.get(k).unwrap(), sims.get(k).unwrap());
         match m {
             "surrogate-cmaes" | "surrogate-gd" => assert_eq!(s, 0, "{m}"),
             "euler-cmaes" => assert_eq!(s, 12 * 4, "{m}"),
             "random" => assert!(s > 0 && s <= 32, "{m}: {s}"),
+            // Two rounds of 16 θ, one duplicate each.
+            "surrogate-active" => assert_eq!(s, 32, "{m}"),
             other => panic!("unexpected method {other}"),
         }
     }
@@ -238,6 +244,57 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     assert!(o.status.success(), "{}", text(&o));
     let again = surrogate::table::read_parquet(&out.join("comparison.parquet")).unwrap();
     assert!(first.equals_missing(&again), "{first}\n{again}");
+
+    // fit --method surrogate-active from the pipeline's dataset: needs --table, writes its
+    // rounds beside the run table, and a second run resumes them instead of simulating again.
+    let fit_out = out.join("fit");
+    let fit = |extra: &[&str]| {
+        let mut c = bin("fit");
+        c.args(SHORT)
+            .args(["--method", "surrogate-active", "--out"])
+            .arg(&fit_out)
+            .args([
+                "--active-rounds",
+                "2",
+                "--active-batch",
+                "6",
+                "--active-ensemble",
+                "1",
+                "--active-epochs",
+                "20",
+                "--validate-top",
+                "2",
+            ])
+            .args(extra);
+        run(c)
+    };
+    let o = fit(&[]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("needs --table"), "{}", text(&o));
+    assert!(!text(&o).contains("panicked"), "{}", text(&o));
+    let table = out.join("dataset.parquet");
+    let o = fit(&["--table", table.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("12 + 6 Euler simulations"),
+        "{}",
+        text(&o)
+    );
+    let rounds = fit_out.join("surrogate-active.rounds");
+    for f in ["active.json", "round-000.parquet", "round-001.json"] {
+        assert!(rounds.join(f).is_file(), "{f} missing");
+    }
+    let rows = |p: &Path| surrogate::table::read_parquet(p).unwrap().height();
+    assert_eq!(rows(&fit_out.join("surrogate-active.parquet")), 12 + 2);
+    // Resumed: both rounds are read back; only the validation is simulated again.
+    let o = fit(&["--table", table.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("resuming after 2 finished rounds"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(rows(&fit_out.join("surrogate-active.parquet")), 12 + 2);
 }
 
 #[test]

@@ -22,6 +22,7 @@ pub fn run_methods(
     methods: &[Method],
     evaluator: &Evaluator,
     surrogate: Option<&Ensemble>,
+    table: Option<&surrogate::Samples>,
     cfg: &MethodConfig,
     device: &Device,
     out: &Path,
@@ -30,8 +31,17 @@ pub fn run_methods(
     for &m in methods {
         let path = out.join("runs").join(format!("{}.parquet", m.name()));
         eprintln!("running {} …", m.name());
-        let o = run_method(m, evaluator, surrogate, cfg, m.name(), device, Some(&path))
-            .with_context(|| format!("running {}", m.name()))?;
+        let o = run_method(
+            m,
+            evaluator,
+            surrogate,
+            table,
+            cfg,
+            m.name(),
+            device,
+            Some(&path),
+        )
+        .with_context(|| format!("running {}", m.name()))?;
         eprintln!(
             "{}: best validated total cost {:.4} (search {:.1} s, {} + {} Euler simulations)",
             m.name(),

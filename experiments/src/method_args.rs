@@ -1,6 +1,10 @@
 //! Options of the pMFM fitting methods shared by `fit` and `compare-optimizers`.
 
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
 use optimize::methods::MethodConfig;
+use surrogate::samples::Samples;
 
 /// CMA-ES, validation and baseline settings (see [`MethodConfig`]).
 #[derive(Debug, Clone, clap::Args)]
@@ -43,6 +47,33 @@ pub struct MethodArgs {
     /// training mean (any coordinate) count as invalid, and the search starts at that mean.
     #[arg(long)]
     pub support_z: Option<f64>,
+    /// Starting parameter→cost table of surrogate-active: Parquet files or pmfm-dataset
+    /// directories (repeatable).
+    #[arg(long = "table")]
+    pub tables: Vec<PathBuf>,
+    /// surrogate-active: rounds, θ simulated per round, duplicates per θ, ensemble members
+    /// trained per round and their epochs.
+    #[arg(long, default_value_t = 10)]
+    pub active_rounds: usize,
+    #[arg(long, default_value_t = 32)]
+    pub active_batch: usize,
+    #[arg(long, default_value_t = 1)]
+    pub active_n_dup: usize,
+    #[arg(long, default_value_t = 3)]
+    pub active_ensemble: usize,
+    #[arg(long, default_value_t = 200)]
+    pub active_epochs: usize,
+    /// surrogate-active: initial trust-region half-width, in standard deviations of the
+    /// starting table's θ.
+    #[arg(long, default_value_t = 1.0)]
+    pub active_radius: f64,
+    /// surrogate-active: k in the search cost mean − k·spread.
+    #[arg(long, default_value_t = 1.0)]
+    pub active_explore: f64,
+    /// surrogate-active: weight w of a simulated θ's observed cost in the score
+    /// w·observed + (1 − w)·predicted that picks the centre and the final candidates.
+    #[arg(long, default_value_t = 0.5)]
+    pub active_observed_weight: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -66,6 +97,30 @@ impl MethodArgs {
         };
         cfg.surrogate_cost.spread_weight = self.spread_weight;
         cfg.surrogate_cost.max_z = self.support_z;
+        let a = &mut cfg.active;
+        a.rounds = self.active_rounds;
+        a.batch = self.active_batch;
+        a.n_dup = self.active_n_dup;
+        a.ensemble = self.active_ensemble;
+        a.train.epochs = self.active_epochs;
+        a.radius0 = self.active_radius;
+        a.radius_max = a.radius_max.max(self.active_radius);
+        a.radius_min = a.radius_min.min(self.active_radius);
+        a.explore_weight = self.active_explore;
+        a.observed_weight = self.active_observed_weight;
         cfg
+    }
+
+    /// The starting table (`--table`), if any was given.
+    pub fn table(&self) -> Result<Option<Samples>> {
+        if self.tables.is_empty() {
+            return Ok(None);
+        }
+        let s = surrogate::table::read_many(&self.tables)
+            .with_context(|| "reading the starting table (--table)".to_string())?;
+        if s.is_empty() {
+            anyhow::bail!("the starting table (--table) holds no rows");
+        }
+        Ok(Some(s))
     }
 }

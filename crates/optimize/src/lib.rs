@@ -1,6 +1,8 @@
 //! Fitting the pMFM's parameters: batched objectives, solvers that see only them, and the
 //! observers that record a run.
 //!
+//! * [`active`]: surrogate-assisted fitting with active learning (a trust-region loop in
+//!   which the surrogate picks what the simulator runs next).
 //! * [`objective`]: the [`Objective`] trait (a batched `cost(population)`), the [`Evaluation`]
 //!   of one point, and [`Observer`]s with their [`GenerationReport`].
 //! * [`cma`]: ask/tell (μ/μ_w, λ)-CMA-ES evaluating each generation as one batch, with
@@ -13,6 +15,7 @@
 //! * [`test_functions`]: sphere, Rosenbrock, Rastrigin and ellipsoid with known optima.
 //! * [`error`]: [`OptimizeError`].
 
+pub mod active;
 pub mod baseline;
 pub mod cma;
 pub mod compare;

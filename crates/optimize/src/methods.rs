@@ -7,6 +7,9 @@
 //! * `surrogate-cmaes`: CMA-ES on a surrogate (ensemble), no simulation during the search.
 //! * `surrogate-gd`: multi-start Adam through the surrogate.
 //! * `random`: uniform random search with the simulator (baseline).
+//! * `surrogate-active`: the active-learning trust-region loop of [`crate::active`], from a
+//!   starting table: the surrogate picks what the simulator runs next, round after round, and
+//!   the best-ranked simulated θ (observed and predicted cost) are the candidates.
 //! * `reference`: no search; given candidates (e.g. the published fit's) go through the same
 //!   validation, so they sit in the comparison table on equal terms.
 
@@ -21,14 +24,16 @@ use serde::{Deserialize, Serialize};
 use surrogate::design::{Design, DesignSpace};
 use surrogate::ensemble::Ensemble;
 use surrogate::evaluator::Evaluator;
+use surrogate::samples::Samples;
 
+use crate::active::{run_active, ActiveConfig, EulerSimulate};
 use crate::cma::{minimize, BoundsHandling, CmaConfig};
 use crate::error::OptimizeError;
 use crate::gradient::{descend, GradientConfig};
 use crate::objective::{
     evaluate_batch, BatchContext, Evaluation, LogObserver, Objective, Observer,
 };
-use crate::run_table::RunTable;
+use crate::run_table::{RunRow, RunTable};
 use crate::sim_objective::{to_theta, EulerObjective};
 use crate::surrogate_objective::{SurrogateCostConfig, SurrogateObjective};
 
@@ -39,6 +44,7 @@ pub enum Method {
     EulerCmaes,
     SurrogateCmaes,
     SurrogateGd,
+    SurrogateActive,
     Random,
     Reference,
 }
@@ -49,6 +55,7 @@ impl Method {
             Method::EulerCmaes => "euler-cmaes",
             Method::SurrogateCmaes => "surrogate-cmaes",
             Method::SurrogateGd => "surrogate-gd",
+            Method::SurrogateActive => "surrogate-active",
             Method::Random => "random",
             Method::Reference => "reference",
         }
@@ -59,12 +66,13 @@ impl Method {
             "euler-cmaes" => Ok(Method::EulerCmaes),
             "surrogate-cmaes" => Ok(Method::SurrogateCmaes),
             "surrogate-gd" => Ok(Method::SurrogateGd),
+            "surrogate-active" => Ok(Method::SurrogateActive),
             "random" => Ok(Method::Random),
             "reference" => Ok(Method::Reference),
             other => Err(OptimizeError::config(
                 "method",
                 format!(
-                    "unknown method '{other}' (euler-cmaes, surrogate-cmaes, surrogate-gd, random, reference)"
+                    "unknown method '{other}' (euler-cmaes, surrogate-cmaes, surrogate-gd, surrogate-active, random, reference)"
                 ),
             )),
         }
@@ -72,6 +80,11 @@ impl Method {
 
     pub fn needs_surrogate(&self) -> bool {
         matches!(self, Method::SurrogateCmaes | Method::SurrogateGd)
+    }
+
+    /// Whether the method starts from a parameter→cost table (and trains its own surrogates).
+    pub fn needs_table(&self) -> bool {
+        matches!(self, Method::SurrogateActive)
     }
 }
 
@@ -103,6 +116,8 @@ pub struct MethodConfig {
     pub surrogate_cost: SurrogateCostConfig,
     /// Candidates of the `reference` method: θ and the cost reported with it (NaN if none).
     pub candidates: Vec<(Vec<f64>, f64)>,
+    /// The active-learning loop of `surrogate-active`.
+    pub active: ActiveConfig,
     pub seed: u64,
     /// Log a progress line every this many generations (0: silent).
     pub log_every: usize,
@@ -125,6 +140,7 @@ impl Default for MethodConfig {
             random_budget: 512,
             surrogate_cost: SurrogateCostConfig::default(),
             candidates: Vec::new(),
+            active: ActiveConfig::default(),
             seed: 0,
             log_every: 10,
         }
@@ -218,11 +234,14 @@ fn top_distinct(table: &RunTable, k: usize) -> Vec<(Vec<f64>, f64)> {
 }
 
 /// Runs `method`, validates its top candidates, and writes the run table to `out` (if given).
+/// `surrogate-active` needs `table` (its starting data) and keeps its rounds beside the run table
+/// (`out` with the extension `rounds`), so that it resumes after a kill.
 #[allow(clippy::too_many_arguments)]
 pub fn run_method(
     method: Method,
     evaluator: &Evaluator,
     surrogate: Option<&Ensemble>,
+    data: Option<&Samples>,
     cfg: &MethodConfig,
     run_id: &str,
     device: &Device,
@@ -234,6 +253,12 @@ pub fn run_method(
             format!("{} needs a trained surrogate", method.name()),
         ));
     }
+    if method.needs_table() && data.is_none() {
+        return Err(OptimizeError::config(
+            "table",
+            format!("{} needs a starting parameter→cost table", method.name()),
+        ));
+    }
     let (myelin, gradient) = (evaluator.myelin(), evaluator.gradient());
     let bounds = *evaluator.bounds();
     let start = reference_start(myelin, gradient, &bounds, cfg.seed);
@@ -242,6 +267,8 @@ pub fn run_method(
     let mut euler = EulerObjective::new(evaluator, cfg.n_dup, cfg.seed);
     let objective_name;
     let mut table;
+    // Candidates chosen by the method itself (otherwise: the best rows of its run table).
+    let mut chosen: Option<Vec<(Vec<f64>, f64)>> = None;
     match method {
         Method::EulerCmaes => {
             objective_name = euler.name();
@@ -293,6 +320,63 @@ pub fn run_method(
                 &mut obs,
             )?;
         }
+        Method::SurrogateActive => {
+            let initial = data.expect("checked above");
+            let a = &cfg.active;
+            let mut sim = EulerSimulate {
+                evaluator,
+                n_dup: a.n_dup,
+                seed: cfg.seed,
+            };
+            let rounds_dir = out.map(|p| p.with_extension("rounds"));
+            let o = run_active(
+                initial,
+                &mut sim,
+                a,
+                cfg.seed,
+                cfg.validate_top.max(1),
+                device,
+                rounds_dir.as_deref(),
+                cfg.log_every > 0,
+            )?;
+            objective_name = format!(
+                "euler(n_dup={})+{}-ensemble{}",
+                a.n_dup.max(1),
+                a.model.kind.name(),
+                a.ensemble
+            );
+            table = RunTable::new(run_id, method.name(), &objective_name);
+            // One row per simulated θ: the ensemble's prediction when it was picked, and the
+            // simulated truth; the clock is the rounds' own (so a resumed run keeps it).
+            let mut elapsed = 0.0;
+            let mut row = initial.len();
+            for r in &o.records {
+                elapsed += r.train_s + r.search_s + r.simulate_s;
+                for (k, pick) in r.picks.iter().enumerate() {
+                    table.push(
+                        RunRow {
+                            phase: "search".into(),
+                            restart: 0,
+                            generation: r.round as u32 + 1,
+                            theta: pick.clone(),
+                            cost: r.predicted[k],
+                            valid: o.data.valid[row],
+                            fc: f64::NAN,
+                            ks: f64::NAN,
+                            spread: r.spread[k],
+                            true_fc: o.data.fc_cost[row],
+                            true_ks: o.data.ks_cost[row],
+                            true_total: o.data.total_cost[row],
+                            elapsed_s: elapsed,
+                            simulations: 0,
+                        },
+                        o.data.n_dup[row] as u64,
+                    );
+                    row += 1;
+                }
+            }
+            chosen = Some(o.candidates.iter().map(|(t, p)| (t.to_vec(), *p)).collect());
+        }
         Method::Random => {
             objective_name = euler.name();
             table = RunTable::new(run_id, method.name(), &objective_name);
@@ -339,14 +423,19 @@ pub fn run_method(
             table.on_evaluations(&ctx, &xs, &evals)?;
         }
     }
-    let search_s = t0.elapsed().as_secs_f64();
+    // A resumed active run's rows carry the clock of its earlier rounds.
+    let search_s = t0
+        .elapsed()
+        .as_secs_f64()
+        .max(table.rows.last().map_or(0.0, |r| r.elapsed_s));
     let search_simulations = table.simulations();
 
     // Validation: fresh noise, more duplicates.
     let t1 = Instant::now();
-    let cands = match method {
-        Method::Reference => cfg.candidates.clone(),
-        _ => top_distinct(&table, cfg.validate_top.max(1)),
+    let cands = match (method, chosen) {
+        (Method::Reference, _) => cfg.candidates.clone(),
+        (_, Some(c)) => c,
+        (_, None) => top_distinct(&table, cfg.validate_top.max(1)),
     };
     let xs: Vec<Vec<f64>> = cands.iter().map(|c| c.0.clone()).collect();
     let predicted: Vec<f64> = cands.iter().map(|c| c.1).collect();

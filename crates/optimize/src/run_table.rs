@@ -83,6 +83,14 @@ impl RunTable {
         self.simulations
     }
 
+    /// Appends one row; `simulations` (the Euler simulations it cost) is added to the run's count,
+    /// which the row then carries.
+    pub fn push(&mut self, mut row: RunRow, simulations: u64) {
+        self.simulations += simulations;
+        row.simulations = self.simulations;
+        self.rows.push(row);
+    }
+
     /// Appends validation rows: θ re-simulated with the real simulator (`evals` from an Euler
     /// objective), next to the `predicted` search costs.
     pub fn add_validation(

@@ -24,8 +24,8 @@ struct Args {
     /// Only rebuild the table and plots from the run tables in OUT/runs/*.parquet.
     #[arg(long)]
     from_runs: bool,
-    /// Methods, comma-separated: euler-cmaes, surrogate-cmaes, surrogate-gd, random (and
-    /// reference, added by --reference).
+    /// Methods, comma-separated: euler-cmaes, surrogate-cmaes, surrogate-gd, surrogate-active,
+    /// random (and reference, added by --reference).
     #[arg(
         long,
         default_value = "euler-cmaes,surrogate-cmaes,surrogate-gd,random"
@@ -105,6 +105,7 @@ fn run(args: Args) -> Result<()> {
     let sim = args.sim.config();
     let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
     let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
+    let mut start_table = args.method_args.table()?;
     let surrogate = if methods.iter().any(|m| m.needs_surrogate()) {
         Some(match &args.surrogate {
             Some(dir) => Ensemble::load(dir, &device)?,
@@ -125,16 +126,27 @@ fn run(args: Args) -> Result<()> {
                     s.valid.iter().filter(|v| **v).count(),
                     args.ensemble
                 );
+                // surrogate-active starts from the same data unless --table says otherwise.
+                start_table.get_or_insert(s);
                 m
             }
         })
     } else {
         None
     };
+    if start_table.is_none() {
+        if let Some(m) = methods.iter().find(|m| m.needs_table()) {
+            bail!(
+                "{} needs --table FILE_OR_DIR (or no --surrogate, so that a dataset is simulated here)",
+                m.name()
+            );
+        }
+    }
     let outcomes = run_methods(
         &methods,
         &evaluator,
         surrogate.as_ref(),
+        start_table.as_ref(),
         &cfg,
         &device,
         &args.out,

@@ -17,7 +17,7 @@ use surrogate::evaluator::Evaluator;
 #[derive(Parser, Debug)]
 #[command(about = "Fit the pMFM's 10 parameters with one method (simulator or surrogate)")]
 struct Args {
-    /// euler-cmaes, surrogate-cmaes, surrogate-gd or random.
+    /// euler-cmaes, surrogate-cmaes, surrogate-gd, surrogate-active (with --table) or random.
     #[arg(long, default_value = "euler-cmaes")]
     method: String,
     /// Trained surrogate directory (for the surrogate methods).
@@ -50,6 +50,13 @@ fn run(args: Args) -> Result<()> {
             method.name()
         );
     }
+    let table = args.method_args.table()?;
+    if method.needs_table() && table.is_none() {
+        bail!(
+            "--method {} needs --table FILE_OR_DIR (a parameter→cost table from pmfm-dataset)",
+            method.name()
+        );
+    }
     let device = args.device.device()?;
     let sim = args.sim.config();
     let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
@@ -65,6 +72,7 @@ fn run(args: Args) -> Result<()> {
         method,
         &evaluator,
         surrogate.as_ref(),
+        table.as_ref(),
         &cfg,
         method.name(),
         &device,

@@ -1,7 +1,8 @@
 //! The main job on the built-in synthetic default (README's first command), end to end:
 //! build the synthetic data set from a hidden θ*, generate a parameter→cost dataset with the
 //! Euler simulator, train an MLP surrogate ensemble, fit θ with Euler-CMA-ES, surrogate-CMA-ES
-//! and surrogate gradient descent (both validated on the simulator) and random search, and
+//! and surrogate gradient descent (both validated on the simulator), a short active-learning
+//! fit (surrogate-active: the surrogate picks what the simulator runs next) and random search, and
 //! print the comparison table (polars, from the run tables) with convergence plots; then a
 //! small λ sweep of cRBMs on the synthetic spike raster (`SweepConfig::quick`: 6 λ × 2 seeds)
 //! and its report (model selection, connectivity clusters, plots, `summary.md`).
@@ -56,6 +57,10 @@ struct Args {
     /// Random-search budget (Euler simulations).
     #[arg(long, default_value_t = 256)]
     random_budget: usize,
+    /// Rounds of the active-learning fit (surrogate-active: 16 θ simulated per round, from the
+    /// same dataset); 0 leaves it out.
+    #[arg(long, default_value_t = 4)]
+    active_rounds: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Output directory.
@@ -115,7 +120,7 @@ fn run(args: Args) -> Result<()> {
         &args.out,
     )?;
     let n_valid = samples.valid.iter().filter(|v| **v).count();
-    let cfg = MethodConfig {
+    let mut cfg = MethodConfig {
         population: args.population,
         parents: (args.population / 4).max(2),
         generations: args.generations,
@@ -123,13 +128,29 @@ fn run(args: Args) -> Result<()> {
         seed: args.seed,
         ..MethodConfig::default()
     };
-    let methods = [
+    // A short active-learning run from the same dataset: 4 rounds of 16 θ, 2-member ensembles.
+    cfg.active.rounds = args.active_rounds;
+    cfg.active.batch = 16;
+    cfg.active.ensemble = 2;
+    cfg.active.train.epochs = 100;
+    let mut methods = vec![
         Method::EulerCmaes,
         Method::SurrogateCmaes,
         Method::SurrogateGd,
         Method::Random,
     ];
-    let outcomes = run_methods(&methods, &evaluator, Some(&model), &cfg, &device, &args.out)?;
+    if args.active_rounds > 0 {
+        methods.push(Method::SurrogateActive);
+    }
+    let outcomes = run_methods(
+        &methods,
+        &evaluator,
+        Some(&model),
+        Some(&samples),
+        &cfg,
+        &device,
+        &args.out,
+    )?;
     let table = report(&args.out)?;
     let truth = args
         .data

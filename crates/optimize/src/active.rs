@@ -1,0 +1,1108 @@
+//! Surrogate-assisted fitting with active learning: a trust-region loop in which the surrogate
+//! chooses what the simulator runs next.
+//!
+//! Each round
+//! 1. trains a seed ensemble on every simulated row so far (the starting table plus all
+//!    earlier rounds);
+//! 2. takes as *centre* the simulated θ ranked best by `w·observed + (1 − w)·predicted` cost
+//!    (the ensemble's mean smooths the simulation noise of one observation; the observation
+//!    keeps what a smooth surrogate misses);
+//! 3. adapts the trust-region radius: a round succeeds when the new centre is one of the θ the
+//!    previous round simulated; `success_tol` successes in a row double the radius (up to
+//!    `radius_max`), `failure_tol` failures in a row halve it (down to `radius_min`);
+//! 4. searches the surrogate inside the trust region — a box of `radius` training standard
+//!    deviations per coordinate around the centre, intersected with the feasible set — with a
+//!    few CMA-ES runs on the optimistic cost `mean − explore_weight·spread`, and picks the best
+//!    distinct points, plus a few uniform draws from the region (so the surrogate also learns
+//!    where it is wrong);
+//! 5. simulates the picks and adds them to the data.
+//!
+//! The region keeps the search where the surrogate has data (a global surrogate searched freely
+//! exploits its own extrapolation errors), and the loop corrects the surrogate exactly where the
+//! search goes. After the last round a final ensemble ranks every simulated θ (same score), and the best
+//! distinct ones are the candidates that [`crate::methods`] validates.
+//!
+//! With a directory, every round is written as `round-NNN.parquet` (the simulated rows) and then
+//! `round-NNN.json` (the round's record, written last and atomically): a killed run resumes at the
+//! first missing round and, training being seeded, continues exactly as an uninterrupted run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::Device;
+use pmfm_sim::params::{Theta, N_THETA};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use surrogate::ensemble::Ensemble;
+use surrogate::evaluator::Evaluator;
+use surrogate::models::ModelConfig;
+use surrogate::samples::Samples;
+use surrogate::shard::batch_seed;
+use surrogate::train::TrainConfig;
+
+use crate::cma::{minimize, BoundsHandling, CmaConfig};
+use crate::error::OptimizeError;
+use crate::objective::{Evaluation, Objective};
+use crate::run_table::RunTable;
+use crate::sim_objective::to_theta;
+
+/// The expensive side of the loop: turns θ into dataset rows.
+pub trait Simulate {
+    /// Simulates `thetas` (all feasible) as the batch of `round`; one row per θ, in order, with
+    /// global indices from `first_index`.
+    fn simulate(
+        &mut self,
+        thetas: &[Theta],
+        round: usize,
+        first_index: u64,
+    ) -> Result<Samples, OptimizeError>;
+
+    /// Whether θ may be simulated (for the pMFM: derived regional values inside their bounds).
+    fn is_feasible(&self, theta: &Theta) -> bool;
+}
+
+/// The Euler simulator as the loop's [`Simulate`]: `n_dup` duplicates per θ, round r with noise
+/// seed `batch_seed(seed, r)`.
+pub struct EulerSimulate<'a> {
+    pub evaluator: &'a Evaluator,
+    pub n_dup: usize,
+    pub seed: u64,
+}
+
+impl Simulate for EulerSimulate<'_> {
+    fn simulate(
+        &mut self,
+        thetas: &[Theta],
+        round: usize,
+        first_index: u64,
+    ) -> Result<Samples, OptimizeError> {
+        self.evaluator
+            .samples(
+                thetas,
+                first_index,
+                self.n_dup.max(1),
+                batch_seed(self.seed, round),
+                DESIGN,
+            )
+            .map_err(|e| OptimizeError::Objective {
+                objective: "euler".into(),
+                message: e.to_string(),
+            })
+    }
+
+    fn is_feasible(&self, theta: &Theta) -> bool {
+        self.evaluator.is_feasible(theta)
+    }
+}
+
+/// The `design` column of the rows the loop simulates.
+pub const DESIGN: &str = "active";
+
+/// Settings of the loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ActiveConfig {
+    /// Rounds (each: train, search, simulate). Default 10.
+    pub rounds: usize,
+    /// θ simulated per round. Default 32.
+    pub batch: usize,
+    /// Noise duplicates per simulated θ. Default 1.
+    pub n_dup: usize,
+    /// Ensemble members trained each round. Default 3.
+    pub ensemble: usize,
+    pub model: ModelConfig,
+    /// Default: 200 epochs, patience 20, otherwise [`TrainConfig`]'s defaults.
+    pub train: TrainConfig,
+    /// Trust-region half-width in standard deviations of the starting table's θ, per
+    /// coordinate: initial, smallest and largest. Defaults 1, 0.05, 2.
+    pub radius0: f64,
+    pub radius_min: f64,
+    pub radius_max: f64,
+    /// Successes (failures) in a row that double (halve) the radius. Defaults 3 and 2.
+    pub success_tol: usize,
+    pub failure_tol: usize,
+    /// CMA-ES runs on the surrogate per round, their population and generations. The first
+    /// starts at the centre, the others at uniform points of the region. Defaults 4, 32, 30.
+    pub searches: usize,
+    pub search_population: usize,
+    pub search_generations: usize,
+    /// k in the search cost `mean − k·spread` (optimism where the members disagree). Default 1.
+    pub explore_weight: f64,
+    /// Fraction of each batch drawn uniformly from the trust region. Default 0.125.
+    pub random_fraction: f64,
+    /// Weight w of a simulated θ's own (observed) cost in the score that ranks simulated θ, for
+    /// the centre and the final candidates: `w·observed + (1 − w)·predicted`. 0 trusts the
+    /// ensemble alone (it smooths the simulation noise); with several duplicates per θ the
+    /// observation carries what a smooth surrogate misses (e.g. a narrow low-KS regime).
+    /// Default 0.5.
+    pub observed_weight: f64,
+    /// Smallest distance between two picks of a round, as a fraction of the radius (RMS over
+    /// coordinates in trust-region units). Default 0.1.
+    pub min_separation: f64,
+}
+
+impl Default for ActiveConfig {
+    fn default() -> Self {
+        Self {
+            rounds: 10,
+            batch: 32,
+            n_dup: 1,
+            ensemble: 3,
+            model: ModelConfig::default(),
+            train: TrainConfig {
+                epochs: 200,
+                patience: 20,
+                ..TrainConfig::default()
+            },
+            radius0: 1.0,
+            radius_min: 0.05,
+            radius_max: 2.0,
+            success_tol: 3,
+            failure_tol: 2,
+            searches: 4,
+            search_population: 32,
+            search_generations: 30,
+            explore_weight: 1.0,
+            random_fraction: 0.125,
+            observed_weight: 0.5,
+            min_separation: 0.1,
+        }
+    }
+}
+
+impl ActiveConfig {
+    /// Checks the values once, before a run.
+    pub fn check(&self) -> Result<(), OptimizeError> {
+        let bad = |f: &str, r: String| Err(OptimizeError::config(format!("active.{f}"), r));
+        if self.batch == 0 || self.ensemble == 0 || self.searches == 0 {
+            return bad(
+                "batch",
+                "batch, ensemble and searches must be positive".into(),
+            );
+        }
+        if self.search_population < 2 || self.search_generations == 0 {
+            return bad(
+                "search_population",
+                "the surrogate search needs a population ≥ 2 and ≥ 1 generation".into(),
+            );
+        }
+        let pos = |x: f64| x.is_finite() && x > 0.0;
+        if !(pos(self.radius0) && pos(self.radius_min) && pos(self.radius_max))
+            || self.radius_min > self.radius0
+            || self.radius0 > self.radius_max
+        {
+            return bad(
+                "radius0",
+                format!(
+                    "need 0 < radius_min ≤ radius0 ≤ radius_max (got {}, {}, {})",
+                    self.radius_min, self.radius0, self.radius_max
+                ),
+            );
+        }
+        if self.success_tol == 0 || self.failure_tol == 0 {
+            return bad(
+                "success_tol",
+                "success_tol and failure_tol must be ≥ 1".into(),
+            );
+        }
+        if !(self.explore_weight.is_finite() && self.explore_weight >= 0.0) {
+            return bad(
+                "explore_weight",
+                format!("{} must be ≥ 0", self.explore_weight),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.random_fraction) {
+            return bad(
+                "random_fraction",
+                format!("{} is not in [0, 1]", self.random_fraction),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.observed_weight) {
+            return bad(
+                "observed_weight",
+                format!("{} is not in [0, 1]", self.observed_weight),
+            );
+        }
+        if !(self.min_separation.is_finite() && self.min_separation >= 0.0) {
+            return bad(
+                "min_separation",
+                format!("{} must be ≥ 0", self.min_separation),
+            );
+        }
+        self.model
+            .check()
+            .and_then(|_| self.train.check())
+            .map_err(|e| OptimizeError::config("active.model", e.to_string()))
+    }
+}
+
+/// What one round did (its JSON record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundRecord {
+    pub round: usize,
+    /// The trust region's centre (best-ranked simulated θ) and its ranking score.
+    pub centre: Vec<f64>,
+    pub centre_score: f64,
+    /// Whether the centre came from the previous round's batch (None in round 0).
+    pub success: Option<bool>,
+    /// Radius of this round's search and the counters after its update.
+    pub radius: f64,
+    pub successes: usize,
+    pub failures: usize,
+    /// The simulated θ, the ensemble's mean and spread there, and the simulated total costs.
+    pub picks: Vec<Vec<f64>>,
+    pub predicted: Vec<f64>,
+    pub spread: Vec<f64>,
+    pub true_total: Vec<f64>,
+    pub train_s: f64,
+    pub search_s: f64,
+    pub simulate_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Manifest {
+    config: ActiveConfig,
+    seed: u64,
+    /// Rows and summed valid total cost of the starting table (a run on other data is refused).
+    initial_rows: usize,
+    initial_cost_sum: f64,
+}
+
+/// What the loop found.
+#[derive(Debug, Clone)]
+pub struct ActiveOutcome {
+    /// The starting table and every simulated round.
+    pub data: Samples,
+    pub records: Vec<RoundRecord>,
+    /// Best distinct simulated θ by the final ranking score (best first), with that score.
+    pub candidates: Vec<(Theta, f64)>,
+    /// The final ensemble (trained on `data`).
+    pub ensemble: Ensemble,
+}
+
+/// Per-coordinate standard deviation of the valid θ of `samples`.
+fn theta_scale(samples: &Samples) -> Result<[f64; N_THETA], OptimizeError> {
+    let rows: Vec<&Theta> = samples
+        .theta
+        .iter()
+        .zip(&samples.valid)
+        .filter(|(_, v)| **v)
+        .map(|(t, _)| t)
+        .collect();
+    if rows.len() < 2 {
+        return Err(OptimizeError::config(
+            "table",
+            format!(
+                "the starting table has {} valid rows; the loop needs at least 2",
+                rows.len()
+            ),
+        ));
+    }
+    let n = rows.len() as f64;
+    let mut scale = [0.0; N_THETA];
+    for (d, s) in scale.iter_mut().enumerate() {
+        let mean = rows.iter().map(|t| t[d]).sum::<f64>() / n;
+        *s = (rows.iter().map(|t| (t[d] - mean).powi(2)).sum::<f64>() / n).sqrt();
+        if !(s.is_finite() && *s > 0.0) {
+            return Err(OptimizeError::config(
+                "table",
+                format!(
+                    "θ coordinate {} ({}) does not vary in the starting table; the trust region \
+                     is measured in its standard deviations",
+                    d,
+                    pmfm_sim::params::THETA_NAMES[d]
+                ),
+            ));
+        }
+    }
+    Ok(scale)
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OptimizeError + '_ {
+    move |source| OptimizeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn bad_file(path: &Path, message: impl Into<String>) -> OptimizeError {
+    OptimizeError::Checkpoint {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+fn round_paths(dir: &Path, round: usize) -> (PathBuf, PathBuf) {
+    (
+        dir.join(format!("round-{round:03}.parquet")),
+        dir.join(format!("round-{round:03}.json")),
+    )
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), OptimizeError> {
+    let bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| bad_file(path, format!("serialising: {e}")))?;
+    surrogate::table::write_atomic(path, &bytes).map_err(|e| bad_file(path, e.to_string()))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, OptimizeError> {
+    let bytes = fs::read(path).map_err(io_err(path))?;
+    serde_json::from_slice(&bytes).map_err(|e| bad_file(path, format!("not a valid record: {e}")))
+}
+
+/// The rounds already on disk (in order, stopping at the first missing record), each checked
+/// against its Parquet rows.
+fn finished_rounds(dir: &Path) -> Result<Vec<(RoundRecord, Samples)>, OptimizeError> {
+    let mut done = Vec::new();
+    loop {
+        let (rows_path, record_path) = round_paths(dir, done.len());
+        if !record_path.exists() {
+            return Ok(done);
+        }
+        let mut record: RoundRecord = read_json(&record_path)?;
+        let rows = surrogate::table::read_samples(&rows_path)
+            .map_err(|e| bad_file(&rows_path, e.to_string()))?;
+        // JSON numbers are compared with a tolerance (a decimal round trip may move the last
+        // bit); the Parquet rows are exact and replace them.
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1e-300);
+        let same =
+            record.round == done.len()
+                && rows.len() == record.picks.len()
+                && rows.theta.iter().zip(&record.picks).all(|(t, p)| {
+                    p.len() == N_THETA && t.iter().zip(p).all(|(a, b)| close(*a, *b))
+                });
+        if !same {
+            return Err(bad_file(
+                &rows_path,
+                format!(
+                    "does not hold the θ that {} records; delete both files to redo the round",
+                    record_path.display()
+                ),
+            ));
+        }
+        record.picks = rows.theta.iter().map(|t| t.to_vec()).collect();
+        record.true_total = rows.total_cost.clone();
+        done.push((record, rows));
+    }
+}
+
+fn train(
+    data: &Samples,
+    cfg: &ActiveConfig,
+    seed: u64,
+    round: usize,
+    device: &Device,
+) -> Result<Ensemble, OptimizeError> {
+    let base = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(1000 * round as u64);
+    let seeds: Vec<u64> = (0..cfg.ensemble as u64)
+        .map(|m| base.wrapping_add(m))
+        .collect();
+    Ensemble::fit(
+        data,
+        None,
+        &cfg.model,
+        &cfg.train,
+        &seeds,
+        device,
+        &mut |_, _| {},
+    )
+    .map(|(e, _)| e)
+    .map_err(|e| OptimizeError::Objective {
+        objective: "surrogate training".into(),
+        message: e.to_string(),
+    })
+}
+
+fn predict(
+    ens: &Ensemble,
+    thetas: &[Theta],
+) -> Result<surrogate::ensemble::EnsemblePrediction, OptimizeError> {
+    ens.predict(thetas).map_err(|e| OptimizeError::Objective {
+        objective: "surrogate".into(),
+        message: e.to_string(),
+    })
+}
+
+/// Rows of `data` ranked by `w·observed + (1 − w)·predicted` total cost (w = `observed_weight`;
+/// valid rows the ensemble also believes valid; best first), as (row, score).
+fn ranked_rows(
+    ens: &Ensemble,
+    data: &Samples,
+    observed_weight: f64,
+) -> Result<Vec<(usize, f64)>, OptimizeError> {
+    let p = predict(ens, &data.theta)?;
+    let w = observed_weight;
+    let mut rows: Vec<(usize, f64)> = (0..data.len())
+        .filter(|&k| data.valid[k] && p.p_valid[k] >= 0.5 && p.total[k].is_finite())
+        .map(|k| (k, w * data.total_cost[k] + (1.0 - w) * p.total[k]))
+        .collect();
+    rows.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    if rows.is_empty() {
+        return Err(OptimizeError::config(
+            "table",
+            "no simulated θ is valid: nothing to centre the trust region on",
+        ));
+    }
+    Ok(rows)
+}
+
+/// The surrogate inside a trust region: `mean − k·spread` at θ in the box (and feasible).
+struct RegionObjective<'a> {
+    ens: &'a Ensemble,
+    feasible: &'a dyn Fn(&Theta) -> bool,
+    centre: Theta,
+    half: Theta,
+    explore_weight: f64,
+}
+
+impl RegionObjective<'_> {
+    fn inside(&self, t: &Theta) -> bool {
+        (0..N_THETA).all(|d| (t[d] - self.centre[d]).abs() <= self.half[d]) && (self.feasible)(t)
+    }
+}
+
+impl Objective for RegionObjective<'_> {
+    fn dim(&self) -> usize {
+        N_THETA
+    }
+
+    fn cost(&mut self, population: &[Vec<f64>]) -> Result<Vec<Evaluation>, OptimizeError> {
+        let thetas: Vec<Theta> = population
+            .iter()
+            .map(|x| to_theta(x))
+            .collect::<Result<_, _>>()?;
+        let p = predict(self.ens, &thetas)?;
+        Ok((0..thetas.len())
+            .map(|k| {
+                let c = p.total[k] - self.explore_weight * p.spread[k];
+                if p.p_valid[k] >= 0.5 && c.is_finite() {
+                    Evaluation::new(c).with_part("spread", p.spread[k])
+                } else {
+                    Evaluation::invalid(f64::MAX)
+                }
+            })
+            .collect())
+    }
+
+    fn is_feasible(&self, x: &[f64]) -> bool {
+        to_theta(x).is_ok_and(|t| self.inside(&t))
+    }
+
+    fn name(&self) -> String {
+        format!("trust-region(k={})", self.explore_weight)
+    }
+}
+
+/// A uniform draw from the trust region (rejection against feasibility; None if 10,000 draws
+/// all fail).
+fn draw_inside(region: &RegionObjective, rng: &mut ChaCha8Rng) -> Option<Theta> {
+    (0..10_000).find_map(|_| {
+        let t: Theta = std::array::from_fn(|d| {
+            region.centre[d] + region.half[d] * rng.random_range(-1.0..=1.0)
+        });
+        region.inside(&t).then_some(t)
+    })
+}
+
+/// RMS distance of two θ in units of the region's half-widths.
+fn region_distance(a: &Theta, b: &Theta, half: &Theta) -> f64 {
+    ((0..N_THETA)
+        .map(|d| ((a[d] - b[d]) / half[d]).powi(2))
+        .sum::<f64>()
+        / N_THETA as f64)
+        .sqrt()
+}
+
+/// The round's picks: the best distinct points of CMA-ES runs on the surrogate inside the
+/// region, then uniform draws from it.
+fn search(
+    region: &mut RegionObjective,
+    cfg: &ActiveConfig,
+    seed: u64,
+) -> Result<Vec<Theta>, OptimizeError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut seen: Vec<(Theta, f64)> = Vec::new();
+    for s in 0..cfg.searches {
+        let start = if s == 0 {
+            Some(region.centre)
+        } else {
+            draw_inside(region, &mut rng)
+        };
+        let Some(start) = start else { continue };
+        let mut cc = CmaConfig::new(start.to_vec(), 0.5);
+        cc.initial_scale = Some(region.half.to_vec());
+        cc.population = Some(cfg.search_population);
+        cc.max_generations = cfg.search_generations;
+        cc.bounds = BoundsHandling::Resample { max_tries: 10_000 };
+        cc.seed = seed.wrapping_add(1 + s as u64);
+        let mut table = RunTable::new("active", "search", "region");
+        let mut observers: [&mut dyn crate::objective::Observer; 1] = [&mut table];
+        match minimize(&mut *region, &cc, &mut observers) {
+            // A region that is nearly all infeasible ends a search early; its points still count.
+            Ok(_) | Err(OptimizeError::ResampleExhausted { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        seen.extend(
+            table
+                .rows
+                .iter()
+                .filter(|r| r.valid)
+                .filter_map(|r| Some((to_theta(&r.theta).ok()?, r.cost))),
+        );
+    }
+    seen.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let n_random = ((cfg.batch as f64 * cfg.random_fraction).round() as usize).min(cfg.batch);
+    let mut picks: Vec<Theta> = Vec::with_capacity(cfg.batch);
+    let far = |p: &[Theta], t: &Theta| {
+        p.iter()
+            .all(|q| region_distance(q, t, &region.half) >= cfg.min_separation)
+    };
+    for (t, _) in &seen {
+        if picks.len() >= cfg.batch - n_random {
+            break;
+        }
+        if far(&picks, t) {
+            picks.push(*t);
+        }
+    }
+    while picks.len() < cfg.batch {
+        match draw_inside(region, &mut rng) {
+            Some(t) => picks.push(t),
+            None => break,
+        }
+    }
+    Ok(picks)
+}
+
+/// Best distinct rows by the ensemble's prediction: at most `top`, each at least `min_separation`
+/// (in starting-table standard deviations, RMS) from the ones before it.
+fn best_distinct(
+    ranked: &[(usize, f64)],
+    data: &Samples,
+    scale: &Theta,
+    top: usize,
+    min_separation: f64,
+) -> Vec<(Theta, f64)> {
+    let mut out: Vec<(Theta, f64)> = Vec::new();
+    for &(k, p) in ranked {
+        if out.len() >= top {
+            break;
+        }
+        let t = data.theta[k];
+        if out
+            .iter()
+            .all(|(q, _)| region_distance(q, &t, scale) > min_separation)
+        {
+            out.push((t, p));
+        }
+    }
+    out
+}
+
+/// Runs the loop from the starting table `initial` (see the module documentation). `seed` fixes
+/// the surrogates, the searches and (through `sim`) the simulation noise; `dir` (if given) holds
+/// the rounds and makes the run resumable; `top` candidates are returned; `log` prints a line per
+/// round.
+pub fn run_active<S: Simulate>(
+    initial: &Samples,
+    sim: &mut S,
+    cfg: &ActiveConfig,
+    seed: u64,
+    top: usize,
+    device: &Device,
+    dir: Option<&Path>,
+    log: bool,
+) -> Result<ActiveOutcome, OptimizeError> {
+    cfg.check()?;
+    let scale = theta_scale(initial)?;
+    let mut data = initial.clone();
+    let mut records: Vec<RoundRecord> = Vec::new();
+    if let Some(dir) = dir {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        // More rounds may be asked of a finished run; everything else must match.
+        let manifest = Manifest {
+            config: ActiveConfig {
+                rounds: 0,
+                ..cfg.clone()
+            },
+            seed,
+            initial_rows: initial.len(),
+            initial_cost_sum: (0..initial.len())
+                .filter(|&k| initial.valid[k])
+                .map(|k| initial.total_cost[k])
+                .sum(),
+        };
+        let path = dir.join("active.json");
+        if path.exists() {
+            let old: serde_json::Value = read_json(&path)?;
+            let new = serde_json::to_value(&manifest)
+                .map_err(|e| bad_file(&path, format!("serialising: {e}")))?;
+            if !surrogate::json::same_settings(&old, &new) {
+                return Err(bad_file(
+                    &path,
+                    "was written by a run with other settings or another starting table; use \
+                     another directory or delete this one",
+                ));
+            }
+        } else {
+            write_json(&path, &manifest)?;
+        }
+        for (record, rows) in finished_rounds(dir)? {
+            data.extend(&rows);
+            records.push(record);
+        }
+        if log && !records.is_empty() {
+            eprintln!("active: resuming after {} finished rounds", records.len());
+        }
+    }
+    let mut first_index = data.index.iter().max().map_or(0, |m| m + 1);
+    let (mut radius, mut successes, mut failures) = records
+        .last()
+        .map_or((cfg.radius0, 0, 0), |r| (r.radius, r.successes, r.failures));
+    for round in records.len()..cfg.rounds {
+        let t0 = Instant::now();
+        let ens = train(&data, cfg, seed, round, device)?;
+        let ranked = ranked_rows(&ens, &data, cfg.observed_weight)?;
+        let (centre_row, centre_score) = ranked[0];
+        let centre = data.theta[centre_row];
+        let train_s = t0.elapsed().as_secs_f64();
+
+        // Trust-region update: did the last batch produce the new best-ranked θ?
+        let success = records
+            .last()
+            .map(|r| r.picks.iter().any(|p| p[..] == centre[..]));
+        match success {
+            Some(true) => {
+                successes += 1;
+                failures = 0;
+            }
+            Some(false) => {
+                failures += 1;
+                successes = 0;
+            }
+            None => {}
+        }
+        if successes >= cfg.success_tol {
+            radius = (2.0 * radius).min(cfg.radius_max);
+            successes = 0;
+        }
+        if failures >= cfg.failure_tol {
+            radius = (0.5 * radius).max(cfg.radius_min);
+            failures = 0;
+        }
+
+        let t1 = Instant::now();
+        let feasible = |t: &Theta| sim.is_feasible(t);
+        let mut region = RegionObjective {
+            ens: &ens,
+            feasible: &feasible,
+            centre,
+            half: std::array::from_fn(|d| radius * scale[d]),
+            explore_weight: cfg.explore_weight,
+        };
+        let picks = search(&mut region, cfg, batch_seed(seed ^ 0xAC71_5EA5, round))?;
+        let search_s = t1.elapsed().as_secs_f64();
+        if picks.is_empty() {
+            return Err(OptimizeError::config(
+                "active",
+                format!("round {round}: no feasible θ in the trust region around {centre:?}"),
+            ));
+        }
+        let p = predict(&ens, &picks)?;
+
+        let t2 = Instant::now();
+        let rows = sim.simulate(&picks, round, first_index)?;
+        let simulate_s = t2.elapsed().as_secs_f64();
+        if rows.len() != picks.len() {
+            return Err(OptimizeError::EvaluationCount {
+                objective: "simulator".into(),
+                expected: picks.len(),
+                got: rows.len(),
+            });
+        }
+        first_index += picks.len() as u64;
+        let record = RoundRecord {
+            round,
+            centre: centre.to_vec(),
+            centre_score,
+            success,
+            radius,
+            successes,
+            failures,
+            picks: picks.iter().map(|t| t.to_vec()).collect(),
+            predicted: p.total.clone(),
+            spread: p.spread.clone(),
+            true_total: rows.total_cost.clone(),
+            train_s,
+            search_s,
+            simulate_s,
+        };
+        if let Some(dir) = dir {
+            let (rows_path, record_path) = round_paths(dir, round);
+            surrogate::table::write_samples(&rows_path, &rows)
+                .map_err(|e| bad_file(&rows_path, e.to_string()))?;
+            write_json(&record_path, &record)?;
+        }
+        if log {
+            let valid: Vec<f64> = (0..rows.len())
+                .filter(|&k| rows.valid[k])
+                .map(|k| rows.total_cost[k])
+                .collect();
+            let best = valid.iter().copied().fold(f64::INFINITY, f64::min);
+            let mean = valid.iter().sum::<f64>() / valid.len().max(1) as f64;
+            eprintln!(
+                "active round {round}: centre score {centre_score:.4}, radius {radius:.3}{}, \
+                 batch of {} simulated: mean {mean:.4}, best {best:.4} (train {train_s:.1} s, \
+                 search {search_s:.1} s, simulate {simulate_s:.1} s)",
+                match success {
+                    Some(true) => " (success)",
+                    Some(false) => " (failure)",
+                    None => "",
+                },
+                rows.len()
+            );
+        }
+        data.extend(&rows);
+        records.push(record);
+    }
+    let ensemble = train(&data, cfg, seed, records.len(), device)?;
+    let ranked = ranked_rows(&ensemble, &data, cfg.observed_weight)?;
+    let candidates = best_distinct(&ranked, &data, &scale, top.max(1), 0.01);
+    Ok(ActiveOutcome {
+        data,
+        records,
+        candidates,
+        ensemble,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A noisy bowl in θ (standardised by `scale`): cost = 0.05·‖(θ − θ*)/scale‖² + noise,
+    /// feasible in a box. Known optimum, so the loop's progress is measurable.
+    struct Bowl {
+        optimum: Theta,
+        scale: Theta,
+        lower: Theta,
+        upper: Theta,
+        noise_sd: f64,
+        calls: usize,
+    }
+
+    impl Bowl {
+        fn new() -> Self {
+            let optimum = [
+                0.6, -0.05, 0.01, 0.27, 0.01, -0.01, 6.4, 0.0056, -0.0002, 0.0001,
+            ];
+            let scale = [
+                0.1, 0.05, 0.05, 0.03, 0.02, 0.02, 0.5, 0.0004, 0.0002, 0.0002,
+            ];
+            Self {
+                optimum,
+                scale,
+                lower: std::array::from_fn(|d| optimum[d] - 6.0 * scale[d]),
+                upper: std::array::from_fn(|d| optimum[d] + 6.0 * scale[d]),
+                noise_sd: 0.02,
+                calls: 0,
+            }
+        }
+
+        fn truth(&self, t: &Theta) -> f64 {
+            0.05 * (0..N_THETA)
+                .map(|d| ((t[d] - self.optimum[d]) / self.scale[d]).powi(2))
+                .sum::<f64>()
+        }
+
+        /// `n` θ uniform in a box of ±1.5 scale around a start 3 scales off the optimum.
+        fn start_table(&mut self, n: usize, seed: u64) -> Samples {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let thetas: Vec<Theta> = (0..n)
+                .map(|_| {
+                    std::array::from_fn(|d| {
+                        self.optimum[d] + self.scale[d] * (3.0 + rng.random_range(-1.5..=1.5))
+                    })
+                })
+                .collect();
+            self.rows(&thetas, 0, 99)
+        }
+
+        fn rows(&self, thetas: &[Theta], first_index: u64, seed: u64) -> Samples {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let n = thetas.len();
+            let total: Vec<f64> = thetas
+                .iter()
+                .map(|t| {
+                    let z: f64 = rng.sample(rand_distr::StandardNormal);
+                    self.truth(t) + self.noise_sd * z
+                })
+                .collect();
+            Samples {
+                index: (first_index..first_index + n as u64).collect(),
+                theta: thetas.to_vec(),
+                fc_cost: total.iter().map(|c| 0.5 * c).collect(),
+                ks_cost: total.iter().map(|c| 0.5 * c).collect(),
+                total_cost: total,
+                valid: vec![true; n],
+                n_dup: vec![1; n],
+                seed: vec![seed; n],
+                dataset: vec!["bowl".into(); n],
+                design: vec![DESIGN.into(); n],
+                wall_s: vec![0.0; n],
+            }
+        }
+    }
+
+    impl Simulate for Bowl {
+        fn simulate(
+            &mut self,
+            thetas: &[Theta],
+            round: usize,
+            first_index: u64,
+        ) -> Result<Samples, OptimizeError> {
+            assert!(
+                thetas.iter().all(|t| self.is_feasible(t)),
+                "infeasible θ simulated"
+            );
+            self.calls += 1;
+            Ok(self.rows(thetas, first_index, 1000 + round as u64))
+        }
+
+        fn is_feasible(&self, t: &Theta) -> bool {
+            (0..N_THETA).all(|d| (self.lower[d]..=self.upper[d]).contains(&t[d]))
+        }
+    }
+
+    fn small(rounds: usize) -> ActiveConfig {
+        ActiveConfig {
+            rounds,
+            batch: 16,
+            ensemble: 2,
+            model: ModelConfig {
+                depth: 2,
+                width: 32,
+                ..ModelConfig::default()
+            },
+            train: TrainConfig {
+                epochs: 150,
+                batch_size: 32,
+                learning_rate: 3e-3,
+                patience: 20,
+                ..TrainConfig::default()
+            },
+            searches: 2,
+            search_population: 16,
+            search_generations: 20,
+            ..ActiveConfig::default()
+        }
+    }
+
+    fn device() -> Device {
+        Device::flex()
+    }
+
+    #[test]
+    fn rounds_move_the_simulated_points_to_the_optimum() {
+        let mut bowl = Bowl::new();
+        let initial = bowl.start_table(128, 1);
+        let best_initial = initial
+            .theta
+            .iter()
+            .map(|t| bowl.truth(t))
+            .fold(f64::INFINITY, f64::min);
+        let out = run_active(&initial, &mut bowl, &small(8), 3, 4, &device(), None, false).unwrap();
+        assert_eq!(bowl.calls, 8);
+        assert_eq!(out.data.len(), 128 + 8 * 16);
+        let round_mean = |r: &RoundRecord| {
+            r.picks
+                .iter()
+                .map(|p| bowl.truth(&to_theta(p).unwrap()))
+                .sum::<f64>()
+                / r.picks.len() as f64
+        };
+        let means: Vec<f64> = out.records.iter().map(round_mean).collect();
+        for r in &out.records {
+            eprintln!(
+                "round {}: radius {} success {:?} centre truth {:.3}",
+                r.round,
+                r.radius,
+                r.success,
+                bowl.truth(&to_theta(&r.centre).unwrap())
+            );
+        }
+        eprintln!("initial best {best_initial:.3}, round means {means:.3?}");
+        // The last rounds' picks are, on average, five times better than the best starting θ,
+        // and so is the candidate the final ensemble ranks best.
+        let late = (means[6] + means[7]) / 2.0;
+        assert!(
+            late < 0.2 * best_initial,
+            "late rounds {late} vs initial best {best_initial}"
+        );
+        assert!(means[7] < means[0], "rounds did not improve: {means:?}");
+        let cand = bowl.truth(&out.candidates[0].0);
+        assert!(
+            cand < 0.2 * best_initial,
+            "candidate {cand} vs initial best {best_initial}"
+        );
+        // Every pick stayed inside its round's trust region.
+        for r in &out.records {
+            for p in &r.picks {
+                for d in 0..N_THETA {
+                    let half = r.radius * theta_scale(&initial).unwrap()[d];
+                    assert!((p[d] - r.centre[d]).abs() <= half * (1.0 + 1e-12));
+                }
+            }
+        }
+    }
+
+    /// A record without its wall times (which differ between runs).
+    fn untimed(r: &RoundRecord) -> RoundRecord {
+        RoundRecord {
+            train_s: 0.0,
+            search_s: 0.0,
+            simulate_s: 0.0,
+            ..r.clone()
+        }
+    }
+
+    #[test]
+    fn a_killed_run_resumes_to_the_uninterrupted_result() {
+        let dir = std::env::temp_dir().join(format!("active-resume-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let initial = Bowl::new().start_table(96, 2);
+        let cfg = small(3);
+        let full = run_active(
+            &initial,
+            &mut Bowl::new(),
+            &cfg,
+            5,
+            3,
+            &device(),
+            None,
+            false,
+        )
+        .unwrap();
+
+        // Killed after two rounds, while the third round's rows were being written.
+        let mut sim = Bowl::new();
+        run_active(
+            &initial,
+            &mut sim,
+            &small(2),
+            5,
+            3,
+            &device(),
+            Some(&dir),
+            false,
+        )
+        .unwrap();
+        assert_eq!(sim.calls, 2);
+        fs::write(dir.join("round-002.parquet"), b"half a file").unwrap();
+        let mut sim = Bowl::new();
+        let resumed =
+            run_active(&initial, &mut sim, &cfg, 5, 3, &device(), Some(&dir), false).unwrap();
+        assert_eq!(sim.calls, 1, "only the missing round is simulated");
+        assert_eq!(resumed.records.len(), 3);
+        for (a, b) in resumed.records.iter().zip(&full.records) {
+            let (a, b) = (untimed(a), untimed(b));
+            assert_eq!(
+                (a.round, a.success, a.radius),
+                (b.round, b.success, b.radius)
+            );
+            assert_eq!((a.successes, a.failures), (b.successes, b.failures));
+            assert_eq!((&a.picks, &a.true_total), (&b.picks, &b.true_total));
+            let near = |x: &[f64], y: &[f64]| {
+                x.len() == y.len()
+                    && x.iter()
+                        .zip(y)
+                        .all(|(p, q)| (p - q).abs() <= 1e-12 * q.abs())
+            };
+            assert!(near(&a.centre, &b.centre) && near(&a.predicted, &b.predicted));
+        }
+        assert_eq!(resumed.data.theta, full.data.theta);
+        assert_eq!(resumed.data.total_cost, full.data.total_cost);
+        assert_eq!(resumed.candidates, full.candidates);
+
+        // Another batch size is refused, naming the manifest.
+        let other = ActiveConfig {
+            batch: 8,
+            ..cfg.clone()
+        };
+        let err = run_active(
+            &initial,
+            &mut Bowl::new(),
+            &other,
+            5,
+            3,
+            &device(),
+            Some(&dir),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("active.json"), "{err}");
+
+        // A round file that does not hold its record's θ is named.
+        let mut rec: RoundRecord = read_json(&dir.join("round-001.json")).unwrap();
+        rec.picks[0][0] += 1.0;
+        write_json(&dir.join("round-001.json"), &rec).unwrap();
+        let err = run_active(
+            &initial,
+            &mut Bowl::new(),
+            &cfg,
+            5,
+            3,
+            &device(),
+            Some(&dir),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("round-001.parquet"), "{err}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bad_settings_and_tables_are_refused() {
+        let initial = Bowl::new().start_table(32, 3);
+        let bad = ActiveConfig {
+            radius0: 5.0,
+            ..small(1)
+        };
+        let err = run_active(
+            &initial,
+            &mut Bowl::new(),
+            &bad,
+            0,
+            1,
+            &device(),
+            None,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("radius"), "{err}");
+        let mut flat = initial.clone();
+        for t in &mut flat.theta {
+            t[6] = 6.0;
+        }
+        let err = run_active(
+            &flat,
+            &mut Bowl::new(),
+            &small(1),
+            0,
+            1,
+            &device(),
+            None,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("coordinate 6 (g) does not vary"), "{err}");
+    }
+}
