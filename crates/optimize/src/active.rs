@@ -46,7 +46,7 @@ use crate::cma::{minimize, BoundsHandling, CmaConfig};
 use crate::error::OptimizeError;
 use crate::objective::{Evaluation, Objective};
 use crate::run_table::RunTable;
-use crate::sim_objective::to_theta;
+use crate::sim_objective::{to_theta, to_thetas};
 
 /// The expensive side of the loop: turns θ into dataset rows.
 pub trait Simulate {
@@ -471,10 +471,7 @@ impl Objective for RegionObjective<'_> {
     }
 
     fn cost(&mut self, population: &[Vec<f64>]) -> Result<Vec<Evaluation>, OptimizeError> {
-        let thetas: Vec<Theta> = population
-            .iter()
-            .map(|x| to_theta(x))
-            .collect::<Result<_, _>>()?;
+        let thetas = to_thetas(population)?;
         let p = predict(self.ens, &thetas)?;
         Ok((0..thetas.len())
             .map(|k| {
@@ -607,6 +604,7 @@ fn best_distinct(
 /// the surrogates, the searches and (through `sim`) the simulation noise; `dir` (if given) holds
 /// the rounds and makes the run resumable; `top` candidates are returned; `log` prints a line per
 /// round.
+#[allow(clippy::too_many_arguments)]
 pub fn run_active<S: Simulate>(
     initial: &Samples,
     sim: &mut S,
@@ -906,6 +904,17 @@ mod tests {
         Device::flex()
     }
 
+    /// The loop on a fresh bowl (seed 5, 3 candidates); also returns the simulator calls.
+    fn run_bowl(
+        initial: &Samples,
+        cfg: &ActiveConfig,
+        dir: Option<&Path>,
+    ) -> (Result<ActiveOutcome, OptimizeError>, usize) {
+        let mut sim = Bowl::new();
+        let out = run_active(initial, &mut sim, cfg, 5, 3, &device(), dir, false);
+        (out, sim.calls)
+    }
+
     #[test]
     fn rounds_move_the_simulated_points_to_the_optimum() {
         let mut bowl = Bowl::new();
@@ -976,37 +985,16 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let initial = Bowl::new().start_table(96, 2);
         let cfg = small(3);
-        let full = run_active(
-            &initial,
-            &mut Bowl::new(),
-            &cfg,
-            5,
-            3,
-            &device(),
-            None,
-            false,
-        )
-        .unwrap();
+        let full = run_bowl(&initial, &cfg, None).0.unwrap();
 
         // Killed after two rounds, while the third round's rows were being written.
-        let mut sim = Bowl::new();
-        run_active(
-            &initial,
-            &mut sim,
-            &small(2),
-            5,
-            3,
-            &device(),
-            Some(&dir),
-            false,
-        )
-        .unwrap();
-        assert_eq!(sim.calls, 2);
+        let (first, calls) = run_bowl(&initial, &small(2), Some(&dir));
+        first.unwrap();
+        assert_eq!(calls, 2);
         fs::write(dir.join("round-002.parquet"), b"half a file").unwrap();
-        let mut sim = Bowl::new();
-        let resumed =
-            run_active(&initial, &mut sim, &cfg, 5, 3, &device(), Some(&dir), false).unwrap();
-        assert_eq!(sim.calls, 1, "only the missing round is simulated");
+        let (resumed, calls) = run_bowl(&initial, &cfg, Some(&dir));
+        let resumed = resumed.unwrap();
+        assert_eq!(calls, 1, "only the missing round is simulated");
         assert_eq!(resumed.records.len(), 3);
         for (a, b) in resumed.records.iter().zip(&full.records) {
             let (a, b) = (untimed(a), untimed(b));
@@ -1033,36 +1021,20 @@ mod tests {
             batch: 8,
             ..cfg.clone()
         };
-        let err = run_active(
-            &initial,
-            &mut Bowl::new(),
-            &other,
-            5,
-            3,
-            &device(),
-            Some(&dir),
-            false,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = run_bowl(&initial, &other, Some(&dir))
+            .0
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("active.json"), "{err}");
 
         // A round file that does not hold its record's θ is named.
         let mut rec: RoundRecord = read_json(&dir.join("round-001.json")).unwrap();
         rec.picks[0][0] += 1.0;
         write_json(&dir.join("round-001.json"), &rec).unwrap();
-        let err = run_active(
-            &initial,
-            &mut Bowl::new(),
-            &cfg,
-            5,
-            3,
-            &device(),
-            Some(&dir),
-            false,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = run_bowl(&initial, &cfg, Some(&dir))
+            .0
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("round-001.parquet"), "{err}");
         let _ = fs::remove_dir_all(&dir);
     }
@@ -1074,35 +1046,13 @@ mod tests {
             radius0: 5.0,
             ..small(1)
         };
-        let err = run_active(
-            &initial,
-            &mut Bowl::new(),
-            &bad,
-            0,
-            1,
-            &device(),
-            None,
-            false,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = run_bowl(&initial, &bad, None).0.unwrap_err().to_string();
         assert!(err.contains("radius"), "{err}");
         let mut flat = initial.clone();
         for t in &mut flat.theta {
             t[6] = 6.0;
         }
-        let err = run_active(
-            &flat,
-            &mut Bowl::new(),
-            &small(1),
-            0,
-            1,
-            &device(),
-            None,
-            false,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = run_bowl(&flat, &small(1), None).0.unwrap_err().to_string();
         assert!(err.contains("coordinate 6 (g) does not vary"), "{err}");
     }
 }

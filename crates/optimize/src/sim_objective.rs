@@ -51,16 +51,18 @@ pub fn to_theta(x: &[f64]) -> Result<Theta, OptimizeError> {
     Ok(std::array::from_fn(|d| x[d]))
 }
 
+/// θ of a whole population (each length checked).
+pub fn to_thetas(population: &[Vec<f64>]) -> Result<Vec<Theta>, OptimizeError> {
+    population.iter().map(|x| to_theta(x)).collect()
+}
+
 impl Objective for EulerObjective<'_> {
     fn dim(&self) -> usize {
         N_THETA
     }
 
     fn cost(&mut self, population: &[Vec<f64>]) -> Result<Vec<Evaluation>, OptimizeError> {
-        let thetas: Vec<Theta> = population
-            .iter()
-            .map(|x| to_theta(x))
-            .collect::<Result<_, _>>()?;
+        let thetas = to_thetas(population)?;
         let seed = batch_seed(self.seed, self.calls);
         self.calls += 1;
         let mut out = Vec::with_capacity(thetas.len());

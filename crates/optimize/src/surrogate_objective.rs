@@ -9,7 +9,7 @@ use surrogate::ensemble::Ensemble;
 
 use crate::error::OptimizeError;
 use crate::objective::{Evaluation, Objective};
-use crate::sim_objective::{to_theta, violation};
+use crate::sim_objective::{to_theta, to_thetas, violation};
 
 /// How an ensemble's prediction becomes a cost.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -70,10 +70,7 @@ impl Objective for SurrogateObjective<'_> {
     }
 
     fn cost(&mut self, population: &[Vec<f64>]) -> Result<Vec<Evaluation>, OptimizeError> {
-        let thetas: Vec<Theta> = population
-            .iter()
-            .map(|x| to_theta(x))
-            .collect::<Result<_, _>>()?;
+        let thetas = to_thetas(population)?;
         let p = self
             .model
             .predict(&thetas)
