@@ -193,7 +193,10 @@ fn gaussian_design_with_seventeen_digit_centres_resumes() {
         .iter()
         .filter(|c| moved(c.parse::<f64>().unwrap()))
         .count();
-    assert!(n_moved >= 3, "only {n_moved} coordinates move in a round trip: {centre:?}");
+    assert!(
+        n_moved >= 3,
+        "only {n_moved} coordinates move in a round trip: {centre:?}"
+    );
     let file = dir.join("centres.csv");
     std::fs::write(&file, centre.join(",") + "\n").unwrap();
     let out = dir.join("ds");
