@@ -272,6 +272,19 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     assert!(!o.status.success());
     assert!(text(&o).contains("needs --table"), "{}", text(&o));
     assert!(!text(&o).contains("panicked"), "{}", text(&o));
+    // A starting table that is not Parquet: one error line naming the file.
+    let junk = out.join("junk.parquet");
+    std::fs::write(&junk, "θ,cost\n").unwrap();
+    let o = fit(&["--table", junk.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let errors: Vec<String> = text(&o)
+        .lines()
+        .filter(|l| l.starts_with("error"))
+        .map(String::from)
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", text(&o));
+    assert!(errors[0].contains("junk.parquet"), "{}", text(&o));
+    assert!(!text(&o).contains("panicked"), "{}", text(&o));
     let table = out.join("dataset.parquet");
     let o = fit(&["--table", table.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));

@@ -575,7 +575,7 @@ fn search(
     Ok(picks)
 }
 
-/// Best distinct rows by the ensemble's prediction: at most `top`, each at least `min_separation`
+/// Best distinct rows by the ranking score: at most `top`, each at least `min_separation`
 /// (in starting-table standard deviations, RMS) from the ones before it.
 fn best_distinct(
     ranked: &[(usize, f64)],
