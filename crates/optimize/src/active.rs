@@ -261,7 +261,8 @@ pub struct RoundRecord {
     pub simulate_s: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What a rounds directory was started with (compared as JSON on resume).
+#[derive(Debug, Clone, Serialize)]
 struct Manifest {
     config: ActiveConfig,
     seed: u64,

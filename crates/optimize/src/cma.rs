@@ -1100,35 +1100,16 @@ impl CmaCheckpoint {
         Ok(ckpt)
     }
 
-    /// Whether this checkpoint was made with `config` (floats compared to 1e-12 relative, since
-    /// the config is stored as plain JSON numbers).
+    /// Whether this checkpoint was made with `config` (the config is stored as plain JSON
+    /// numbers, so floats are compared as [`surrogate::json::same_settings`] does).
     pub fn matches(&self, config: &CmaConfig) -> bool {
         match (
             serde_json::to_value(&self.config),
             serde_json::to_value(config),
         ) {
-            (Ok(a), Ok(b)) => json_close(&a, &b),
+            (Ok(a), Ok(b)) => surrogate::json::same_settings(&a, &b),
             _ => false,
         }
-    }
-}
-
-fn json_close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
-            (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
-            _ => x == y,
-        },
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_close(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_close(v, w)))
-        }
-        _ => a == b,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Comparing a settings file on disk with the settings of a new run (dataset manifests, sweep
-//! configs, active-learning manifests), so that `--resume` accepts exactly the same settings.
+//! configs, active-learning manifests, CMA-ES checkpoints), so that `--resume` accepts exactly
+//! the same settings.
 //!
 //! serde_json writes every f64 in its shortest round-trip form, but without its
 //! `float_roundtrip` feature (which would change the feature set of a crate the whole burn stack
