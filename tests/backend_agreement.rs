@@ -1,84 +1,145 @@
 //! The CPU (flex) and wgpu backends agree on a short deterministic simulation (σ = 0) to f32
-//! precision, and so do the FC and costs computed from it; the cRBM's device PCD runs on wgpu. Needs `--features wgpu` and a
+//! precision, and so do the FC and costs computed from it, for both wgpu engines (tensor
+//! operations and the fused CubeCL kernel); with noise, the GPU kernel follows the fused CPU
+//! engine step for step; the cRBM's device PCD runs on wgpu. Needs `--features wgpu` and a
 //! Vulkan/Metal/DX12 adapter (on CI: Mesa's lavapipe). Set PMFM_REQUIRE_WGPU=1 to make a
 //! missing adapter a failure instead of a skip.
 
+/// 68 synthetic regions and `k` parameter sets around the synthetic truth (G scaled).
 #[cfg(feature = "wgpu")]
-#[test]
-fn flex_and_wgpu_agree_on_a_deterministic_simulation() {
-    use pmfm_sim::noise::ZeroNoise;
-    use pmfm_sim::observables::{evaluate, fc_host, Targets};
+fn synthetic_problem(k: usize) -> (Vec<f64>, Vec<pmfm_sim::RegionalParams>) {
     use pmfm_sim::params::RegionalParams;
     use pmfm_sim::synthetic::{region_positions, synthetic_maps, synthetic_sc, TRUE_THETA};
-    use pmfm_sim::{SimConfig, Simulator};
     use rand::SeedableRng;
-
-    let Some(gpu) = wgpu_or_skip() else {
-        return;
-    };
-    let cpu = experiments::device::select("flex").unwrap();
-
-    let n = 68;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2021);
-    let pos = region_positions(n, &mut rng);
+    let pos = region_positions(68, &mut rng);
     let sc = synthetic_sc(&pos, &mut rng);
     let (m, g) = synthetic_maps(&pos, &mut rng);
-    let params: Vec<RegionalParams> = [1.0, 0.9, 1.1]
-        .iter()
-        .map(|f| {
+    let params = (0..k)
+        .map(|j| {
             let mut t = TRUE_THETA;
-            t[6] *= f;
+            t[6] *= 0.9 + 0.2 * j as f64 / k.max(2).saturating_sub(1) as f64;
             RegionalParams::from_theta(&t, &m, &g)
         })
         .collect();
-    let cfg = SimConfig {
-        warmup_steps: 200,
-        duration: 60.0,
-        burn_in: 5.0,
-        ..SimConfig::default()
-    };
-    let run = |device: &burn::tensor::Device| {
-        let sim = Simulator::new(&sc.data, n, cfg, device).unwrap();
-        sim.simulate(&params, 1, &mut ZeroNoise).unwrap()
-    };
-    let a = run(&cpu);
-    let b = run(&gpu);
-    let va = a.signal.clone().into_data().try_to_vec_as::<f32>().unwrap();
-    let vb = b.signal.clone().into_data().try_to_vec_as::<f32>().unwrap();
+    (sc.data, params)
+}
+
+/// Largest |a − b| over the largest |a|, and that scale.
+#[cfg(feature = "wgpu")]
+fn relative_gap(a: &burn::tensor::Tensor<3>, b: &burn::tensor::Tensor<3>) -> (f32, f32) {
+    let va = a.clone().into_data().try_to_vec_as::<f32>().unwrap();
+    let vb = b.clone().into_data().try_to_vec_as::<f32>().unwrap();
     assert_eq!(va.len(), vb.len());
     let scale = va.iter().fold(0.0f32, |s, x| s.max(x.abs()));
     let err = va
         .iter()
         .zip(&vb)
         .fold(0.0f32, |s, (x, y)| s.max((x - y).abs()));
-    eprintln!(
-        "BOLD: max |flex − wgpu| = {err:e} (scale {scale:e}, relative {:e})",
-        err / scale
-    );
-    assert!(
-        scale > 0.0 && err <= 1e-4 * scale,
-        "BOLD differs: {err} vs scale {scale}"
-    );
+    assert!(scale > 0.0 && err.is_finite(), "scale {scale}, gap {err}");
+    (err / scale, scale)
+}
 
-    let fa = fc_host(a.signal.clone());
-    let fb = fc_host(b.signal.clone());
-    let fc_err = fa
-        .iter()
-        .flatten()
-        .zip(fb.iter().flatten())
-        .filter(|(x, y)| x.is_finite() && y.is_finite())
-        .fold(0.0f64, |s, (x, y)| s.max((x - y).abs()));
-    eprintln!("FC: max |flex − wgpu| = {fc_err:e}");
-    assert!(fc_err < 1e-3, "FC differs by {fc_err}");
+#[cfg(feature = "wgpu")]
+#[test]
+fn flex_and_wgpu_agree_on_a_deterministic_simulation() {
+    use pmfm_sim::noise::ZeroNoise;
+    use pmfm_sim::observables::{evaluate, fc_host, Targets};
+    use pmfm_sim::{Engine, SimConfig, Simulator};
 
-    // Costs against the CPU run's own FC: the GPU run must score ≈ 0 FC cost too.
-    let targets = Targets::new(&fa[0], n, vec![1.0; pmfm_sim::observables::FCD_BINS]);
-    let ca = evaluate(&a, &targets, 20);
-    let cb = evaluate(&b, &targets, 20);
-    for (x, y) in ca.iter().zip(&cb) {
-        assert!((x.fc - y.fc).abs() < 1e-3, "fc cost {} vs {}", x.fc, y.fc);
-        assert!((x.ks - y.ks).abs() < 1e-3, "ks cost {} vs {}", x.ks, y.ks);
+    let Some(gpu) = wgpu_or_skip() else {
+        return;
+    };
+    let cpu = experiments::device::select("flex").unwrap();
+    let n = 68;
+    let (sc, params) = synthetic_problem(3);
+    let cfg = SimConfig {
+        warmup_steps: 200,
+        duration: 60.0,
+        burn_in: 5.0,
+        ..SimConfig::default()
+    };
+    let run = |device: &burn::tensor::Device, engine: Engine| {
+        let sim = Simulator::new(&sc, n, SimConfig { engine, ..cfg }, device).unwrap();
+        sim.simulate(&params, 1, &mut ZeroNoise).unwrap()
+    };
+    let a = run(&cpu, Engine::Auto);
+    // Auto on a GPU device is the kernel engine.
+    let auto = Simulator::new(&sc, n, cfg, &gpu).unwrap();
+    assert_eq!(auto.engine(), Engine::Kernel);
+    for engine in [Engine::Tensor, Engine::Kernel] {
+        let b = run(&gpu, engine);
+        let (rel, scale) = relative_gap(&a.signal, &b.signal);
+        eprintln!("BOLD: max |flex − wgpu {engine:?}| = {rel:e} relative (scale {scale:e})");
+        assert!(rel <= 1e-4, "{engine:?}: BOLD differs by {rel} relative");
+
+        let fa = fc_host(a.signal.clone());
+        let fb = fc_host(b.signal.clone());
+        let fc_err = fa
+            .iter()
+            .flatten()
+            .zip(fb.iter().flatten())
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .fold(0.0f64, |s, (x, y)| s.max((x - y).abs()));
+        eprintln!("FC: max |flex − wgpu {engine:?}| = {fc_err:e}");
+        assert!(fc_err < 1e-3, "{engine:?}: FC differs by {fc_err}");
+
+        // Costs against the CPU run's own FC: the GPU run must score ≈ 0 FC cost too.
+        let targets = Targets::new(&fa[0], n, vec![1.0; pmfm_sim::observables::FCD_BINS]);
+        let ca = evaluate(&a, &targets, 20);
+        let cb = evaluate(&b, &targets, 20);
+        for (x, y) in ca.iter().zip(&cb) {
+            assert!((x.fc - y.fc).abs() < 1e-3, "fc cost {} vs {}", x.fc, y.fc);
+            assert!((x.ks - y.ks).abs() < 1e-3, "ks cost {} vs {}", x.ks, y.ks);
+        }
     }
+}
+
+/// With noise, duplicates and a batch that does not fill the last work group, the GPU kernel
+/// integrates the same paths as the fused CPU engine (same noise stream, frames collected across
+/// launches), and different seeds give different paths (the noise really enters).
+#[cfg(feature = "wgpu")]
+#[test]
+fn gpu_kernel_follows_the_fused_cpu_engine_with_noise() {
+    use pmfm_sim::noise::SeededNoise;
+    use pmfm_sim::{Engine, SimConfig, Simulator};
+
+    let Some(gpu) = wgpu_or_skip() else {
+        return;
+    };
+    let cpu = experiments::device::select("flex").unwrap();
+    let n = 68;
+    let (sc, params) = synthetic_problem(5);
+    let cfg = SimConfig {
+        warmup_steps: 150,
+        duration: 30.0,
+        burn_in: 3.0,
+        ..SimConfig::default()
+    };
+    let run = |device: &burn::tensor::Device, engine: Engine, seed: u64| {
+        let sim = Simulator::new(&sc, n, SimConfig { engine, ..cfg }, device).unwrap();
+        assert_eq!(sim.engine(), engine);
+        // 5 sets × 3 duplicates = 15 series: the last work group is partly idle.
+        let bold = sim
+            .simulate(&params, 3, &mut SeededNoise::new(seed))
+            .unwrap();
+        assert_eq!(bold.signal.dims(), [15, cfg.n_frames(), n]);
+        bold.signal
+    };
+    let fused = run(&cpu, Engine::Fused, 4);
+    let kernel = run(&gpu, Engine::Kernel, 4);
+    let (rel, scale) = relative_gap(&fused, &kernel);
+    eprintln!("noisy BOLD: max |fused CPU − GPU kernel| = {rel:e} relative (scale {scale:e})");
+    assert!(
+        rel < 2e-4,
+        "GPU kernel differs from the fused engine by {rel} relative"
+    );
+    let other = run(&gpu, Engine::Kernel, 5);
+    let (rel_seed, _) = relative_gap(&kernel, &other);
+    assert!(
+        rel_seed > 1e-2,
+        "another seed moved BOLD by only {rel_seed}"
+    );
 }
 
 /// The wgpu device, or None (skip) when no adapter opens and PMFM_REQUIRE_WGPU is not 1.

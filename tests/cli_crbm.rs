@@ -338,7 +338,12 @@ fn raster_file_with_coordinates_and_regions_trains() {
 
 /// The HDF5 fixture written by h5py (`crates/crbm/tests/data/make_fixture.py`).
 fn h5_fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/crbm/tests/data/raster.h5")
+    // Crate directory at run time (a shared target dir may hold a binary compiled elsewhere).
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../crates/crbm/tests/data/raster.h5")
 }
 
 #[test]

@@ -230,8 +230,11 @@ fn missing_file_is_a_clear_error() {
 
 #[test]
 fn mat_without_the_expected_variable_is_a_clear_error() {
-    let shared =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/kong2021/fcd_train.mat");
+    let shared = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../../shared/data/kong2021/fcd_train.mat");
 
     if !shared.exists() {
         eprintln!("skipped: {} is absent", shared.display());
@@ -296,4 +299,16 @@ fn bad_noise_file_and_bad_theta_are_clear_errors() {
         .output()
         .unwrap();
     assert_clean_error(&o, "nope.npy");
+}
+
+#[test]
+fn gpu_kernel_engine_on_the_cpu_device_is_a_clear_error() {
+    let out = tmp("kernel-on-cpu");
+    let o = bin("simulate")
+        .args(["--theta", THETA6, "--engine", "kernel", "--device", "flex"])
+        .args(["--out", out.to_str().unwrap()])
+        .args(SHORT)
+        .output()
+        .unwrap();
+    assert_clean_error(&o, "GPU kernel engine needs a GPU device");
 }

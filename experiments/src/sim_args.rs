@@ -26,8 +26,9 @@ pub struct SimArgs {
     /// Simulate in f64 instead of f32.
     #[arg(long)]
     pub f64: bool,
-    /// Integration engine: auto (fused CPU kernel for f32 on flex, tensors otherwise), tensor, fused.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "tensor", "fused"])]
+    /// Integration engine: auto (f32: fused CPU kernel on flex, GPU kernel on wgpu/cuda; tensors
+    /// otherwise), tensor, fused, kernel.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "tensor", "fused", "kernel"])]
     pub engine: String,
 }
 
@@ -47,6 +48,7 @@ impl SimArgs {
             engine: match self.engine.as_str() {
                 "tensor" => Engine::Tensor,
                 "fused" => Engine::Fused,
+                "kernel" => Engine::Kernel,
                 _ => Engine::Auto,
             },
             ..SimConfig::default()

@@ -7,7 +7,8 @@
 //! data-term gather and the two ⟨v·Φ′⟩ scatters — and divides by the f32 GEMM
 //! throughput measured on this machine for the same `h·Wᵀ` shape.
 //! Add `device` to the arguments to also time the tensor trainer
-//! (`tensor_train::DeviceTrainer`) on the default burn device.
+//! (`tensor_train::DeviceTrainer`) on the flex (CPU) device, and `wgpu` (build with the `wgpu`
+//! feature) to time it on the GPU; the first update is untimed (shader compilation).
 
 use std::time::Instant;
 
@@ -108,8 +109,17 @@ fn main() {
     );
     println!("ratio to floor: {:.2}", per_update / floor);
 
+    let mut devices = Vec::new();
     if std::env::args().any(|a| a == "device") {
-        let device = burn::tensor::Device::flex();
+        devices.push(burn::tensor::Device::flex());
+    }
+    #[cfg(feature = "wgpu")]
+    if std::env::args().any(|a| a == "wgpu") {
+        devices.push(burn::tensor::Device::wgpu(
+            burn::tensor::DeviceKind::DefaultDevice,
+        ));
+    }
+    for device in devices {
         let config = TrainConfig {
             n_updates: 3,
             ..trainer.config.clone()

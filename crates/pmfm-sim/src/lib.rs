@@ -6,6 +6,8 @@
 //! (BOLD observer), [`observables`] (FC, FCD, costs), [`params`] (θ → regional values).
 
 pub mod coupling;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+mod cube_kernel;
 pub mod data;
 mod fastmath;
 mod fused;

@@ -284,7 +284,7 @@ fn fused_cpu_engine_matches_tensor_engine() {
             ..short(Precision::F32)
         };
         let sim = Simulator::new(&toy_sc(n), n, cfg, &device).unwrap();
-        assert_eq!(sim.uses_fused_engine(), engine == Engine::Fused);
+        assert_eq!(sim.engine(), engine);
         sim.simulate(&params, 3, &mut SeededNoise::new(9))
             .unwrap()
             .signal
@@ -303,9 +303,9 @@ fn fused_cpu_engine_matches_tensor_engine() {
     assert!(err < 2e-4 * scale, "fused vs tensor: {err} (scale {scale})");
     // Auto picks the fused engine for f32 on the CPU.
     let auto = Simulator::new(&toy_sc(n), n, short(Precision::F32), &device).unwrap();
-    assert!(auto.uses_fused_engine());
+    assert_eq!(auto.engine(), Engine::Fused);
     let f64_sim = Simulator::new(&toy_sc(n), n, short(Precision::F64), &device).unwrap();
-    assert!(!f64_sim.uses_fused_engine());
+    assert_eq!(f64_sim.engine(), Engine::Tensor);
 }
 
 #[test]
@@ -342,4 +342,20 @@ fn noise_from_a_npy_file_reproduces_the_seeded_run_step_by_step() {
     let err = FileNoise::open(&short_path, total, n_dup, n).err().unwrap();
     assert!(matches!(err, NoiseError::Shape { .. }));
     assert!(err.to_string().contains("short.npy"), "{err}");
+}
+
+#[test]
+fn gpu_kernel_engine_refuses_cpu_devices_and_f64() {
+    let n = 4;
+    let kernel = |precision| SimConfig {
+        engine: Engine::Kernel,
+        ..short(precision)
+    };
+    let err = Simulator::new(&toy_sc(n), n, kernel(Precision::F32), &Device::flex())
+        .err()
+        .expect("the kernel engine on the CPU device must be refused");
+    assert!(matches!(err, SimError::Config(_)), "{err}");
+    assert!(err.to_string().contains("GPU"), "{err}");
+    let err = kernel(Precision::F64).validate().unwrap_err();
+    assert!(err.to_string().contains("f32"), "{err}");
 }

@@ -10,7 +10,7 @@ use pmfm_sim::noise::SeededNoise;
 use pmfm_sim::observables::{evaluate, Targets};
 use pmfm_sim::params::RegionalParams;
 use pmfm_sim::synthetic::{region_positions, synthetic_maps, synthetic_sc, TRUE_THETA};
-use pmfm_sim::Simulator;
+use pmfm_sim::{Engine, Simulator};
 use rand::SeedableRng;
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ struct Args {
     /// Devices to compare (see --help of any binary for names).
     #[arg(long, value_delimiter = ',', default_value = "flex")]
     devices: Vec<String>,
-    /// Engines to compare on each device: auto, tensor, fused (overrides --engine).
+    /// Engines to compare on each device: auto, tensor, fused, kernel (overrides --engine).
     #[arg(long, value_delimiter = ',')]
     engines: Vec<String>,
     /// Noise duplicates per parameter set.
@@ -32,6 +32,9 @@ struct Args {
     /// Repetitions per cell (the best is reported).
     #[arg(long, default_value_t = 1)]
     reps: usize,
+    /// Skip the untimed first pass per device and engine (shader compilation, autotuning).
+    #[arg(long)]
+    no_warmup: bool,
     #[command(flatten)]
     sim: SimArgs,
 }
@@ -98,20 +101,29 @@ fn run(args: Args) -> Result<()> {
         let device = select(name)?;
         let mut sim_args = args.sim.clone();
         sim_args.engine = engine.clone();
-        let sim = Simulator::new(&sc.data, n, sim_args.config(), &device)?;
-        let engine_used = if sim.uses_fused_engine() {
-            "fused"
-        } else {
-            "tensor"
+        let sim = match Simulator::new(&sc.data, n, sim_args.config(), &device) {
+            Ok(sim) => sim,
+            // An engine the device cannot run (the GPU kernel on the CPU, say) is a row, not
+            // the end of the table.
+            Err(e) => {
+                println!("{name:<12} {engine:<7} {:>6} not run: {e}", "-");
+                continue;
+            }
         };
+        let engine_used = match sim.engine() {
+            Engine::Fused => "fused",
+            Engine::Kernel => "kernel",
+            _ => "tensor",
+        };
+        if let Some(&b) = args.batches.first().filter(|_| !args.no_warmup) {
+            // Untimed pass: shader compilation and autotuning on GPU devices (seconds on the
+            // first launch) would otherwise land in the first row.
+            let params = batch_params(b, &myelin, &gradient);
+            let bold = sim.simulate(&params, args.n_dup, &mut SeededNoise::new(u64::MAX))?;
+            let _ = evaluate(&bold, &targets, args.sim.fcd_window);
+        }
         for &b in &args.batches {
-            let params: Vec<RegionalParams> = (0..b)
-                .map(|j| {
-                    let mut t = TRUE_THETA;
-                    t[6] += 0.01 * j as f64; // distinct sets
-                    RegionalParams::from_theta(&t, &myelin, &gradient)
-                })
-                .collect();
+            let params = batch_params(b, &myelin, &gradient);
             let mut best = (f64::INFINITY, f64::INFINITY);
             for rep in 0..args.reps.max(1) {
                 let t0 = Instant::now();
@@ -135,4 +147,15 @@ fn run(args: Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// B distinct parameter sets around the synthetic truth (G stepped by 0.01).
+fn batch_params(b: usize, myelin: &[f64], gradient: &[f64]) -> Vec<RegionalParams> {
+    (0..b)
+        .map(|j| {
+            let mut t = TRUE_THETA;
+            t[6] += 0.01 * j as f64;
+            RegionalParams::from_theta(&t, myelin, gradient)
+        })
+        .collect()
 }

@@ -112,9 +112,15 @@ mod tests {
 
     use crate::data::{load_coordinates, load_raster, Recording};
 
-    /// Written by h5py (libhdf5) with `tests/data/make_fixture.py`.
+    /// Written by h5py (libhdf5) with `tests/data/make_fixture.py`. The crate directory is read
+    /// at run time (cargo sets it for tests): a target dir shared by checkouts at other paths
+    /// may hold a test binary compiled elsewhere.
     fn fixture() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/raster.h5")
+        PathBuf::from(
+            std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+        )
+        .join("tests/data/raster.h5")
     }
 
     fn expected_rows() -> Vec<Vec<u32>> {

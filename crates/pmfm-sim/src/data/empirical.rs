@@ -194,14 +194,18 @@ mod tests {
     use crate::data::validate::FCD_CDF_BINS;
     use crate::data::write_npy_f64;
 
-    const KONG2021: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/kong2021");
-
+    /// The reference data beside the repository (crate directory read at run time, as cargo
+    /// sets it for tests: a shared target dir may hold a binary compiled at another path).
     fn kong2021() -> Option<PathBuf> {
-        let dir = PathBuf::from(KONG2021);
+        let dir = PathBuf::from(
+            std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+        )
+        .join("../../../shared/data/kong2021");
         if dir.is_dir() {
             Some(dir)
         } else {
-            println!("SKIPPED: reference data not found at {KONG2021}");
+            println!("SKIPPED: reference data not found at {}", dir.display());
             None
         }
     }
