@@ -78,6 +78,8 @@ mod field {
 /// - `xi`: [steps, n_dup, N] standard normals of this launch;
 /// - `plan`: the [`field`] integers (u32);
 /// - `frames`: [frames of this launch, M, N] BOLD of the kept slots reached in this launch.
+// `is_multiple_of` is not part of the CubeCL language; `%` is.
+#[allow(clippy::manual_is_multiple_of)]
 #[cube(launch_unchecked)]
 fn euler_chunk(
     state: &mut [f32],
@@ -254,7 +256,7 @@ fn frames_in(cfg: &SimConfig, step0: usize, steps: usize) -> std::ops::Range<usi
     let mut kept = (step0..step0 + steps).filter_map(frame_of);
     match kept.next() {
         None => 0..0,
-        Some(first) => first..kept.last().unwrap_or(first) + 1,
+        Some(first) => first..kept.next_back().unwrap_or(first) + 1,
     }
 }
 

@@ -50,8 +50,9 @@ mod tests {
             v.extend([x, 3.0 * x + 2.0, -x]);
         }
         let f = fc_host(bold(v, [1, t, 3])).remove(0);
-        assert!((f[0 * 3 + 1] - 1.0).abs() < 1e-12);
-        assert!((f[0 * 3 + 2] + 1.0).abs() < 1e-12);
+        // Row 0 of the 3×3 matrix: region 0 against regions 1 and 2.
+        assert!((f[1] - 1.0).abs() < 1e-12);
+        assert!((f[2] + 1.0).abs() < 1e-12);
         assert!((f[4] - 1.0).abs() < 1e-12);
     }
 
