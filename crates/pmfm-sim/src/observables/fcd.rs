@@ -5,8 +5,12 @@ use super::cost::FcdCdf;
 use burn::tensor::{Int, Tensor, TensorData};
 use rayon::prelude::*;
 
-/// Series processed together in the FCD (bounds memory to a few hundred MB on the CPU).
-const SERIES_PER_PASS: usize = 4;
+/// Series processed together in the FCD on CPU devices (bounds memory to a few hundred MB).
+const SERIES_PER_PASS_CPU: usize = 4;
+
+/// The same on GPU devices, where each pass is ~30 kernel launches and one read-back, whatever
+/// its size: at the reference length a series needs ~50 MB of temporaries, so a pass is ~1.6 GB.
+const SERIES_PER_PASS_GPU: usize = 32;
 
 /// Blocks the window axis is cut into for the symmetric FCD product: only blocks on or above
 /// the diagonal are multiplied, (K+1)/2K of the full product (62.5% for K = 4).
@@ -144,10 +148,15 @@ fn window_fc_vectors_host(bold: Tensor<3>, window: usize) -> Tensor<3> {
 /// computed block by block over the upper triangle only.
 pub fn fcd_cdfs(bold: Tensor<3>, window: usize) -> Vec<FcdCdf> {
     let [s, t, n] = bold.dims();
+    let per_pass = if crate::simulator::is_cpu_device(&bold.device()) {
+        SERIES_PER_PASS_CPU
+    } else {
+        SERIES_PER_PASS_GPU
+    };
     let mut out = Vec::with_capacity(s);
     let mut start = 0;
     while start < s {
-        let end = (start + SERIES_PER_PASS).min(s);
+        let end = (start + per_pass).min(s);
         let z = window_fc_vectors(bold.clone().slice([start..end, 0..t, 0..n]), window);
         let [sb, w, p] = z.dims();
         let edges: Vec<usize> = (0..=FCD_BLOCKS).map(|k| k * w / FCD_BLOCKS).collect();
