@@ -15,7 +15,7 @@
 
 use crate::noise::NoiseSource;
 use crate::params::RegionalParams;
-use crate::simulator::{SimConfig, SimError};
+use crate::simulator::{SimConfig, SimError, StepCoefficients};
 use burn::tensor::Device;
 use cubecl::prelude::*;
 
@@ -293,12 +293,12 @@ pub(crate) fn simulate_kernel(
     let mut coef = vec![0.0f32; 3 * m * n + m];
     for (series, p) in (0..m).map(|s| (s, &params[s % b])) {
         for r in 0..n {
-            let e = series * n + r;
-            coef[e] = (nc.a * nc.j * p.w[r]) as f32;
-            coef[m * n + e] = (nc.a * p.i[r] - nc.b) as f32;
-            coef[2 * m * n + e] = (p.sigma[r] / 0.001f64.sqrt() * cfg.dt.sqrt()) as f32;
+            let (e, k) = (series * n + r, StepCoefficients::new(cfg, p, r));
+            coef[e] = k.self_gain as f32;
+            coef[m * n + e] = k.drive0 as f32;
+            coef[2 * m * n + e] = k.noise_gain as f32;
+            coef[3 * m * n + series] = k.coupling_gain as f32;
         }
-        coef[3 * m * n + series] = (nc.a * nc.j * p.g) as f32;
     }
     let (k1, k2, k3) = hc.k();
     let mut consts = vec![0.0f32; slot::LEN + n * n];

@@ -10,7 +10,7 @@ use crate::fastmath::{exp_f32, ln_f32};
 use crate::neural::TAYLOR_THRESHOLD;
 use crate::noise::NoiseSource;
 use crate::params::RegionalParams;
-use crate::simulator::{SimConfig, SimError};
+use crate::simulator::{SimConfig, SimError, StepCoefficients};
 use rayon::prelude::*;
 
 /// Coefficients of one block of series, each [regions, width] row-major, or [width].
@@ -46,7 +46,6 @@ pub(crate) fn simulate_fused(
 ) -> Result<Vec<f32>, SimError> {
     let b = params.len();
     let m = n_dup * b;
-    let nc = &cfg.neural;
     let c32: Vec<f32> = coupling.iter().map(|&x| x as f32).collect();
     let threads = rayon::current_num_threads().max(1);
     // Blocks of at least 8 series keep the inner loops vector-friendly.
@@ -67,11 +66,13 @@ pub(crate) fn simulate_fused(
             Block {
                 m0,
                 width,
-                self_gain: col(&|p, r| nc.a * nc.j * p.w[r]),
-                drive0: col(&|p, r| nc.a * p.i[r] - nc.b),
-                noise_gain: col(&|p, r| p.sigma[r] / 0.001f64.sqrt() * cfg.dt.sqrt()),
+                self_gain: col(&|p, r| StepCoefficients::new(cfg, p, r).self_gain),
+                drive0: col(&|p, r| StepCoefficients::new(cfg, p, r).drive0),
+                noise_gain: col(&|p, r| StepCoefficients::new(cfg, p, r).noise_gain),
                 coupling_gain: (0..width)
-                    .map(|c| (nc.a * nc.j * params[(m0 + c) % b].g) as f32)
+                    .map(|c| {
+                        StepCoefficients::new(cfg, &params[(m0 + c) % b], 0).coupling_gain as f32
+                    })
                     .collect(),
                 segments: dup_segments(m0, width, b),
                 s: vec![cfg.s_init as f32; n * width],

@@ -170,6 +170,29 @@ impl SimConfig {
     }
 }
 
+/// Coefficients of the Euler step of region `r` under one parameter set, shared by the engines:
+/// the drive of H is y = a·x − b = `self_gain`·S + `coupling_gain`·(C·S) + `drive0`, and the
+/// noise term is `noise_gain`·ξ (σ/√0.001·√dt).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StepCoefficients {
+    pub self_gain: f64,
+    pub coupling_gain: f64,
+    pub drive0: f64,
+    pub noise_gain: f64,
+}
+
+impl StepCoefficients {
+    pub(crate) fn new(cfg: &SimConfig, p: &RegionalParams, r: usize) -> Self {
+        let nc = &cfg.neural;
+        Self {
+            self_gain: nc.a * nc.j * p.w[r],
+            coupling_gain: nc.a * nc.j * p.g,
+            drive0: nc.a * p.i[r] - nc.b,
+            noise_gain: p.sigma[r] / 0.001f64.sqrt() * cfg.dt.sqrt(),
+        }
+    }
+}
+
 /// Simulated BOLD of a batch.
 #[derive(Debug, Clone)]
 pub struct Bold {
@@ -311,10 +334,10 @@ impl Simulator {
     ) -> Result<Bold, SimError> {
         self.check_params(params, n_dup)?;
         let cfg = &self.config;
+        let (n, b) = (self.n_regions, params.len());
+        let chunk = chunk_steps(n, n_dup);
         #[cfg(any(feature = "wgpu", feature = "cuda"))]
         if let Some((client, layout)) = &self.kernel {
-            let (n, m) = (self.n_regions, n_dup * params.len());
-            let chunk = chunk_steps(n, n_dup);
             let host = crate::cube_kernel::simulate_kernel(
                 client,
                 *layout,
@@ -326,25 +349,11 @@ impl Simulator {
                 noise,
                 chunk,
             )?;
-            let data = TensorData::new(host, [m, cfg.n_frames(), n]);
-            let signal = Tensor::<3>::from_data(data, (&self.device, DType::F32));
-            return Ok(Bold {
-                signal,
-                n_sets: params.len(),
-                n_dup,
-            });
+            return Ok(self.bold_from_host(host, b, n_dup));
         }
         if self.engine == Engine::Fused {
-            let (n, m) = (self.n_regions, n_dup * params.len());
-            let chunk = chunk_steps(n, n_dup);
             let host = simulate_fused(cfg, &self.coupling_host, n, params, n_dup, noise, chunk)?;
-            let data = TensorData::new(host, [m, cfg.n_frames(), n]);
-            let signal = Tensor::<3>::from_data(data, (&self.device, DType::F32));
-            return Ok(Bold {
-                signal,
-                n_sets: params.len(),
-                n_dup,
-            });
+            return Ok(self.bold_from_host(host, b, n_dup));
         }
         let main_steps = cfg.main_steps();
         let spt = cfg.steps_per_tr();
@@ -373,6 +382,17 @@ impl Simulator {
         })
     }
 
+    /// BOLD computed on the host ([series, frames, regions], f32) as a tensor on the device.
+    fn bold_from_host(&self, host: Vec<f32>, n_sets: usize, n_dup: usize) -> Bold {
+        let shape = [n_dup * n_sets, self.config.n_frames(), self.n_regions];
+        let data = TensorData::new(host, shape);
+        Bold {
+            signal: Tensor::<3>::from_data(data, (&self.device, DType::F32)),
+            n_sets,
+            n_dup,
+        }
+    }
+
     /// Runs `steps` Euler–Maruyama steps of the neural dynamics alone from the initial state
     /// and returns S, shape [regions, n_dup·B].
     pub fn neural_state_after(
@@ -399,15 +419,13 @@ impl Simulator {
         let n = self.n_regions;
         let b = params.len();
         let cfg = &self.config;
-        let nc = &cfg.neural;
         let m = n_dup * b;
         // y = a·x − b = (a·J·w)·S + (a·J·G)·(C·S) + (a·I − b): the drive of H as one affine map.
-        let self_gain = self.per_series(params, n_dup, |p, r| nc.a * nc.j * p.w[r]);
-        let coupling_gain = self.per_series_row(params, n_dup, |p| nc.a * nc.j * p.g);
-        let drive0 = self.per_series(params, n_dup, |p, r| nc.a * p.i[r] - nc.b);
-        let noise_gain = self.per_series(params, n_dup, |p, r| {
-            p.sigma[r] / 0.001f64.sqrt() * cfg.dt.sqrt()
-        });
+        let k = |p: &RegionalParams, r: usize| StepCoefficients::new(cfg, p, r);
+        let self_gain = self.per_series(params, n_dup, |p, r| k(p, r).self_gain);
+        let coupling_gain = self.per_series_row(params, n_dup, |p| k(p, 0).coupling_gain);
+        let drive0 = self.per_series(params, n_dup, |p, r| k(p, r).drive0);
+        let noise_gain = self.per_series(params, n_dup, |p, r| k(p, r).noise_gain);
 
         let mut s = Tensor::<2>::full([n, m], cfg.s_init, (&self.device, self.dtype));
         let chunk = chunk_steps(n, n_dup);
