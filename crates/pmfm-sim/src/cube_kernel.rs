@@ -190,6 +190,7 @@ fn euler_chunk(
             f = f_next;
             v = v_next;
             q = q_next;
+            // SimConfig::kept_frame, in the kernel's language.
             let slot_end = (i + 1) % spt == 0 || i + 1 == main_steps;
             if slot_end && i / spt >= dropped && active {
                 let row = (i / spt - dropped - frame0) as usize;
@@ -247,13 +248,7 @@ pub(crate) fn layout(client: &cubecl::client::Client, n: usize) -> Result<Layout
 
 /// Kept frames (indices after burn-in) reached in global steps `[step0, step0 + steps)`.
 fn frames_in(cfg: &SimConfig, step0: usize, steps: usize) -> std::ops::Range<usize> {
-    let (spt, dropped, main_steps) = (cfg.steps_per_tr(), cfg.dropped_slots(), cfg.main_steps());
-    let frame_of = |step: usize| -> Option<usize> {
-        let i = step.checked_sub(cfg.warmup_steps)?;
-        let slot_end = (i + 1) % spt == 0 || i + 1 == main_steps;
-        (slot_end && i / spt >= dropped).then(|| i / spt - dropped)
-    };
-    let mut kept = (step0..step0 + steps).filter_map(frame_of);
+    let mut kept = (step0..step0 + steps).filter_map(|step| cfg.kept_frame(step));
     match kept.next() {
         None => 0..0,
         Some(first) => first..kept.next_back().unwrap_or(first) + 1,

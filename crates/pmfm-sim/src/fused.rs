@@ -204,9 +204,9 @@ impl Block {
                 }
             }
         }
-        let Some(i) = step.checked_sub(cfg.warmup_steps) else {
+        if step < cfg.warmup_steps {
             return;
-        };
+        }
         let hc = &cfg.hemo;
         let (kappa, gh, dt_tau) = (hc.kappa as f32, hc.gamma_h as f32, (cfg.dt / hc.tau) as f32);
         let (inv_alpha, ln_1mrho, inv_rho) = (
@@ -224,9 +224,7 @@ impl Block {
             self.v[e] = v + dt_tau * (f - v_pow);
             self.q[e] = q + dt_tau * (f * extraction * inv_rho - q * v_pow / v);
         }
-        let spt = cfg.steps_per_tr();
-        let writes_slot = (i + 1) % spt == 0 || i + 1 == cfg.main_steps();
-        if writes_slot && i / spt >= cfg.dropped_slots() {
+        if cfg.kept_frame(step).is_some() {
             let (k1, k2, k3) = hc.k();
             let (k1, k2, k3, scale) = (
                 k1 as f32,

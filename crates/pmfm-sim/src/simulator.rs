@@ -121,6 +121,16 @@ impl SimConfig {
         (self.burn_in / self.tr + 1e-9).floor() as usize + 1
     }
 
+    /// The kept BOLD frame (index after burn-in) that global step `step` (warm-up included)
+    /// completes, if any: slot k ends after main-loop step 72(k+1) − 1, the last slot after the
+    /// final step, and the first [`SimConfig::dropped_slots`] slots are dropped.
+    pub fn kept_frame(&self, step: usize) -> Option<usize> {
+        let i = step.checked_sub(self.warmup_steps)?;
+        let (spt, dropped) = (self.steps_per_tr(), self.dropped_slots());
+        let slot_end = (i + 1) % spt == 0 || i + 1 == self.main_steps();
+        (slot_end && i / spt >= dropped).then(|| i / spt - dropped)
+    }
+
     /// BOLD frames kept (1200 for the reference).
     pub fn n_frames(&self) -> usize {
         self.n_slots().saturating_sub(self.dropped_slots())
@@ -355,20 +365,16 @@ impl Simulator {
             let host = simulate_fused(cfg, &self.coupling_host, n, params, n_dup, noise, chunk)?;
             return Ok(self.bold_from_host(host, b, n_dup));
         }
-        let main_steps = cfg.main_steps();
-        let spt = cfg.steps_per_tr();
-        let dropped = cfg.dropped_slots();
         let mut frames: Vec<Tensor<2>> = Vec::with_capacity(cfg.n_frames());
         let mut hemo: Option<HemoTensors> = None;
         self.integrate(params, n_dup, noise, self.total_steps(), |step, s| {
-            let Some(i) = step.checked_sub(cfg.warmup_steps) else {
+            if step < cfg.warmup_steps {
                 return;
-            };
+            }
             // The observer is driven by the updated S of the same step.
             let h = hemo.take().unwrap_or_else(|| HemoTensors::rest(s));
             let h = h.euler_step(s.clone(), cfg.dt, &cfg.hemo);
-            let writes_slot = (i + 1) % spt == 0 || i + 1 == main_steps;
-            if writes_slot && i / spt >= dropped {
+            if cfg.kept_frame(step).is_some() {
                 frames.push(h.bold(&cfg.hemo));
             }
             hemo = Some(h);

@@ -359,3 +359,20 @@ fn gpu_kernel_engine_refuses_cpu_devices_and_f64() {
     let err = kernel(Precision::F64).validate().unwrap_err();
     assert!(err.to_string().contains("f32"), "{err}");
 }
+
+#[test]
+fn kept_frames_are_the_reference_slots_after_burn_in() {
+    let cfg = SimConfig::default();
+    let kept: Vec<(usize, usize)> = (0..cfg.warmup_steps + cfg.main_steps())
+        .filter_map(|step| cfg.kept_frame(step).map(|f| (step, f)))
+        .collect();
+    assert_eq!(kept.len(), 1200);
+    // Frames are numbered in order, without gaps.
+    assert!(kept.iter().enumerate().all(|(k, &(_, f))| f == k));
+    // Slot 167 (the first kept) ends after main-loop step 72·168 − 1; the last slot after the
+    // final step.
+    assert_eq!(kept[0].0, cfg.warmup_steps + 72 * 168 - 1);
+    assert_eq!(kept[1].0 - kept[0].0, 72);
+    assert_eq!(kept[1199].0, cfg.warmup_steps + cfg.main_steps() - 1);
+    assert_eq!(cfg.kept_frame(cfg.warmup_steps - 1), None);
+}
