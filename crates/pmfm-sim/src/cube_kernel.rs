@@ -13,7 +13,7 @@
 //! CPU engines; tested to agree with the fused CPU engine to f32 precision on wgpu (Mesa's
 //! lavapipe on CI). f32 only.
 
-use crate::noise::NoiseSource;
+use crate::noise::{F32Chunks, NoiseSource};
 use crate::params::RegionalParams;
 use crate::simulator::{SimConfig, SimError, StepCoefficients};
 use burn::tensor::Device;
@@ -327,15 +327,8 @@ pub(crate) fn simulate_kernel(
     let n_frames = cfg.n_frames();
     let mut out = vec![0.0f32; m * n_frames * n];
     let total = cfg.warmup_steps + cfg.main_steps();
-    let mut host = vec![0.0f64; chunk * n_dup * n];
-    let mut xi = vec![0.0f32; chunk * n_dup * n];
-    let mut done = 0usize;
-    while done < total {
-        let k = chunk.min(total - done);
-        noise.fill(&mut host[..k * n_dup * n], k)?;
-        for (a, &h) in xi.iter_mut().zip(&host[..k * n_dup * n]) {
-            *a = h as f32;
-        }
+    let mut chunks = F32Chunks::new(noise, n_dup * n, chunk, total);
+    while let Some((done, k, xi)) = chunks.next()? {
         let kept = frames_in(cfg, done, k);
         let rows = kept.len().max(1);
         let mut plan = [0u32; field::LEN];
@@ -356,7 +349,7 @@ pub(crate) fn simulate_kernel(
                 ))
             })?;
         }
-        let xi_h = client.create_from_slice(f32::as_bytes(&xi[..k * n_dup * n]));
+        let xi_h = client.create_from_slice(f32::as_bytes(xi));
         let plan_h = client.create_from_slice(u32::as_bytes(&plan));
         let frames_h = client.empty(4 * rows * m * n);
         // SAFETY: every index the kernel forms is in bounds for the buffers' sizes above: units
@@ -390,7 +383,6 @@ pub(crate) fn simulate_kernel(
                 }
             }
         }
-        done += k;
     }
     Ok(out)
 }

@@ -8,7 +8,7 @@
 
 use crate::fastmath::{exp_f32, ln_f32};
 use crate::neural::TAYLOR_THRESHOLD;
-use crate::noise::NoiseSource;
+use crate::noise::{F32Chunks, NoiseSource};
 use crate::params::RegionalParams;
 use crate::simulator::{SimConfig, SimError, StepCoefficients};
 use rayon::prelude::*;
@@ -87,16 +87,8 @@ pub(crate) fn simulate_fused(
         .collect();
 
     let total = cfg.warmup_steps + cfg.main_steps();
-    let mut host = vec![0.0f64; chunk * n_dup * n];
-    let mut xi = vec![0.0f32; chunk * n_dup * n];
-    let mut done = 0;
-    while done < total {
-        let k = chunk.min(total - done);
-        noise.fill(&mut host[..k * n_dup * n], k)?;
-        for (a, &h) in xi.iter_mut().zip(&host[..k * n_dup * n]) {
-            *a = h as f32;
-        }
-        let xi = &xi[..k * n_dup * n];
+    let mut chunks = F32Chunks::new(noise, n_dup * n, chunk, total);
+    while let Some((done, k, xi)) = chunks.next()? {
         blocks.par_iter_mut().for_each(|blk| {
             for t in 0..k {
                 blk.step(
@@ -108,7 +100,6 @@ pub(crate) fn simulate_fused(
                 );
             }
         });
-        done += k;
     }
 
     let frames = cfg.n_frames();

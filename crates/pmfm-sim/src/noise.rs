@@ -38,6 +38,56 @@ pub enum NoiseError {
     NonFinite { path: PathBuf, index: usize },
 }
 
+/// A noise source read in f32 blocks of at most `chunk` steps, for the engines that integrate in
+/// f32 (fused CPU, GPU kernel): `while let Some((step0, steps, xi)) = chunks.next()? { … }` with
+/// `xi` laid out [steps, n_dup, regions].
+pub(crate) struct F32Chunks<'a> {
+    noise: &'a mut dyn NoiseSource,
+    /// Values per step (n_dup·regions).
+    per_step: usize,
+    chunk: usize,
+    total: usize,
+    done: usize,
+    host: Vec<f64>,
+    xi: Vec<f32>,
+}
+
+impl<'a> F32Chunks<'a> {
+    /// `total` steps of `per_step` values, `chunk` (≥ 1) steps at a time.
+    pub(crate) fn new(
+        noise: &'a mut dyn NoiseSource,
+        per_step: usize,
+        chunk: usize,
+        total: usize,
+    ) -> Self {
+        let chunk = chunk.max(1);
+        Self {
+            noise,
+            per_step,
+            chunk,
+            total,
+            done: 0,
+            host: vec![0.0; chunk * per_step],
+            xi: vec![0.0; chunk * per_step],
+        }
+    }
+
+    /// The next block: its first step, its number of steps and its values; `None` at the end.
+    pub(crate) fn next(&mut self) -> Result<Option<(usize, usize, &[f32])>, NoiseError> {
+        if self.done >= self.total {
+            return Ok(None);
+        }
+        let (step0, k) = (self.done, self.chunk.min(self.total - self.done));
+        let len = k * self.per_step;
+        self.noise.fill(&mut self.host[..len], k)?;
+        for (a, &h) in self.xi.iter_mut().zip(&self.host[..len]) {
+            *a = h as f32;
+        }
+        self.done += k;
+        Ok(Some((step0, k, &self.xi[..len])))
+    }
+}
+
 /// Seeded Gaussian noise (ChaCha8, stable across platforms and rand versions).
 pub struct SeededNoise {
     rng: ChaCha8Rng,
