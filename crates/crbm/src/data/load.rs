@@ -1,7 +1,8 @@
 //! Loading spike rasters (`.npy`, `.npz`, `.csv`, and `.h5`/`.hdf5` with the default
 //! `hdf5` feature), coordinates and region labels.
 //!
-//! Every error names the file. A raster must be 2-D (T × N, frames × neurons),
+//! Every error names the file. Continuous traces ([`load_traces`]) must be 2-D (T × N),
+//! non-empty and finite. A raster must be 2-D (T × N, frames × neurons),
 //! non-empty, contain only 0/1 (bool, integer or float dtypes are accepted) and
 //! at least one 1.
 
@@ -13,6 +14,7 @@ use npyz::{DType, NpyFile, Order, TypeChar};
 
 use crate::batch::SparseBatch;
 use crate::error::{CrbmError, Result};
+use crate::frames::Frames;
 
 pub(super) fn data_err(path: &Path, reason: impl Into<String>) -> CrbmError {
     CrbmError::Data {
@@ -223,6 +225,47 @@ pub fn load_raster(path: impl AsRef<Path>, key: Option<&str>) -> Result<SparseBa
     let path = path.as_ref();
     let a = read_array(path, key)?;
     raster_from_dense(&a.values, &a.shape, path)
+}
+
+/// Load continuous traces, shape [T frames, N neurons] (ΔF/F, deconvolved rates, or a
+/// binary raster read as 0/1 values), from the same formats as [`load_raster`]. The array
+/// must be 2-D, non-empty and finite (values beyond f32 range count as non-finite).
+pub fn load_traces(path: impl AsRef<Path>, key: Option<&str>) -> Result<Frames> {
+    let path = path.as_ref();
+    let a = read_array(path, key)?;
+    traces_from_dense(a, path)
+}
+
+fn traces_from_dense(a: Array, source: &Path) -> Result<Frames> {
+    if a.shape.len() != 2 {
+        return Err(data_err(
+            source,
+            format!(
+                "traces must be 2-D (frames × neurons), got shape {:?}",
+                a.shape
+            ),
+        ));
+    }
+    let (t, n) = (a.shape[0], a.shape[1]);
+    if t == 0 || n == 0 {
+        return Err(data_err(
+            source,
+            format!("empty traces, shape {:?}", a.shape),
+        ));
+    }
+    let values: Vec<f32> = a.values.iter().map(|&x| x as f32).collect();
+    if let Some(k) = values.iter().position(|x| !x.is_finite()) {
+        return Err(data_err(
+            source,
+            format!(
+                "non-finite value {} at frame {}, neuron {}",
+                a.values[k],
+                k / n,
+                k % n
+            ),
+        ));
+    }
+    Frames::new(n, values, &source.display().to_string())
 }
 
 /// Validate and convert a dense row-major T × N array (`source` names it in errors).
@@ -455,5 +498,91 @@ mod tests {
         let (idx, names) = load_region_labels(&lab, Some(3)).unwrap();
         assert_eq!(idx, vec![0, 1, 0]);
         assert_eq!(names, vec!["tectum", "hindbrain"]);
+    }
+
+    #[test]
+    fn traces_load_from_csv_npy_and_npz_and_refuse_bad_arrays() {
+        let c = tmp("traces.csv");
+        std::fs::write(&c, "0.5,-1.25,3\n2,0,1e-3\n").unwrap();
+        let f = load_traces(&c, None).unwrap();
+        assert_eq!((f.len(), f.n_units), (2, 3));
+        assert_eq!(f.values, vec![0.5, -1.25, 3.0, 2.0, 0.0, 1e-3]);
+        // A binary raster is accepted as traces.
+        let r = SparseBatch {
+            n_visible: 2,
+            rows: vec![vec![1], vec![0, 1]],
+        };
+        let p = tmp("bin.npy");
+        save_raster_npy(&r, &p).unwrap();
+        assert_eq!(
+            load_traces(&p, None).unwrap().values,
+            vec![0.0, 1.0, 1.0, 1.0]
+        );
+        // f32 in an npz, by key.
+        let z = tmp("traces.npz");
+        {
+            use npyz::WriterBuilder;
+            let mut npz = npyz::npz::NpzWriter::create(&z).unwrap();
+            let mut w = npz
+                .array::<f32>("dff", Default::default())
+                .unwrap()
+                .default_dtype()
+                .shape(&[2, 2])
+                .begin_nd()
+                .unwrap();
+            w.extend([0.1f32, 0.2, 0.3, 0.4]).unwrap();
+            w.finish().unwrap();
+        }
+        assert_eq!(
+            load_traces(&z, Some("dff")).unwrap().values,
+            vec![0.1, 0.2, 0.3, 0.4]
+        );
+        let e = load_traces(&z, Some("nope")).unwrap_err().to_string();
+        assert!(
+            e.contains("traces.npz") && e.contains("no array named"),
+            "{e}"
+        );
+        // NaN, overflow to inf, 1-D and empty arrays.
+        std::fs::write(&c, "0.5,NaN\n1,2\n").unwrap();
+        let e = load_traces(&c, None).unwrap_err().to_string();
+        assert!(
+            e.contains("traces.csv") && e.contains("non-finite value NaN at frame 0, neuron 1"),
+            "{e}"
+        );
+        std::fs::write(&c, "0.5,1\n1,1e300\n").unwrap();
+        let e = load_traces(&c, None).unwrap_err().to_string();
+        assert!(e.contains("frame 1, neuron 1"), "{e}");
+        std::fs::write(&c, "").unwrap();
+        assert!(load_traces(&c, None)
+            .unwrap_err()
+            .to_string()
+            .contains("empty traces"));
+        let one_d = tmp("oned.npy");
+        std::fs::write(&one_d, npy_f64_1d(&[1.0, 2.0])).unwrap();
+        let e = load_traces(&one_d, None).unwrap_err().to_string();
+        assert!(e.contains("oned.npy") && e.contains("2-D"), "{e}");
+        // A truncated npy names the file instead of panicking.
+        let bytes = std::fs::read(&p).unwrap();
+        let t = tmp("trunc.npy");
+        std::fs::write(&t, &bytes[..bytes.len() - 2]).unwrap();
+        let e = load_traces(&t, None).unwrap_err().to_string();
+        assert!(e.contains("trunc.npy"), "{e}");
+    }
+
+    /// A 1-D f64 `.npy` image.
+    fn npy_f64_1d(x: &[f64]) -> Vec<u8> {
+        let mut b = Vec::new();
+        {
+            use npyz::WriterBuilder;
+            let mut w = npyz::WriteOptions::new()
+                .default_dtype()
+                .shape(&[x.len() as u64])
+                .writer(&mut b)
+                .begin_nd()
+                .unwrap();
+            w.extend(x.iter().copied()).unwrap();
+            w.finish().unwrap();
+        }
+        b
     }
 }

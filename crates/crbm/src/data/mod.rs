@@ -1,5 +1,5 @@
-//! Recordings: a binary spike raster (T frames × N neurons) with optional
-//! neuron coordinates (N × 3, µm) and region labels; loaders and the
+//! Recordings: a binary spike raster or continuous traces (T frames × N neurons) with
+//! optional neuron coordinates (N × 3, µm) and region labels; loaders and the
 //! chronological train/test split.
 
 #[cfg(feature = "hdf5")]
@@ -8,7 +8,8 @@ pub mod load;
 pub mod split;
 
 pub use load::{
-    load_coordinates, load_raster, load_region_labels, raster_from_dense, save_raster_npy,
+    load_coordinates, load_raster, load_region_labels, load_traces, raster_from_dense,
+    save_raster_npy,
 };
 pub use split::{chronological_split, Split, SplitConfig};
 
