@@ -2,6 +2,7 @@
 //! small output helpers. The binaries themselves only parse arguments and call library code.
 
 pub mod comparison;
+pub mod crbm_gauss;
 pub mod dataset;
 pub mod device;
 pub mod method_args;

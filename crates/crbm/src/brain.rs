@@ -1007,3 +1007,36 @@ mod tests {
         }
     }
 }
+
+/// The synthetic default of the Gaussian-visible path in one call: generate the brain(s),
+/// voxelise every fish on one common grid, and compute the voxel-level ground truth
+/// (a voxel belongs to an assembly when at least `member_fraction` of its neurons do).
+pub fn synthetic_voxels(
+    config: &BrainConfig,
+    voxels: &crate::voxel::VoxelConfig,
+    member_fraction: f64,
+) -> Result<(Brain, crate::voxel::Voxelised, VoxelTruth)> {
+    let brain = generate(config)?;
+    let names: Vec<String> = (0..brain.fish.len())
+        .map(|f| format!("synthetic brain seed {} fish {f}", config.seed))
+        .collect();
+    let inputs: Vec<crate::voxel::RecordingInput> = brain
+        .fish
+        .iter()
+        .zip(&names)
+        .map(|(f, name)| crate::voxel::RecordingInput {
+            name,
+            traces: &f.traces,
+            coordinates: &f.coordinates,
+        })
+        .collect();
+    let voxelised = crate::voxel::voxelise(&inputs, voxels)?;
+    let pairs: Vec<_> = brain
+        .fish
+        .iter()
+        .zip(&voxelised.recordings)
+        .map(|(f, r)| (f, r.neuron_to_voxel.as_slice()))
+        .collect();
+    let truth = voxel_truth(&pairs, voxelised.n_voxels(), member_fraction)?;
+    Ok((brain, voxelised, truth))
+}

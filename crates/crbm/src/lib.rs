@@ -21,10 +21,14 @@
 
 pub mod ais;
 pub mod batch;
+pub mod brain;
 pub mod couplings;
 pub mod data;
+pub mod durable;
 pub mod erfcx;
 pub mod error;
+pub mod frames;
+pub mod gauss;
 pub mod gibbs;
 pub mod io;
 pub mod layers;
@@ -38,9 +42,11 @@ pub mod synthetic;
 pub mod tensor;
 pub mod tensor_train;
 pub mod train;
+pub mod voxel;
 
 pub use batch::SparseBatch;
 pub use error::{CrbmError, Result};
+pub use frames::Frames;
 pub use layers::{DRelu, Gaussian, Relu};
 pub use model::Crbm;
 pub use train::{train, PcdTrainer, TrainConfig, TrainReport};

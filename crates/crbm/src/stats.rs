@@ -239,6 +239,8 @@ pub struct EvalConfig {
     pub good_statistics: [Statistic; 4],
     /// "Good" when the L2 norm of the four nRMSEs is at most this.
     pub good_threshold: f64,
+    /// Clip each nRMSE to [0, 1] before the good-rule norm (the study's rule).
+    pub clip_nrmse: bool,
     pub seed: u64,
 }
 
@@ -249,6 +251,7 @@ impl Default for EvalConfig {
             max_pairs: 200_000,
             good_statistics: [Statistic::V, Statistic::H, Statistic::Vh, Statistic::Hh],
             good_threshold: 0.55,
+            clip_nrmse: false,
             seed: 0,
         }
     }
@@ -325,20 +328,15 @@ pub fn evaluate_detailed(
     Ok(compare_detailed(model, train, test, &samples, cfg))
 }
 
-/// [`compare`], keeping the test and model statistics.
-pub fn compare_detailed(
-    model: &Crbm,
-    train: &SparseBatch,
-    test: &SparseBatch,
-    samples: &SparseBatch,
+/// The nRMSE of each statistic (test vs model, training as the floor) and the verdicts:
+/// bad when any is > 1 or NaN; the good-rule norm over `cfg.good_statistics`, each nRMSE
+/// clipped to [0, 1] first when `cfg.clip_nrmse` (the study's rule).
+pub fn nrmse_report(
+    test: &FiveStatistics,
+    train: &FiveStatistics,
+    model: &FiveStatistics,
     cfg: &EvalConfig,
-) -> Evaluation {
-    let pairs = sample_pairs(model.n_visible, cfg.max_pairs, cfg.seed);
-    let (st, ss, sm) = (
-        five_statistics(model, test, &pairs),
-        five_statistics(model, train, &pairs),
-        five_statistics(model, samples, &pairs),
-    );
+) -> NrmseReport {
     let all = [
         Statistic::V,
         Statistic::H,
@@ -351,9 +349,9 @@ pub fn compare_detailed(
         .enumerate()
         .map(|(k, &s)| {
             nrmse(
-                st.get(s),
-                sm.get(s),
-                ss.get(s),
+                test.get(s),
+                model.get(s),
+                train.get(s),
                 cfg.seed.wrapping_add(k as u64),
             )
         })
@@ -369,13 +367,32 @@ pub fn compare_detailed(
         good: false,
     };
     r.bad = vals.iter().any(|x| x.is_nan() || *x > 1.0);
+    let clip = |x: f64| if cfg.clip_nrmse { x.clamp(0.0, 1.0) } else { x };
     r.norm4 = cfg
         .good_statistics
         .iter()
-        .map(|&s| r.get(s).powi(2))
+        .map(|&s| clip(r.get(s)).powi(2))
         .sum::<f64>()
         .sqrt();
     r.good = !r.bad && r.norm4 <= cfg.good_threshold;
+    r
+}
+
+/// [`compare`], keeping the test and model statistics.
+pub fn compare_detailed(
+    model: &Crbm,
+    train: &SparseBatch,
+    test: &SparseBatch,
+    samples: &SparseBatch,
+    cfg: &EvalConfig,
+) -> Evaluation {
+    let pairs = sample_pairs(model.n_visible, cfg.max_pairs, cfg.seed);
+    let (st, ss, sm) = (
+        five_statistics(model, test, &pairs),
+        five_statistics(model, train, &pairs),
+        five_statistics(model, samples, &pairs),
+    );
+    let r = nrmse_report(&st, &ss, &sm, cfg);
     Evaluation {
         report: r,
         test: st,

@@ -723,6 +723,31 @@ impl Voxelised {
     }
 }
 
+/// Planted ground truth that a synthetic archive carries: `true_coupling` [K, K] and the
+/// voxels of each assembly (from `true_assemblies` [A, K]); None for archives of real data.
+pub fn load_truth(path: impl AsRef<Path>) -> Result<Option<(Vec<f64>, Vec<Vec<u32>>)>> {
+    let path = path.as_ref();
+    let mut npz = npyz::npz::NpzArchive::open(path).map_err(io_err(path))?;
+    let names: Vec<String> = npz.array_names().map(|s| s.to_string()).collect();
+    if !names.iter().any(|n| n == "true_coupling") {
+        return Ok(None);
+    }
+    let (cs, coupling) = read_array::<f64>(&mut npz, "true_coupling", path)?;
+    let (ms, membership) = read_array::<u8>(&mut npz, "true_assemblies", path)?;
+    if cs.len() != 2 || cs[0] != cs[1] || ms.len() != 2 || ms[1] != cs[0] {
+        return Err(data_err(
+            &path.display().to_string(),
+            format!("true_coupling {cs:?} and true_assemblies {ms:?} must be [K, K] and [A, K]"),
+        ));
+    }
+    let k = cs[0] as usize;
+    let assemblies = membership
+        .chunks(k.max(1))
+        .map(|row| (0..k as u32).filter(|&i| row[i as usize] != 0).collect())
+        .collect();
+    Ok(Some((coupling, assemblies)))
+}
+
 type NpzIn = npyz::npz::NpzArchive<std::io::BufReader<File>>;
 
 /// Shape and values of array `name`, or an error naming the file and the array.

@@ -7,17 +7,48 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
+use crbm::brain::BrainConfig;
 use crbm::data::{chronological_split, Recording, SplitConfig};
+use crbm::gauss::evaluate::{ChainStart, GaussSamplingConfig};
+use crbm::gauss::fit::{fit, GaussFitConfig};
+use crbm::gauss::GaussTrainConfig;
 use crbm::io::{save_model_atomic, ModelMetadata};
 use crbm::penalty::Penalty;
 use crbm::recovery::{assembly_recovery, mean_jaccard, AssemblyMatch};
 use crbm::stats::{evaluate, EvalConfig, NrmseReport};
 use crbm::synthetic::SyntheticConfig;
 use crbm::{PcdTrainer, TrainConfig, TrainReport};
+use experiments::crbm_gauss::{load_input, write_fit, GaussRow, GaussSource};
 use experiments::output::{write_atomic, write_csv, write_parquet};
 use indicatif::ProgressBar;
 use polars::prelude::{Column, DataFrame};
 use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+enum Visible {
+    /// Binary rasters (spike trains).
+    Bernoulli,
+    /// Continuous, z-scored signals (voxelised recordings): the λ-sweep study's model.
+    Gaussian,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+enum Engine {
+    /// host for Bernoulli units on the CPU device, tensor otherwise.
+    Auto,
+    /// Sparse CPU kernels (Bernoulli units only; ~4× faster than tensors on a CPU).
+    Host,
+    /// Burn tensors on --device (any backend; the only engine for Gaussian units).
+    Tensor,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+enum EvalStart {
+    /// Random states of the visible layer (the reference's evaluation).
+    Prior,
+    /// Random training frames.
+    Data,
+}
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum PenaltyKind {
@@ -33,8 +64,18 @@ enum PenaltyKind {
     allow_negative_numbers = true
 )]
 struct Args {
-    /// Binary raster, frames × neurons (.npy, .npz, .csv, or .h5/.hdf5); without it, the
-    /// synthetic default.
+    /// Visible units: bernoulli (binary rasters) or gaussian (z-scored voxel signals).
+    #[arg(long, value_enum, default_value_t = Visible::Bernoulli)]
+    visible: Visible,
+    /// Training engine.
+    #[arg(long, value_enum, default_value_t = Engine::Auto)]
+    engine: Engine,
+    #[command(flatten)]
+    device: experiments::device::DeviceArgs,
+    /// Bernoulli: a binary raster, frames × neurons (.npy, .npz, .csv, or .h5/.hdf5).
+    /// Gaussian: a `voxelize` archive (.npz), or traces (frames × units; voxelised first when
+    /// --coords is given, z-scored per unit otherwise). Without it, the synthetic default
+    /// (planted-assembly raster, or for gaussian the voxelised synthetic brain).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Array inside an .npz raster, or dataset path inside an HDF5 one (e.g. /fish1/spikes)
@@ -50,6 +91,12 @@ struct Args {
     /// Region labels, one per neuron (text lines or 1-D .npy).
     #[arg(long)]
     regions: Option<PathBuf>,
+    /// Gaussian synthetic brain: neurons [default: the generator's, 6000].
+    #[arg(long = "brain-neurons")]
+    neurons_gauss: Option<usize>,
+    /// Gaussian synthetic brain: frames [default: the generator's, 3000].
+    #[arg(long = "brain-frames")]
+    frames_gauss: Option<usize>,
     /// Synthetic default: number of neurons.
     #[arg(long, default_value_t = 2000)]
     neurons: usize,
@@ -93,9 +140,24 @@ struct Args {
     /// Hidden-unit standardisation during training.
     #[arg(long)]
     standardize: bool,
-    /// Independent chains for the evaluation samples.
-    #[arg(long, default_value_t = 300)]
-    eval_chains: usize,
+    /// Independent chains for the evaluation samples [default: 300 for bernoulli; 150 × 10
+    /// samples for gaussian, the reference's 1,500].
+    #[arg(long)]
+    eval_chains: Option<usize>,
+    /// Gaussian: recording index inside a voxel archive.
+    #[arg(long, default_value_t = 0)]
+    recording: usize,
+    /// Gaussian: voxel edge in µm [default: 20 for traces with --coords, 40 for the synthetic
+    /// brain].
+    #[arg(long)]
+    voxel_size: Option<f64>,
+    /// Gaussian: where evaluation chains start (the reference samples from the prior: 500
+    /// thermalisation sweeps, then samples 100 sweeps apart).
+    #[arg(long, value_enum, default_value_t = EvalStart::Prior)]
+    eval_start: EvalStart,
+    /// Clip each nRMSE to [0, 1] before the good-rule norm (the study's rule).
+    #[arg(long)]
+    clip_nrmse: bool,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long, default_value = "out/train-crbm")]
@@ -156,6 +218,9 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn run(args: Args) -> Result<()> {
+    if args.visible == Visible::Gaussian {
+        return run_gaussian(&args);
+    }
     let start = Instant::now();
     let (recording, planted, dataset) = load(&args)?;
     let split = chronological_split(&recording.raster, &SplitConfig::default())
@@ -172,13 +237,7 @@ fn run(args: Args) -> Result<()> {
         config.n_updates
     );
 
-    let mut trainer = PcdTrainer::new(&split.train, config.clone()).context("training config")?;
-    let bar = progress_bar(config.n_updates as u64);
-    while trainer.update < config.n_updates && trainer.step() {
-        bar.set_position(trainer.update as u64);
-    }
-    bar.finish_and_clear();
-    let (model, train_report) = trainer.finish();
+    let (model, train_report) = train_bernoulli(&args, &split.train, &config)?;
 
     let nrmse = match &train_report.exploded {
         Some(x) => {
@@ -190,7 +249,7 @@ fn run(args: Args) -> Result<()> {
         }
         None => {
             let mut eval = EvalConfig::default();
-            eval.sampling.n_chains = args.eval_chains;
+            eval.sampling.n_chains = args.eval_chains.unwrap_or(300);
             eval.sampling.seed = args.seed;
             eval.seed = args.seed;
             Some(
@@ -264,6 +323,218 @@ fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// Bernoulli training on the chosen engine: the host sparse kernels (`auto` on the CPU
+/// device) or burn tensors on `--device`.
+fn train_bernoulli(
+    args: &Args,
+    train: &crbm::SparseBatch,
+    config: &TrainConfig,
+) -> Result<(crbm::Crbm, TrainReport)> {
+    let device = args.device.device()?;
+    let on_cpu = matches!(args.device.device.trim(), "" | "flex" | "cpu");
+    let bar = progress_bar(config.n_updates as u64);
+    let out = if args.engine == Engine::Host || (args.engine == Engine::Auto && on_cpu) {
+        let mut trainer = PcdTrainer::new(train, config.clone()).context("training config")?;
+        while trainer.update < config.n_updates && trainer.step() {
+            bar.set_position(trainer.update as u64);
+        }
+        trainer.finish()
+    } else {
+        let init = crbm::Crbm::init(
+            &train.mean_activity(),
+            config.n_hidden,
+            config.init_weight_std,
+            config.seed,
+        );
+        let mut trainer =
+            crbm::tensor_train::DeviceTrainer::from_model(&init, train, config.clone(), &device)
+                .context("training config (tensor engine)")?;
+        while trainer.update < config.n_updates && trainer.step() {
+            bar.set_position(trainer.update as u64);
+        }
+        trainer.run()
+    };
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+/// `train-crbm --visible gaussian`: load or generate the voxel signals, train on burn
+/// tensors on `--device`, evaluate, write and print.
+fn run_gaussian(args: &Args) -> Result<()> {
+    let start = Instant::now();
+    if args.engine == Engine::Host {
+        anyhow::bail!("--engine host: Gaussian visible units train on burn tensors only (use --engine tensor or auto)");
+    }
+    let device = args.device.device()?;
+    let input = load_input(&gauss_source(args)?)?;
+    let cfg = gauss_config(args, input.frames.len())?;
+    eprintln!(
+        "{}: {} units, {} frames; M = {}, l2l1 λ = {}, {} updates × {} sweeps on {}",
+        input.dataset,
+        input.frames.n_units,
+        input.frames.len(),
+        cfg.train.n_hidden,
+        cfg.train.penalty.lambda(),
+        cfg.train.n_updates,
+        cfg.train.gibbs_steps,
+        args.device.device
+    );
+    let bar = progress_bar(cfg.train.n_updates as u64);
+    let fit = fit(&input.frames, input.truth.as_ref(), &cfg, &device, |u| {
+        bar.set_position(u as u64)
+    })
+    .context("training and evaluating")?;
+    bar.finish_and_clear();
+    let row = GaussRow::new(
+        &fit,
+        &cfg,
+        &input.dataset,
+        &args.device.device,
+        start.elapsed().as_secs_f64(),
+    );
+    write_fit(&args.out, &fit, &cfg, input.truth.as_ref(), &row)?;
+    print_gauss(&row);
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn gauss_source(args: &Args) -> Result<GaussSource> {
+    Ok(match &args.data {
+        Some(path) if is_voxel_archive(path) => GaussSource::Voxels {
+            path: path.clone(),
+            recording: args.recording,
+        },
+        Some(path) => GaussSource::Traces {
+            path: path.clone(),
+            key: args.key.clone(),
+            coords: args.coords.clone().map(|c| (c, args.coords_key.clone())),
+            voxel_size: args.voxel_size.unwrap_or(20.0),
+        },
+        None => {
+            if args.coords.is_some() {
+                anyhow::bail!("--coords needs --data");
+            }
+            let d = BrainConfig::default();
+            GaussSource::Synthetic {
+                brain: BrainConfig {
+                    n_neurons: args.neurons_gauss.unwrap_or(d.n_neurons),
+                    n_frames: args.frames_gauss.unwrap_or(d.n_frames),
+                    seed: args.seed,
+                    ..d
+                },
+                voxel_size: args.voxel_size.unwrap_or(GAUSS_SYNTHETIC_VOXEL),
+            }
+        }
+    })
+}
+
+/// A `voxelize` archive has a sidecar and `signals_0`; anything else is traces.
+fn is_voxel_archive(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "npz") && crbm::voxel::sidecar_path(path).exists()
+}
+
+/// Synthetic brain: 40 µm voxels (a few hundred units), so the default trains in minutes.
+const GAUSS_SYNTHETIC_VOXEL: f64 = 40.0;
+const GAUSS_UPDATES: usize = 2000;
+const GAUSS_SWEEPS: usize = 20;
+const GAUSS_HIDDEN: usize = 30;
+
+fn gauss_config(args: &Args, n_frames: usize) -> Result<GaussFitConfig> {
+    let d = GaussTrainConfig::default();
+    let batch = args.batch.unwrap_or(d.batch_size);
+    let n_updates = match (args.updates, args.epochs) {
+        (Some(u), _) => u,
+        (None, Some(e)) => {
+            if !(e.is_finite() && e > 0.0) {
+                anyhow::bail!("--epochs {e}: must be finite and > 0");
+            }
+            let n_train = n_frames * 7 / 10;
+            (e * n_train as f64 / batch.min(n_train).max(1) as f64).ceil() as usize
+        }
+        (None, None) => GAUSS_UPDATES,
+    };
+    let lr = args.lr.unwrap_or(d.learning_rate);
+    let penalty = match args.penalty {
+        PenaltyKind::L2l1 => Penalty::L2L1 {
+            lambda: args.lambda.unwrap_or(d.penalty.lambda()),
+        },
+        PenaltyKind::L1 => Penalty::L1 {
+            lambda: args.lambda.unwrap_or(PLAIN_LAMBDA),
+        },
+        PenaltyKind::L2 => Penalty::L2 {
+            lambda: args.lambda.unwrap_or(PLAIN_LAMBDA),
+        },
+        PenaltyKind::None => Penalty::None,
+    };
+    let train = GaussTrainConfig {
+        n_hidden: args.hidden.unwrap_or(GAUSS_HIDDEN),
+        batch_size: batch,
+        gibbs_steps: args.gibbs_steps.unwrap_or(GAUSS_SWEEPS),
+        n_updates,
+        learning_rate: lr,
+        learning_rate_final: lr * d.learning_rate_final / d.learning_rate,
+        penalty,
+        log_every: args.log_every.unwrap_or(d.log_every),
+        seed: args.seed,
+        ..d
+    };
+    train.validate().context("training config")?;
+    let mut sampling = GaussSamplingConfig {
+        start: match args.eval_start {
+            EvalStart::Prior => ChainStart::Prior,
+            EvalStart::Data => ChainStart::Data,
+        },
+        seed: args.seed,
+        ..Default::default()
+    };
+    if let Some(c) = args.eval_chains {
+        sampling.n_chains = c;
+    }
+    sampling.validate().context("evaluation sampling")?;
+    Ok(GaussFitConfig {
+        train,
+        sampling,
+        eval: EvalConfig {
+            clip_nrmse: args.clip_nrmse,
+            seed: args.seed,
+            ..Default::default()
+        },
+        split: SplitConfig::default(),
+    })
+}
+
+fn print_gauss(r: &GaussRow) {
+    println!(
+        "held-out nRMSE ({} test frames, {} model samples from the {})",
+        r.test_frames, r.eval_samples, r.eval_start
+    );
+    for (k, v) in [
+        ("<v>", r.nrmse_v),
+        ("<h>", r.nrmse_h),
+        ("<vh>", r.nrmse_vh),
+        ("<vv>", r.nrmse_vv),
+        ("<hh>", r.nrmse_hh),
+        ("norm4", r.norm4),
+    ] {
+        println!("  {k:<6} {v:>8.4}");
+    }
+    println!(
+        "  bad = {}, good = {}, exploded = {}{}",
+        r.bad,
+        r.good,
+        r.exploded,
+        match (&r.exploded_phase, r.exploded_at, &r.exploded_reason) {
+            (Some(p), Some(a), Some(why)) => format!(" ({p} at {a}: {why})"),
+            _ => String::new(),
+        }
+    );
+    println!("  stability margin {:.4}", r.stability_margin);
+    if let (Some(c), Some(j)) = (r.coupling_correlation, r.mean_jaccard) {
+        println!("planted structure: coupling correlation r = {c:.3}, mean Jaccard of voxel assemblies = {j:.3}");
+    }
+    println!("wall time {:.1} s", r.wall_s);
+}
+
 /// The recording and, for the synthetic default, its planted assemblies.
 fn load(args: &Args) -> Result<(Recording, Option<Vec<Vec<u32>>>, String)> {
     match &args.data {
@@ -275,7 +546,7 @@ fn load(args: &Args) -> Result<(Recording, Option<Vec<Vec<u32>>>, String)> {
                 args.coords_key.as_deref(),
                 args.regions.as_deref(),
             )
-            .context("loading the recording")?;
+            .context("loading the recording (a binary raster; continuous traces need --visible gaussian)")?;
             Ok((rec, None, path.display().to_string()))
         }
         None => {

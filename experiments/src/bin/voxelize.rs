@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use crbm::brain::{generate, voxel_truth, BrainConfig};
+use crbm::brain::{synthetic_voxels, BrainConfig};
 use crbm::data::{load_coordinates, load_traces};
 use crbm::voxel::{voxelise, ExtraArray, ExtraData, RecordingInput, VoxelConfig, Voxelised};
 use crbm::Frames;
@@ -140,7 +140,8 @@ fn run_files(args: &Args, config: &VoxelConfig) -> Result<()> {
     let voxels = voxelise(&inputs, config)?;
     let voxelise_s = start.elapsed().as_secs_f64();
     let json = voxels.save(&args.out, &[], None)?;
-    summarise(&voxels, &args.out, &json, load_s, voxelise_s);
+    let timing = format!("input {load_s:.2} s, voxelise {voxelise_s:.2} s");
+    summarise(&voxels, &args.out, &json, &timing);
     Ok(())
 }
 
@@ -155,31 +156,8 @@ fn run_synthetic(args: &Args, config: &VoxelConfig) -> Result<()> {
         ..d
     };
     let start = Instant::now();
-    let brain = generate(&brain_config)?;
-    let generate_s = start.elapsed().as_secs_f64();
-    let names: Vec<String> = (0..brain.fish.len())
-        .map(|f| format!("synthetic brain seed {} fish {f}", args.seed))
-        .collect();
-    let inputs: Vec<RecordingInput> = brain
-        .fish
-        .iter()
-        .zip(&names)
-        .map(|(f, name)| RecordingInput {
-            name,
-            traces: &f.traces,
-            coordinates: &f.coordinates,
-        })
-        .collect();
-    let start = Instant::now();
-    let voxels = voxelise(&inputs, config)?;
-    let voxelise_s = start.elapsed().as_secs_f64();
-    let pairs: Vec<_> = brain
-        .fish
-        .iter()
-        .zip(&voxels.recordings)
-        .map(|(f, r)| (f, r.neuron_to_voxel.as_slice()))
-        .collect();
-    let truth = voxel_truth(&pairs, voxels.n_voxels(), args.member_fraction)?;
+    let (_, voxels, truth) = synthetic_voxels(&brain_config, config, args.member_fraction)?;
+    let timing = format!("generate + voxelise {:.2} s", start.elapsed().as_secs_f64());
     let (k, a) = (voxels.n_voxels() as u64, brain_config.n_assemblies as u64);
     let extras = [
         ExtraArray {
@@ -200,22 +178,16 @@ fn run_synthetic(args: &Args, config: &VoxelConfig) -> Result<()> {
         "voxels_per_assembly": truth.assemblies.iter().map(Vec::len).collect::<Vec<_>>(),
     });
     let json = voxels.save(&args.out, &extras, Some(note))?;
-    summarise(&voxels, &args.out, &json, generate_s, voxelise_s);
+    summarise(&voxels, &args.out, &json, &timing);
     let sizes: Vec<usize> = truth.assemblies.iter().map(Vec::len).collect();
     println!("  ground truth: voxels per assembly {sizes:?}");
     Ok(())
 }
 
-fn summarise(
-    v: &Voxelised,
-    out: &std::path::Path,
-    json: &std::path::Path,
-    load_s: f64,
-    vox_s: f64,
-) {
+fn summarise(v: &Voxelised, out: &std::path::Path, json: &std::path::Path, timing: &str) {
     let [nx, ny, nz] = v.grid.shape;
     println!(
-        "{} voxels of {} µm (grid {nx}×{ny}×{nz}), {} recording(s); input {load_s:.2} s, voxelise {vox_s:.2} s",
+        "{} voxels of {} µm (grid {nx}×{ny}×{nz}), {} recording(s); {timing}",
         v.n_voxels(),
         v.config.voxel_size,
         v.recordings.len()

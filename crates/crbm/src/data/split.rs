@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::SparseBatch;
 use crate::error::{CrbmError, Result};
+use crate::frames::Frames;
 use crate::rng::lane_rng;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,10 +91,13 @@ impl SplitConfig {
     }
 }
 
-/// Split a raster of T frames chronologically (see module docs).
-pub fn chronological_split(raster: &SparseBatch, config: &SplitConfig) -> Result<Split> {
+/// Frame indices of a chronological split of `t` frames: (train, test, held-out segments).
+pub fn split_indices(
+    t: usize,
+    config: &SplitConfig,
+) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
     let segs = config.test_segments()?;
-    let (t, s) = (raster.len(), config.n_segments);
+    let s = config.n_segments;
     if t < s {
         return Err(CrbmError::Shape {
             what: "frames (must be ≥ n_segments)".into(),
@@ -110,12 +114,38 @@ pub fn chronological_split(raster: &SparseBatch, config: &SplitConfig) -> Result
             tr.extend(range);
         }
     }
+    Ok((tr, te, segs))
+}
+
+/// Split a raster of T frames chronologically (see module docs).
+pub fn chronological_split(raster: &SparseBatch, config: &SplitConfig) -> Result<Split> {
+    let (tr, te, segs) = split_indices(raster.len(), config)?;
     Ok(Split {
         train: raster.select(&tr),
         test: raster.select(&te),
         train_frames: tr,
         test_frames: te,
         test_segments: segs,
+    })
+}
+
+/// Train and test frames of continuous recordings, split as [`chronological_split`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameSplit {
+    pub train: Frames,
+    pub test: Frames,
+    pub train_frames: Vec<usize>,
+    pub test_frames: Vec<usize>,
+}
+
+/// [`chronological_split`] for continuous frames.
+pub fn split_frames(frames: &Frames, config: &SplitConfig) -> Result<FrameSplit> {
+    let (tr, te, _) = split_indices(frames.len(), config)?;
+    Ok(FrameSplit {
+        train: frames.select(&tr),
+        test: frames.select(&te),
+        train_frames: tr,
+        test_frames: te,
     })
 }
 
