@@ -93,10 +93,9 @@ pub fn sample_model(
     device: &Device,
 ) -> Result<Samples> {
     cfg.validate()?;
-    device.seed(cfg.seed ^ 0x5A3F);
     let gibbs = GaussGibbs::new(GaussTensors::upload(model, device), device);
     let mut v = match cfg.start {
-        ChainStart::Prior => gibbs.sample_visible_prior(cfg.n_chains),
+        ChainStart::Prior => gibbs.sample_visible_prior(cfg.n_chains, cfg.seed),
         ChainStart::Data => {
             let mut rng = lane_rng(cfg.seed, 0, 1 << 41);
             let idx: Vec<usize> = (0..cfg.n_chains)

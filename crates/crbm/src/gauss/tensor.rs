@@ -6,7 +6,7 @@
 //! ([C, M] values only, the same sampler as the Bernoulli path), then
 //! `v = (θ + h·Wᵀ)/γ + ξ/√γ` with ξ ~ N(0, 1) from the device's generator.
 
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::model::GaussCrbm;
@@ -254,17 +254,21 @@ impl GaussGibbs {
         }
     }
 
-    /// v ~ p(v | visible input x) = N((θ + x)/γ, 1/γ), [B, N].
-    pub fn sample_visible_given_input(&self, x: Tensor<2>) -> Tensor<2> {
+    /// v ~ p(v | visible input x) = N((θ + x)/γ, 1/γ), [B, N]. The standard normals come
+    /// from per-row host streams `(seed, step, row)`, so a run does not depend on other users
+    /// of the device's generator (same seed, same backend → same result, even with several
+    /// trainers in one process).
+    pub fn sample_visible_given_input(&self, x: Tensor<2>, seed: u64, step: u64) -> Tensor<2> {
         let mean = (x + self.plain.theta.clone()) / self.plain.gamma.clone();
-        let noise = Tensor::<2>::random(mean.dims(), Distribution::Normal(0.0, 1.0), &self.device);
+        let [b, n] = mean.dims();
+        let noise = standard_normals(b, n, seed, step, &self.device);
         mean + noise * self.inv_sd.clone()
     }
 
     /// Samples from the visible layer alone (zero input): chains' random start, [B, N].
-    pub fn sample_visible_prior(&self, b: usize) -> Tensor<2> {
+    pub fn sample_visible_prior(&self, b: usize, seed: u64) -> Tensor<2> {
         let n = self.plain.gamma.dims()[1];
-        self.sample_visible_given_input(Tensor::<2>::zeros([b, n], &self.device))
+        self.sample_visible_given_input(Tensor::<2>::zeros([b, n], &self.device), seed, u64::MAX)
     }
 
     /// Exact h ~ p(h|v) (host, f64), [B, M].
@@ -294,8 +298,21 @@ impl GaussGibbs {
     /// One sweep v → h → v.
     pub fn sweep(&self, v: Tensor<2>, seed: u64, step: u64) -> Tensor<2> {
         let h = self.sample_hidden(v, seed, step);
-        self.sample_visible_given_input(h.matmul(self.weights_t.clone()))
+        self.sample_visible_given_input(h.matmul(self.weights_t.clone()), seed, step)
     }
+}
+
+/// A [b, n] tensor of standard normals from host streams, one per row (lane `row + 2⁴⁰`,
+/// apart from the hidden draws' lanes).
+fn standard_normals(b: usize, n: usize, seed: u64, step: u64, device: &Device) -> Tensor<2> {
+    use rand_distr::{Distribution as _, StandardNormal};
+    let mut z = vec![0f32; b * n];
+    z.par_chunks_mut(n.max(1)).enumerate().for_each(|(r, row)| {
+        let mut rng = lane_rng(seed, step, (1 << 40) + r as u64);
+        row.iter_mut()
+            .for_each(|x| *x = StandardNormal.sample(&mut rng));
+    });
+    Tensor::<2>::from_data(TensorData::new(z, [b, n]), device)
 }
 
 fn finite_unit(u: &DRelu) -> bool {

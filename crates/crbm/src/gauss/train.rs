@@ -304,12 +304,11 @@ impl GaussTrainer {
                 got: frames.n_units,
             });
         }
-        device.seed(config.seed ^ CHAIN_SEED_MIX);
         let st = StandardizationTensors::upload(&standardization, device);
         let params = st.from_plain(&GaussTensors::upload(plain, device));
         let data = upload_frames(frames, device);
         let gibbs = GaussGibbs::new(st.to_plain(&params), device);
-        let chains = gibbs.sample_visible_prior(config.chains());
+        let chains = gibbs.sample_visible_prior(config.chains(), config.seed ^ CHAIN_SEED_MIX);
         let zeros = |t: &Tensor<2>| t.zeros_like();
         let arr = params.to_array();
         Ok(Self {
