@@ -144,7 +144,7 @@ fn quick_synthetic_run_writes_model_curve_report_and_recovery() {
     let col = |name: &str| &tail[REPORT_COLUMNS.iter().position(|c| *c == name).unwrap() - 1];
     assert_eq!(
         &tail[..12],
-        ["300", "8", "700", "300", "l2l1", "1", "3", "60", "50", "3", "0.005", "false"]
+        ["300", "8", "700", "300", "l2l1", "2", "3", "60", "50", "3", "0.005", "true"]
     );
     for c in [
         "nrmse_v", "nrmse_h", "nrmse_vh", "nrmse_vv", "nrmse_hh", "norm4",

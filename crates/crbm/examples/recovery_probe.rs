@@ -1,10 +1,14 @@
 //! Diagnostics of planted-assembly recovery on the synthetic default (investigation tool).
 //!
 //! `target/release/examples/recovery_probe key=value ...` with keys n, k, t, size, m,
-//! lambda, updates, lr, lr_final, batch, chains, gibbs, seed, std (0/1), eval (0/1), penalty
-//! (l2l1|l1|none), decay_after, fire, p_on, p_off, pm (membership probability), log (every
-//! this many updates, print the mean Jaccard so far). Defaults: N = 2000, K = 20, T = 4000,
-//! M = 200 and TrainConfig's training settings.
+//! lambda, updates, lr, lr_final, batch, chains, gibbs, seed, std (hidden-input rescaling,
+//! 0/1), stdrbm (standardised training, 0/1), damp, eps_v, eps_h (its settings), shared
+//! (fraction of assembly members shared between assemblies; < 0: chance overlaps only),
+//! eval (0/1), penalty (l2l1|l1|none), decay_after, fire, p_on, p_off, pm (membership
+//! probability), detail (0/1: per-assembly table), log (every this many updates, print the
+//! mean Jaccard so far). Defaults: the issue's planted-assembly default (N = 2000, K = 20,
+//! T = 5000 split 3500/1500, the generator's default overlap) and TrainConfig's training
+//! settings, with M = 100. The last line is one tab-separated table row.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -12,10 +16,16 @@ use std::time::Instant;
 use crbm::data::{chronological_split, SplitConfig};
 use crbm::penalty::Penalty;
 use crbm::recovery::{assembly_recovery, mean_jaccard};
-use crbm::stats::{evaluate, EvalConfig};
+use crbm::rng::lane_rng;
+use crbm::stats::{
+    compare, evaluate_detailed, five_statistics, sample_model, EvalConfig, Evaluation, NrmseReport,
+    SamplingConfig,
+};
 use crbm::synthetic::SyntheticConfig;
-use crbm::train::{PcdTrainer, TrainConfig};
+use crbm::train::{PcdTrainer, StandardizeConfig, TrainConfig};
 use crbm::Crbm;
+use crbm::SparseBatch;
+use rand::Rng;
 
 fn main() {
     let kv: HashMap<String, String> = std::env::args()
@@ -28,7 +38,7 @@ fn main() {
     let f = |k: &str, d: f64| kv.get(k).map(|v| v.parse::<f64>().unwrap()).unwrap_or(d);
     let n = f("n", 2000.0) as usize;
     let k = f("k", 20.0) as usize;
-    let t = f("t", 4000.0) as usize;
+    let t = f("t", 5000.0) as usize;
     let size = f("size", 40.0);
     let seed = f("seed", 0.0) as u64;
     let d = SyntheticConfig::default();
@@ -44,6 +54,10 @@ fn main() {
         p_on: f("p_on", d.p_on),
         p_off: f("p_off", d.p_off),
         membership_prob: f("pm", d.membership_prob),
+        shared_fraction: match f("shared", d.shared_fraction.unwrap_or(-1.0)) {
+            x if x < 0.0 => None,
+            x => Some(x),
+        },
         ..d
     }
     .generate()
@@ -71,9 +85,11 @@ fn main() {
         }
     }
     eprintln!(
-        "radius {radius:.1} µm, sizes {sizes:?}, density {:.4}, neurons in ≥2 assemblies {}",
+        "radius {radius:.1} µm, sizes {sizes:?}, density {:.4}, neurons in ≥2 assemblies {} \
+         (shared member fraction {:.3})",
         syn.recording.raster.density(),
-        in_any.iter().filter(|&&c| c >= 2).count()
+        in_any.iter().filter(|&&c| c >= 2).count(),
+        syn.shared_member_fraction()
     );
     eprintln!(
         "max Jaccard with another assembly: {:?}",
@@ -91,18 +107,25 @@ fn main() {
         Some("none") => Penalty::None,
         _ => Penalty::L2L1 { lambda: lam },
     };
-    let batch = f("batch", 100.0) as usize;
+    let batch = f("batch", dflt.batch_size as f64) as usize;
+    let ratio = dflt.learning_rate_final / dflt.learning_rate;
     let cfg = TrainConfig {
-        n_hidden: f("m", 200.0) as usize,
+        n_hidden: f("m", 100.0) as usize,
         batch_size: batch,
         n_chains: f("chains", batch as f64) as usize,
-        gibbs_steps: f("gibbs", 15.0) as usize,
-        n_updates: f("updates", 2000.0) as usize,
+        gibbs_steps: f("gibbs", dflt.gibbs_steps as f64) as usize,
+        n_updates: f("updates", dflt.n_updates as f64) as usize,
         learning_rate: lr,
-        learning_rate_final: f("lr_final", lr / 100.0),
-        decay_after: f("decay_after", 0.5),
+        learning_rate_final: f("lr_final", lr * ratio),
+        decay_after: f("decay_after", dflt.decay_after),
         penalty,
-        standardize_hidden: f("std", 0.0) != 0.0,
+        standardize_hidden: f("std", dflt.standardize_hidden as u8 as f64) != 0.0,
+        standardize: StandardizeConfig {
+            enabled: f("stdrbm", dflt.standardize.enabled as u8 as f64) != 0.0,
+            damping: f("damp", dflt.standardize.damping),
+            epsilon_v: f("eps_v", dflt.standardize.epsilon_v),
+            epsilon_h: f("eps_h", dflt.standardize.epsilon_h),
+        },
         log_every: 0,
         seed,
         ..dflt
@@ -133,6 +156,146 @@ fn main() {
         "train {train_s:.1} s ({:.1} ms/update)",
         1e3 * train_s / cfg.n_updates as f64
     );
+    if f("detail", 0.0) != 0.0 {
+        print_details(&model, mem, &r, &in_any, &max_ov);
+    }
+    println!("mean Jaccard {:.3}", mean_jaccard(&r));
+    if f("eval", 1.0) != 0.0 {
+        let t1 = Instant::now();
+        let detailed =
+            evaluate_detailed(&model, &split.train, &split.test, &EvalConfig::default()).unwrap();
+        let e = detailed.report.clone();
+        print_nrmse("from training frames", &e, t1);
+        if f("hdiag", 0.0) != 0.0 {
+            print_hidden_means(&model, &split.train, &detailed, &r);
+        }
+        // A second, stricter evaluator in the style of the reference's: chains started away
+        // from the data (independent neurons at the training means), 500 thermalisation
+        // sweeps, then 5 samples 100 sweeps apart per chain (1,500 samples).
+        let t2 = Instant::now();
+        let start = independent_frames(&split.train, 300, seed);
+        let sampling = SamplingConfig {
+            n_chains: 300,
+            burn_in: f("cold_burn", 500.0) as usize,
+            samples_per_chain: 5,
+            thinning: f("cold_thin", 100.0) as usize,
+            seed,
+        };
+        let samples = sample_model(&model, &start, &sampling).unwrap();
+        let c = compare(
+            &model,
+            &split.train,
+            &split.test,
+            &samples,
+            &EvalConfig::default(),
+        );
+        print_nrmse("cold start", &c, t2);
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let row = |e: &NrmseReport| {
+            format!(
+                "{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.3}",
+                e.norm4, e.v, e.h, e.vh, e.vv, e.hh
+            )
+        };
+        println!(
+            "ROW\t{}\t{}\t{}\t{:.3}\t{:.0}",
+            args.join(" "),
+            row(&e),
+            row(&c),
+            mean_jaccard(&r),
+            train_s
+        );
+    }
+}
+
+fn print_nrmse(label: &str, e: &NrmseReport, t: Instant) {
+    println!(
+        "nRMSE ({label}) v {:.3} h {:.3} vh {:.3} vv {:.3} hh {:.3} norm4 {:.3} good {} ({:.1} s)",
+        e.v,
+        e.h,
+        e.vh,
+        e.vv,
+        e.hh,
+        e.norm4,
+        e.good,
+        t.elapsed().as_secs_f64()
+    );
+}
+
+/// The hidden units whose ⟨h⟩ differs most between test data and model samples.
+fn print_hidden_means(
+    model: &Crbm,
+    train: &SparseBatch,
+    ev: &Evaluation,
+    r: &[crbm::recovery::AssemblyMatch],
+) {
+    let pairs = [(0u32, 1u32)];
+    let tr = five_statistics(model, train, &pairs);
+    let mut order: Vec<usize> = (0..model.n_hidden).collect();
+    order.sort_by(|&a, &b| {
+        let d = |k: usize| (ev.test.h[k] - ev.model.h[k]).abs();
+        d(b).total_cmp(&d(a))
+    });
+    let spread = {
+        let m = ev.test.h.iter().sum::<f64>() / ev.test.h.len() as f64;
+        (ev.test.h.iter().map(|x| (x - m).powi(2)).sum::<f64>() / ev.test.h.len() as f64).sqrt()
+    };
+    println!("⟨h⟩ spread over units (test) {spread:.4}");
+    println!("unit  asm   test    train   model   max|w|  Σw      γ+     γ-     θ+     θ-");
+    for &mu in order.iter().take(12) {
+        let asm = r
+            .iter()
+            .filter(|x| x.unit == Some(mu))
+            .map(|x| x.assembly.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let col: Vec<f64> = (0..model.n_visible).map(|i| model.weight(i, mu)).collect();
+        let u = &model.hidden[mu];
+        println!(
+            "{mu:>4} {asm:>5} {:>7.4} {:>7.4} {:>7.4} {:>7.3} {:>7.2} {:>6.2} {:>6.2} {:>6.2} {:>6.2}",
+            ev.test.h[mu],
+            tr.h[mu],
+            ev.model.h[mu],
+            col.iter().fold(0.0f64, |a, w| a.max(w.abs())),
+            col.iter().sum::<f64>(),
+            u.gamma_plus,
+            u.gamma_minus,
+            u.theta_plus,
+            u.theta_minus
+        );
+    }
+}
+
+/// `count` frames of independent neurons firing at their training means (seeded).
+fn independent_frames(train: &SparseBatch, count: usize, seed: u64) -> SparseBatch {
+    let mean = train.mean_activity();
+    let mut rng = lane_rng(seed, 9, 9);
+    let rows = (0..count)
+        .map(|_| {
+            (0..mean.len() as u32)
+                .filter(|&i| rng.random::<f64>() < mean[i as usize])
+                .collect()
+        })
+        .collect();
+    SparseBatch {
+        n_visible: train.n_visible,
+        rows,
+    }
+}
+
+/// Per-assembly table, overlapping pairs and unit usage (the diagnostics of the first probe).
+fn print_details(
+    model: &Crbm,
+    mem: &[Vec<u32>],
+    r: &[crbm::recovery::AssemblyMatch],
+    in_any: &[u32],
+    max_ov: &[f64],
+) {
+    let (n, k) = (model.n_visible, mem.len());
+    let jac = |x: &[u32], y: &[u32]| {
+        let i = x.iter().filter(|a| y.binary_search(a).is_ok()).count();
+        i as f64 / (x.len() + y.len() - i).max(1) as f64
+    };
     println!(
         "q   size maxov unit   J    Jpos  units>0.3  foreign-in-top(other asm/none)  neg-in-top"
     );
@@ -169,7 +332,6 @@ fn main() {
             neg
         );
     }
-    println!("mean Jaccard {:.3}", mean_jaccard(&r));
     // Overlapping pairs: how each unit's weight mass splits over A\B, A∩B, B\A.
     for q in 0..k {
         for p in q + 1..k {
@@ -216,19 +378,6 @@ fn main() {
         "units with J>0.3 to some assembly: {used} of {}",
         model.n_hidden
     );
-    if f("eval", 1.0) != 0.0 {
-        let t1 = Instant::now();
-        let e = evaluate(&model, &split.train, &split.test, &EvalConfig::default()).unwrap();
-        println!(
-            "nRMSE v {:.3} h {:.3} vh {:.3} vv {:.3} hh {:.3} ({:.1} s)",
-            e.v,
-            e.h,
-            e.vh,
-            e.vv,
-            e.hh,
-            t1.elapsed().as_secs_f64()
-        );
-    }
 }
 
 fn sorted(mut v: Vec<u32>) -> Vec<u32> {

@@ -8,8 +8,10 @@
 //! * `∂/∂γ± = −½⟨E[h±²]⟩_data + ½⟨E[h±²]⟩_chains`, `∂/∂θ± = −⟨E[h±]⟩_data + ⟨E[h±]⟩_chains`.
 //!
 //! Stabilisers: Adam/RMSprop, global-norm gradient clipping, a learning rate
-//! that decays geometrically over the last part of training, and the optional
-//! hidden-unit standardisation (see [`TrainConfig::standardize_hidden`]).
+//! that decays geometrically over the last part of training, and two optional
+//! standardisations: standardised training (the reference's StandardizedRBM, see
+//! [`TrainConfig::standardize`] and [`Standardization`]) and the older hidden-input
+//! rescaling (see [`TrainConfig::standardize_hidden`]).
 //! A run that produces NaN/∞ or |w| > `max_abs_weight` stops and is reported
 //! as exploded (never a panic).
 
@@ -25,6 +27,9 @@ use crate::model::{Crbm, Gradient, MAX_EXACT_VISIBLE};
 use crate::optim::{Optimizer, OptimizerState};
 use crate::penalty::Penalty;
 use crate::rng::lane_rng;
+
+mod standardized;
+pub use standardized::{Standardization, StandardizeConfig};
 
 /// Training hyper-parameters (serde, with defaults; call [`TrainConfig::validate`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -56,6 +61,9 @@ pub struct TrainConfig {
     /// step in the centred parameterisation where the unit sees `I − ⟨I⟩_data`
     /// (centred gradient `⟨vΦ′⟩ − ⟨v⟩_data⟨Φ′⟩`, compensated in θ±).
     pub standardize_hidden: bool,
+    /// Standardised training (RestrictedBoltzmannMachines.jl's StandardizedRBM; see
+    /// [`StandardizeConfig`]); excludes `standardize_hidden`.
+    pub standardize: StandardizeConfig,
     /// |w| above this marks the run as exploded.
     pub max_abs_weight: f64,
     /// γ± are kept ≥ this (γ must stay > 0).
@@ -85,10 +93,17 @@ impl Default for TrainConfig {
             // the L2L1 form, whose per-weight shrinkage is λ·mean_i |w_iμ| (≈ 4·10⁻⁴·w for a
             // 40-neuron assembly among 2000): units then stay mixtures of assemblies. λ = 1
             // separates them (synthetic default, M = 200, 2000 updates: mean Jaccard of the
-            // planted assemblies 0.45 at λ = 0.02, 0.93 at λ = 1).
-            penalty: Penalty::L2L1 { lambda: 1.0 },
+            // planted assemblies 0.45 at λ = 0.02, 0.93 at λ = 1). With standardised
+            // training, λ = 2 gives both recovery and statistics on the overlapping default
+            // (N = 2000, 20 assemblies, 20% shared members, M = 100, 2000 updates, seeds 0–2:
+            // mean Jaccard 0.94–0.97, nRMSE norm 0.10–0.12; at λ = 1 the ⟨h⟩ nRMSE reached
+            // 0.54 on seed 0, at λ = 0.5 the norm was 0.59).
+            penalty: Penalty::L2L1 { lambda: 2.0 },
             grad_clip_norm: None,
             standardize_hidden: false,
+            // Standardised training: higher recovery than plain training at the same budget
+            // (mean Jaccard 0.94–0.97 vs 0.88–0.95) with statistics as good.
+            standardize: StandardizeConfig::default(),
             max_abs_weight: 100.0,
             gamma_min: 0.05,
             init_weight_std: None,
@@ -153,6 +168,14 @@ impl TrainConfig {
                 return bad("init_weight_std", s, "must be finite and ≥ 0");
             }
         }
+        if self.standardize.enabled && self.standardize_hidden {
+            return bad(
+                "standardize_hidden",
+                true,
+                "standardize.enabled already standardises the hidden units",
+            );
+        }
+        self.standardize.validate()?;
         self.optimizer.validate()?;
         self.penalty.validate()
     }
@@ -215,9 +238,9 @@ pub struct PcdTrainer<'a> {
     sampler: SamplerWeights,
     chains: SparseBatch,
     grad: Gradient,
-    opt_w: OptimizerState,
-    opt_g: OptimizerState,
-    opt_h: [OptimizerState; 4],
+    optimizers: Optimizers,
+    /// Offsets and scales of standardised training (None: plain training).
+    standardization: Option<Standardization>,
     order: Vec<usize>,
     cursor: usize,
     epoch: usize,
@@ -264,9 +287,11 @@ impl<'a> PcdTrainer<'a> {
             sampler,
             chains,
             grad: Gradient::zeros(n, m),
-            opt_w: OptimizerState::new(kind, n * m),
-            opt_g: OptimizerState::new(kind, n),
-            opt_h: std::array::from_fn(|_| OptimizerState::new(kind, m)),
+            optimizers: Optimizers::new(kind, n, m),
+            standardization: config
+                .standardize
+                .enabled
+                .then(|| Standardization::from_data(data, m, config.standardize.epsilon_v)),
             order: Vec::new(),
             cursor: usize::MAX,
             epoch: 0,
@@ -310,25 +335,47 @@ impl<'a> PcdTrainer<'a> {
             return false;
         }
         let t = self.update;
-        let cfg = self.config.clone();
-        let (n, m) = (self.model.n_visible, self.model.n_hidden);
-        let lr = cfg.learning_rate_at(t);
-
-        // Data term.
+        let lr = self.config.learning_rate_at(t);
         let batch = self.next_batch();
-        let inputs_d = self.sampler.hidden_inputs(&batch);
-        let mom_d = self.sampler.hidden_moments(&inputs_d);
-        // Model term: advance the persistent chains.
-        let chain_seed = cfg.seed ^ CHAIN_SEED_MIX;
-        for s in 0..cfg.gibbs_steps {
-            let step = (t * cfg.gibbs_steps + s) as u64;
+        self.advance_chains(t);
+        self.likelihood_gradient(&batch);
+        if self.standardization.is_some() {
+            self.standardized_update(&batch, lr, t as u64 + 1);
+        } else {
+            self.plain_update(&batch, lr, t as u64 + 1);
+        }
+        self.update += 1;
+        let diverged = self.check_divergence();
+        if !diverged {
+            self.sampler.refresh(&self.model);
+        }
+        if self.config.log_every > 0 && (self.update % self.config.log_every == 0 || diverged) {
+            self.log_point(&batch, lr);
+        }
+        !diverged && self.report.exploded.is_none()
+    }
+
+    /// Advance the persistent chains by `gibbs_steps` sweeps (update `t`'s random streams).
+    fn advance_chains(&mut self, t: usize) {
+        let k = self.config.gibbs_steps;
+        let chain_seed = self.config.seed ^ CHAIN_SEED_MIX;
+        for s in 0..k {
+            let step = (t * k + s) as u64;
             self.sampler
                 .gibbs_sweep(&mut self.chains, &mut self.scratch, chain_seed, step);
         }
-        let inputs_c = self.sampler.hidden_inputs(&self.chains);
-        let mom_c = self.sampler.hidden_moments(&inputs_c);
+    }
 
-        let old_centre: Option<Vec<f64>> = cfg.standardize_hidden.then(|| self.centre());
+    /// `self.grad` = data-minus-chains statistics of the plain model (no penalty):
+    /// the ascent direction of the mean log-likelihood.
+    fn likelihood_gradient(&mut self, batch: &SparseBatch) {
+        let m = self.model.n_hidden;
+        let mom_d = self
+            .sampler
+            .hidden_moments(&self.sampler.hidden_inputs(batch));
+        let mom_c = self
+            .sampler
+            .hidden_moments(&self.sampler.hidden_inputs(&self.chains));
         let g = &mut self.grad;
         g.weights.par_iter_mut().for_each(|x| *x = 0.0);
         for v in [
@@ -340,74 +387,40 @@ impl<'a> PcdTrainer<'a> {
         ] {
             v.iter_mut().for_each(|x| *x = 0.0);
         }
-        accumulate(g, &batch, &mom_d, m, 1.0 / batch.len() as f64);
+        accumulate(g, batch, &mom_d, m, 1.0 / batch.len() as f64);
         accumulate(g, &self.chains, &mom_c, m, -1.0 / self.chains.len() as f64);
+    }
 
-        if cfg.standardize_hidden {
+    /// The update of the plain parameters, with the optional hidden-input standardisation
+    /// ([`TrainConfig::standardize_hidden`]).
+    fn plain_update(&mut self, batch: &SparseBatch, lr: f64, step_no: u64) {
+        let (n, m) = (self.model.n_visible, self.model.n_hidden);
+        let standardize_hidden = self.config.standardize_hidden;
+        let old_centre: Option<Vec<f64>> = standardize_hidden.then(|| self.centre());
+        if standardize_hidden {
             // Centred gradient: ∂/∂w̃_iμ = ∂/∂w_iμ + ⟨v_i⟩_data (∂/∂θ+_μ − ∂/∂θ−_μ).
+            let g = &mut self.grad;
             let dth: Vec<f64> = (0..m)
                 .map(|mu| g.theta_plus[mu] - g.theta_minus[mu])
                 .collect();
-            let mean = &self.data_mean;
             g.weights
                 .par_chunks_mut(m)
-                .zip(mean.par_iter())
+                .zip(self.data_mean.par_iter())
                 .for_each(|(row, &vi)| {
                     row.iter_mut().zip(&dth).for_each(|(x, d)| *x += vi * d);
                 });
         }
-        cfg.penalty
-            .subtract_gradient(&self.model.weights, n, m, &mut g.weights);
-        if let Some(max_norm) = cfg.grad_clip_norm {
-            let norm2: f64 = g.weights.par_iter().map(|x| x * x).sum::<f64>()
-                + [
-                    &g.fields,
-                    &g.gamma_plus,
-                    &g.gamma_minus,
-                    &g.theta_plus,
-                    &g.theta_minus,
-                ]
-                .iter()
-                .map(|v| v.iter().map(|x| x * x).sum::<f64>())
-                .sum::<f64>();
-            let norm = norm2.sqrt();
-            if norm > max_norm {
-                let s = max_norm / norm;
-                g.weights.par_iter_mut().for_each(|x| *x *= s);
-                for v in [
-                    &mut g.fields,
-                    &mut g.gamma_plus,
-                    &mut g.gamma_minus,
-                    &mut g.theta_plus,
-                    &mut g.theta_minus,
-                ] {
-                    v.iter_mut().for_each(|x| *x *= s);
-                }
-            }
-        }
-
-        // Optimiser steps (ascent).
-        let step_no = t as u64 + 1;
-        self.opt_w
-            .step(&mut self.model.weights, &g.weights, lr, step_no);
-        self.opt_g
-            .step(&mut self.model.fields, &g.fields, lr, step_no);
-        let mut hp: [Vec<f64>; 4] = [
-            self.model.hidden.iter().map(|u| u.gamma_plus).collect(),
-            self.model.hidden.iter().map(|u| u.gamma_minus).collect(),
-            self.model.hidden.iter().map(|u| u.theta_plus).collect(),
-            self.model.hidden.iter().map(|u| u.theta_minus).collect(),
-        ];
-        let hg = [&g.gamma_plus, &g.gamma_minus, &g.theta_plus, &g.theta_minus];
-        for k in 0..4 {
-            self.opt_h[k].step(&mut hp[k], hg[k], lr, step_no);
-        }
-        for (mu, u) in self.model.hidden.iter_mut().enumerate() {
-            u.gamma_plus = hp[0][mu].max(cfg.gamma_min);
-            u.gamma_minus = hp[1][mu].max(cfg.gamma_min);
-            u.theta_plus = hp[2][mu];
-            u.theta_minus = hp[3][mu];
-        }
+        self.config
+            .penalty
+            .subtract_gradient(&self.model.weights, n, m, &mut self.grad.weights);
+        clip_gradient(&mut self.grad, self.config.grad_clip_norm);
+        self.optimizers.step(
+            &mut self.model,
+            &self.grad,
+            lr,
+            step_no,
+            self.config.gamma_min,
+        );
         if let Some(old) = old_centre {
             // Keep θ± relative to the centred input: the unit sees I − ⟨I⟩_data,
             // so a change Δ⟨I⟩ of the centre moves θ+ by +Δ and θ− by −Δ.
@@ -417,18 +430,34 @@ impl<'a> PcdTrainer<'a> {
                 u.theta_plus += d;
                 u.theta_minus -= d;
             }
-            self.rescale_hidden_units(&batch);
+            self.rescale_hidden_units(batch);
         }
+    }
 
-        self.update += 1;
-        let diverged = self.check_divergence();
-        if !diverged {
-            self.sampler.refresh(&self.model);
-        }
-        if cfg.log_every > 0 && (self.update % cfg.log_every == 0 || diverged) {
-            self.log_point(&batch, lr);
-        }
-        !diverged && self.report.exploded.is_none()
+    /// The standardised update ([`TrainConfig::standardize`]): penalty on the plain weights,
+    /// gradient and optimiser step in the standardised parameters, back to the plain model,
+    /// then track the hidden offsets and scales on the batch and absorb the scales.
+    fn standardized_update(&mut self, batch: &SparseBatch, lr: f64, step_no: u64) {
+        let (n, m) = (self.model.n_visible, self.model.n_hidden);
+        let Some(st) = self.standardization.as_mut() else {
+            return;
+        };
+        // −∂R/∂W added before the conversion is divided by s σ there: −∂R/∂w̃.
+        self.config
+            .penalty
+            .subtract_gradient(&self.model.weights, n, m, &mut self.grad.weights);
+        st.standardize_gradient(&mut self.grad);
+        clip_gradient(&mut self.grad, self.config.grad_clip_norm);
+        let mut params = st.standardize(&self.model);
+        self.optimizers
+            .step(&mut params, &self.grad, lr, step_no, self.config.gamma_min);
+        self.model = st.unstandardize(&params);
+        st.track_hidden(&self.model, batch, &self.config.standardize);
+        let sigma = st.absorb_hidden_scale(&mut self.model);
+        // Absorbing σ scales w̃ and θ̃± by σ and γ± by σ²; gradients (hence the optimiser
+        // moments) scale by the inverse.
+        let inv: Vec<f64> = sigma.iter().map(|s| 1.0 / s).collect();
+        self.optimizers.rescale_hidden(&inv, m);
     }
 
     /// ⟨I_μ⟩ over the training frames = Σ_i ⟨v_i⟩ w_iμ, shape [M].
@@ -475,11 +504,7 @@ impl<'a> PcdTrainer<'a> {
             u.theta_plus *= k;
             u.theta_minus *= k;
         }
-        self.opt_w.rescale(|k| inv[k % m]);
-        self.opt_h[0].rescale(|mu| inv[mu] * inv[mu]);
-        self.opt_h[1].rescale(|mu| inv[mu] * inv[mu]);
-        self.opt_h[2].rescale(|mu| inv[mu]);
-        self.opt_h[3].rescale(|mu| inv[mu]);
+        self.optimizers.rescale_hidden(&inv, m);
     }
 
     fn check_divergence(&mut self) -> bool {
@@ -537,6 +562,11 @@ impl<'a> PcdTrainer<'a> {
         (self.model, self.report)
     }
 
+    /// Offsets and scales of standardised training (None: plain training).
+    pub fn standardization(&self) -> Option<&Standardization> {
+        self.standardization.as_ref()
+    }
+
     /// The persistent chains (current visible states).
     pub fn chains(&self) -> &SparseBatch {
         &self.chains
@@ -585,6 +615,94 @@ fn check_data(data: &SparseBatch) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Optimiser states of the parameter groups: weights [N, M], fields [N], and the hidden
+/// units' γ+, γ−, θ+, θ− [M] each.
+struct Optimizers {
+    weights: OptimizerState,
+    fields: OptimizerState,
+    hidden: [OptimizerState; 4],
+}
+
+impl Optimizers {
+    fn new(kind: Optimizer, n: usize, m: usize) -> Self {
+        Self {
+            weights: OptimizerState::new(kind, n * m),
+            fields: OptimizerState::new(kind, n),
+            hidden: std::array::from_fn(|_| OptimizerState::new(kind, m)),
+        }
+    }
+
+    /// One ascent step of every parameter of `params` along `grad`; γ± kept ≥ `gamma_min`.
+    fn step(&mut self, params: &mut Crbm, grad: &Gradient, lr: f64, t: u64, gamma_min: f64) {
+        self.weights.step(&mut params.weights, &grad.weights, lr, t);
+        self.fields.step(&mut params.fields, &grad.fields, lr, t);
+        let mut hp: [Vec<f64>; 4] = [
+            params.hidden.iter().map(|u| u.gamma_plus).collect(),
+            params.hidden.iter().map(|u| u.gamma_minus).collect(),
+            params.hidden.iter().map(|u| u.theta_plus).collect(),
+            params.hidden.iter().map(|u| u.theta_minus).collect(),
+        ];
+        let hg = [
+            &grad.gamma_plus,
+            &grad.gamma_minus,
+            &grad.theta_plus,
+            &grad.theta_minus,
+        ];
+        for k in 0..4 {
+            self.hidden[k].step(&mut hp[k], hg[k], lr, t);
+        }
+        for (mu, u) in params.hidden.iter_mut().enumerate() {
+            u.gamma_plus = hp[0][mu].max(gamma_min);
+            u.gamma_minus = hp[1][mu].max(gamma_min);
+            u.theta_plus = hp[2][mu];
+            u.theta_minus = hp[3][mu];
+        }
+    }
+
+    /// Re-express the moments after hidden unit μ's weights and θ± were scaled by k_μ and
+    /// γ± by k_μ² (k shape [M]; weights row-major [N, M]).
+    fn rescale_hidden(&mut self, k: &[f64], m: usize) {
+        self.weights.rescale(|i| k[i % m]);
+        self.hidden[0].rescale(|mu| k[mu] * k[mu]);
+        self.hidden[1].rescale(|mu| k[mu] * k[mu]);
+        self.hidden[2].rescale(|mu| k[mu]);
+        self.hidden[3].rescale(|mu| k[mu]);
+    }
+}
+
+/// Scale the whole gradient down so that its global L2 norm is at most `max_norm` (None: no
+/// clipping).
+fn clip_gradient(g: &mut Gradient, max_norm: Option<f64>) {
+    let Some(max_norm) = max_norm else {
+        return;
+    };
+    let norm2: f64 = g.weights.par_iter().map(|x| x * x).sum::<f64>()
+        + [
+            &g.fields,
+            &g.gamma_plus,
+            &g.gamma_minus,
+            &g.theta_plus,
+            &g.theta_minus,
+        ]
+        .iter()
+        .map(|v| v.iter().map(|x| x * x).sum::<f64>())
+        .sum::<f64>();
+    let norm = norm2.sqrt();
+    if norm > max_norm {
+        let s = max_norm / norm;
+        g.weights.par_iter_mut().for_each(|x| *x *= s);
+        for v in [
+            &mut g.fields,
+            &mut g.gamma_plus,
+            &mut g.gamma_minus,
+            &mut g.theta_plus,
+            &mut g.theta_minus,
+        ] {
+            v.iter_mut().for_each(|x| *x *= s);
+        }
+    }
 }
 
 /// `grad += scale · Σ_b stats(v_b)` with the conditional moments of each frame
@@ -683,6 +801,8 @@ mod tests {
             learning_rate_final: 1e-300,
             optimizer: Optimizer::Sgd,
             penalty: Penalty::None,
+            // The plain gradient is the one compared with enumeration.
+            standardize: StandardizeConfig::disabled(),
             fix_signs: false,
             log_every: 0,
             ..TrainConfig::default()
@@ -737,16 +857,16 @@ mod tests {
     fn training_increases_exact_log_likelihood() {
         let n = 8;
         let data = planted_data(n, 300, 5);
-        for (standardize, optimizer) in [
-            (false, Optimizer::default()),
-            (true, Optimizer::default()),
-            (
-                false,
-                Optimizer::Rmsprop {
-                    rho: 0.9,
-                    epsilon: 1e-8,
-                },
-            ),
+        let rmsprop = Optimizer::Rmsprop {
+            rho: 0.9,
+            epsilon: 1e-8,
+        };
+        // (standardize_hidden, standardize.enabled, optimizer)
+        for (standardize_hidden, standardized, optimizer) in [
+            (false, false, Optimizer::default()),
+            (true, false, Optimizer::default()),
+            (false, true, Optimizer::default()),
+            (false, false, rmsprop),
         ] {
             let cfg = TrainConfig {
                 n_hidden: 3,
@@ -758,26 +878,104 @@ mod tests {
                 learning_rate_final: 1e-3,
                 optimizer,
                 penalty: Penalty::L2L1 { lambda: 1e-3 },
-                standardize_hidden: standardize,
+                standardize_hidden,
+                standardize: StandardizeConfig {
+                    enabled: standardized,
+                    ..Default::default()
+                },
                 grad_clip_norm: Some(10.0),
                 log_every: 0,
                 seed: 1,
                 ..TrainConfig::default()
             };
+            let label =
+                format!("hidden={standardize_hidden} standardized={standardized} {optimizer:?}");
             let tr = PcdTrainer::new(&data, cfg.clone()).unwrap();
             let ll0 = tr.model.log_likelihood_exact(&data).unwrap();
             let (model, report) = tr.run();
             assert!(report.exploded.is_none());
             let ll1 = model.log_likelihood_exact(&data).unwrap();
-            eprintln!("standardize={standardize} {optimizer:?}: exact LL {ll0:.4} → {ll1:.4}");
+            eprintln!("{label}: exact LL {ll0:.4} → {ll1:.4}");
             // The independent-unit init already captures ⟨v⟩; the gain is the correlations.
-            assert!(
-                ll1 > ll0 + 0.05,
-                "standardize={standardize} {optimizer:?}: {ll0} → {ll1}"
-            );
+            assert!(ll1 > ll0 + 0.05, "{label}: {ll0} → {ll1}");
             // Reproducible: same seed, same result.
             let (again, _) = train(&data, cfg).unwrap();
             assert_eq!(model, again);
+        }
+    }
+
+    #[test]
+    fn standardized_step_is_the_plain_step_at_the_identity() {
+        // With o_v = 0, s_v = 1, ō = 0, σ = 1 and no damping (so they stay there), the
+        // standardised parameters are the plain ones: every update must coincide.
+        let n = 9;
+        let data = planted_data(n, 80, 12);
+        for optimizer in [Optimizer::Sgd, Optimizer::default()] {
+            let plain_cfg = TrainConfig {
+                n_hidden: 3,
+                batch_size: 20,
+                n_chains: 30,
+                gibbs_steps: 2,
+                n_updates: 30,
+                learning_rate: 5e-2,
+                learning_rate_final: 5e-3,
+                optimizer,
+                penalty: Penalty::L2L1 { lambda: 0.3 },
+                standardize: StandardizeConfig::disabled(),
+                grad_clip_norm: Some(5.0),
+                log_every: 0,
+                seed: 4,
+                ..TrainConfig::default()
+            };
+            let std_cfg = TrainConfig {
+                standardize: StandardizeConfig {
+                    enabled: true,
+                    damping: 0.0,
+                    ..Default::default()
+                },
+                ..plain_cfg.clone()
+            };
+            let mut plain = PcdTrainer::new(&data, plain_cfg).unwrap();
+            let mut std = PcdTrainer::new(&data, std_cfg).unwrap();
+            std.standardization = Some(Standardization::identity(n, 3));
+            let close = |a: &Crbm, b: &Crbm| {
+                let d = a
+                    .weights
+                    .iter()
+                    .zip(&b.weights)
+                    .chain(a.fields.iter().zip(&b.fields))
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0, f64::max);
+                let dh = a
+                    .hidden
+                    .iter()
+                    .zip(&b.hidden)
+                    .map(|(x, y)| {
+                        (x.gamma_plus - y.gamma_plus)
+                            .abs()
+                            .max((x.gamma_minus - y.gamma_minus).abs())
+                            .max((x.theta_plus - y.theta_plus).abs())
+                            .max((x.theta_minus - y.theta_minus).abs())
+                    })
+                    .fold(0.0, f64::max);
+                d.max(dh)
+            };
+            for t in 0..30 {
+                assert!(plain.step() && std.step());
+                let d = close(&plain.model, &std.model);
+                assert!(d < 1e-12, "{optimizer:?}, update {t}: max |Δ| {d}");
+            }
+            // …while a real standardisation moves differently.
+            let mut real = PcdTrainer::new(
+                &data,
+                TrainConfig {
+                    n_updates: 30,
+                    ..std.config.clone()
+                },
+            )
+            .unwrap();
+            while real.update < 30 && real.step() {}
+            assert!(close(&plain.model, &real.model) > 1e-3);
         }
     }
 
@@ -806,6 +1004,7 @@ mod tests {
                         optimizer: Optimizer::Sgd,
                         penalty: Penalty::L2L1 { lambda: 0.01 },
                         standardize_hidden: standardize,
+                        standardize: StandardizeConfig::disabled(),
                         max_abs_weight: 50.0,
                         log_every: 0,
                         seed,
@@ -881,10 +1080,16 @@ mod tests {
             log_every: 1,
             ..TrainConfig::default()
         };
-        let (_, report) = train(&data, cfg).unwrap();
-        let e = report.exploded.expect("must explode");
-        assert!(e.update >= 1 && e.epoch > 0.0, "{e:?}");
-        assert!(report.updates_done == e.update);
+        for standardize in [StandardizeConfig::disabled(), StandardizeConfig::default()] {
+            let cfg = TrainConfig {
+                standardize,
+                ..cfg.clone()
+            };
+            let (_, report) = train(&data, cfg).unwrap();
+            let e = report.exploded.expect("must explode");
+            assert!(e.update >= 1 && e.epoch > 0.0, "{e:?}");
+            assert!(report.updates_done == e.update);
+        }
     }
 
     #[test]
@@ -897,6 +1102,29 @@ mod tests {
         .is_err());
         assert!(TrainConfig {
             learning_rate_final: 1.0,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        // The two standardisations exclude each other; damping is a fraction.
+        assert!(TrainConfig {
+            standardize_hidden: true,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(TrainConfig {
+            standardize_hidden: true,
+            standardize: StandardizeConfig::disabled(),
+            ..Default::default()
+        }
+        .validate()
+        .is_ok());
+        assert!(TrainConfig {
+            standardize: StandardizeConfig {
+                damping: 1.5,
+                ..Default::default()
+            },
             ..Default::default()
         }
         .validate()
