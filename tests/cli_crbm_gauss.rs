@@ -219,13 +219,9 @@ fn bad_inputs_give_one_error_line_and_exit_1() {
             vec!["coords.csv"],
         ),
         (
-            vec![
-                "--visible".into(),
-                "gaussian".into(),
-                "--engine".into(),
-                "host".into(),
-            ],
-            vec!["--engine host"],
+            // Standardised Bernoulli training has no tensor engine: refused, not ignored.
+            vec!["--engine".into(), "tensor".into()],
+            vec!["--engine tensor", "--plain"],
         ),
         (
             vec![

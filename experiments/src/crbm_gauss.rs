@@ -4,119 +4,26 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
-use crbm::brain::{synthetic_voxels, BrainConfig};
-use crbm::data::{load_coordinates, load_traces};
+use anyhow::{Context, Result};
 use crbm::gauss::fit::{GaussFit, GaussFitConfig, Truth};
 use crbm::gauss::io::{save, GaussMetadata};
-use crbm::voxel::{load_truth, voxelise, RecordingInput, VoxelConfig, Voxelised};
-use crbm::Frames;
 use polars::prelude::{Column, DataFrame};
 use serde::Serialize;
 
 use crate::output::{write_atomic, write_csv, write_parquet};
 use crate::sweep_plots::{heatmap, HeatmapAxes};
 
-/// Where the voxel signals of a Gaussian-visible fit come from.
-#[derive(Clone, Debug)]
-pub enum GaussSource {
-    /// A `voxelize` archive, recording `recording`.
-    Voxels {
-        path: std::path::PathBuf,
-        recording: usize,
-    },
-    /// Traces (frames × units); with coordinates they are voxelised first, else each
-    /// column is a unit.
-    Traces {
-        path: std::path::PathBuf,
-        key: Option<String>,
-        coords: Option<(std::path::PathBuf, Option<String>)>,
-        voxel_size: f64,
-    },
-    /// The built-in whole-brain generator, voxelised.
-    Synthetic { brain: BrainConfig, voxel_size: f64 },
-}
+pub use crbm::gauss::input::{GaussInput, GaussSource};
 
-/// z-scored frames of the visible units, the planted truth if known, and a name.
-pub struct GaussInput {
-    pub frames: Frames,
-    pub truth: Option<Truth>,
-    pub dataset: String,
-}
-
-/// Load (and if needed voxelise and z-score) the visible units' signals.
+/// Load (and if needed voxelise and z-score) the visible units' signals
+/// ([`crbm::gauss::input::load_input`], shared with the λ sweep).
 pub fn load_input(source: &GaussSource) -> Result<GaussInput> {
-    match source {
-        GaussSource::Voxels { path, recording } => {
-            let v = Voxelised::load(path).context("loading the voxel archive")?;
-            if *recording >= v.recordings.len() {
-                bail!(
-                    "--recording {recording}: {} holds {} recording(s)",
-                    path.display(),
-                    v.recordings.len()
-                );
-            }
-            let truth = load_truth(path)?.map(|(couplings, assemblies)| Truth {
-                couplings,
-                assemblies,
-            });
-            Ok(GaussInput {
-                frames: v.signals(*recording).clone(),
-                truth,
-                dataset: format!("{} [{recording}]", path.display()),
-            })
-        }
-        GaussSource::Traces {
-            path,
-            key,
-            coords,
-            voxel_size,
-        } => {
-            let traces = load_traces(path, key.as_deref()).context("loading the traces")?;
-            let name = path.display().to_string();
-            let frames = match coords {
-                Some((c, ck)) => {
-                    let xyz = load_coordinates(c, ck.as_deref(), Some(traces.n_units))
-                        .context("loading the coordinates")?;
-                    let config = VoxelConfig {
-                        voxel_size: *voxel_size,
-                        ..Default::default()
-                    };
-                    let input = RecordingInput {
-                        name: &name,
-                        traces: &traces,
-                        coordinates: &xyz,
-                    };
-                    voxelise(&[input], &config)?.recordings.remove(0).signals
-                }
-                None => traces.z_scored(&name)?,
-            };
-            Ok(GaussInput {
-                frames,
-                truth: None,
-                dataset: name,
-            })
-        }
-        GaussSource::Synthetic { brain, voxel_size } => {
-            let config = VoxelConfig {
-                voxel_size: *voxel_size,
-                ..Default::default()
-            };
-            let (_, mut v, t) =
-                synthetic_voxels(brain, &config, 0.5).context("generating the synthetic brain")?;
-            Ok(GaussInput {
-                frames: v.recordings.remove(0).signals,
-                truth: Some(Truth {
-                    couplings: t.coupling,
-                    assemblies: t.assemblies,
-                }),
-                dataset: format!(
-                    "synthetic brain (N={}, T={}, A={}, seed {}, {voxel_size} µm voxels)",
-                    brain.n_neurons, brain.n_frames, brain.n_assemblies, brain.seed
-                ),
-            })
-        }
-    }
+    let what = match source {
+        GaussSource::Voxels { .. } => "loading the voxel archive",
+        GaussSource::Traces { .. } => "loading the traces",
+        GaussSource::Synthetic { .. } => "generating the synthetic brain",
+    };
+    crbm::gauss::input::load_input(source).context(what)
 }
 
 /// The one-row run table of a Gaussian-visible fit.

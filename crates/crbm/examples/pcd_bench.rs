@@ -58,6 +58,8 @@ fn main() {
         learning_rate: 1e-5,
         learning_rate_final: 1e-5,
         log_every: 0,
+        // Plain PCD: the update PGM and the floor describe (and the tensor engine runs).
+        standardize: crbm::train::StandardizeConfig::disabled(),
         ..TrainConfig::default()
     };
     let mut trainer = PcdTrainer::new(&data, config).expect("valid config");

@@ -171,6 +171,14 @@ impl<'a> DeviceTrainer<'a> {
                 reason: "not implemented by DeviceTrainer (use train::PcdTrainer)",
             });
         }
+        if config.standardize.enabled {
+            return Err(CrbmError::InvalidConfig {
+                field: "standardize.enabled",
+                value: "true".into(),
+                reason: "standardised training of Bernoulli units is not implemented by \
+                         DeviceTrainer (use train::PcdTrainer, or disable standardisation)",
+            });
+        }
         if data.is_empty() || data.n_visible != model.n_visible {
             return Err(CrbmError::Shape {
                 what: "training data neurons".into(),
@@ -455,6 +463,7 @@ pub fn check_config(n_updates: usize, gibbs_steps: usize, learning_rate: f64) ->
         grad_clip_norm: Some(10.0),
         log_every: 0,
         seed: 1,
+        standardize: crate::train::StandardizeConfig::disabled(),
         ..TrainConfig::default()
     }
 }

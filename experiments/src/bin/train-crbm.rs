@@ -11,7 +11,7 @@ use crbm::brain::BrainConfig;
 use crbm::data::{chronological_split, Recording, SplitConfig};
 use crbm::gauss::evaluate::{ChainStart, GaussSamplingConfig};
 use crbm::gauss::fit::{fit, GaussFitConfig};
-use crbm::gauss::GaussTrainConfig;
+use crbm::gauss::{GaussTrainConfig, GibbsEngine};
 use crbm::io::{save_model_atomic, ModelMetadata};
 use crbm::penalty::Penalty;
 use crbm::recovery::{assembly_recovery, mean_jaccard, AssemblyMatch};
@@ -34,11 +34,13 @@ enum Visible {
 
 #[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
 enum Engine {
-    /// host for Bernoulli units on the CPU device, tensor otherwise.
+    /// host on the CPU device, tensor otherwise.
     Auto,
-    /// Sparse CPU kernels (Bernoulli units only; ~4× faster than tensors on a CPU).
+    /// Host kernels: Bernoulli units train entirely on the host (sparse, ~4× faster than
+    /// tensors on a CPU); Gaussian units run their Gibbs sweeps on the host, the rest on
+    /// --device.
     Host,
-    /// Burn tensors on --device (any backend; the only engine for Gaussian units).
+    /// Burn tensors on --device (any backend).
     Tensor,
 }
 
@@ -335,15 +337,20 @@ fn train_bernoulli(
     config: &TrainConfig,
 ) -> Result<(crbm::Crbm, TrainReport)> {
     let device = args.device.device()?;
-    let on_cpu = matches!(args.device.device.trim(), "" | "flex" | "cpu");
     let bar = progress_bar(config.n_updates as u64);
-    let out = if args.engine == Engine::Host || (args.engine == Engine::Auto && on_cpu) {
+    let out = if args.engine == Engine::Host || (args.engine == Engine::Auto && on_cpu(args)) {
         let mut trainer = PcdTrainer::new(train, config.clone()).context("training config")?;
         while trainer.update < config.n_updates && trainer.step() {
             bar.set_position(trainer.update as u64);
         }
         trainer.finish()
     } else {
+        if config.standardize.enabled {
+            anyhow::bail!(
+                "--engine tensor: standardised Bernoulli training runs on the host engine only \
+                 (add --plain, or use --engine host on the CPU device)"
+            );
+        }
         let init = crbm::Crbm::init(
             &train.mean_activity(),
             config.n_hidden,
@@ -362,16 +369,27 @@ fn train_bernoulli(
     Ok(out)
 }
 
+/// `--device` names the CPU (flex) device.
+fn on_cpu(args: &Args) -> bool {
+    matches!(args.device.device.trim(), "" | "flex" | "cpu")
+}
+
 /// `train-crbm --visible gaussian`: load or generate the voxel signals, train on burn
 /// tensors on `--device`, evaluate, write and print.
 fn run_gaussian(args: &Args) -> Result<()> {
     let start = Instant::now();
-    if args.engine == Engine::Host {
-        anyhow::bail!("--engine host: Gaussian visible units train on burn tensors only (use --engine tensor or auto)");
-    }
     let device = args.device.device()?;
     let input = load_input(&gauss_source(args)?)?;
-    let cfg = gauss_config(args, input.frames.len())?;
+    let mut cfg = gauss_config(args, input.frames.len())?;
+    // Gibbs sweeps: host kernels on the CPU device (auto) or when asked; tensors otherwise.
+    let engine = match args.engine {
+        Engine::Host => GibbsEngine::Host,
+        Engine::Tensor => GibbsEngine::Tensor,
+        Engine::Auto if on_cpu(args) => GibbsEngine::Host,
+        Engine::Auto => GibbsEngine::Tensor,
+    };
+    cfg.train.engine = engine;
+    cfg.sampling.engine = engine;
     eprintln!(
         "{}: {} units, {} frames; M = {}, l2l1 λ = {}, {} updates × {} sweeps on {}",
         input.dataset,
@@ -438,7 +456,7 @@ fn is_voxel_archive(path: &Path) -> bool {
 }
 
 /// Synthetic brain: 40 µm voxels (a few hundred units), so the default trains in minutes.
-const GAUSS_SYNTHETIC_VOXEL: f64 = 40.0;
+const GAUSS_SYNTHETIC_VOXEL: f64 = crbm::gauss::input::SYNTHETIC_VOXEL_SIZE;
 const GAUSS_UPDATES: usize = 2000;
 const GAUSS_SWEEPS: usize = 20;
 const GAUSS_HIDDEN: usize = 30;

@@ -7,6 +7,7 @@ use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::host::{GibbsEngine, HostGibbs};
 use super::model::GaussCrbm;
 use super::tensor::{download_frames, max_abs_finite, upload_frames, GaussGibbs, GaussTensors};
 use super::train::{GaussExplosion, Phase};
@@ -38,6 +39,8 @@ pub struct GaussSamplingConfig {
     /// |v| above this (data sd units) during sampling marks the model exploded.
     pub max_abs_state: f64,
     pub seed: u64,
+    /// Where the sweeps run (same random streams either way).
+    pub engine: GibbsEngine,
 }
 
 impl Default for GaussSamplingConfig {
@@ -52,6 +55,7 @@ impl Default for GaussSamplingConfig {
             thinning: 100,
             max_abs_state: 1e3,
             seed: 0,
+            engine: GibbsEngine::Tensor,
         }
     }
 }
@@ -93,25 +97,45 @@ pub fn sample_model(
     device: &Device,
 ) -> Result<Samples> {
     cfg.validate()?;
+    match cfg.engine {
+        GibbsEngine::Tensor => sample_with_tensors(model, train, cfg, device),
+        GibbsEngine::Host => Ok(sample_on_host(model, train, cfg)),
+    }
+}
+
+/// Indices of the training frames that start the chains ([`ChainStart::Data`]).
+fn start_frames(train: &Frames, cfg: &GaussSamplingConfig) -> Vec<usize> {
+    let mut rng = lane_rng(cfg.seed, 0, 1 << 41);
+    (0..cfg.n_chains)
+        .map(|_| rng.random_range(0..train.len().max(1)))
+        .collect()
+}
+
+/// Whether the state after `after` sweeps is kept, and whether it is checked for runaways.
+fn keep_and_check(cfg: &GaussSamplingConfig, after: usize) -> (bool, bool) {
+    let keep = after > cfg.burn_in && (after - cfg.burn_in) % cfg.thinning == 0;
+    (keep, keep || after % 50 == 0)
+}
+
+fn sample_with_tensors(
+    model: &GaussCrbm,
+    train: &Frames,
+    cfg: &GaussSamplingConfig,
+    device: &Device,
+) -> Result<Samples> {
     let gibbs = GaussGibbs::new(GaussTensors::upload(model, device), device);
     let mut v = match cfg.start {
         ChainStart::Prior => gibbs.sample_visible_prior(cfg.n_chains, cfg.seed),
-        ChainStart::Data => {
-            let mut rng = lane_rng(cfg.seed, 0, 1 << 41);
-            let idx: Vec<usize> = (0..cfg.n_chains)
-                .map(|_| rng.random_range(0..train.len().max(1)))
-                .collect();
-            upload_frames(&train.select(&idx), device)
-        }
+        ChainStart::Data => upload_frames(&train.select(&start_frames(train, cfg)), device),
     };
     let mut kept: Vec<Tensor<2>> = Vec::with_capacity(cfg.samples_per_chain);
     let total = cfg.burn_in + cfg.samples_per_chain * cfg.thinning;
     for step in 0..total {
         v = gibbs.sweep(v, cfg.seed, step as u64);
-        let after = step + 1;
-        let keep = after > cfg.burn_in && (after - cfg.burn_in) % cfg.thinning == 0;
-        if keep || after % 50 == 0 {
-            if let Some(e) = runaway(&v, after, cfg.max_abs_state, model) {
+        let (keep, check) = keep_and_check(cfg, step + 1);
+        if check {
+            let (max, finite) = max_abs_finite(&v);
+            if let Some(e) = runaway(max, finite, step + 1, cfg.max_abs_state, model) {
                 return Ok(Err(e));
             }
         }
@@ -122,8 +146,50 @@ pub fn sample_model(
     Ok(Ok(download_frames(&Tensor::cat(kept, 0))))
 }
 
-fn runaway(v: &Tensor<2>, at: usize, limit: f64, model: &GaussCrbm) -> Option<GaussExplosion> {
-    let (max, finite) = max_abs_finite(v);
+/// [`sample_with_tensors`] with host sweeps ([`HostGibbs`]): the same streams and checks.
+fn sample_on_host(model: &GaussCrbm, train: &Frames, cfg: &GaussSamplingConfig) -> Samples {
+    let gibbs = HostGibbs::new(model);
+    let n = model.n_visible;
+    let mut v = match cfg.start {
+        ChainStart::Prior => {
+            let mut v = vec![0f32; cfg.n_chains * n];
+            let zeros = vec![0f32; cfg.n_chains * model.n_hidden];
+            gibbs.sample_visible(&zeros, &mut v, cfg.seed, u64::MAX);
+            v
+        }
+        ChainStart::Data => train.select(&start_frames(train, cfg)).values,
+    };
+    let mut kept = Vec::with_capacity(cfg.samples_per_chain * v.len());
+    let mut h = Vec::new();
+    let total = cfg.burn_in + cfg.samples_per_chain * cfg.thinning;
+    for step in 0..total {
+        gibbs.sweep(&mut v, &mut h, cfg.seed, step as u64);
+        let (keep, check) = keep_and_check(cfg, step + 1);
+        if check {
+            let finite = v.iter().all(|x| x.is_finite());
+            let max = v.iter().fold(0f32, |a, x| a.max(x.abs())) as f64;
+            if let Some(e) = runaway(max, finite, step + 1, cfg.max_abs_state, model) {
+                return Err(e);
+            }
+        }
+        if keep {
+            kept.extend_from_slice(&v);
+        }
+    }
+    Ok(Frames {
+        n_units: n,
+        values: kept,
+    })
+}
+
+/// The explosion of chains whose largest |v| is `max` (`finite`: no NaN/inf), if any.
+fn runaway(
+    max: f64,
+    finite: bool,
+    at: usize,
+    limit: f64,
+    model: &GaussCrbm,
+) -> Option<GaussExplosion> {
     let reason = if !finite {
         "non-finite chain states".to_string()
     } else if max > limit {

@@ -20,10 +20,12 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use super::host::{GibbsEngine, HostGibbs};
 use super::model::GaussCrbm;
 use super::standardized::Standardization;
 use super::tensor::{
-    max_abs_finite, upload_frames, GaussGibbs, GaussTensors, StandardizationTensors,
+    download_frames, max_abs_finite, upload_frames, GaussGibbs, GaussTensors,
+    StandardizationTensors,
 };
 use crate::error::{CrbmError, Result};
 use crate::frames::Frames;
@@ -76,6 +78,8 @@ pub struct GaussTrainConfig {
     /// Curve point every this many updates (0: never).
     pub log_every: usize,
     pub seed: u64,
+    /// Where the chains' Gibbs sweeps run (same random streams either way).
+    pub engine: GibbsEngine,
 }
 
 impl Default for GaussTrainConfig {
@@ -103,6 +107,7 @@ impl Default for GaussTrainConfig {
             fix_signs: true,
             log_every: 100,
             seed: 0,
+            engine: GibbsEngine::Tensor,
         }
     }
 }
@@ -420,11 +425,23 @@ impl GaussTrainer {
     }
 
     fn advance_chains(&mut self, plain: &GaussTensors) {
-        let gibbs = GaussGibbs::new(plain.clone(), &self.device);
         let seed = self.config.seed ^ CHAIN_SEED_MIX;
-        for s in 0..self.config.gibbs_steps {
-            let step = (self.update * self.config.gibbs_steps + s) as u64;
-            self.chains = gibbs.sweep(self.chains.clone(), seed, step);
+        let (sweeps, first) = (
+            self.config.gibbs_steps,
+            self.update * self.config.gibbs_steps,
+        );
+        match self.config.engine {
+            GibbsEngine::Tensor => {
+                let gibbs = GaussGibbs::new(plain.clone(), &self.device);
+                for s in 0..sweeps {
+                    self.chains = gibbs.sweep(self.chains.clone(), seed, (first + s) as u64);
+                }
+            }
+            GibbsEngine::Host => {
+                let mut chains = download_frames(&self.chains);
+                HostGibbs::new(&plain.download()).run(&mut chains, seed, first as u64, sweeps);
+                self.chains = upload_frames(&chains, &self.device);
+            }
         }
     }
 
@@ -816,6 +833,43 @@ mod tests {
             .unwrap()
             .0;
         assert_ne!(a, c);
+    }
+
+    /// The host Gibbs engine draws the tensor engine's streams: the trained models agree up
+    /// to f32 rounding, and both are deterministic.
+    #[test]
+    fn host_and_tensor_engines_train_the_same_model() {
+        let device = Device::flex();
+        let data = exact_samples(&GaussCrbm::random(12, 3, 0.4, 2), 300, 4);
+        let cfg = GaussTrainConfig {
+            n_hidden: 3,
+            batch_size: 30,
+            gibbs_steps: 5,
+            n_updates: 30,
+            learning_rate: 1e-2,
+            learning_rate_final: 1e-3,
+            log_every: 0,
+            ..Default::default()
+        };
+        let tensor = train_gauss(&data, cfg.clone(), &device).unwrap().0;
+        let host_cfg = GaussTrainConfig {
+            engine: GibbsEngine::Host,
+            ..cfg
+        };
+        let host = train_gauss(&data, host_cfg.clone(), &device).unwrap().0;
+        assert_eq!(host, train_gauss(&data, host_cfg, &device).unwrap().0);
+        let worst = tensor
+            .weights
+            .iter()
+            .zip(&host.weights)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let scale = tensor.weights.iter().fold(0.0f64, |a, w| a.max(w.abs()));
+        assert!(scale > 0.05, "training moved the weights ({scale})");
+        assert!(
+            worst < 1e-3 * scale,
+            "engines differ by {worst} (weights up to {scale})"
+        );
     }
 
     #[test]
