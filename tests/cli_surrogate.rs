@@ -209,7 +209,7 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     assert!(is_png(&out.join("convergence_simulations.png")));
     // The main job's cRBM part: a quick λ sweep (12 models) and its report.
     assert!(
-        t.contains("cRBM λ sweep (synthetic raster, 12 models)"),
+        t.contains("cRBM λ sweep (Gaussian units, voxelised synthetic brain, 12 models)"),
         "{t}"
     );
     let sweep = analysis::table::read_rows(&out.join("crbm-sweep/sweep.parquet")).unwrap();

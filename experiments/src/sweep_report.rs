@@ -6,13 +6,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use analysis::connectivity::{
-    adjusted_rand_index, cluster_range_counts, kmeans, pairwise_nrmse, pca_gram, within_and_across,
-    CouplingSet,
+    adjusted_rand_index, cluster_range_counts, kmeans, pairwise_nrmse, pca_gram,
+    structure_preserved, within_and_across, CouplingSet,
 };
 use analysis::selection::{
     best_lambda, per_lambda, ranked_good, summary_table, LambdaSummary, SelectionConfig,
 };
-use analysis::sweep::{write_matrix_npy, STATISTICS};
+use analysis::sweep::{load_dir_config, write_matrix_npy, STATISTICS};
 use analysis::table::{read_sweep, write_rows, ModelRow};
 use anyhow::{Context, Result};
 use polars::prelude::{Column, DataFrame};
@@ -77,6 +77,9 @@ pub struct Clustering {
     /// Mean coupling-matrix nRMSE between models of the same / of different clusters.
     pub nrmse_within: f64,
     pub nrmse_across: f64,
+    /// "Structure preserved": Pearson r between the mean (z-scored) coupling matrices of
+    /// clusters 0 and 1 over off-diagonal pairs (NaN with fewer than two clusters).
+    pub structure_correlation: f64,
 }
 
 /// What the report found (also printed by `analyze-sweep`).
@@ -121,7 +124,12 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
     opts.selection.validate()?;
     let rows = read_sweep(sweep_dir)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let sel = &opts.selection;
+    // The good rule of the sweep's own evaluation (clipped nRMSE for the study's models).
+    let mut selection = opts.selection.clone();
+    if let Ok(cfg) = load_dir_config(sweep_dir) {
+        selection.clip_nrmse |= cfg.eval.clip_nrmse;
+    }
+    let sel = &selection;
     let summaries = per_lambda(&rows, sel);
     let best = best_lambda(&summaries, sel);
     let good: Vec<ModelRow> = ranked_good(&rows, sel).into_iter().cloned().collect();
@@ -284,10 +292,9 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
         .cloned()
         .collect();
     let set = CouplingSet::load(sweep_dir, &compared)?;
-    let mut clustering = None;
-    if set.len() >= 2 {
-        let k = set.n_groups;
-        let heat = |stem: &str, r: &ModelRow, j: &[f64], plots: &mut Vec<PathBuf>| -> Result<()> {
+    // A z-scored coupling heatmap of one model; `k` groups per side.
+    let heat =
+        |stem: &str, r: &ModelRow, j: &[f64], k: usize, plots: &mut Vec<PathBuf>| -> Result<()> {
             plots.extend(both(out, stem, |p| {
                 heatmap(
                     p,
@@ -308,11 +315,17 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
             })?);
             Ok(())
         };
-        if let Some(m) = &shown {
-            if let Some(pos) = set.rows.iter().position(|r| r.index == m.index) {
-                heat("couplings_shown", m, &set.matrices[pos], &mut plots)?;
-            }
+    // The shown model is drawn even when it is not among the compared ones (e.g. no model is
+    // good and the lowest-norm one is bad).
+    if let Some(m) = &shown {
+        let own = CouplingSet::load(sweep_dir, std::slice::from_ref(m))?;
+        if let Some(j) = own.matrices.first() {
+            heat("couplings_shown", m, j, own.n_groups, &mut plots)?;
         }
+    }
+    let mut clustering = None;
+    if set.len() >= 2 {
+        let k = set.n_groups;
         // One representative per λ range: its lowest-norm model.
         let mut ranges: Vec<String> = set.rows.iter().map(|r| r.range.clone()).collect();
         ranges.dedup();
@@ -328,6 +341,7 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
                     &format!("couplings_{range}"),
                     r,
                     &set.matrices[pos],
+                    k,
                     &mut plots,
                 )?;
             }
@@ -414,6 +428,7 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
             rand_index: adjusted_rand_index(&km.labels, &model_ranges),
             nrmse_within: within,
             nrmse_across: across,
+            structure_correlation: structure_preserved(&set.matrices, &km.labels, k),
         });
     }
 
@@ -549,6 +564,12 @@ fn markdown(sweep_dir: &Path, out: &Path, s: &ReportSummary, sel: &SelectionConf
                  Coupling-matrix nRMSE within clusters {:.3}, across clusters {:.3}.\n",
                 c.rand_index, c.nrmse_within, c.nrmse_across
             );
+            let _ = writeln!(
+                md,
+                "Structure preserved: the mean coupling matrices of the two clusters correlate \
+                 with r = {:.3} (Pearson, off-diagonal pairs of the z-scored matrices).\n",
+                c.structure_correlation
+            );
         }
         None => {
             let _ = writeln!(
@@ -607,6 +628,10 @@ pub fn print_summary(s: &ReportSummary) {
         for (cl, range, n) in &c.counts {
             println!("  cluster {cl} / {range}: {n} models");
         }
+        println!(
+            "structure preserved: correlation of the two clusters' mean coupling matrices r = {:.3}",
+            c.structure_correlation
+        );
     }
     println!(
         "{} good models; report: {}",

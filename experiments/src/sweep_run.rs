@@ -4,23 +4,26 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use analysis::sweep::{prepare_dir, run_model, SweepData};
+use analysis::sweep::{prepare_dir, run_model, SweepInput};
 use analysis::table::{finished_models, merge, write_part, MERGED_FILE};
 use analysis::SweepConfig;
 use anyhow::{Context, Result};
+use burn::tensor::Device;
 use surrogate::shard::Shard;
 
 use crate::progress;
 
 /// Runs the models of `cfg` that belong to `shard` and are not finished in `out` (at most
 /// `max_models` of them), with a progress bar over models and one log line per model; merges
-/// the table when every model is finished. Returns whether the sweep is complete.
+/// the table when every model is finished. Gaussian models train on `device`. Returns whether
+/// the sweep is complete.
 pub fn run_sweep(
     cfg: &SweepConfig,
     out: &Path,
     resume: bool,
     shard: Shard,
     max_models: Option<usize>,
+    device: &Device,
 ) -> Result<bool> {
     let t0 = Instant::now();
     let done = prepare_dir(out, cfg, resume)?;
@@ -30,30 +33,28 @@ pub fn run_sweep(
         .filter(|j| shard.owns(j.index) && !done.contains(&j.index))
         .take(max_models.unwrap_or(usize::MAX))
         .collect();
-    let data = SweepData::prepare(cfg).context("preparing the recording")?;
+    let data = SweepInput::prepare(cfg).context("preparing the recording")?;
     eprintln!(
-        "{}: {} models ({} λ × {} seeds), shard {shard}: {} to train, {} already finished; \
-         {} neurons, {} train / {} test frames; coupling matrices: {}",
+        "{}: {} models ({} λ × {} seeds, {} visible units), shard {shard}: {} to train, {} \
+         already finished; {}",
         cfg.name,
         jobs.len(),
         jobs.len() / cfg.seeds,
         cfg.seeds,
+        cfg.visible.name(),
         todo.len(),
         done.len(),
-        data.split.train.n_visible,
-        data.split.train.len(),
-        data.split.test.len(),
-        data.groups
-            .as_ref()
-            .map(|g| format!("{} {}", g.count, g.kind))
-            .unwrap_or_else(|| "none (no coordinates or regions)".into())
+        data.describe()
     );
     let bar = progress::bar(todo.len() as u64, "models");
     bar.enable_steady_tick(Duration::from_millis(250));
-    let n_updates = cfg.train.n_updates;
+    let n_updates = match cfg.visible {
+        analysis::config::Visible::Bernoulli => cfg.train.n_updates,
+        analysis::config::Visible::Gaussian => cfg.gauss.train.n_updates,
+    };
     for job in &todo {
         let label = format!("λ = {:.4}, seed {}", job.lambda, job.seed);
-        let row = run_model(cfg, &data, job, out, |k| {
+        let row = run_model(cfg, &data, job, out, device, |k| {
             if k % 10 == 0 || k == n_updates {
                 bar.set_message(format!("{label}: update {k}/{n_updates}"));
             }
@@ -63,8 +64,14 @@ pub fn run_sweep(
         bar.inc(1);
         let verdict = if row.exploded {
             format!(
-                "exploded at epoch {:.2}",
-                row.exploded_epoch.unwrap_or(f64::NAN)
+                "exploded in {} at update {}{} (epoch {:.2}, stability margin {:.3})",
+                row.exploded_phase.as_deref().unwrap_or("training"),
+                row.exploded_update.unwrap_or(0),
+                row.exploded_sweep
+                    .map(|s| format!(", sampling sweep {s}"))
+                    .unwrap_or_default(),
+                row.exploded_epoch.unwrap_or(f64::NAN),
+                row.stability_margin
             )
         } else {
             format!(

@@ -4,7 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use crbm::brain::BrainConfig;
 use crbm::data::SplitConfig;
+use crbm::gauss::evaluate::{ChainStart, GaussSamplingConfig};
+use crbm::gauss::fit::GaussFitConfig;
+use crbm::gauss::input::{GaussSource, SYNTHETIC_VOXEL_SIZE, TRACES_VOXEL_SIZE};
+use crbm::gauss::GaussTrainConfig;
 use crbm::penalty::Penalty;
 use crbm::stats::EvalConfig;
 use crbm::TrainConfig;
@@ -102,8 +107,82 @@ impl Default for SyntheticData {
     }
 }
 
+/// The kind of visible units the sweep's models have.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visible {
+    /// Binary neurons (a spike raster), trained by `crbm::PcdTrainer` (`[train]`).
+    #[default]
+    Bernoulli,
+    /// z-scored voxel signals, trained by `crbm::gauss` on a burn device (`[gauss.train]`):
+    /// the λ-sweep study's model.
+    Gaussian,
+}
+
+impl Visible {
+    pub fn name(self) -> &'static str {
+        match self {
+            Visible::Bernoulli => "bernoulli",
+            Visible::Gaussian => "gaussian",
+        }
+    }
+}
+
+/// The voxelised synthetic whole-brain recording (`crbm::brain`), the Gaussian sweeps'
+/// default data set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrainData {
+    /// Neurons per fish.
+    pub neurons: usize,
+    /// Frames per fish (3 Hz).
+    pub frames: usize,
+    pub assemblies: usize,
+    /// Recordings ("fish") sharing the assembly layout; the sweep trains on fish 0.
+    pub fish: usize,
+    /// sd of each fish's jitter of the assembly blob centres, µm.
+    pub variability: f64,
+    pub seed: u64,
+    /// Voxel edge, µm.
+    pub voxel_size: f64,
+}
+
+impl Default for BrainData {
+    /// The generator's defaults (6,000 neurons, 3,000 frames, 12 assemblies) on 40 µm voxels:
+    /// the same data set as `train-crbm --visible gaussian` without `--data` (494 voxels).
+    fn default() -> Self {
+        let b = BrainConfig::default();
+        Self {
+            neurons: b.n_neurons,
+            frames: b.n_frames,
+            assemblies: b.n_assemblies,
+            fish: 1,
+            variability: b.variability,
+            seed: 0,
+            voxel_size: SYNTHETIC_VOXEL_SIZE,
+        }
+    }
+}
+
+impl BrainData {
+    /// The generator config.
+    pub fn brain_config(&self) -> BrainConfig {
+        BrainConfig {
+            n_neurons: self.neurons,
+            n_frames: self.frames,
+            n_assemblies: self.assemblies,
+            n_fish: self.fish,
+            variability: self.variability,
+            seed: self.seed,
+            ..BrainConfig::default()
+        }
+    }
+}
+
 /// Where the recording comes from: a raster file (with optional coordinates and region
-/// labels), or the synthetic default when `raster` is absent. Relative paths are taken
+/// labels), or the synthetic default when `raster` is absent; for Gaussian sweeps, traces
+/// (`traces`, voxelised on a `voxel_size` grid when `coords` are given; or a `voxelize`
+/// archive) or the voxelised synthetic brain (`[data.brain]`). Relative paths are taken
 /// relative to the config file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -118,6 +197,64 @@ pub struct DataConfig {
     /// Region label per neuron (text lines or 1-D .npy).
     pub regions: Option<PathBuf>,
     pub synthetic: SyntheticData,
+    /// Gaussian sweeps: continuous traces, frames × neurons (.npy, .npz, .csv, .h5), or a
+    /// `voxelize` archive (.npz with its .json sidecar).
+    pub traces: Option<PathBuf>,
+    /// Array or dataset holding the traces.
+    pub traces_key: Option<String>,
+    /// Recording of a `voxelize` archive.
+    pub recording: usize,
+    /// Voxel edge for traces with coordinates, µm (default 20).
+    pub voxel_size: Option<f64>,
+    /// Gaussian sweeps without `traces`: the synthetic whole brain.
+    pub brain: BrainData,
+}
+
+impl DataConfig {
+    /// The source of a Gaussian sweep's voxel signals.
+    pub fn gauss_source(&self) -> GaussSource {
+        match &self.traces {
+            Some(path) if is_voxel_archive(path) => GaussSource::Voxels {
+                path: path.clone(),
+                recording: self.recording,
+            },
+            Some(path) => GaussSource::Traces {
+                path: path.clone(),
+                key: self.traces_key.clone(),
+                coords: self.coords.clone().map(|c| (c, self.coords_key.clone())),
+                voxel_size: self.voxel_size.unwrap_or(TRACES_VOXEL_SIZE),
+            },
+            None => GaussSource::Synthetic {
+                brain: self.brain.brain_config(),
+                voxel_size: self.brain.voxel_size,
+            },
+        }
+    }
+}
+
+/// A `voxelize` archive is an `.npz` with a sidecar; anything else is traces.
+fn is_voxel_archive(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "npz") && crbm::voxel::sidecar_path(path).exists()
+}
+
+/// Training and sampling of Gaussian-visible models (`visible = "gaussian"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GaussSettings {
+    /// Standardised PCD settings; the penalty and seed are set per model.
+    pub train: GaussTrainConfig,
+    /// Model samples for the evaluation (from the prior by default); the seed is set per
+    /// model.
+    pub sampling: GaussSamplingConfig,
+}
+
+impl Default for GaussSettings {
+    fn default() -> Self {
+        Self {
+            train: GaussTrainConfig::default(),
+            sampling: GaussSamplingConfig::default(),
+        }
+    }
 }
 
 /// How coupling matrices are aggregated before models are compared.
@@ -154,6 +291,8 @@ impl Default for CouplingConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct SweepConfig {
     pub name: String,
+    /// Binary neurons or Gaussian voxel signals.
+    pub visible: Visible,
     pub data: DataConfig,
     /// λ ranges; the sweep's λ values are their values in order.
     pub grids: Vec<LambdaGrid>,
@@ -162,8 +301,10 @@ pub struct SweepConfig {
     /// Seed of the first model of each λ; the others follow consecutively.
     pub seed_base: u64,
     pub penalty: PenaltyKind,
-    /// Training settings; its penalty and seed are set per model.
+    /// Training settings of Bernoulli models; its penalty and seed are set per model.
     pub train: TrainConfig,
+    /// Training and sampling settings of Gaussian models.
+    pub gauss: GaussSettings,
     pub split: SplitConfig,
     pub eval: EvalConfig,
     pub couplings: CouplingConfig,
@@ -178,6 +319,7 @@ impl Default for SweepConfig {
     fn default() -> Self {
         Self {
             name: "synthetic-default".into(),
+            visible: Visible::Bernoulli,
             data: DataConfig::default(),
             grids: vec![
                 LambdaGrid {
@@ -204,6 +346,7 @@ impl Default for SweepConfig {
                 gibbs_steps: 10,
                 ..TrainConfig::default()
             },
+            gauss: GaussSettings::default(),
             split: SplitConfig::default(),
             eval: EvalConfig {
                 sampling: crbm::stats::SamplingConfig {
@@ -233,9 +376,112 @@ pub struct Job {
 }
 
 impl SweepConfig {
-    /// A small sweep for the README's main job and the tests: 6 λ values in two ranges × 2
-    /// seeds on 400 neurons, a few hundred updates each.
+    /// The λ-sweep study on the voxelised synthetic brain (Gaussian visible units,
+    /// standardised PCD, evaluation from the prior, clipped nRMSE for the good rule): 13 λ
+    /// (7 log-spaced in [0.005, 0.1], 6 in [0.5, 5]) × 5 seeds. The reference's training
+    /// (M = 30, 20,000 updates of 50 sweeps at learning rate 5e-4) is scaled down to fit a
+    /// 2-core machine: M = 20, 400 updates of 10 sweeps at a 40× larger learning rate
+    /// (2e-2 → 4e-4 from half-way), which keeps the total parameter change comparable and
+    /// lets weakly penalised models cross the stability boundary as in the study.
+    pub fn study() -> Self {
+        let grid = |name: &str, start, stop, count| LambdaGrid {
+            name: name.into(),
+            start,
+            stop,
+            count,
+            spacing: Spacing::Log,
+        };
+        let d = Self::default();
+        Self {
+            name: "study-synthetic-brain".into(),
+            visible: Visible::Gaussian,
+            data: DataConfig {
+                brain: BrainData {
+                    neurons: 4000,
+                    frames: 2000,
+                    voxel_size: 50.0,
+                    ..BrainData::default()
+                },
+                ..DataConfig::default()
+            },
+            grids: vec![grid("weak", 0.005, 0.1, 7), grid("strong", 0.5, 5.0, 6)],
+            seeds: 5,
+            gauss: GaussSettings {
+                train: GaussTrainConfig {
+                    n_hidden: 20,
+                    batch_size: 100,
+                    gibbs_steps: 10,
+                    n_updates: 400,
+                    learning_rate: 2e-2,
+                    learning_rate_final: 4e-4,
+                    log_every: 50,
+                    ..GaussTrainConfig::default()
+                },
+                sampling: GaussSamplingConfig {
+                    start: ChainStart::Prior,
+                    n_chains: 50,
+                    burn_in: 500,
+                    samples_per_chain: 10,
+                    thinning: 50,
+                    ..GaussSamplingConfig::default()
+                },
+            },
+            eval: EvalConfig {
+                clip_nrmse: true,
+                ..EvalConfig::default()
+            },
+            identity_points: 2000,
+            ..d
+        }
+    }
+
+    /// The main job's sweep (`pipeline`): the study's model and settings at a small size —
+    /// 6 λ (3 per range) × 2 seeds on a voxelised synthetic brain of 2,000 neurons (60 µm
+    /// voxels), M = 12, 300 updates — about a minute on 2 cores.
     pub fn quick() -> Self {
+        let s = Self::study();
+        let grid = |name: &str, start, stop| LambdaGrid {
+            name: name.into(),
+            start,
+            stop,
+            count: 3,
+            spacing: Spacing::Log,
+        };
+        Self {
+            name: "study-quick".into(),
+            data: DataConfig {
+                brain: BrainData {
+                    neurons: 2000,
+                    frames: 1200,
+                    voxel_size: 60.0,
+                    ..BrainData::default()
+                },
+                ..DataConfig::default()
+            },
+            grids: vec![grid("weak", 0.005, 0.1), grid("strong", 0.5, 5.0)],
+            seeds: 2,
+            gauss: GaussSettings {
+                train: GaussTrainConfig {
+                    n_hidden: 12,
+                    n_updates: 300,
+                    ..s.gauss.train.clone()
+                },
+                sampling: GaussSamplingConfig {
+                    n_chains: 40,
+                    burn_in: 300,
+                    samples_per_chain: 8,
+                    thinning: 40,
+                    ..s.gauss.sampling.clone()
+                },
+            },
+            identity_points: 500,
+            ..s
+        }
+    }
+
+    /// A small Bernoulli sweep (binary raster): 6 λ values in two ranges × 2 seeds on 400
+    /// neurons, a few hundred updates each.
+    pub fn quick_raster() -> Self {
         let d = Self::default();
         let grid = |name: &str, start, stop| LambdaGrid {
             name: name.into(),
@@ -300,6 +546,7 @@ impl SweepConfig {
             &mut cfg.data.raster,
             &mut cfg.data.coords,
             &mut cfg.data.regions,
+            &mut cfg.data.traces,
         ]
         .into_iter()
         .flatten()
@@ -316,12 +563,31 @@ impl SweepConfig {
         let value: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
         // `TrainConfig` and `EvalConfig` belong to `crbm` and accept unknown keys; a typo in a
         // sweep of hundreds of models is expensive, so reject keys they do not have.
-        for (section, known) in [
-            ("train", toml_keys(&TrainConfig::default())),
-            ("eval", toml_keys(&EvalConfig::default())),
-            ("split", toml_keys(&SplitConfig::default())),
+        let gauss = value.get("gauss");
+        for (section, table, known) in [
+            (
+                "train",
+                value.get("train"),
+                toml_keys(&TrainConfig::default()),
+            ),
+            ("eval", value.get("eval"), toml_keys(&EvalConfig::default())),
+            (
+                "split",
+                value.get("split"),
+                toml_keys(&SplitConfig::default()),
+            ),
+            (
+                "gauss.train",
+                gauss.and_then(|g| g.get("train")),
+                toml_keys(&GaussTrainConfig::default()),
+            ),
+            (
+                "gauss.sampling",
+                gauss.and_then(|g| g.get("sampling")),
+                toml_keys(&GaussSamplingConfig::default()),
+            ),
         ] {
-            if let Some(toml::Value::Table(t)) = value.get(section) {
+            if let Some(toml::Value::Table(t)) = table {
                 if let Some(k) = t.keys().find(|k| !known.contains(k)) {
                     return Err(format!(
                         "unknown key '{k}' in [{section}] (known: {})",
@@ -375,19 +641,68 @@ impl SweepConfig {
         if self.identity_points == 0 {
             return bad("identity_points must be ≥ 1".into());
         }
+        let first = self.jobs().remove(0);
+        match self.visible {
+            Visible::Bernoulli => self.validate_raster(&first),
+            Visible::Gaussian => self.validate_gauss(&first),
+        }
+    }
+
+    fn validate_raster(&self, first: &Job) -> Result<()> {
+        let bad = |m: &str| Err(AnalysisError::Invalid(m.into()));
         let d = &self.data.synthetic;
+        if self.data.traces.is_some() {
+            return bad("data.traces holds continuous signals: set visible = \"gaussian\" (Bernoulli sweeps read data.raster)");
+        }
         if self.data.raster.is_none()
             && (d.neurons == 0 || d.frames == 0 || !(d.assembly_size > 0.0))
         {
-            return bad("data.synthetic: neurons, frames and assembly_size must be > 0".into());
+            return bad("data.synthetic: neurons, frames and assembly_size must be > 0");
         }
         if self.data.raster.is_none() && (self.data.coords.is_some() || self.data.regions.is_some())
         {
-            return bad("data.coords and data.regions need data.raster".into());
+            return bad("data.coords and data.regions need data.raster");
         }
         // The training config with the first λ and seed: catches bad rates, sizes, etc.
-        let first = self.jobs().remove(0);
-        self.train_config(&first).validate()?;
+        self.train_config(first).validate()?;
+        Ok(())
+    }
+
+    fn validate_gauss(&self, first: &Job) -> Result<()> {
+        let bad = |m: String| Err(AnalysisError::Invalid(m));
+        let data = &self.data;
+        if data.raster.is_some() {
+            return bad("visible = \"gaussian\" reads data.traces (continuous signals, voxelised with data.coords) or [data.brain], not data.raster".into());
+        }
+        if data.regions.is_some() {
+            return bad(
+                "data.regions: Gaussian sweeps compare voxel couplings, not regions".into(),
+            );
+        }
+        if data.traces.is_none() && data.coords.is_some() {
+            return bad("data.coords needs data.traces".into());
+        }
+        if let Some(v) = data.voxel_size {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(format!("data.voxel_size must be > 0 µm, got {v}"));
+            }
+        }
+        let b = &data.brain;
+        if data.traces.is_none() {
+            if b.neurons == 0 || b.frames == 0 || b.assemblies == 0 || b.fish == 0 {
+                return bad("data.brain: neurons, frames, assemblies and fish must be ≥ 1".into());
+            }
+            if !(b.voxel_size.is_finite() && b.voxel_size > 0.0) {
+                return bad(format!(
+                    "data.brain.voxel_size must be > 0 µm, got {}",
+                    b.voxel_size
+                ));
+            }
+            b.brain_config().validate()?;
+        }
+        let fit = self.gauss_fit_config(first);
+        fit.train.validate()?;
+        fit.sampling.validate()?;
         Ok(())
     }
 
@@ -413,6 +728,27 @@ impl SweepConfig {
             }
         }
         jobs
+    }
+
+    /// Everything `crbm::gauss::fit::fit` needs for one Gaussian model: the sweep's
+    /// training, sampling, evaluation and split settings with the job's λ and seed.
+    pub fn gauss_fit_config(&self, job: &Job) -> GaussFitConfig {
+        GaussFitConfig {
+            train: GaussTrainConfig {
+                penalty: self.penalty.with_lambda(job.lambda),
+                seed: job.seed,
+                ..self.gauss.train.clone()
+            },
+            sampling: GaussSamplingConfig {
+                seed: job.seed,
+                ..self.gauss.sampling.clone()
+            },
+            eval: EvalConfig {
+                seed: job.seed,
+                ..self.eval.clone()
+            },
+            split: self.split.clone(),
+        }
     }
 
     /// The training config of one model.
@@ -501,6 +837,59 @@ mod tests {
             ("seeds = \"x\"\n", "seeds"),
         ] {
             let e = SweepConfig::from_toml_str(text).unwrap_err();
+            assert!(e.contains(needle), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn gaussian_presets_round_trip_and_give_each_model_its_lambda_and_seed() {
+        for cfg in [SweepConfig::study(), SweepConfig::quick()] {
+            assert_eq!(cfg.visible, Visible::Gaussian);
+            let back = SweepConfig::from_toml_str(&cfg.to_toml()).unwrap();
+            assert_eq!(back, cfg);
+            assert!(cfg.eval.clip_nrmse);
+            assert_eq!(cfg.gauss.sampling.start, ChainStart::Prior);
+        }
+        let study = SweepConfig::study();
+        assert!(study.lambdas().len() >= 12 && study.seeds >= 5);
+        let jobs = study.jobs();
+        let f = study.gauss_fit_config(&jobs[7]);
+        assert_eq!(
+            f.train.penalty,
+            Penalty::L2L1 {
+                lambda: jobs[7].lambda
+            }
+        );
+        assert_eq!((f.train.seed, f.sampling.seed, f.eval.seed), (2, 2, 2));
+        assert!(f.eval.clip_nrmse);
+        assert!(matches!(
+            study.data.gauss_source(),
+            GaussSource::Synthetic { voxel_size, .. } if voxel_size == study.data.brain.voxel_size
+        ));
+        let g = "visible = \"gaussian\"\n";
+        for (text, needle) in [
+            (
+                format!("{g}[gauss.train]\nn_hiden = 3\n"),
+                "unknown key 'n_hiden' in [gauss.train]",
+            ),
+            (format!("{g}[gauss.sampling]\nn_chains = 0\n"), "n_chains"),
+            (
+                format!("{g}[gauss.train]\nlearning_rate = -1.0\n"),
+                "learning_rate",
+            ),
+            (format!("{g}[data]\nraster = \"r.npy\"\n"), "data.traces"),
+            (format!("{g}[data.brain]\nfish = 0\n"), "fish"),
+            (
+                format!("{g}[data]\ncoords = \"c.npy\"\n"),
+                "data.coords needs data.traces",
+            ),
+            (
+                "[data]\ntraces = \"t.npy\"\n".to_string(),
+                "visible = \"gaussian\"",
+            ),
+            (format!("visible = \"gauss\"\n"), "visible"),
+        ] {
+            let e = SweepConfig::from_toml_str(&text).unwrap_err();
             assert!(e.contains(needle), "{text:?}: {e}");
         }
     }

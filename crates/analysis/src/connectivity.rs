@@ -324,9 +324,90 @@ pub fn cluster_range_counts(labels: &[usize], ranges: &[String]) -> Vec<(usize, 
     out
 }
 
+/// Mean of the (z-scored, flattened) matrices of each cluster, [n_clusters][K·K]; a cluster
+/// without models gives an empty vector.
+pub fn cluster_means(matrices: &[Vec<f64>], labels: &[usize], n_clusters: usize) -> Vec<Vec<f64>> {
+    (0..n_clusters)
+        .map(|c| {
+            let members: Vec<&Vec<f64>> = matrices
+                .iter()
+                .zip(labels)
+                .filter(|(_, &l)| l == c)
+                .map(|(m, _)| m)
+                .collect();
+            let Some(first) = members.first() else {
+                return Vec::new();
+            };
+            let mut mean = vec![0.0; first.len()];
+            for m in &members {
+                mean.iter_mut().zip(m.iter()).for_each(|(a, x)| *a += x);
+            }
+            let n = members.len() as f64;
+            mean.iter_mut().for_each(|a| *a /= n);
+            mean
+        })
+        .collect()
+}
+
+/// Pearson correlation of two symmetric [k, k] matrices (flattened row-major) over their
+/// off-diagonal upper triangles; NaN when either is constant there or sizes differ.
+pub fn offdiagonal_correlation(a: &[f64], b: &[f64], k: usize) -> f64 {
+    if a.len() != k * k || b.len() != k * k || k < 2 {
+        return f64::NAN;
+    }
+    let pairs: Vec<(f64, f64)> = (0..k)
+        .flat_map(|i| (i + 1..k).map(move |j| i * k + j))
+        .map(|p| (a[p], b[p]))
+        .collect();
+    let n = pairs.len() as f64;
+    let (ma, mb) = pairs
+        .iter()
+        .fold((0.0, 0.0), |(x, y), (p, q)| (x + p / n, y + q / n));
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (p, q) in &pairs {
+        sab += (p - ma) * (q - mb);
+        saa += (p - ma).powi(2);
+        sbb += (q - mb).powi(2);
+    }
+    if saa <= 0.0 || sbb <= 0.0 {
+        f64::NAN
+    } else {
+        sab / (saa * sbb).sqrt()
+    }
+}
+
+/// "Structure preserved" (van der Plas et al. 2023): the correlation between the mean
+/// coupling matrices of clusters 0 and 1 (off-diagonal voxel pairs). Near 1 when the two
+/// clusters differ in scale or sparsity but connect the same voxels. NaN with fewer than two
+/// non-empty clusters.
+pub fn structure_preserved(matrices: &[Vec<f64>], labels: &[usize], k: usize) -> f64 {
+    let means = cluster_means(matrices, labels, 2);
+    if means.iter().any(|m| m.is_empty()) {
+        return f64::NAN;
+    }
+    offdiagonal_correlation(&means[0], &means[1], k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn structure_preserved_is_the_correlation_of_the_cluster_means() {
+        // 3×3 matrices; cluster 0 = A and 2A, cluster 1 = A + noise-free offset pattern.
+        let a = vec![0.0, 1.0, 2.0, 1.0, 0.0, 3.0, 2.0, 3.0, 0.0];
+        let twice: Vec<f64> = a.iter().map(|x| 2.0 * x).collect();
+        let shifted: Vec<f64> = a.iter().map(|x| x + 5.0).collect();
+        let mats = vec![a.clone(), twice, shifted];
+        let means = cluster_means(&mats, &[0, 0, 1], 2);
+        assert_eq!(means[0][1], 1.5);
+        assert_eq!(means[1][5], 8.0);
+        assert!((structure_preserved(&mats, &[0, 0, 1], 3) - 1.0).abs() < 1e-12);
+        // Reversed order of the off-diagonal values: r = −1.
+        let rev = vec![0.0, 3.0, 2.0, 3.0, 0.0, 1.0, 2.0, 1.0, 0.0];
+        assert!((offdiagonal_correlation(&a, &rev, 3) + 1.0).abs() < 1e-12);
+        assert!(structure_preserved(&mats, &[0, 0, 0], 3).is_nan());
+    }
 
     /// Two well-separated groups of points in 50 dimensions plus noise.
     fn two_groups(seed: u64) -> (Vec<Vec<f64>>, Vec<usize>) {

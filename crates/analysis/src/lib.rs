@@ -3,18 +3,24 @@
 //! find the λ that gives reliable models, and test whether the functional connectivity they
 //! infer is consistent across λ.
 //!
-//! * [`config`]: the sweep config (TOML): data set, λ grids, seeds, training, evaluation.
-//! * [`sweep`]: preparing the recording once, training/evaluating/saving one model, the
+//! * [`config`]: the sweep config (TOML): visible units (Bernoulli raster or Gaussian voxel
+//!   signals), data set, λ grids, seeds, training, evaluation; presets `default`, `quick`
+//!   (the main job's) and `study`.
+//! * [`sweep`]: preparing the data once, training/evaluating/saving one model, the
 //!   sweep directory layout (resumable: one part file per finished model).
+//! * [`gauss_model`]: the voxel signals of a Gaussian sweep and one Gaussian-visible model
+//!   (standardised PCD on a burn device, prior sampling, explosions as rows, voxel
+//!   couplings).
 //! * [`table`]: the one-row-per-model Parquet table, part files, merge.
 //! * [`selection`]: fractions of bad and exploded models per λ, the best λ, good models
 //!   ranked.
 //! * [`connectivity`]: coupling-matrix nRMSE, PCA (Gram trick), K-means, cluster × range
-//!   tables.
+//!   tables, correlation of cluster-mean matrices ("structure preserved").
 
 pub mod config;
 pub mod connectivity;
 pub mod error;
+pub mod gauss_model;
 pub mod selection;
 pub mod sweep;
 pub mod table;

@@ -19,6 +19,9 @@ pub struct SelectionConfig {
     pub good_threshold: f64,
     /// The four statistics of the norm.
     pub good_statistics: [Statistic; 4],
+    /// Clip each nRMSE to [0, 1] before the norm (the study's rule for Gaussian models;
+    /// the report takes it from the sweep's `eval.clip_nrmse`).
+    pub clip_nrmse: bool,
 }
 
 impl Default for SelectionConfig {
@@ -27,6 +30,7 @@ impl Default for SelectionConfig {
             bad_above: 1.0,
             good_threshold: 0.55,
             good_statistics: [Statistic::V, Statistic::H, Statistic::Vh, Statistic::Hh],
+            clip_nrmse: false,
         }
     }
 }
@@ -49,12 +53,19 @@ impl SelectionConfig {
         [r.nrmse_v, r.nrmse_h, r.nrmse_vh, r.nrmse_vv, r.nrmse_hh]
     }
 
-    /// L2 norm of the four chosen nRMSEs.
+    /// L2 norm of the four chosen nRMSEs (each clipped to [0, 1] first with `clip_nrmse`).
     pub fn norm4(&self, r: &ModelRow) -> f64 {
         let v = Self::nrmses(r);
+        let clip = |x: f64| {
+            if self.clip_nrmse {
+                x.clamp(0.0, 1.0)
+            } else {
+                x
+            }
+        };
         self.good_statistics
             .iter()
-            .map(|&s| v[s as usize].powi(2))
+            .map(|&s| clip(v[s as usize]).powi(2))
             .sum::<f64>()
             .sqrt()
     }
@@ -262,6 +273,18 @@ mod tests {
             ..sel
         };
         assert_eq!(best_lambda(&per_lambda(&rows, &strict), &strict), None);
+        // Clipped: negative nRMSEs count as 0, large ones as 1, so the λ = 3 models (0.8) stay
+        // and the ⟨hh⟩ = 1.5 model's norm is √(0.12 + 1); exploded ones stay bad.
+        let clipped = SelectionConfig {
+            clip_nrmse: true,
+            ..SelectionConfig::default()
+        };
+        assert!((clipped.norm4(&rows[1]) - (0.12f64 + 1.0).sqrt()).abs() < 1e-12);
+        let mut neg = rows[2].clone();
+        neg.nrmse_h = -0.9;
+        assert!((clipped.norm4(&neg) - 0.12f64.sqrt()).abs() < 1e-12);
+        assert!((sel.norm4(&neg) - (0.12f64 + 0.81).sqrt()).abs() < 1e-12);
+        assert!(clipped.is_bad(&rows[0]) && clipped.is_bad(&rows[1]));
         let df = summary_table(&s).unwrap();
         assert_eq!(df.height(), 3);
     }

@@ -1,10 +1,11 @@
 //! Running a sweep: the recording is prepared once, then each (λ, seed) model is trained,
 //! evaluated on the held-out frames, its couplings aggregated, and everything written under
-//! the sweep directory:
+//! the sweep directory (Gaussian-visible models: [`crate::gauss_model`]):
 //!
 //! * `sweep.json`: the config (a resumed or sharded run must use the same one);
 //! * `models/m{index:05}.{npz,json}`: the model (crbm's format);
-//! * `models/m{index:05}.couplings.npy`: the aggregated coupling matrix, f64 [K, K];
+//! * `models/m{index:05}.couplings.npy`: the aggregated coupling matrix (Gaussian models:
+//!   the voxel couplings `W diag⟨Var h⟩ Wᵀ`), f64 [K, K]; none for exploded models;
 //! * `models/m{index:05}.stats.parquet`: test and model values of each statistic (a strided
 //!   subsample), for identity plots;
 //! * `parts/part-{index:06}.parquet`: the model's row, written last.
@@ -17,14 +18,17 @@ use crbm::couplings::{aggregate_approx_couplings, voxel_groups};
 use crbm::data::{chronological_split, Recording, Split};
 use crbm::io::{save_model_atomic, ModelMetadata};
 use crbm::recovery::{assembly_recovery, mean_jaccard};
-use crbm::stats::{evaluate_detailed, EvalConfig, Statistic};
+use crbm::stats::{evaluate_detailed, EvalConfig, FiveStatistics, Statistic};
 use crbm::synthetic::SyntheticConfig;
-use crbm::{Crbm, PcdTrainer};
+use crbm::PcdTrainer;
 use polars::prelude::{Column, DataFrame};
 use surrogate::table::{write_atomic, write_parquet};
 
-use crate::config::{GroupBy, Job, SweepConfig};
+use burn::tensor::Device;
+
+use crate::config::{GroupBy, Job, SweepConfig, Visible};
 use crate::error::{io_err, AnalysisError, Result};
+use crate::gauss_model::{run_gauss_model, VoxelData};
 use crate::table::{finished_models, ModelRow};
 
 /// The config file inside a sweep directory.
@@ -42,7 +46,60 @@ pub struct Groups {
     pub count: usize,
 }
 
-/// The recording of a sweep, split once for all its models.
+/// The data of a sweep, prepared once for all its models.
+#[derive(Clone, Debug)]
+pub enum SweepInput {
+    /// A binary raster (Bernoulli models).
+    Raster(SweepData),
+    /// z-scored voxel signals (Gaussian models).
+    Voxels(VoxelData),
+}
+
+impl SweepInput {
+    /// Loads or generates the sweep's data, as its `visible` setting asks.
+    pub fn prepare(cfg: &SweepConfig) -> Result<Self> {
+        Ok(match cfg.visible {
+            Visible::Bernoulli => Self::Raster(SweepData::prepare(cfg)?),
+            Visible::Gaussian => Self::Voxels(VoxelData::prepare(cfg)?),
+        })
+    }
+
+    /// One line for logs: units, frames, coupling matrices.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Raster(d) => format!(
+                "{} neurons, {} train / {} test frames; coupling matrices: {}",
+                d.split.train.n_visible,
+                d.split.train.len(),
+                d.split.test.len(),
+                d.groups
+                    .as_ref()
+                    .map(|g| format!("{} {}", g.count, g.kind))
+                    .unwrap_or_else(|| "none (no coordinates or regions)".into())
+            ),
+            Self::Voxels(d) => d.describe(),
+        }
+    }
+}
+
+/// Trains, evaluates and saves one model of either kind (Gaussian models train on
+/// `device`); `on_update(k)` is called after each update. The row's part file is left to the
+/// caller (it marks the model finished).
+pub fn run_model(
+    cfg: &SweepConfig,
+    input: &SweepInput,
+    job: &Job,
+    dir: &Path,
+    device: &Device,
+    on_update: impl FnMut(usize),
+) -> Result<ModelRow> {
+    match input {
+        SweepInput::Raster(d) => run_raster_model(cfg, d, job, dir, on_update),
+        SweepInput::Voxels(d) => run_gauss_model(cfg, d, job, dir, device, on_update),
+    }
+}
+
+/// The recording of a Bernoulli sweep, split once for all its models.
 #[derive(Clone, Debug)]
 pub struct SweepData {
     /// Data-set name written into every model's metadata.
@@ -187,9 +244,9 @@ pub fn model_stem(index: usize) -> String {
     format!("{MODELS_DIR}/m{index:05}")
 }
 
-/// Trains, evaluates and saves one model; `on_update(k)` is called after each update. The
-/// row's part file is left to the caller (it marks the model finished).
-pub fn run_model(
+/// Trains, evaluates and saves one Bernoulli model; `on_update(k)` is called after each
+/// update. The row's part file is left to the caller (it marks the model finished).
+pub fn run_raster_model(
     cfg: &SweepConfig,
     data: &SweepData,
     job: &Job,
@@ -226,6 +283,7 @@ pub fn run_model(
         range: job.range.clone(),
         seed: job.seed,
         penalty: cfg.penalty.name().into(),
+        visible: Visible::Bernoulli.name().into(),
         nrmse_v: nan,
         nrmse_h: nan,
         nrmse_vh: nan,
@@ -237,12 +295,16 @@ pub fn run_model(
         exploded: exploded.is_some(),
         exploded_epoch: exploded.as_ref().map(|x| x.epoch),
         exploded_update: exploded.as_ref().map(|x| x.update as u64),
+        exploded_phase: exploded.as_ref().map(|_| "training".into()),
+        exploded_sweep: None,
+        stability_margin: f64::NAN,
         updates: report.updates_done as u64,
         train_s,
         eval_s: 0.0,
-        sparsity: weight_sparsity(&model),
+        sparsity: weight_sparsity(&model.weights, model.n_visible, model.n_hidden),
         max_abs_weight: model.weights.iter().fold(0.0f64, |m, w| m.max(w.abs())),
         mean_jaccard: None,
+        coupling_correlation: None,
         model_path: stem.clone(),
         couplings_path: None,
         n_groups: 0,
@@ -268,7 +330,8 @@ pub fn run_model(
         (row.norm4, row.bad, row.good) = (r.norm4, r.bad, r.good);
         write_identity_points(
             &dir.join(format!("{stem}.stats.parquet")),
-            &e,
+            &e.test,
+            &e.model,
             cfg.identity_points,
         )?;
         row.mean_jaccard = data
@@ -289,14 +352,14 @@ pub fn run_model(
     Ok(row)
 }
 
-/// 1 − mean over hidden units of the participation ratio `(Σ_i w²)² / (N Σ_i w⁴)`.
-pub fn weight_sparsity(model: &Crbm) -> f64 {
-    let (n, m) = (model.n_visible, model.n_hidden);
+/// 1 − mean over hidden units of the participation ratio `(Σ_i w²)² / (N Σ_i w⁴)` of
+/// weights w_iμ, shape [n, m] row-major.
+pub fn weight_sparsity(weights: &[f64], n: usize, m: usize) -> f64 {
     if n == 0 || m == 0 {
         return f64::NAN;
     }
     let (mut s2, mut s4) = (vec![0.0f64; m], vec![0.0f64; m]);
-    for row in model.weights.chunks(m) {
+    for row in weights.chunks(m) {
         for (mu, w) in row.iter().enumerate() {
             let w2 = w * w;
             s2[mu] += w2;
@@ -318,14 +381,15 @@ pub fn weight_sparsity(model: &Crbm) -> f64 {
 
 /// The five statistics of test data and model samples, at most `max_points` evenly strided
 /// entries of each, as a tidy table (`statistic`, `test`, `model`).
-fn write_identity_points(
+pub(crate) fn write_identity_points(
     path: &Path,
-    e: &crbm::stats::Evaluation,
+    test_stats: &FiveStatistics,
+    model_stats: &FiveStatistics,
     max_points: usize,
 ) -> Result<()> {
     let (mut stat, mut test, mut model) = (Vec::new(), Vec::new(), Vec::new());
     for (s, name) in STATISTICS {
-        let (x, y) = (e.test.get(s), e.model.get(s));
+        let (x, y) = (test_stats.get(s), model_stats.get(s));
         let step = x.len().div_ceil(max_points.max(1)).max(1);
         for k in (0..x.len().min(y.len())).step_by(step) {
             stat.push(name.to_string());
@@ -403,7 +467,7 @@ mod tests {
     use crate::table::{merge, write_part};
 
     fn tiny() -> SweepConfig {
-        let mut c = SweepConfig::quick();
+        let mut c = SweepConfig::quick_raster();
         c.data.synthetic.neurons = 120;
         c.data.synthetic.frames = 400;
         c.data.synthetic.assemblies = 4;
@@ -427,7 +491,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sweep-explode-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let data = SweepData::prepare(&cfg).unwrap();
-        let row = run_model(&cfg, &data, &cfg.jobs()[0], &dir, |_| ()).unwrap();
+        let row = run_raster_model(&cfg, &data, &cfg.jobs()[0], &dir, |_| ()).unwrap();
         assert!(row.exploded && row.bad && !row.good, "{row:?}");
         assert!(row.exploded_epoch.is_some_and(|e| e > 0.0));
         assert!(row
@@ -441,10 +505,9 @@ mod tests {
 
     #[test]
     fn participation_sparsity_matches_hand_values() {
-        let mut m = Crbm::zeros(4, 2);
         // Unit 0: one neuron (PR = 1/4); unit 1: all four equal (PR = 1).
-        m.weights = vec![1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0];
-        assert!((weight_sparsity(&m) - (1.0 - (0.25 + 1.0) / 2.0)).abs() < 1e-15);
+        let w = vec![1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0];
+        assert!((weight_sparsity(&w, 4, 2) - (1.0 - (0.25 + 1.0) / 2.0)).abs() < 1e-15);
     }
 
     #[test]
@@ -473,7 +536,9 @@ mod tests {
         assert_eq!(g.kind, "voxels");
         let jobs = cfg.jobs();
         let mut calls = 0;
-        let row = run_model(&cfg, &data, &jobs[1], &dir, |_| calls += 1).unwrap();
+        let input = SweepInput::Raster(data.clone());
+        let device = Device::flex();
+        let row = run_model(&cfg, &input, &jobs[1], &dir, &device, |_| calls += 1).unwrap();
         assert_eq!(calls, cfg.train.n_updates);
         assert_eq!((row.index, row.range.as_str()), (1, "strong"));
         assert!(!row.exploded && row.nrmse_v.is_finite() && row.norm4.is_finite());
@@ -485,7 +550,7 @@ mod tests {
         assert_eq!(model.n_hidden, 6);
         assert_eq!(meta.lambda, Some(jobs[1].lambda));
         // Same seed → same model.
-        let again = run_model(&cfg, &data, &jobs[1], &dir, |_| ()).unwrap();
+        let again = run_raster_model(&cfg, &data, &jobs[1], &dir, |_| ()).unwrap();
         assert_eq!(
             (again.nrmse_v, again.norm4, again.sparsity),
             (row.nrmse_v, row.norm4, row.sparsity)

@@ -29,6 +29,8 @@ pub struct ModelRow {
     pub range: String,
     pub seed: u64,
     pub penalty: String,
+    /// Visible units: "bernoulli" or "gaussian".
+    pub visible: String,
     pub nrmse_v: f64,
     pub nrmse_h: f64,
     pub nrmse_vh: f64,
@@ -40,9 +42,17 @@ pub struct ModelRow {
     pub bad: bool,
     pub good: bool,
     pub exploded: bool,
-    /// Epoch and update at which training diverged.
+    /// Epoch and update at which the model exploded (for an explosion while sampling, the
+    /// update of the trained model).
     pub exploded_epoch: Option<f64>,
     pub exploded_update: Option<u64>,
+    /// "training" or "sampling" (evaluation chains ran away).
+    pub exploded_phase: Option<String>,
+    /// Gibbs sweep of the evaluation sampling at which the chains ran away.
+    pub exploded_sweep: Option<u64>,
+    /// Gaussian models: `min γ± − λ_max(Wᵀ diag(1/γ) W)` of the model (at the explosion, if
+    /// it exploded); > 0 guarantees a normalisable model. NaN for Bernoulli models.
+    pub stability_margin: f64,
     /// Parameter updates done.
     pub updates: u64,
     /// Training and evaluation wall time, s.
@@ -54,6 +64,8 @@ pub struct ModelRow {
     pub max_abs_weight: f64,
     /// Mean Jaccard overlap of planted assemblies with their best hidden unit (synthetic data).
     pub mean_jaccard: Option<f64>,
+    /// Pearson r of model and planted voxel couplings over voxel pairs (synthetic brain).
+    pub coupling_correlation: Option<f64>,
     /// Saved model stem (`.npz` + `.json`), relative to the sweep directory.
     pub model_path: String,
     /// Aggregated coupling matrix (`.npy`, [K, K]), relative to the sweep directory; none for
@@ -63,13 +75,15 @@ pub struct ModelRow {
     pub n_groups: u64,
 }
 
-/// Column names, in table order.
-pub const COLUMNS: [&str; 25] = [
+/// Column names, in table order. `visible`, `exploded_phase`, `exploded_sweep`,
+/// `stability_margin` and `coupling_correlation` may be absent from tables of older sweeps.
+pub const COLUMNS: [&str; 30] = [
     "index",
     "lambda",
     "range",
     "seed",
     "penalty",
+    "visible",
     "nrmse_v",
     "nrmse_h",
     "nrmse_vh",
@@ -81,12 +95,16 @@ pub const COLUMNS: [&str; 25] = [
     "exploded",
     "exploded_epoch",
     "exploded_update",
+    "exploded_phase",
+    "exploded_sweep",
+    "stability_margin",
     "updates",
     "train_s",
     "eval_s",
     "sparsity",
     "max_abs_weight",
     "mean_jaccard",
+    "coupling_correlation",
     "model_path",
     "couplings_path",
     "n_groups",
@@ -112,6 +130,7 @@ pub fn to_dataframe(rows: &[ModelRow]) -> Result<DataFrame> {
         col!("range", |r| r.range.clone()),
         col!("seed", |r| r.seed),
         col!("penalty", |r| r.penalty.clone()),
+        col!("visible", |r| r.visible.clone()),
         col!("nrmse_v", |r| r.nrmse_v),
         col!("nrmse_h", |r| r.nrmse_h),
         col!("nrmse_vh", |r| r.nrmse_vh),
@@ -123,12 +142,16 @@ pub fn to_dataframe(rows: &[ModelRow]) -> Result<DataFrame> {
         col!("exploded", |r| r.exploded),
         col!("exploded_epoch", |r| r.exploded_epoch),
         col!("exploded_update", |r| r.exploded_update),
+        col!("exploded_phase", |r| r.exploded_phase.clone()),
+        col!("exploded_sweep", |r| r.exploded_sweep),
+        col!("stability_margin", |r| r.stability_margin),
         col!("updates", |r| r.updates),
         col!("train_s", |r| r.train_s),
         col!("eval_s", |r| r.eval_s),
         col!("sparsity", |r| r.sparsity),
         col!("max_abs_weight", |r| r.max_abs_weight),
         col!("mean_jaccard", |r| r.mean_jaccard),
+        col!("coupling_correlation", |r| r.coupling_correlation),
         col!("model_path", |r| r.model_path.clone()),
         col!("couplings_path", |r| r.couplings_path.clone()),
         col!("n_groups", |r| r.n_groups),
@@ -217,6 +240,11 @@ impl<'a> Columns<'a> {
             .collect()
     }
 
+    /// Whether the table has the column (for columns added after the first sweeps).
+    fn has(&self, name: &str) -> bool {
+        self.df.column(name).is_ok()
+    }
+
     fn bools(&self, name: &str) -> Result<Vec<bool>> {
         let c = self.get(name)?;
         let ca = c.bool().map_err(|_| self.wrong(c, "bool"))?;
@@ -269,6 +297,33 @@ pub fn from_dataframe(df: &DataFrame, path: &Path) -> Result<Vec<ModelRow>> {
     let model_path = c.strs("model_path")?;
     let couplings_path = c.strs("couplings_path")?;
     let n_groups = c.required_u64s("n_groups")?;
+    let n = index.len();
+    let optional = |name: &str| c.has(name);
+    let visible = if optional("visible") {
+        c.strs("visible")?
+    } else {
+        vec![None; n]
+    };
+    let exploded_phase = if optional("exploded_phase") {
+        c.strs("exploded_phase")?
+    } else {
+        vec![None; n]
+    };
+    let exploded_sweep = if optional("exploded_sweep") {
+        c.u64s("exploded_sweep")?
+    } else {
+        vec![None; n]
+    };
+    let stability_margin = if optional("stability_margin") {
+        c.f64s_nan("stability_margin")?
+    } else {
+        vec![f64::NAN; n]
+    };
+    let coupling_correlation = if optional("coupling_correlation") {
+        c.f64s("coupling_correlation")?
+    } else {
+        vec![None; n]
+    };
     let (v, h, vh, vv, hh, norm4) = (v?, h?, vh?, vv?, hh?, norm4?);
     let (train_s, eval_s, sparsity, max_w) = (train_s?, eval_s?, sparsity?, max_w?);
     Ok((0..index.len())
@@ -278,6 +333,7 @@ pub fn from_dataframe(df: &DataFrame, path: &Path) -> Result<Vec<ModelRow>> {
             range: range[k].clone().unwrap_or_default(),
             seed: seed[k],
             penalty: penalty[k].clone().unwrap_or_default(),
+            visible: visible[k].clone().unwrap_or_else(|| "bernoulli".into()),
             nrmse_v: v[k],
             nrmse_h: h[k],
             nrmse_vh: vh[k],
@@ -289,12 +345,16 @@ pub fn from_dataframe(df: &DataFrame, path: &Path) -> Result<Vec<ModelRow>> {
             exploded: exploded[k],
             exploded_epoch: exploded_epoch[k],
             exploded_update: exploded_update[k],
+            exploded_phase: exploded_phase[k].clone(),
+            exploded_sweep: exploded_sweep[k],
+            stability_margin: stability_margin[k],
             updates: updates[k],
             train_s: train_s[k],
             eval_s: eval_s[k],
             sparsity: sparsity[k],
             max_abs_weight: max_w[k],
             mean_jaccard: mean_jaccard[k],
+            coupling_correlation: coupling_correlation[k],
             model_path: model_path[k].clone().unwrap_or_default(),
             couplings_path: couplings_path[k].clone(),
             n_groups: n_groups[k],
@@ -427,6 +487,7 @@ pub(crate) mod tests {
             range: range.into(),
             seed: index % 3,
             penalty: "l2l1".into(),
+            visible: "gaussian".into(),
             nrmse_v: 0.1,
             nrmse_h: 0.2,
             nrmse_vh: 0.15,
@@ -438,12 +499,16 @@ pub(crate) mod tests {
             exploded: false,
             exploded_epoch: None,
             exploded_update: None,
+            exploded_phase: None,
+            exploded_sweep: None,
+            stability_margin: 0.5,
             updates: 100,
             train_s: 1.5,
             eval_s: 0.5,
             sparsity: 0.8,
             max_abs_weight: 2.0,
             mean_jaccard: Some(0.9),
+            coupling_correlation: Some(0.7),
             model_path: format!("models/m{index}"),
             couplings_path: Some(format!("models/m{index}.couplings.npy")),
             n_groups: 12,
@@ -467,6 +532,9 @@ pub(crate) mod tests {
         a.norm4 = f64::NAN;
         a.exploded_epoch = Some(3.5);
         a.exploded_update = Some(70);
+        a.exploded_phase = Some("sampling".into());
+        a.exploded_sweep = Some(650);
+        a.stability_margin = -3.5;
         a.couplings_path = None;
         a.mean_jaccard = None;
         let rows = vec![a, row(1, 2.0, "strong")];
@@ -475,6 +543,11 @@ pub(crate) mod tests {
         assert_eq!(back.len(), 2);
         assert!(back[0].norm4.is_nan());
         assert_eq!(back[0].exploded_update, Some(70));
+        assert_eq!(back[0].exploded_phase.as_deref(), Some("sampling"));
+        assert_eq!(
+            (back[0].exploded_sweep, back[0].stability_margin),
+            (Some(650), -3.5)
+        );
         assert_eq!(back[0].couplings_path, None);
         assert_eq!(back[1], rows[1]);
     }
@@ -517,5 +590,26 @@ pub(crate) mod tests {
         assert!(e.contains("'lambda' is NaN in row 0"), "{e}");
         let e = read_sweep(&d.join("empty")).unwrap_err().to_string();
         assert!(e.contains("no sweep.parquet"), "{e}");
+    }
+
+    #[test]
+    fn tables_of_older_sweeps_without_the_gaussian_columns_still_read() {
+        let d = tmp("old");
+        let p = d.join("t.parquet");
+        let mut df = to_dataframe(&[row(0, 0.1, "weak")]).unwrap();
+        for c in [
+            "visible",
+            "exploded_phase",
+            "exploded_sweep",
+            "stability_margin",
+            "coupling_correlation",
+        ] {
+            df = df.drop(c).unwrap();
+        }
+        write_parquet(&p, &mut df).unwrap();
+        let back = read_rows(&p).unwrap();
+        assert_eq!(back[0].visible, "bernoulli");
+        assert!(back[0].stability_margin.is_nan() && back[0].coupling_correlation.is_none());
+        assert_eq!(back[0].norm4, 0.4);
     }
 }

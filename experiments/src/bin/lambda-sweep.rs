@@ -10,6 +10,7 @@ use analysis::table::merge;
 use analysis::SweepConfig;
 use anyhow::{anyhow, bail, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use experiments::device::DeviceArgs;
 use experiments::slurm::{self, SlurmArgs};
 use experiments::sweep_run::run_sweep;
 use surrogate::shard::Shard;
@@ -27,8 +28,14 @@ struct Cli {
 enum Preset {
     /// 12 λ (0.005–0.1 and 0.5–5, log) × 3 seeds on the synthetic default (N = 1000, ~6 min).
     Default,
-    /// 6 λ × 2 seeds on a small synthetic recording (N = 400), about 15 s on 2 cores.
+    /// The main job's sweep: the study's Gaussian model on a small voxelised synthetic brain,
+    /// 6 λ × 2 seeds (about a minute on 2 cores).
     Quick,
+    /// The λ-sweep study: Gaussian visible units on the voxelised synthetic brain, 13 λ in
+    /// [0.005, 0.1] and [0.5, 5] × 5 seeds, evaluation from the prior, clipped nRMSE.
+    Study,
+    /// A small Bernoulli sweep on a synthetic spike raster (N = 400), about 15 s on 2 cores.
+    QuickRaster,
 }
 
 #[derive(Subcommand, Debug)]
@@ -53,6 +60,9 @@ enum Cmd {
         /// Stop after this many models (for tests and quick looks); the sweep stays resumable.
         #[arg(long)]
         max_models: Option<usize>,
+        /// Device of the Gaussian models' training and sampling.
+        #[command(flatten)]
+        device: DeviceArgs,
     },
     /// Merge the parts of a sweep directory into sweep.parquet (checks that every model is
     /// present).
@@ -87,7 +97,16 @@ fn main() {
             resume,
             shard,
             max_models,
-        } => run(config.as_deref(), preset, &out, resume, shard, max_models),
+            device,
+        } => run(
+            config.as_deref(),
+            preset,
+            &out,
+            resume,
+            shard,
+            max_models,
+            &device,
+        ),
         Cmd::Merge { dir } => merge_dir(&dir),
         Cmd::Slurm { slurm, run } => write_slurm(&slurm, run),
         Cmd::PrintConfig { preset } => {
@@ -105,6 +124,8 @@ fn preset_config(p: Preset) -> SweepConfig {
     match p {
         Preset::Default => SweepConfig::default(),
         Preset::Quick => SweepConfig::quick(),
+        Preset::Study => SweepConfig::study(),
+        Preset::QuickRaster => SweepConfig::quick_raster(),
     }
 }
 
@@ -115,13 +136,14 @@ fn run(
     resume: bool,
     shard: Option<String>,
     max_models: Option<usize>,
+    device: &DeviceArgs,
 ) -> Result<()> {
     let cfg = match config {
         Some(p) => SweepConfig::from_toml_file(p)?,
         None => preset_config(preset),
     };
     let shard = Shard::resolve(shard.map(|s| s.parse()).transpose()?)?;
-    run_sweep(&cfg, out, resume, shard, max_models)?;
+    run_sweep(&cfg, out, resume, shard, max_models, &device.device()?)?;
     Ok(())
 }
 

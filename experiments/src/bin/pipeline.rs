@@ -4,8 +4,9 @@
 //! and surrogate gradient descent (both validated on the simulator), a short active-learning
 //! fit (surrogate-active: the surrogate picks what the simulator runs next) and random search, and
 //! print the comparison table (polars, from the run tables) with convergence plots; then a
-//! small λ sweep of cRBMs on the synthetic spike raster (`SweepConfig::quick`: 6 λ × 2 seeds)
-//! and its report (model selection, connectivity clusters, plots, `summary.md`).
+//! small λ sweep of Gaussian-visible cRBMs on the voxelised synthetic brain
+//! (`SweepConfig::quick`: 6 λ × 2 seeds, the study's model and rules) and its report (model
+//! selection with explosions, connectivity clusters of the good models, plots, `summary.md`).
 //!
 //! Unless `--duration` is given it simulates 400 s (40 s burn-in) instead of the reference's
 //! 984 s, for both the synthetic "empirical" data and every fit, so the whole job takes a few
@@ -23,7 +24,7 @@ use experiments::comparison::{
 use experiments::dataset::DataArgs;
 use experiments::device::DeviceArgs;
 use experiments::sim_args::SimArgs;
-use experiments::sweep_report::{print_summary, write_report, ReportOptions};
+use experiments::sweep_report::{print_summary, write_report, ConnectivityModels, ReportOptions};
 use experiments::sweep_run::run_sweep;
 use optimize::methods::{Method, MethodConfig};
 use surrogate::evaluator::Evaluator;
@@ -181,10 +182,21 @@ fn run(args: Args) -> Result<()> {
         let t1 = Instant::now();
         let dir = args.out.join("crbm-sweep");
         // Resumable: a killed pipeline keeps the finished models.
-        run_sweep(&SweepConfig::quick(), &dir, true, Shard::default(), None)?;
-        let summary = write_report(&dir, &dir.join("report"), &ReportOptions::default())?;
+        run_sweep(
+            &SweepConfig::quick(),
+            &dir,
+            true,
+            Shard::default(),
+            None,
+            &device,
+        )?;
+        let opts = ReportOptions {
+            connectivity: ConnectivityModels::Good,
+            ..ReportOptions::default()
+        };
+        let summary = write_report(&dir, &dir.join("report"), &opts)?;
         println!(
-            "cRBM λ sweep (synthetic raster, {} models):",
+            "cRBM λ sweep (Gaussian units, voxelised synthetic brain, {} models):",
             summary.n_models
         );
         print_summary(&summary);

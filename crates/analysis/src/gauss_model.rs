@@ -1,0 +1,255 @@
+//! Gaussian-visible models in a sweep (the λ-sweep study's model): the voxel signals are
+//! prepared once ([`VoxelData`]), then each (λ, seed) model goes through
+//! `crbm::gauss::fit::fit` (split → standardised PCD on a burn device → evaluation from the
+//! prior → voxel couplings `W diag⟨Var h⟩ Wᵀ` → planted-truth score) and is written as in
+//! [`crate::sweep`]. A model that explodes, in training or while sampling, is a row with
+//! `exploded = true`, its phase, update (and sweep), and stability margin; it never stops
+//! the sweep, and has no coupling matrix (so it never enters PCA or K-means).
+
+use std::cell::Cell;
+use std::path::Path;
+use std::time::Instant;
+
+use burn::tensor::Device;
+use crbm::gauss::fit::{fit, GaussFit, Truth};
+use crbm::gauss::input::load_recordings;
+use crbm::gauss::io::{save, GaussMetadata};
+use crbm::gauss::train::Phase;
+use crbm::Frames;
+
+use crate::config::{Job, SweepConfig, Visible};
+use crate::error::Result;
+use crate::sweep::{model_stem, weight_sparsity, write_identity_points, write_matrix_npy};
+use crate::table::ModelRow;
+
+/// The voxel signals of a Gaussian sweep.
+#[derive(Clone, Debug)]
+pub struct VoxelData {
+    /// Data-set name written into every model's metadata.
+    pub name: String,
+    /// z-scored voxel signals of the recording the sweep trains on, [T, K].
+    pub frames: Frames,
+    /// Planted voxel couplings and assemblies (synthetic brain).
+    pub truth: Option<Truth>,
+    /// Recordings on the grid (the sweep trains on the first).
+    pub n_recordings: usize,
+}
+
+impl VoxelData {
+    /// Loads traces or a voxel archive, or generates the synthetic brain, on its grid.
+    pub fn prepare(cfg: &SweepConfig) -> Result<Self> {
+        let mut all = load_recordings(&cfg.data.gauss_source())?;
+        let recording = if cfg.data.traces.is_some() {
+            cfg.data.recording
+        } else {
+            0
+        };
+        if recording >= all.recordings.len() {
+            return Err(crate::AnalysisError::Invalid(format!(
+                "data.recording = {recording}, but {} holds {} recording(s)",
+                all.dataset,
+                all.recordings.len()
+            )));
+        }
+        let n_recordings = all.recordings.len();
+        Ok(Self {
+            name: all.dataset,
+            frames: all.recordings.swap_remove(recording),
+            truth: all.truth,
+            n_recordings,
+        })
+    }
+
+    /// One line for logs.
+    pub fn describe(&self) -> String {
+        let k = self.frames.n_units;
+        format!(
+            "{}: {k} voxels, {} frames; coupling matrices: {k} x {k} voxel couplings",
+            self.name,
+            self.frames.len()
+        )
+    }
+}
+
+/// Trains (on `device`), evaluates and saves one Gaussian model; `on_update(k)` is called
+/// after each update. The row's part file is left to the caller.
+pub fn run_gauss_model(
+    cfg: &SweepConfig,
+    data: &VoxelData,
+    job: &Job,
+    dir: &Path,
+    device: &Device,
+    mut on_update: impl FnMut(usize),
+) -> Result<ModelRow> {
+    let fit_cfg = cfg.gauss_fit_config(job);
+    let t0 = Instant::now();
+    let trained_at = Cell::new(0.0f64);
+    let f = fit(&data.frames, data.truth.as_ref(), &fit_cfg, device, |k| {
+        on_update(k);
+        trained_at.set(t0.elapsed().as_secs_f64());
+    })?;
+    let total_s = t0.elapsed().as_secs_f64();
+    let stem = model_stem(job.index);
+    save(
+        &f.model,
+        &GaussMetadata {
+            config: Some(fit_cfg.train.clone()),
+            lambda: Some(job.lambda),
+            dataset: Some(data.name.clone()),
+            report: Some(f.train_report.clone()),
+            ..Default::default()
+        },
+        dir.join(&stem),
+    )?;
+    let mut row = row_of(cfg, job, &f, &stem, fit_cfg.train.batch_size);
+    (row.train_s, row.eval_s) = (trained_at.get(), total_s - trained_at.get());
+    if let (Some(test), Some(model), false) =
+        (&f.evaluation.test, &f.evaluation.model, row.exploded)
+    {
+        write_identity_points(
+            &dir.join(format!("{stem}.stats.parquet")),
+            test,
+            model,
+            cfg.identity_points,
+        )?;
+    }
+    let k = f.model.n_visible;
+    if !row.exploded && f.couplings.len() == k * k && f.couplings.iter().all(|x| x.is_finite()) {
+        let rel = format!("{stem}.couplings.npy");
+        write_matrix_npy(&dir.join(&rel), &f.couplings, k)?;
+        row.couplings_path = Some(rel);
+        row.n_groups = k as u64;
+    }
+    Ok(row)
+}
+
+/// The table row of a fit (timings and coupling path filled in by the caller).
+fn row_of(cfg: &SweepConfig, job: &Job, f: &GaussFit, stem: &str, batch: usize) -> ModelRow {
+    let r = &f.evaluation.report;
+    let explosion = f
+        .train_report
+        .exploded
+        .as_ref()
+        .or(f.evaluation.exploded.as_ref());
+    let updates = f.train_report.updates_done as u64;
+    let exploded_update = explosion.map(|e| match e.phase {
+        Phase::Training => e.at as u64,
+        Phase::Sampling => updates,
+    });
+    let m = &f.model;
+    ModelRow {
+        index: job.index as u64,
+        lambda: job.lambda,
+        range: job.range.clone(),
+        seed: job.seed,
+        penalty: cfg.penalty.name().into(),
+        visible: Visible::Gaussian.name().into(),
+        nrmse_v: r.v,
+        nrmse_h: r.h,
+        nrmse_vh: r.vh,
+        nrmse_vv: r.vv,
+        nrmse_hh: r.hh,
+        norm4: r.norm4,
+        bad: r.bad || explosion.is_some(),
+        good: r.good && explosion.is_none(),
+        exploded: explosion.is_some(),
+        exploded_epoch: exploded_update
+            .map(|u| u as f64 * batch as f64 / f.train_frames.max(1) as f64),
+        exploded_update,
+        exploded_phase: explosion.map(|e| match e.phase {
+            Phase::Training => "training".into(),
+            Phase::Sampling => "sampling".into(),
+        }),
+        exploded_sweep: explosion
+            .filter(|e| e.phase == Phase::Sampling)
+            .map(|e| e.at as u64),
+        stability_margin: explosion
+            .map(|e| e.stability_margin)
+            .unwrap_or(f.train_report.stability_margin),
+        updates,
+        train_s: 0.0,
+        eval_s: 0.0,
+        sparsity: weight_sparsity(&m.weights, m.n_visible, m.n_hidden),
+        max_abs_weight: m.weights.iter().fold(0.0f64, |a, w| a.max(w.abs())),
+        mean_jaccard: f.truth.as_ref().map(|t| t.mean_jaccard),
+        coupling_correlation: f.truth.as_ref().map(|t| t.coupling_correlation),
+        model_path: stem.to_string(),
+        couplings_path: None,
+        n_groups: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::{read_matrix_npy, run_model, SweepInput};
+
+    /// 3 λ × 1 seed on a tiny voxelised brain; the weakest λ with an enormous learning rate
+    /// explodes in training (deterministically), the others train.
+    pub(crate) fn tiny_gauss() -> SweepConfig {
+        let mut c = SweepConfig::quick();
+        c.data.brain.neurons = 800;
+        c.data.brain.frames = 400;
+        c.data.brain.voxel_size = 80.0;
+        c.grids.iter_mut().for_each(|g| g.count = 1);
+        c.seeds = 1;
+        c.gauss.train.n_hidden = 4;
+        c.gauss.train.n_updates = 30;
+        c.gauss.train.gibbs_steps = 3;
+        c.gauss.sampling.n_chains = 20;
+        c.gauss.sampling.burn_in = 20;
+        c.gauss.sampling.samples_per_chain = 3;
+        c.gauss.sampling.thinning = 5;
+        c
+    }
+
+    #[test]
+    fn a_gaussian_model_is_trained_scored_and_saved_and_an_explosion_is_a_row() {
+        let cfg = tiny_gauss();
+        let dir = std::env::temp_dir().join(format!("sweep-gauss-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let input = SweepInput::prepare(&cfg).unwrap();
+        let SweepInput::Voxels(data) = &input else {
+            panic!("a Gaussian sweep prepares voxels")
+        };
+        let k = data.frames.n_units;
+        assert!(k > 5 && data.truth.is_some(), "{}", data.describe());
+        let device = Device::flex();
+        let jobs = cfg.jobs();
+        let mut calls = 0;
+        let row = run_model(&cfg, &input, &jobs[1], &dir, &device, |_| calls += 1).unwrap();
+        assert_eq!(calls, cfg.gauss.train.n_updates);
+        assert_eq!(
+            (row.visible.as_str(), row.range.as_str()),
+            ("gaussian", "strong")
+        );
+        assert!(!row.exploded && row.norm4.is_finite() && row.stability_margin.is_finite());
+        assert!(row.coupling_correlation.is_some_and(|r| r.is_finite()));
+        let (j, k1, k2) = read_matrix_npy(&dir.join(row.couplings_path.as_ref().unwrap())).unwrap();
+        assert_eq!((k1, k2, row.n_groups), (k, k, k as u64));
+        assert!(j.iter().all(|x| x.is_finite()) && j[0] == 0.0);
+        let (model, meta) = crbm::gauss::io::load(dir.join(&row.model_path)).unwrap();
+        assert_eq!((model.n_visible, meta.lambda), (k, Some(jobs[1].lambda)));
+        assert!(dir
+            .join(format!("{}.stats.parquet", row.model_path))
+            .is_file());
+        // Same seed → same model.
+        let again = run_model(&cfg, &input, &jobs[1], &dir, &device, |_| ()).unwrap();
+        assert_eq!(
+            (again.norm4, again.sparsity, again.stability_margin),
+            (row.norm4, row.sparsity, row.stability_margin)
+        );
+
+        // A weak penalty with a runaway learning rate: exploded in training, not an error.
+        let mut wild = cfg.clone();
+        wild.gauss.train.learning_rate = 5.0;
+        wild.gauss.train.learning_rate_final = 5.0;
+        let boom = run_model(&wild, &input, &jobs[0], &dir, &device, |_| ()).unwrap();
+        assert!(boom.exploded && boom.bad && !boom.good, "{boom:?}");
+        assert_eq!(boom.exploded_phase.as_deref(), Some("training"));
+        let u = boom.exploded_update.expect("the update of the explosion");
+        assert!(u >= 1 && u <= wild.gauss.train.n_updates as u64 && boom.updates <= u);
+        assert!(boom.exploded_epoch.is_some_and(|e| e > 0.0));
+        assert!(boom.couplings_path.is_none() && boom.norm4.is_nan());
+    }
+}
