@@ -364,6 +364,10 @@ impl Default for SweepConfig {
     }
 }
 
+/// |v| (in data sd, the data being z-scored) above which the study presets call chains
+/// runaway and the model exploded.
+pub const RUNAWAY_STATE: f64 = 50.0;
+
 /// One model of the sweep.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Job {
@@ -378,11 +382,15 @@ pub struct Job {
 impl SweepConfig {
     /// The λ-sweep study on the voxelised synthetic brain (Gaussian visible units,
     /// standardised PCD, evaluation from the prior, clipped nRMSE for the good rule): 13 λ
-    /// (7 log-spaced in [0.005, 0.1], 6 in [0.5, 5]) × 5 seeds. The reference's training
-    /// (M = 30, 20,000 updates of 50 sweeps at learning rate 5e-4) is scaled down to fit a
-    /// 2-core machine: M = 20, 400 updates of 10 sweeps at a 40× larger learning rate
-    /// (2e-2 → 4e-4 from half-way), which keeps the total parameter change comparable and
-    /// lets weakly penalised models cross the stability boundary as in the study.
+    /// (7 log-spaced in [0.005, 0.1], 6 in [0.5, 5]) × 5 seeds on 4,000 neurons in 50 µm
+    /// voxels (284 units). The reference's training (M = 30, 20,000 updates of 50 sweeps at
+    /// learning rate 5e-4) is scaled down to fit a 2-core machine: M = 20, 800 updates of 10
+    /// sweeps at a 20× larger learning rate (1e-2 → 2e-4 from half-way). Chains with
+    /// |v| > 50 data sd (training or evaluation) mark a model exploded: z-scored data never
+    /// get there, chains of an improper model do. At 2e-2 models exploded in the first few
+    /// dozen updates at every λ (a step-size instability, not the penalty's effect); at 1e-2
+    /// the stability margin falls with weaker λ and the explosions come in evaluation
+    /// sampling of weakly penalised models, the study's mechanism.
     pub fn study() -> Self {
         let grid = |name: &str, start, stop, count| LambdaGrid {
             name: name.into(),
@@ -411,9 +419,10 @@ impl SweepConfig {
                     n_hidden: 20,
                     batch_size: 100,
                     gibbs_steps: 10,
-                    n_updates: 400,
-                    learning_rate: 2e-2,
-                    learning_rate_final: 4e-4,
+                    n_updates: 800,
+                    learning_rate: 1e-2,
+                    learning_rate_final: 2e-4,
+                    max_abs_state: RUNAWAY_STATE,
                     log_every: 50,
                     ..GaussTrainConfig::default()
                 },
@@ -423,6 +432,7 @@ impl SweepConfig {
                     burn_in: 500,
                     samples_per_chain: 10,
                     thinning: 50,
+                    max_abs_state: RUNAWAY_STATE,
                     ..GaussSamplingConfig::default()
                 },
             },
@@ -435,9 +445,9 @@ impl SweepConfig {
         }
     }
 
-    /// The main job's sweep (`pipeline`): the study's model and settings at a small size —
-    /// 6 λ (3 per range) × 2 seeds on a voxelised synthetic brain of 2,000 neurons (60 µm
-    /// voxels), M = 12, 300 updates — about a minute on 2 cores.
+    /// The main job's sweep (`pipeline`): the study's data, model and training, 6 λ (3 log-
+    /// spaced per range) × 2 seeds — about 1.5 min on 2 cores. Seed 1 explodes while sampling
+    /// at each weak λ; no strong-λ model explodes.
     pub fn quick() -> Self {
         let s = Self::study();
         let grid = |name: &str, start, stop| LambdaGrid {
@@ -449,31 +459,8 @@ impl SweepConfig {
         };
         Self {
             name: "study-quick".into(),
-            data: DataConfig {
-                brain: BrainData {
-                    neurons: 2000,
-                    frames: 1200,
-                    voxel_size: 60.0,
-                    ..BrainData::default()
-                },
-                ..DataConfig::default()
-            },
             grids: vec![grid("weak", 0.005, 0.1), grid("strong", 0.5, 5.0)],
             seeds: 2,
-            gauss: GaussSettings {
-                train: GaussTrainConfig {
-                    n_hidden: 12,
-                    n_updates: 300,
-                    ..s.gauss.train.clone()
-                },
-                sampling: GaussSamplingConfig {
-                    n_chains: 40,
-                    burn_in: 300,
-                    samples_per_chain: 8,
-                    thinning: 40,
-                    ..s.gauss.sampling.clone()
-                },
-            },
             identity_points: 500,
             ..s
         }
