@@ -87,11 +87,25 @@ fn synthetic_brain_run_writes_model_report_pictures_and_truth_scores() {
         "couplings_model.png",
         "couplings_true.png",
         "weights.png",
+        "weight_maps.png",
         "training_curve.csv",
         "report.parquet",
     ] {
         assert!(out.join(f).exists(), "{f}");
     }
+    // The weight maps are a decodable picture with coloured voxels on it.
+    let img = image::open(out.join("weight_maps.png")).unwrap().to_rgb8();
+    let coloured = img
+        .pixels()
+        .filter(|p| {
+            let [r, g, b] = p.0.map(i32::from);
+            (r - g).abs().max((b - g).abs()) > 60
+        })
+        .count();
+    assert!(
+        coloured > 500,
+        "weight_maps.png has {coloured} coloured pixels"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Outputs of one Gaussian-visible cRBM fit (`train-crbm --visible gaussian`): the model,
 //! the training curve, a one-row report (JSON, CSV, Parquet) and the pictures people look
-//! at: model and true voxel couplings in voxel order, and the weight matrix.
+//! at: model and true voxel couplings in voxel order, the weight matrix, and the weight maps
+//! of the strongest hidden units in space.
 
 use std::path::Path;
 
@@ -12,6 +13,7 @@ use serde::Serialize;
 
 use crate::output::{write_atomic, write_csv, write_parquet};
 use crate::sweep_plots::{heatmap, HeatmapAxes};
+use crate::weight_maps::weight_maps;
 
 pub use crbm::gauss::input::{GaussInput, GaussSource};
 
@@ -130,6 +132,7 @@ pub fn write_fit(
     fit: &GaussFit,
     cfg: &GaussFitConfig,
     truth: Option<&Truth>,
+    centres: &[[f64; 3]],
     row: &GaussRow,
 ) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -147,7 +150,17 @@ pub fn write_fit(
     .context("saving the model")?;
     write_curve(out, fit)?;
     write_row(out, row)?;
-    write_pictures(out, fit, truth)
+    write_pictures(out, fit, truth)?;
+    // Weight maps in space, where the voxels have positions.
+    if !centres.is_empty() && fit.model.is_valid() {
+        weight_maps(
+            &out.join("weight_maps.png"),
+            &fit.model.weights,
+            centres,
+            fit.model.n_hidden,
+        )?;
+    }
+    Ok(())
 }
 
 fn write_curve(out: &Path, fit: &GaussFit) -> Result<()> {

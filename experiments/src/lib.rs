@@ -15,3 +15,4 @@ pub mod sweep_plots;
 pub mod sweep_report;
 pub mod sweep_run;
 pub mod theta_input;
+pub mod weight_maps;

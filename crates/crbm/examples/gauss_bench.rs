@@ -19,6 +19,7 @@
 use std::time::Instant;
 
 use burn::tensor::Device;
+use crbm::dense::{product, View};
 use crbm::gauss::{GaussCrbm, GaussTrainConfig, GaussTrainer, GibbsEngine, Standardization};
 use crbm::rng::lane_rng;
 use crbm::Frames;
@@ -167,52 +168,8 @@ fn gemm_rate(b: usize, k: usize, m: usize) -> f64 {
     for _ in 0..10 {
         let t = Instant::now();
         for _ in 0..reps {
-            // SAFETY: row-major buffers of exactly the shapes given; Wᵀ read with swapped
-            // strides from W [k, m].
-            unsafe {
-                gemm::gemm(
-                    b,
-                    m,
-                    k,
-                    h.as_mut_ptr(),
-                    1,
-                    m as isize,
-                    false,
-                    v.as_ptr(),
-                    1,
-                    k as isize,
-                    w.as_ptr(),
-                    1,
-                    m as isize,
-                    0.0f32,
-                    1.0f32,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::Rayon(0),
-                );
-                gemm::gemm(
-                    b,
-                    k,
-                    m,
-                    x.as_mut_ptr(),
-                    1,
-                    k as isize,
-                    false,
-                    h.as_ptr(),
-                    1,
-                    m as isize,
-                    w.as_ptr(),
-                    m as isize,
-                    1,
-                    0.0f32,
-                    1.0f32,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::Rayon(0),
-                );
-            }
+            product(&mut h, View::rows(&v, b, k), View::rows(&w, k, m));
+            product(&mut x, View::rows(&h, b, m), View::transposed(&w, m, k));
         }
         best = best.min(t.elapsed().as_secs_f64() / reps as f64);
     }

@@ -14,6 +14,7 @@ use rand::RngCore;
 use rayon::prelude::*;
 
 use crate::batch::SparseBatch;
+use crate::dense::{product, View};
 use crate::layers::{DRelu, DReluMoments};
 use crate::model::Crbm;
 use crate::rng::lane_rng;
@@ -160,31 +161,11 @@ impl SamplerWeights {
         if b == 0 || n == 0 || m == 0 {
             return;
         }
-        // SAFETY: dst is b×n (row stride n), lhs b×m (row stride m), rhs = Wᵀ viewed
-        // as m×n with element (μ, i) at μ + i·m; all in bounds of their buffers.
-        unsafe {
-            gemm::gemm(
-                b,
-                n,
-                m,
-                out.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                h.as_ptr(),
-                1,
-                m as isize,
-                self.weights.as_ptr(),
-                m as isize,
-                1,
-                0.0f32,
-                1.0f32,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
-            );
-        }
+        product(
+            out,
+            View::rows(h, b, m),
+            View::transposed(&self.weights, m, n),
+        );
     }
 
     /// v ~ Bernoulli(sigmoid(g + X)) for pre-activations X of shape [B, N].

@@ -8,6 +8,7 @@
 //!   (ReLU, Gaussian special cases); Bernoulli units.
 //! * [`model`]: parameters, energy, free energy, exact log Z / likelihood /
 //!   gradient for small N, sign fix-up.
+//! * [`dense`]: the one strided f32 GEMM of the host kernels.
 //! * [`gibbs`] (sparse CPU kernels) and [`tensor`] (burn `Device` tensors):
 //!   batched block-Gibbs sampling.
 //! * [`train`]: PCD with Adam/RMSprop, penalties ([`penalty`]), clipping, decay,
@@ -24,6 +25,7 @@ pub mod batch;
 pub mod brain;
 pub mod couplings;
 pub mod data;
+pub mod dense;
 pub mod durable;
 pub mod erfcx;
 pub mod error;

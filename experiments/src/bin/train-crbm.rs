@@ -414,7 +414,14 @@ fn run_gaussian(args: &Args) -> Result<()> {
         &args.device.device,
         start.elapsed().as_secs_f64(),
     );
-    write_fit(&args.out, &fit, &cfg, input.truth.as_ref(), &row)?;
+    write_fit(
+        &args.out,
+        &fit,
+        &cfg,
+        input.truth.as_ref(),
+        &input.centres,
+        &row,
+    )?;
     print_gauss(&row);
     eprintln!("wrote {}", args.out.display());
     Ok(())

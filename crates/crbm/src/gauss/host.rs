@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::model::GaussCrbm;
+use crate::dense::{product, View};
 use crate::frames::Frames;
 use crate::layers::DRelu;
 use crate::rng::lane_rng;
@@ -84,7 +85,11 @@ impl HostGibbs {
     pub fn sample_hidden(&self, v: &[f32], h: &mut [f32], seed: u64, step: u64) {
         let c = v.len() / self.n.max(1);
         // I = v·W: [C, N]·[N, M].
-        product(c, self.m, self.n, h, v, self.n, 1, &self.weights, self.m, 1);
+        product(
+            h,
+            View::rows(v, c, self.n),
+            View::rows(&self.weights, self.n, self.m),
+        );
         h.par_chunks_mut(self.m.max(1))
             .enumerate()
             .for_each(|(r, row)| {
@@ -103,7 +108,11 @@ impl HostGibbs {
     pub fn sample_visible(&self, h: &[f32], v: &mut [f32], seed: u64, step: u64) {
         let c = h.len() / self.m.max(1);
         // X = h·Wᵀ: [C, M]·[M, N], Wᵀ read from W [N, M] with swapped strides.
-        product(c, self.n, self.m, v, h, self.m, 1, &self.weights, 1, self.m);
+        product(
+            v,
+            View::rows(h, c, self.m),
+            View::transposed(&self.weights, self.m, self.n),
+        );
         v.par_chunks_mut(self.n.max(1))
             .enumerate()
             .for_each(|(r, row)| {
@@ -134,52 +143,6 @@ impl HostGibbs {
         for s in 0..sweeps as u64 {
             self.sweep(&mut chains.values, &mut h, seed, first_step + s);
         }
-    }
-}
-
-/// `dst [rows, cols] = lhs [rows, inner] · rhs [inner, cols]`, f32, rayon-parallel; `lhs`
-/// and `rhs` given with their (row, column) strides, `dst` row-major.
-#[allow(clippy::too_many_arguments)]
-fn product(
-    rows: usize,
-    cols: usize,
-    inner: usize,
-    dst: &mut [f32],
-    lhs: &[f32],
-    lhs_rs: usize,
-    lhs_cs: usize,
-    rhs: &[f32],
-    rhs_rs: usize,
-    rhs_cs: usize,
-) {
-    assert!(dst.len() >= rows * cols && lhs.len() >= rows * inner && rhs.len() >= inner * cols);
-    if rows == 0 || cols == 0 {
-        return;
-    }
-    // SAFETY: every index the kernel touches, r·rs + c·cs, is inside the buffers checked
-    // above (row-major dst [rows, cols]; lhs and rhs with the strides of their shapes).
-    unsafe {
-        gemm::gemm(
-            rows,
-            cols,
-            inner,
-            dst.as_mut_ptr(),
-            1,
-            cols as isize,
-            false,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
-            0.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            gemm::Parallelism::Rayon(0),
-        );
     }
 }
 

@@ -44,6 +44,8 @@ pub struct GaussInput {
     pub frames: Frames,
     pub truth: Option<Truth>,
     pub dataset: String,
+    /// Voxel centres, [K] × 3 µm (empty for traces without coordinates).
+    pub centres: Vec<[f64; 3]>,
 }
 
 /// Every recording of a source on one grid (several only for a multi-fish archive or a
@@ -85,6 +87,7 @@ pub fn load_input(source: &GaussSource) -> Result<GaussInput> {
         frames: all.recordings.swap_remove(wanted),
         truth: all.truth,
         dataset,
+        centres: all.centres,
     })
 }
 
