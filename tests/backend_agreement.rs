@@ -181,10 +181,32 @@ fn gpu_kernel_matches_the_fused_engine_over_the_reference_schedule() {
     }
 }
 
-/// The wgpu device, or None (skip) when no adapter opens and PMFM_REQUIRE_WGPU is not 1.
+/// Whether a Vulkan driver (an ICD manifest) is installed. Without one, wgpu on Linux falls back
+/// to a GL adapter on which these tests run for many minutes instead of seconds.
+#[cfg(feature = "wgpu")]
+fn vulkan_driver_installed() -> bool {
+    if !cfg!(target_os = "linux") || std::env::var_os("VK_ICD_FILENAMES").is_some() {
+        return true;
+    }
+    ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .flatten()
+        .any(|e| e.path().extension().is_some_and(|x| x == "json"))
+}
+
+/// The wgpu device, or None (skip) when no adapter opens — or only a non-Vulkan fallback would —
+/// and PMFM_REQUIRE_WGPU is not 1.
 #[cfg(feature = "wgpu")]
 fn wgpu_or_skip() -> Option<burn::tensor::Device> {
     let required = std::env::var("PMFM_REQUIRE_WGPU").is_ok_and(|v| v == "1");
+    if !vulkan_driver_installed() {
+        let why = "no Vulkan driver installed (no ICD in /usr/share/vulkan/icd.d): wgpu would fall back to a slow non-Vulkan adapter; install mesa-vulkan-drivers";
+        assert!(!required, "PMFM_REQUIRE_WGPU=1 but {why}");
+        eprintln!("skipped: {why} (or set PMFM_REQUIRE_WGPU=1 to fail)");
+        return None;
+    }
     match std::panic::catch_unwind(|| {
         let d = experiments::device::select("wgpu").unwrap();
         let _ = burn::tensor::Tensor::<1>::zeros([1], &d).into_data();

@@ -97,9 +97,10 @@ fn simulate_on(dir: &Path, out: &Path) -> Output {
 /// One line on stderr naming `needle`, exit code non-zero, no panic.
 fn assert_clean_error(o: &Output, needle: &str) {
     let err = stderr(o);
-    assert!(
-        !o.status.success(),
-        "expected failure, got success; stderr: {err}"
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected exit code 1 (an error, not a panic); stderr: {err}"
     );
     assert!(
         !err.contains("panicked"),
@@ -146,6 +147,15 @@ fn simulate_writes_bold_fc_and_costs_on_the_synthetic_default() {
     let lines: Vec<&str> = costs.lines().collect();
     assert_eq!(lines.len(), 3, "{costs}");
     assert!(lines[0].contains("total_cost"));
+    // Both θ near the truth: valid, finite costs (an invalid term costs 10, a total 20).
+    for row in 0..2 {
+        for col in ["fc_cost", "ks_cost", "total_cost"] {
+            let v = column(&costs, col, row);
+            assert!(v.is_finite() && v >= 0.0 && v < 2.0, "{col} of set {row}: {v}\n{costs}");
+        }
+        assert_eq!(column(&costs, "valid_fc_dups", row), 2.0, "{costs}");
+        assert_eq!(column(&costs, "valid_ks_dups", row), 2.0, "{costs}");
+    }
     let fc = std::fs::read_to_string(out.join("fc.csv")).unwrap();
     assert_eq!(fc.lines().count(), 1 + 4 * 68 * 67 / 2);
 }
@@ -174,20 +184,29 @@ fn cost_rescores_bold_written_by_simulate() {
     assert!(o2.status.success(), "{}", stderr(&o2));
     let a = std::fs::read_to_string(out.join("costs.csv")).unwrap();
     let b = std::fs::read_to_string(&table).unwrap();
-    let total = |s: &str, col: &str| -> f64 {
-        let mut l = s.lines();
-        let h: Vec<&str> = l.next().unwrap().split(',').collect();
-        let k = h.iter().position(|c| *c == col).unwrap();
-        l.next()
-            .unwrap()
-            .split(',')
-            .nth(k)
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let total = |s: &str, col: &str| column(s, col, 0);
+    // A valid, finite cost (not the invalid 20 that two failed runs would also agree on).
+    let t = total(&a, "total_cost");
+    assert!(t.is_finite() && t < 3.0, "total cost {t}\n{a}");
     // The BOLD file holds f64 copies of the f32 simulation: the same costs up to rounding.
     assert!((total(&a, "total_cost") - total(&b, "total_cost")).abs() < 1e-4);
+}
+
+/// Column `col` of data row `row` (0-based) of a CSV table with a header.
+fn column(csv: &str, col: &str, row: usize) -> f64 {
+    let mut l = csv.lines();
+    let h: Vec<&str> = l.next().unwrap().split(',').collect();
+    let k = h
+        .iter()
+        .position(|c| *c == col)
+        .unwrap_or_else(|| panic!("no column {col}"));
+    l.nth(row)
+        .unwrap()
+        .split(',')
+        .nth(k)
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -237,7 +256,13 @@ fn mat_without_the_expected_variable_is_a_clear_error() {
     .join("../../shared/data/kong2021/fcd_train.mat");
 
     if !shared.exists() {
-        eprintln!("skipped: {} is absent", shared.display());
+        if std::env::var("PMFM_REQUIRE_DATA").is_ok_and(|v| v == "1") {
+            panic!("PMFM_REQUIRE_DATA=1 but {} is absent", shared.display());
+        }
+        eprintln!(
+            "skipped: {} is absent (set PMFM_REQUIRE_DATA=1 to fail)",
+            shared.display()
+        );
         return;
     }
     let dir = tmp("matvar");

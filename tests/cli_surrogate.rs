@@ -226,6 +226,21 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
         .u64()
         .unwrap()
         .clone();
+    // Every method found a valid candidate: finite validated costs below the invalid 10.
+    let best = first
+        .column("best_validated_cost")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .clone();
+    for k in 0..5 {
+        let c = best.get(k).unwrap();
+        assert!(
+            c.is_finite() && c < 10.0,
+            "{}: best validated cost {c}",
+            methods.get(k).unwrap()
+        );
+    }
     for k in 0..5 {
         let (m, s) = (methods.get(k).unwrap(), sims.get(k).unwrap());
         match m {
@@ -351,6 +366,11 @@ fn reference_candidates_are_validated_beside_the_fits() {
     // The ground truth validates better than eight random parameter sets.
     let r = 1 - k;
     let best = col("best_validated_cost").f64().unwrap().clone();
+    // Valid, finite costs (an invalid term costs 10): the comparison is between real fits.
+    for j in 0..2 {
+        let c = best.get(j).unwrap();
+        assert!(c.is_finite() && c < 10.0, "row {j}: best validated cost {c}");
+    }
     assert!(
         best.get(k).unwrap() < best.get(r).unwrap(),
         "reference {} vs random {}",

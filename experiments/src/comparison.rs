@@ -156,6 +156,12 @@ pub fn build_surrogate(
 ) -> Result<(Ensemble, surrogate::Samples, f64, f64)> {
     use surrogate::design::{Design, DesignSpace};
     use surrogate::shard::{batch_seed, Batches};
+    // Checked before anything is simulated.
+    if members == 0 || n == 0 {
+        anyhow::bail!(
+            "the in-process surrogate needs --ensemble ≥ 1 and --dataset-size ≥ 1 (got {members} and {n})"
+        );
+    }
     let t0 = std::time::Instant::now();
     let space = DesignSpace::new(
         evaluator.myelin(),
@@ -185,7 +191,7 @@ pub fn build_surrogate(
     if let Some(e) = epochs {
         train_cfg.epochs = e;
     }
-    let seeds: Vec<u64> = (0..members.max(1) as u64).map(|k| seed + k).collect();
+    let seeds: Vec<u64> = (0..members as u64).map(|k| seed + k).collect();
     let bar = crate::progress::bar((train_cfg.epochs * seeds.len()) as u64, "epochs");
     let (mut model, _) = Ensemble::fit(
         &samples,
@@ -226,11 +232,12 @@ pub fn best_thetas(dir: &Path) -> Result<Vec<(String, Theta)>> {
         .collect())
 }
 
-/// The best validated θ of each outcome (method name, θ).
+/// The best validated θ of each outcome (method name, θ); a method with no valid candidate has
+/// no θ to show.
 pub fn outcome_thetas(outcomes: &[Outcome]) -> Vec<(String, Theta)> {
     outcomes
         .iter()
-        .map(|o| (o.method.name().to_string(), o.best_theta))
+        .filter_map(|o| Some((o.method.name().to_string(), o.best_theta?)))
         .collect()
 }
 

@@ -79,7 +79,9 @@ pub struct MethodArgs {
 }
 
 impl MethodArgs {
-    pub fn config(&self) -> MethodConfig {
+    /// The method settings, checked once (`MethodConfig::check`): a zero count, λ < 2, μ > λ, a
+    /// non-positive σ₀ or radius is an error naming the setting, before anything is simulated.
+    pub fn config(&self) -> Result<MethodConfig> {
         let mut cfg = MethodConfig {
             population: self.population,
             parents: self.parents,
@@ -108,7 +110,8 @@ impl MethodArgs {
         a.radius_min = a.radius_min.min(self.active_radius);
         a.explore_weight = self.active_explore;
         a.observed_weight = self.active_observed_weight;
-        cfg
+        cfg.check()?;
+        Ok(cfg)
     }
 
     /// The starting table (`--table`), if any was given.

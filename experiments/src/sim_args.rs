@@ -1,6 +1,7 @@
 //! Simulation options shared by the pMFM binaries (`--dt`, `--duration`, …).
 
-use pmfm_sim::simulator::{Engine, Precision, SimConfig};
+use anyhow::{anyhow, Result};
+use pmfm_sim::simulator::{Engine, Precision, SimConfig, SimError};
 
 /// Integration schedule options; defaults are the reference settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -33,8 +34,12 @@ pub struct SimArgs {
 }
 
 impl SimArgs {
-    pub fn config(&self) -> SimConfig {
-        SimConfig {
+    /// The schedule, validated once together with the FCD window (finite times, step count and
+    /// kept frames under the caps of `pmfm_sim::simulator`, 2 ≤ window < frames), so that no
+    /// binary simulates before finding out that its settings cannot work. The error names the
+    /// flag.
+    pub fn config(&self) -> Result<SimConfig> {
+        let cfg = SimConfig {
             dt: self.dt,
             warmup_steps: self.warmup_steps,
             duration: self.duration,
@@ -52,6 +57,20 @@ impl SimArgs {
                 _ => Engine::Auto,
             },
             ..SimConfig::default()
-        }
+        };
+        cfg.validate()
+            .and_then(|()| cfg.validate_fcd_window(self.fcd_window))
+            .map_err(|e| anyhow!("{}: {e}", flag_of(&e)))?;
+        Ok(cfg)
+    }
+}
+
+/// The command-line flag behind a settings error.
+fn flag_of(e: &SimError) -> String {
+    match e {
+        SimError::Schedule { field, .. } => format!("--{}", field.replace('_', "-")),
+        SimError::FcdWindow { .. } => "--fcd-window".into(),
+        SimError::Config(_) => "--engine/--f64".into(),
+        _ => "simulation settings".into(),
     }
 }

@@ -82,7 +82,7 @@ impl Simulate for EulerSimulate<'_> {
             .samples(
                 thetas,
                 first_index,
-                self.n_dup.max(1),
+                self.n_dup,
                 batch_seed(self.seed, round),
                 DESIGN,
             )
@@ -176,6 +176,9 @@ impl ActiveConfig {
     /// Checks the values once, before a run.
     pub fn check(&self) -> Result<(), OptimizeError> {
         let bad = |f: &str, r: String| Err(OptimizeError::config(format!("active.{f}"), r));
+        if self.n_dup == 0 {
+            return bad("n_dup", "duplicates per simulated θ must be ≥ 1, got 0".into());
+        }
         if self.batch == 0 || self.ensemble == 0 || self.searches == 0 {
             return bad(
                 "batch",
@@ -617,6 +620,12 @@ pub fn run_active<S: Simulate>(
     log: bool,
 ) -> Result<ActiveOutcome, OptimizeError> {
     cfg.check()?;
+    if top == 0 {
+        return Err(OptimizeError::config(
+            "validate_top",
+            "need at least one candidate to validate, got 0",
+        ));
+    }
     let scale = theta_scale(initial)?;
     let mut data = initial.clone();
     let mut records: Vec<RoundRecord> = Vec::new();
@@ -770,7 +779,7 @@ pub fn run_active<S: Simulate>(
     }
     let ensemble = train(&data, cfg, seed, records.len(), device)?;
     let ranked = ranked_rows(&ensemble, &data, cfg.observed_weight)?;
-    let candidates = best_distinct(&ranked, &data, &scale, top.max(1), 0.01);
+    let candidates = best_distinct(&ranked, &data, &scale, top, 0.01);
     Ok(ActiveOutcome {
         data,
         records,

@@ -148,6 +148,49 @@ impl Default for MethodConfig {
 }
 
 impl MethodConfig {
+    /// Checks the values once, before a run: every count that a run divides by or loops over is
+    /// at least 1 (no silent `0 → 1`), CMA-ES needs λ ≥ 2 and 1 ≤ μ ≤ λ, weights are finite.
+    pub fn check(&self) -> Result<(), OptimizeError> {
+        let bad = |f: &str, r: String| Err(OptimizeError::config(f, r));
+        if self.population < 2 {
+            return bad("population", format!("CMA-ES needs λ ≥ 2, got {}", self.population));
+        }
+        if self.parents == 0 || self.parents > self.population {
+            return bad(
+                "parents",
+                format!("need 1 ≤ μ ≤ λ = {}, got {}", self.population, self.parents),
+            );
+        }
+        if !(self.sigma0.is_finite() && self.sigma0 > 0.0) {
+            return bad("sigma0", format!("must be positive and finite, got {}", self.sigma0));
+        }
+        if let Some(p) = self.surrogate_population.filter(|&p| p < 2) {
+            return bad("surrogate_population", format!("CMA-ES needs λ ≥ 2, got {p}"));
+        }
+        let counts = [
+            ("generations", self.generations),
+            ("surrogate_generations", self.surrogate_generations.unwrap_or(1)),
+            ("n_dup", self.n_dup),
+            ("validate_top", self.validate_top),
+            ("n_dup_validate", self.n_dup_validate),
+            ("gd_starts", self.gd_starts),
+            ("random_budget", self.random_budget),
+        ];
+        if let Some((name, _)) = counts.iter().find(|(_, v)| *v == 0) {
+            return bad(*name, "must be at least 1, got 0".into());
+        }
+        if !self.surrogate_cost.spread_weight.is_finite() {
+            return bad(
+                "spread_weight",
+                format!("must be finite, got {}", self.surrogate_cost.spread_weight),
+            );
+        }
+        if let Some(z) = self.surrogate_cost.max_z.filter(|z| !(z.is_finite() && *z > 0.0)) {
+            return bad("support_z", format!("must be positive and finite, got {z}"));
+        }
+        self.active.check()
+    }
+
     /// The settings of a CMA-ES on a surrogate: its own population (parents scaled with it) and
     /// generations where given.
     pub fn on_surrogate(&self) -> MethodConfig {
@@ -168,8 +211,9 @@ impl MethodConfig {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub method: Method,
-    /// Best validated θ and its validated total cost (∞ when no candidate was valid).
-    pub best_theta: Theta,
+    /// Best validated θ and its validated total cost; `None` (and cost ∞) when no candidate
+    /// was valid after validation — never the unvalidated start.
+    pub best_theta: Option<Theta>,
     pub best_cost: f64,
     /// Predicted (search) cost of that candidate.
     pub best_search_cost: f64,
@@ -259,6 +303,7 @@ pub fn run_method(
             format!("{} needs a starting parameter→cost table", method.name()),
         ));
     }
+    cfg.check()?;
     let (myelin, gradient) = (evaluator.myelin(), evaluator.gradient());
     let bounds = *evaluator.bounds();
     let start = reference_start(myelin, gradient, &bounds, cfg.seed);
@@ -306,7 +351,7 @@ pub fn run_method(
                 model.kind().map(|k| k.name()).unwrap_or("surrogate")
             );
             table = RunTable::new(run_id, method.name(), &objective_name);
-            let starts: Vec<Theta> = (0..cfg.gd_starts.max(1) as u64)
+            let starts: Vec<Theta> = (0..cfg.gd_starts as u64)
                 .map(|k| reference_start(myelin, gradient, &bounds, cfg.seed.wrapping_add(1 + k)))
                 .collect();
             let mut obs: Vec<&mut dyn Observer> = vec![&mut table];
@@ -334,14 +379,14 @@ pub fn run_method(
                 &mut sim,
                 a,
                 cfg.seed,
-                cfg.validate_top.max(1),
+                cfg.validate_top,
                 device,
                 rounds_dir.as_deref(),
                 cfg.log_every > 0,
             )?;
             objective_name = format!(
                 "euler(n_dup={})+{}-ensemble{}",
-                a.n_dup.max(1),
+                a.n_dup,
                 a.model.kind.name(),
                 a.ensemble
             );
@@ -435,7 +480,7 @@ pub fn run_method(
     let cands = match (method, chosen) {
         (Method::Reference, _) => cfg.candidates.clone(),
         (_, Some(c)) => c,
-        (_, None) => top_distinct(&table, cfg.validate_top.max(1)),
+        (_, None) => top_distinct(&table, cfg.validate_top),
     };
     let xs: Vec<Vec<f64>> = cands.iter().map(|c| c.0.clone()).collect();
     let predicted: Vec<f64> = cands.iter().map(|c| c.1).collect();
@@ -459,8 +504,12 @@ pub fn run_method(
         .filter(|(_, e)| e.valid)
         .min_by(|a, b| a.1.cost.total_cmp(&b.1.cost));
     let (best_theta, best_cost, best_search_cost) = match best {
-        Some((k, e)) => (std::array::from_fn(|d| xs[k][d]), e.cost, predicted[k]),
-        None => (start, f64::INFINITY, f64::INFINITY),
+        Some((k, e)) => (
+            Some(std::array::from_fn(|d| xs[k][d])),
+            e.cost,
+            predicted[k],
+        ),
+        None => (None, f64::INFINITY, f64::INFINITY),
     };
     if let Some(path) = out {
         table = table.writing_to(path, 10);

@@ -26,7 +26,7 @@ impl<'a> EulerObjective<'a> {
     pub fn new(evaluator: &'a Evaluator, n_dup: usize, seed: u64) -> Self {
         Self {
             evaluator,
-            n_dup: n_dup.max(1),
+            n_dup,
             seed,
             calls: 0,
             max_batch: 256,

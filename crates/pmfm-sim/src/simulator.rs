@@ -87,11 +87,44 @@ impl Default for SimConfig {
     }
 }
 
+/// Most integration steps (warm-up + main loop) one simulation may take: 10⁸, about 1000× the
+/// reference schedule (99,401 steps). Beyond it a run takes days; a mistyped `dt` or `duration`
+/// (1e-12, 1e15, inf) is refused instead of overflowing the step count.
+pub const MAX_STEPS: usize = 100_000_000;
+
+/// Most kept BOLD frames: 20,000 (the reference keeps 1200). The FCD of one series costs
+/// O(frames²·pairs) time and O(frames·pairs) memory, so longer runs are refused up front.
+pub const MAX_FRAMES: usize = 20_000;
+
+/// Most bytes the BOLD of one batch may take on the host or device (series × frames × regions
+/// values): 32 GiB.
+pub const MAX_BOLD_BYTES: u128 = 32 << 30;
+
 /// Invalid simulation settings or inputs.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error("invalid simulation settings: {0}")]
     Config(String),
+    /// One schedule setting (a [`SimConfig`] field: `dt`, `duration`, `burn_in`, `tr`,
+    /// `warmup_steps`) is out of its domain.
+    #[error("invalid simulation settings: {field} = {value}: {reason}")]
+    Schedule {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// The FCD sliding window does not fit the schedule's (or a file's) BOLD frames.
+    #[error("invalid FCD window: fcd_window = {window} must satisfy 2 ≤ fcd_window < frames ({frames} BOLD frames)")]
+    FcdWindow { window: usize, frames: usize },
+    /// The batch's BOLD would exceed [`MAX_BOLD_BYTES`].
+    #[error("batch too large: {series} series × {frames} frames × {regions} regions of BOLD need {bytes} bytes, more than the cap of {cap} bytes (32 GiB); use fewer duplicates or parameter sets per batch")]
+    TooLarge {
+        series: usize,
+        frames: usize,
+        regions: usize,
+        bytes: u128,
+        cap: u128,
+    },
     #[error("invalid simulation input: {0}")]
     Input(String),
     #[error(transparent)]
@@ -136,47 +169,113 @@ impl SimConfig {
         self.n_slots().saturating_sub(self.dropped_slots())
     }
 
-    /// Checks the settings once, so the integrator can trust them.
+    /// Checks the settings once, so the integrator can trust them: every time finite, step
+    /// count under [`MAX_STEPS`], kept frames under [`MAX_FRAMES`].
     pub fn validate(&self) -> Result<(), SimError> {
-        let bad = |m: String| Err(SimError::Config(m));
+        let bad = |field: &'static str, value: String, reason: String| {
+            Err(SimError::Schedule {
+                field,
+                value,
+                reason,
+            })
+        };
         if !(self.dt > 0.0 && self.dt.is_finite()) {
-            return bad(format!("dt must be positive, got {}", self.dt));
+            return bad("dt", self.dt.to_string(), "must be positive and finite".into());
         }
-        if !(self.tr >= self.dt) {
-            return bad(format!(
-                "TR ({}) must be at least dt ({})",
-                self.tr, self.dt
-            ));
+        if !(self.tr.is_finite() && self.tr >= self.dt) {
+            return bad(
+                "tr",
+                self.tr.to_string(),
+                format!("must be finite and at least dt ({})", self.dt),
+            );
+        }
+        if !(self.duration > 0.0 && self.duration.is_finite()) {
+            return bad(
+                "duration",
+                self.duration.to_string(),
+                "must be positive and finite".into(),
+            );
+        }
+        if !(self.burn_in >= 0.0 && self.burn_in < self.duration) {
+            return bad(
+                "burn_in",
+                self.burn_in.to_string(),
+                format!("need 0 ≤ burn-in < duration ({})", self.duration),
+            );
+        }
+        // In f64 before any cast to usize, so 1e15 s or dt = 1e-12 cannot overflow.
+        let steps = self.warmup_steps as f64 + self.duration / self.dt + 1.0;
+        if steps > MAX_STEPS as f64 {
+            let field = if self.warmup_steps > MAX_STEPS / 2 {
+                "warmup_steps"
+            } else if self.dt < 1e-3 {
+                "dt"
+            } else {
+                "duration"
+            };
+            let value = match field {
+                "warmup_steps" => self.warmup_steps.to_string(),
+                "dt" => self.dt.to_string(),
+                _ => self.duration.to_string(),
+            };
+            return bad(
+                field,
+                value,
+                format!(
+                    "{} warm-up + {:.3e} main-loop steps exceed the cap of {MAX_STEPS} steps",
+                    self.warmup_steps,
+                    self.duration / self.dt + 1.0
+                ),
+            );
         }
         let spt = self.steps_per_tr() as f64;
         if ((spt * self.dt - self.tr) / self.tr).abs() > 1e-9 {
-            return bad(format!(
-                "TR ({}) must be a whole number of steps of dt ({})",
-                self.tr, self.dt
-            ));
+            return bad(
+                "tr",
+                self.tr.to_string(),
+                format!("must be a whole number of steps of dt ({})", self.dt),
+            );
         }
-        if !(self.duration > 0.0 && self.burn_in >= 0.0 && self.burn_in < self.duration) {
-            return bad(format!(
-                "need 0 ≤ burn-in ({}) < duration ({})",
-                self.burn_in, self.duration
-            ));
+        if self.n_frames() > MAX_FRAMES {
+            return bad(
+                "duration",
+                self.duration.to_string(),
+                format!(
+                    "keeps {} BOLD frames at TR {} s, more than the cap of {MAX_FRAMES}",
+                    self.n_frames(),
+                    self.tr
+                ),
+            );
         }
         if self.engine == Engine::Fused && self.precision == Precision::F64 {
-            return bad("the fused CPU engine runs in f32; use the tensor engine for f64".into());
-        }
-        if self.engine == Engine::Kernel && self.precision == Precision::F64 {
-            return bad("the GPU kernel engine runs in f32; use the tensor engine for f64".into());
-        }
-        if self.n_frames() < 3 {
-            return bad(format!(
-                "duration {} s with burn-in {} s and TR {} s leaves {} BOLD frames; need at least 3",
-                self.duration,
-                self.burn_in,
-                self.tr,
-                self.n_frames()
+            return Err(SimError::Config(
+                "the fused CPU engine runs in f32; use the tensor engine for f64".into(),
             ));
         }
+        if self.engine == Engine::Kernel && self.precision == Precision::F64 {
+            return Err(SimError::Config(
+                "the GPU kernel engine runs in f32; use the tensor engine for f64".into(),
+            ));
+        }
+        if self.n_frames() < 3 {
+            return bad(
+                "duration",
+                self.duration.to_string(),
+                format!(
+                    "with burn-in {} s and TR {} s it leaves {} BOLD frames; need at least 3",
+                    self.burn_in,
+                    self.tr,
+                    self.n_frames()
+                ),
+            );
+        }
         Ok(())
+    }
+
+    /// Checks that an FCD window of `window` frames fits this schedule's BOLD frames
+    /// (2 ≤ window < frames: at least two windows, and at least two frames per window).
+    pub fn validate_fcd_window(&self, window: usize) -> Result<(), SimError> {
+        validate_fcd_window(window, self.n_frames())
     }
 }
 
@@ -471,6 +570,21 @@ impl Simulator {
                 "need at least one parameter set and one duplicate".into(),
             ));
         }
+        let (series, frames) = (params.len() as u128 * n_dup as u128, self.config.n_frames());
+        let value_bytes = match self.dtype {
+            DType::F64 => 8,
+            _ => 4,
+        };
+        let bytes = series * frames as u128 * n as u128 * value_bytes;
+        if bytes > MAX_BOLD_BYTES {
+            return Err(SimError::TooLarge {
+                series: usize::try_from(series).unwrap_or(usize::MAX),
+                frames,
+                regions: n,
+                bytes,
+                cap: MAX_BOLD_BYTES,
+            });
+        }
         if let Some(p) = params
             .iter()
             .find(|p| p.w.len() != n || p.i.len() != n || p.sigma.len() != n)
@@ -545,6 +659,17 @@ impl Simulator {
         let b = params.len();
         let v: Vec<f64> = (0..n_dup * b).map(|m| f(&params[m % b])).collect();
         tensor2(v, [1, n_dup * b], &self.device, self.dtype)
+    }
+}
+
+/// Checks that an FCD window of `window` frames fits `frames` BOLD frames: 2 ≤ window < frames
+/// (a window of 0 or 1 frames has no correlation, one of `frames` or more leaves fewer than two
+/// windows, hence no FCD).
+pub fn validate_fcd_window(window: usize, frames: usize) -> Result<(), SimError> {
+    if window >= 2 && window < frames {
+        Ok(())
+    } else {
+        Err(SimError::FcdWindow { window, frames })
     }
 }
 

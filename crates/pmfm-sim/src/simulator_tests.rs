@@ -86,7 +86,65 @@ fn reference_schedule_has_1367_slots_and_1200_frames() {
     assert_eq!(cfg.n_frames(), 1200);
     assert!(cfg.validate().is_ok());
     let bad = SimConfig { tr: 0.725, ..cfg };
-    assert!(matches!(bad.validate(), Err(SimError::Config(_))));
+    assert!(matches!(
+        bad.validate(),
+        Err(SimError::Schedule { field: "tr", .. })
+    ));
+}
+
+/// Every schedule that would overflow the step count, exhaust memory or divide by nothing is
+/// refused by `validate`, naming the field; the FCD window must satisfy 2 ≤ window < frames.
+#[test]
+fn validate_refuses_unbounded_schedules_and_windows_that_do_not_fit() {
+    let cfg = SimConfig::default();
+    let field = |c: SimConfig| match c.validate() {
+        Err(SimError::Schedule { field, .. }) => field,
+        other => panic!("{c:?}: {other:?}"),
+    };
+    assert_eq!(field(SimConfig { duration: f64::INFINITY, ..cfg }), "duration");
+    assert_eq!(field(SimConfig { duration: f64::NAN, ..cfg }), "duration");
+    assert_eq!(field(SimConfig { duration: 1e15, ..cfg }), "duration");
+    assert_eq!(field(SimConfig { duration: 0.0, ..cfg }), "duration");
+    assert_eq!(field(SimConfig { dt: 1e-12, ..cfg }), "dt");
+    assert_eq!(field(SimConfig { dt: 0.0, ..cfg }), "dt");
+    assert_eq!(field(SimConfig { dt: -0.01, ..cfg }), "dt");
+    assert_eq!(field(SimConfig { tr: f64::INFINITY, ..cfg }), "tr");
+    assert_eq!(field(SimConfig { tr: f64::NAN, ..cfg }), "tr");
+    assert_eq!(field(SimConfig { burn_in: 984.0, ..cfg }), "burn_in");
+    assert_eq!(field(SimConfig { burn_in: -1.0, ..cfg }), "burn_in");
+    assert_eq!(
+        field(SimConfig { warmup_steps: usize::MAX, ..cfg }),
+        "warmup_steps"
+    );
+    // 10⁸ steps would be allowed, but not 30,000 frames.
+    assert_eq!(field(SimConfig { duration: 21_744.0, ..cfg }), "duration");
+    assert!(SimConfig { duration: 14_000.0, ..cfg }.validate().is_ok());
+
+    assert_eq!(cfg.n_frames(), 1200);
+    for w in [2, 83, 1199] {
+        assert!(cfg.validate_fcd_window(w).is_ok(), "{w}");
+    }
+    for w in [0, 1, 1200, 5000] {
+        assert!(
+            matches!(
+                cfg.validate_fcd_window(w),
+                Err(SimError::FcdWindow { window, frames: 1200 }) if window == w
+            ),
+            "{w}"
+        );
+    }
+}
+
+/// A batch whose BOLD would exceed the memory cap is refused before anything is allocated.
+#[test]
+fn batches_over_the_bold_memory_cap_are_refused() {
+    let n = 4;
+    let sim = Simulator::new(&toy_sc(n), n, short(Precision::F32), &Device::flex()).unwrap();
+    let err = sim
+        .simulate(&[toy_params(n, 0.0)], 1 << 40, &mut ZeroNoise)
+        .err()
+        .expect("a 2^40-duplicate batch must be refused");
+    assert!(matches!(err, SimError::TooLarge { .. }), "{err}");
 }
 
 #[test]

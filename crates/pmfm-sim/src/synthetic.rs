@@ -148,6 +148,7 @@ pub fn synthetic_dataset(
     let (myelin, gradient) = synthetic_maps(&pos, &mut rng);
     let n = cfg.n_regions;
     let sim = Simulator::new(&sc.data, n, cfg.sim, device)?;
+    cfg.sim.validate_fcd_window(cfg.fcd_window)?;
     let params = RegionalParams::from_theta(&cfg.theta, &myelin, &gradient);
     let bold = sim.simulate(&[params], cfg.n_dup, &mut SeededNoise::new(cfg.noise_seed))?;
     let fcs = fc_host(bold.signal.clone());

@@ -7,10 +7,20 @@
 //! at or below the mean cost of its θ. With s the seed-to-seed standard deviation of one
 //! evaluation (n_dup = 3) and m the mean over S seeds:
 //! - lower side: m ≥ listed − 3·s/√S − 0.01 (the mean cannot sit clearly below the listed best);
-//! - upper side: m ≤ listed + 3.5·s + 0.02 (the best of ~500 draws lies ≈ 3 s below the
-//!   mean: E[min of 500 standard normals] ≈ −3.04; 3.5 leaves room for the estimate of s).
+//! - upper side: m ≤ listed + 4·s_ref + 0.02, a fixed cap that does not move with this run's
+//!   own spread (a run whose costs scatter widely must not widen its own acceptance band). s_ref
+//!   is the reference's own spread: the sample standard deviation of the five listed total
+//!   costs (0.045), i.e. how much the best-of-generation cost of one n_dup = 3 evaluation moves
+//!   between the neighbouring θ of the reference's run. The best of ~500 noisy draws lies about
+//!   3 such units below the mean; 4 leaves room for the bimodal candidate 0. A bound at or above
+//!   the term's largest possible value (KS ≤ 1) would check nothing, so the cap is at most half
+//!   the way from the listed value to that maximum (this binds for the KS of candidates 0, 3
+//!   and 4, listed at 0.74–0.89).
 //! The small absolute slacks cover f32 rounding and the MATLAB-vs-our binning of the empirical
 //! CDF (≈ 0.002 in KS).
+//!
+//! Without `../shared/data/kong2021` the test is skipped, unless `PMFM_REQUIRE_DATA=1` (as on
+//! CI), which makes it fail.
 
 use burn::tensor::Device;
 use pmfm_sim::data::EmpiricalData;
@@ -31,7 +41,13 @@ fn reference_candidates_score_the_listed_costs_within_noise() {
     )
     .join("../../../shared/data/kong2021");
     if !dir.exists() {
-        eprintln!("skipped: {} is absent", dir.display());
+        if std::env::var("PMFM_REQUIRE_DATA").is_ok_and(|v| v == "1") {
+            panic!("PMFM_REQUIRE_DATA=1 but {} is absent", dir.display());
+        }
+        eprintln!(
+            "skipped: {} is absent (set PMFM_REQUIRE_DATA=1 to fail)",
+            dir.display()
+        );
         return;
     }
     let data = EmpiricalData::load_dir(&dir, "train").expect("loading kong2021 train split");
@@ -68,7 +84,20 @@ fn reference_candidates_score_the_listed_costs_within_noise() {
             runs[c].push([cost.fc, cost.ks, cost.total]);
         }
     }
+    // The reference's own spread: sample sd of its listed total costs across candidates.
+    let totals: Vec<f64> = listed.iter().map(|l| l[2]).collect();
+    let mean_total = totals.iter().sum::<f64>() / totals.len() as f64;
+    let s_ref = (totals.iter().map(|x| (x - mean_total).powi(2)).sum::<f64>()
+        / (totals.len() - 1) as f64)
+        .sqrt();
+    assert!(
+        s_ref > 0.0 && s_ref < 0.1,
+        "reference spread {s_ref} out of the expected range"
+    );
+    println!("reference spread of the listed total costs: {s_ref:.4}");
     let names = ["FC", "KS", "total"];
+    // Largest value each term can take: FC cost 1 − r ≤ 2, KS ≤ 1, total ≤ 3.
+    let term_max = [2.0, 1.0, 3.0];
     println!("candidate term   listed    mean      sd     min");
     let mut failures = Vec::new();
     for c in 0..n_cand {
@@ -83,7 +112,8 @@ fn reference_candidates_score_the_listed_costs_within_noise() {
                 names[t]
             );
             let lo = l - 3.0 * sd / (SEEDS as f64).sqrt() - 0.01;
-            let hi = l + 3.5 * sd + 0.02;
+            let hi = (l + 4.0 * s_ref + 0.02).min(l + 0.5 * (term_max[t] - l));
+            assert!(hi < term_max[t], "candidate {c} {}: cap {hi} is vacuous", names[t]);
             if !(m >= lo && m <= hi) {
                 failures.push(format!("candidate {c} {}: mean {m:.4} outside [{lo:.4}, {hi:.4}] (listed {l:.4}, sd {sd:.4})", names[t]));
             }

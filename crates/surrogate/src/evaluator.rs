@@ -48,6 +48,7 @@ impl Evaluator {
     ) -> Result<Self> {
         let n = data.n_regions();
         let simulator = Simulator::new(&data.sc.data, n, sim, device)
+            .and_then(|s| sim.validate_fcd_window(fcd_window).map(|()| s))
             .map_err(|e| SurrogateError::Config(e.to_string()))?;
         Ok(Self {
             simulator,

@@ -52,7 +52,10 @@ fn run(args: Args) -> Result<()> {
     let pos = region_positions(n, &mut rng);
     let sc = synthetic_sc(&pos, &mut rng);
     let (myelin, gradient) = synthetic_maps(&pos, &mut rng);
-    let cfg = args.sim.config();
+    let cfg = args.sim.config()?;
+    if args.reps == 0 {
+        anyhow::bail!("--reps 0: need at least one repetition per cell");
+    }
     let steps = cfg.warmup_steps + cfg.main_steps();
     let frames = cfg.n_frames();
     let windows = frames + 1 - args.sim.fcd_window;
@@ -101,7 +104,10 @@ fn run(args: Args) -> Result<()> {
         let device = select(name)?;
         let mut sim_args = args.sim.clone();
         sim_args.engine = engine.clone();
-        let sim = match Simulator::new(&sc.data, n, sim_args.config(), &device) {
+        let built = sim_args
+            .config()
+            .and_then(|c| Ok(Simulator::new(&sc.data, n, c, &device)?));
+        let sim = match built {
             Ok(sim) => sim,
             // An engine the device cannot run (the GPU kernel on the CPU, say) is a row, not
             // the end of the table.
@@ -125,7 +131,7 @@ fn run(args: Args) -> Result<()> {
         for &b in &args.batches {
             let params = batch_params(b, &myelin, &gradient);
             let mut best = (f64::INFINITY, f64::INFINITY);
-            for rep in 0..args.reps.max(1) {
+            for rep in 0..args.reps {
                 let t0 = Instant::now();
                 let bold = sim.simulate(&params, args.n_dup, &mut SeededNoise::new(rep as u64))?;
                 // Force completion before timing (lazy/asynchronous backends).

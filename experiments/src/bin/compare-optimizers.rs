@@ -73,7 +73,7 @@ fn run(args: Args) -> Result<()> {
         } else {
             // Synthetic runs: θ recovery too, against the ground truth and the default's maps.
             let device = args.device.device()?;
-            let sim = args.sim.config();
+            let sim = args.sim.config()?;
             let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
             let found = best_thetas(&args.out)?;
             let truth = Truth::synthetic(&data.myelin, &data.gradient);
@@ -86,7 +86,7 @@ fn run(args: Args) -> Result<()> {
         .split(',')
         .map(Method::parse)
         .collect::<Result<_, _>>()?;
-    let mut cfg = args.method_args.config();
+    let mut cfg = args.method_args.config()?;
     if let Some(path) = &args.reference {
         cfg.candidates = read_candidates(path, args.reference_by_column)?
             .into_iter()
@@ -102,7 +102,7 @@ fn run(args: Args) -> Result<()> {
         bail!("--methods names no method");
     }
     let device = args.device.device()?;
-    let sim = args.sim.config();
+    let sim = args.sim.config()?;
     let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
     let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
     let mut start_table = args.method_args.table()?;

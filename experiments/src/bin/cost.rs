@@ -54,15 +54,11 @@ fn run(args: Args) -> Result<()> {
             args.n_dup
         );
     }
-    if args.sim.fcd_window < 2 || args.sim.fcd_window > frames {
-        bail!(
-            "{path}: FCD window {} does not fit {frames} frames",
-            args.sim.fcd_window
-        );
-    }
+    pmfm_sim::simulator::validate_fcd_window(args.sim.fcd_window, frames)
+        .with_context(|| format!("{path}: --fcd-window"))?;
     let data = args
         .data
-        .load(&device, &args.sim.config(), args.sim.fcd_window)?;
+        .load(&device, &args.sim.config()?, args.sim.fcd_window)?;
     if data.n_regions() != regions {
         bail!(
             "{path}: {regions} regions, but the data ({}) has {}",

@@ -58,7 +58,7 @@ fn run(args: Args) -> Result<()> {
         );
     }
     let device = args.device.device()?;
-    let sim = args.sim.config();
+    let sim = args.sim.config()?;
     let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
     let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
     let surrogate = args
@@ -66,7 +66,7 @@ fn run(args: Args) -> Result<()> {
         .as_ref()
         .map(|d| Ensemble::load(d, &device))
         .transpose()?;
-    let cfg = args.method_args.config();
+    let cfg = args.method_args.config()?;
     let path = args.out.join(format!("{}.parquet", method.name()));
     let o = run_method(
         method,
@@ -88,8 +88,13 @@ fn run(args: Args) -> Result<()> {
         o.search_simulations,
         o.validate_simulations
     );
-    for (name, v) in THETA_NAMES.iter().zip(o.best_theta) {
-        println!("  {name:<9} {v:.6e}");
+    match o.best_theta {
+        Some(theta) => {
+            for (name, v) in THETA_NAMES.iter().zip(theta) {
+                println!("  {name:<9} {v:.6e}");
+            }
+        }
+        None => println!("  no valid candidate: every validated θ had an invalid cost"),
     }
     println!("run table: {}", path.display());
     Ok(())

@@ -101,7 +101,21 @@ fn main() {
 fn run(args: Args) -> Result<()> {
     let t0 = Instant::now();
     let device = args.device.device()?;
-    let sim = args.sim.config();
+    let sim = args.sim.config()?;
+    let mut cfg = MethodConfig {
+        population: args.population,
+        parents: (args.population / 4).max(2),
+        generations: args.generations,
+        random_budget: args.random_budget,
+        seed: args.seed,
+        ..MethodConfig::default()
+    };
+    // A short active-learning run from the same dataset: 4 rounds of 16 θ, 2-member ensembles.
+    cfg.active.rounds = args.active_rounds;
+    cfg.active.batch = 16;
+    cfg.active.ensemble = 2;
+    cfg.active.train.epochs = 100;
+    cfg.check()?;
     let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
     let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
     eprintln!(
@@ -121,19 +135,6 @@ fn run(args: Args) -> Result<()> {
         &args.out,
     )?;
     let n_valid = samples.valid.iter().filter(|v| **v).count();
-    let mut cfg = MethodConfig {
-        population: args.population,
-        parents: (args.population / 4).max(2),
-        generations: args.generations,
-        random_budget: args.random_budget,
-        seed: args.seed,
-        ..MethodConfig::default()
-    };
-    // A short active-learning run from the same dataset: 4 rounds of 16 θ, 2-member ensembles.
-    cfg.active.rounds = args.active_rounds;
-    cfg.active.batch = 16;
-    cfg.active.ensemble = 2;
-    cfg.active.train.epochs = 100;
     let mut methods = vec![
         Method::EulerCmaes,
         Method::SurrogateCmaes,

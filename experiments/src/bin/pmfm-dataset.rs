@@ -253,6 +253,9 @@ fn write_slurm(cfg: &SlurmArgs, run_options: Vec<String>) -> Result<()> {
 }
 
 fn design_of(args: &RunArgs) -> Result<JobDesign> {
+    if args.batch == 0 {
+        bail!("--batch must be at least 1 (parameter sets per batch and per Parquet part)");
+    }
     if args.design == "cmaes" {
         let t = TrajectoryDesign {
             runs: args.cma_runs,
@@ -293,7 +296,7 @@ fn run(args: RunArgs) -> Result<()> {
     }
     let batches = Batches::new(n_total, args.batch)?;
     let device = args.device.device()?;
-    let sim = args.sim.config();
+    let sim = args.sim.config()?;
     let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
     let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
     let space = DesignSpace::new(&data.myelin, &data.gradient, Bounds::default())?;

@@ -74,7 +74,7 @@ fn run(args: Args) -> Result<()> {
         eprintln!("no θ given: simulating the synthetic default's ground truth");
         thetas.push(TRUE_THETA);
     }
-    let cfg = args.sim.config();
+    let cfg = args.sim.config()?;
     let data = args.data.load(&device, &cfg, args.sim.fcd_window)?;
     let n = data.n_regions();
     let sim = Simulator::new(&data.sc.data, n, cfg, &device)?;

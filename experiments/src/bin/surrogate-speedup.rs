@@ -43,6 +43,9 @@ struct Args {
     sim: SimArgs,
 }
 
+/// Largest batch size timed (θ are drawn up front for the largest one).
+const MAX_BATCH: usize = 1 << 22;
+
 fn main() {
     if let Err(e) = run(Args::parse()) {
         eprintln!("error: {e:#}");
@@ -54,8 +57,21 @@ fn run(args: Args) -> Result<()> {
     if args.sim_batches.is_empty() || args.surrogate_batches.is_empty() {
         bail!("give at least one batch size for the simulator and for the surrogate");
     }
+    let mut batches = args.sim_batches.iter().chain(&args.surrogate_batches);
+    if let Some(b) = batches.find(|&&b| b == 0 || b > MAX_BATCH) {
+        bail!("--sim-batches/--surrogate-batches: batch size {b} is outside 1..={MAX_BATCH}");
+    }
+    if args.n_dup == 0 || args.repeats == 0 {
+        bail!("--n-dup and --repeats must be at least 1");
+    }
     let device = args.device.device()?;
-    let sim = args.sim.config();
+    let sim = args.sim.config()?;
+    // Every model loads before the (slow) simulator timings, so a bad path fails at once.
+    let models = args
+        .models
+        .iter()
+        .map(|d| Ensemble::load(d, &device).with_context(|| format!("loading {}", d.display())))
+        .collect::<Result<Vec<_>>>()?;
     let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
     let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
     let space = DesignSpace::new(&data.myelin, &data.gradient, Bounds::default())?;
@@ -93,9 +109,7 @@ fn run(args: Args) -> Result<()> {
         "model", "batch", "s per batch", "s per θ", "speedup"
     );
     let mut summary = Vec::new();
-    for dir in &args.models {
-        let model =
-            Ensemble::load(dir, &device).with_context(|| format!("loading {}", dir.display()))?;
+    for (dir, model) in args.models.iter().zip(&models) {
         let name = dir
             .file_name()
             .and_then(|s| s.to_str())
@@ -107,7 +121,7 @@ fn run(args: Args) -> Result<()> {
         for &b in &args.surrogate_batches {
             let xs = &thetas[..b.min(thetas.len())];
             let mut wall = f64::INFINITY;
-            for _ in 0..args.repeats.max(1) {
+            for _ in 0..args.repeats {
                 let t0 = Instant::now();
                 let p = model.predict(xs)?;
                 std::hint::black_box(&p);

@@ -232,7 +232,7 @@ fn run(args: Args) -> Result<()> {
     );
     let device = args.device.device()?;
     let connectome = if kinds.contains(&ModelKind::RegionTokens) {
-        let sim = args.sim.config();
+        let sim = args.sim.config()?;
         let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
         Some(connectome_of(&data))
     } else {

@@ -204,8 +204,16 @@ mod tests {
         .join("../../../shared/data/kong2021");
         if dir.is_dir() {
             Some(dir)
+        } else if std::env::var("PMFM_REQUIRE_DATA").is_ok_and(|v| v == "1") {
+            panic!(
+                "PMFM_REQUIRE_DATA=1 but the reference data is not at {}",
+                dir.display()
+            );
         } else {
-            println!("SKIPPED: reference data not found at {}", dir.display());
+            println!(
+                "SKIPPED: reference data not found at {} (set PMFM_REQUIRE_DATA=1 to fail)",
+                dir.display()
+            );
             None
         }
     }

@@ -124,18 +124,22 @@ pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
     sab / (saa * sbb).sqrt()
 }
 
-/// FC cost of one parameter set from its duplicates' FC upper triangles.
-/// A duplicate with a non-finite entry or an all-zero FC (a failed run) is left out of the
-/// average; with none left, or a NaN correlation, the cost is [`INVALID_COST`].
-/// Returns (cost, valid duplicates).
+/// FC cost of one parameter set from its duplicates' FC upper triangles, with the reference's
+/// rule for failed duplicates (`pmfm-model.md`, Observables): NaN entries are set to 0, and a
+/// duplicate is left out of the average only when its first edge (regions 0 and 1) is then 0 —
+/// what a failed, all-NaN run gives. A duplicate with NaN in a few regions stays in the average
+/// with zeros on those regions' edges. With no duplicate left, or a NaN correlation, the cost is
+/// [`INVALID_COST`]. Returns (cost, duplicates averaged).
 pub fn fc_cost(dup_fc_upper: &[Vec<f64>], emp_fc_upper: &[f64]) -> (f64, usize) {
-    let valid: Vec<&Vec<f64>> = dup_fc_upper
+    let valid: Vec<Vec<f64>> = dup_fc_upper
         .iter()
-        .filter(|v| {
-            v.len() == emp_fc_upper.len()
-                && v.iter().all(|x| x.is_finite())
-                && v.iter().any(|&x| x != 0.0)
+        .filter(|v| v.len() == emp_fc_upper.len())
+        .map(|v| {
+            v.iter()
+                .map(|&x| if x.is_nan() { 0.0 } else { x })
+                .collect::<Vec<f64>>()
         })
+        .filter(|v| v.first().is_some_and(|&first_edge| first_edge != 0.0))
         .collect();
     if valid.is_empty() {
         return (INVALID_COST, 0);
@@ -242,16 +246,47 @@ mod tests {
             .collect();
         let (c, n) = fc_cost(&[emp.clone()], &emp);
         assert!(c.abs() < 1e-12 && n == 1);
-        // A failed (all-zero) and a NaN duplicate are dropped from the average.
-        let mut nan = emp.clone();
-        nan[3] = f64::NAN;
-        let (c2, n2) = fc_cost(&[vec![0.0; 45], emp.clone(), nan], &emp);
+        // A failed (all-zero) and an all-NaN duplicate are dropped from the average.
+        let (c2, n2) = fc_cost(&[vec![0.0; 45], emp.clone(), vec![f64::NAN; 45]], &emp);
         assert!(c2.abs() < 1e-12 && n2 == 1);
         // Nothing valid: 10.
         assert_eq!(fc_cost(&[vec![0.0; 45]], &emp), (INVALID_COST, 0));
         // Perfect anti-correlation costs 2.
         let neg: Vec<f64> = emp.iter().map(|x| -x).collect();
         assert!((fc_cost(&[neg], &emp).0 - 2.0).abs() < 1e-12);
+    }
+
+    /// The reference's first-edge rule: NaN entries become 0; only a duplicate whose first edge
+    /// (regions 0 and 1) is then 0 leaves the average.
+    #[test]
+    fn fc_duplicate_with_a_few_nan_regions_stays_in_the_average_with_zeros() {
+        let emp: Vec<f64> = (0..45)
+            .map(|k| ((k * 37 % 23) as f64 / 30.0) - 0.3)
+            .collect();
+        // NaN on a few edges (not the first): kept, those edges averaged as 0.
+        let mut partial = emp.clone();
+        for e in [3, 10, 44] {
+            partial[e] = f64::NAN;
+        }
+        let (c, n) = fc_cost(&[emp.clone(), partial.clone()], &emp);
+        assert_eq!(n, 2);
+        let mut zeroed = partial.clone();
+        for e in [3, 10, 44] {
+            zeroed[e] = 0.0;
+        }
+        let mean: Vec<f64> = emp.iter().zip(&zeroed).map(|(a, b)| (a + b) / 2.0).collect();
+        let expected = fc_cost(&[mean], &emp).0;
+        assert!((c - expected).abs() < 1e-12, "{c} vs {expected}");
+        assert!(c > 1e-6, "the zeroed edges must change the cost");
+        // NaN on the first edge: that duplicate is dropped, the other one alone decides.
+        let mut first = emp.clone();
+        first[0] = f64::NAN;
+        first[7] = f64::NAN;
+        let (c, n) = fc_cost(&[emp.clone(), first.clone()], &emp);
+        assert_eq!(n, 1);
+        assert!(c.abs() < 1e-12);
+        // Only such duplicates: nothing to average.
+        assert_eq!(fc_cost(&[first], &emp), (INVALID_COST, 0));
     }
 
     #[test]

@@ -145,9 +145,15 @@ fn window_fc_vectors_host(bold: Tensor<3>, window: usize) -> Tensor<3> {
 }
 
 /// FCD CDFs of every series (histogram of the FCD upper triangle without the diagonal),
-/// computed block by block over the upper triangle only.
+/// computed block by block over the upper triangle only. The window must satisfy
+/// 2 ≤ window < frames; callers check it once with
+/// [`crate::simulator::validate_fcd_window`] (or [`crate::SimConfig::validate_fcd_window`]).
 pub fn fcd_cdfs(bold: Tensor<3>, window: usize) -> Vec<FcdCdf> {
     let [s, t, n] = bold.dims();
+    assert!(
+        (2..t).contains(&window),
+        "FCD window {window} does not fit {t} frames (validate it with validate_fcd_window)"
+    );
     let per_pass = if crate::simulator::is_cpu_device(&bold.device()) {
         SERIES_PER_PASS_CPU
     } else {
