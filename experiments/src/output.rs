@@ -29,3 +29,19 @@ pub fn write_parquet(path: &Path, df: &mut polars::prelude::DataFrame) -> Result
 pub fn read_parquet(path: &Path) -> Result<polars::prelude::DataFrame> {
     Ok(surrogate::table::read_parquet(path)?)
 }
+
+/// The error chain on one line (for the binaries' single `error:` line); a cause that the
+/// message before it already ends with (crbm's I/O errors print their source) is not repeated.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut s = String::new();
+    for cause in e.chain() {
+        let t = cause.to_string();
+        if !s.ends_with(&t) {
+            if !s.is_empty() {
+                s.push_str(": ");
+            }
+            s.push_str(&t);
+        }
+    }
+    s
+}

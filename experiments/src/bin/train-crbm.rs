@@ -19,7 +19,7 @@ use crbm::stats::{evaluate, EvalConfig, NrmseReport};
 use crbm::synthetic::SyntheticConfig;
 use crbm::{PcdTrainer, TrainConfig, TrainReport};
 use experiments::crbm_gauss::{load_input, write_fit, GaussRow, GaussSource};
-use experiments::output::{write_atomic, write_csv, write_parquet};
+use experiments::output::{one_line, write_atomic, write_csv, write_parquet};
 use indicatif::ProgressBar;
 use polars::prelude::{Column, DataFrame};
 use serde::Serialize;
@@ -205,22 +205,6 @@ fn main() {
         eprintln!("error: {}", one_line(&e));
         std::process::exit(1);
     }
-}
-
-/// The error chain on one line; a cause that the message before it already ends with
-/// (crbm's I/O errors print their source) is not repeated.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut s = String::new();
-    for cause in e.chain() {
-        let t = cause.to_string();
-        if !s.ends_with(&t) {
-            if !s.is_empty() {
-                s.push_str(": ");
-            }
-            s.push_str(&t);
-        }
-    }
-    s
 }
 
 fn run(args: Args) -> Result<()> {

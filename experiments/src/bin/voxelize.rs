@@ -12,6 +12,7 @@ use crbm::brain::{synthetic_voxels, BrainConfig};
 use crbm::data::{load_coordinates, load_traces};
 use crbm::voxel::{voxelise, ExtraArray, ExtraData, RecordingInput, VoxelConfig, Voxelised};
 use crbm::Frames;
+use experiments::output::one_line;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -75,22 +76,6 @@ fn main() {
         eprintln!("error: {}", one_line(&e));
         std::process::exit(1);
     }
-}
-
-/// The error chain on one line; a cause that the message before it already ends with is not
-/// repeated.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut s = String::new();
-    for cause in e.chain() {
-        let t = cause.to_string();
-        if !s.ends_with(&t) {
-            if !s.is_empty() {
-                s.push_str(": ");
-            }
-            s.push_str(&t);
-        }
-    }
-    s
 }
 
 fn run(args: Args) -> Result<()> {
