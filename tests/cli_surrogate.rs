@@ -207,13 +207,13 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     }
     assert!(is_png(&out.join("convergence_time.png")));
     assert!(is_png(&out.join("convergence_simulations.png")));
-    // The main job's cRBM part: a quick λ sweep (12 models) and its report.
+    // The main job's cRBM part: a quick λ sweep (8 models) and its report.
     assert!(
-        t.contains("cRBM λ sweep (Gaussian units, voxelised synthetic brain, 12 models)"),
+        t.contains("cRBM λ sweep (Gaussian units, voxelised synthetic brain, 8 models)"),
         "{t}"
     );
     let sweep = analysis::table::read_rows(&out.join("crbm-sweep/sweep.parquet")).unwrap();
-    assert_eq!(sweep.len(), 12);
+    assert_eq!(sweep.len(), 8);
     assert!(out.join("crbm-sweep/report/summary.md").is_file());
     assert!(is_png(&out.join("crbm-sweep/report/norm_vs_lambda.png")));
     let first = surrogate::table::read_parquet(&out.join("comparison.parquet")).unwrap();

@@ -29,7 +29,7 @@ enum Preset {
     /// 12 λ (0.005–0.1 and 0.5–5, log) × 3 seeds on the synthetic default (N = 1000, ~6 min).
     Default,
     /// The main job's sweep: the study's Gaussian model on a small voxelised synthetic brain,
-    /// 6 λ × 2 seeds (about a minute on 2 cores).
+    /// 4 λ × 2 seeds (about 1.5 min on 2 cores).
     Quick,
     /// The λ-sweep study: Gaussian visible units on the voxelised synthetic brain, 13 λ in
     /// [0.005, 0.1] and [0.5, 5] × 5 seeds, evaluation from the prior, clipped nRMSE.

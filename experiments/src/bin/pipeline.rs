@@ -5,7 +5,7 @@
 //! fit (surrogate-active: the surrogate picks what the simulator runs next) and random search, and
 //! print the comparison table (polars, from the run tables) with convergence plots; then a
 //! small λ sweep of Gaussian-visible cRBMs on the voxelised synthetic brain
-//! (`SweepConfig::quick`: 6 λ × 2 seeds, the study's model and rules) and its report (model
+//! (`SweepConfig::quick`: 4 λ × 2 seeds, the study's model and rules) and its report (model
 //! selection with explosions, connectivity clusters of the good models, plots, `summary.md`).
 //!
 //! Unless `--duration` is given it simulates 400 s (40 s burn-in) instead of the reference's
