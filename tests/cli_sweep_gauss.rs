@@ -3,7 +3,8 @@
 //! completes, counts the explosions per λ, records where they happened, leaves them out of
 //! the PCA/K-means and reports the structure-preserved correlation; a sweep killed mid-run
 //! and resumed, and one run as two shards, give the uninterrupted table; the study preset
-//! prints as a valid config of the study's size.
+//! prints as a valid config of the study's size; a sweep of three fish trains every model on
+//! each fish and reports their consistency.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -282,4 +283,67 @@ fn bad_gaussian_configs_give_one_clear_error() {
         );
         assert!(!e.contains("panicked"), "{e}");
     }
+}
+
+/// Three fish on one grid: every (λ, seed) model is trained on each fish (a `recording`
+/// column; λ-major, then recording, then seed), shards and merge still give the whole table,
+/// and `analyze-sweep` writes the consistency section (table, heatmap, yes/no per λ).
+#[test]
+fn a_sweep_of_three_fish_trains_each_and_reports_their_consistency() {
+    let base = tmp("fish");
+    let text = CONFIG
+        .replace("seed = 0\n", "seed = 0\nfish = 3\n")
+        .replace(
+            "start = 0.005\nstop = 0.02\ncount = 2",
+            "start = 0.02\nstop = 0.02\ncount = 1",
+        )
+        .replace(
+            "start = 2.0\nstop = 5.0\ncount = 2",
+            "start = 2.0\nstop = 2.0\ncount = 1",
+        );
+    assert!(text.contains("fish = 3"));
+    let cfg = config(&base, &text);
+    let dir = base.join("sweep");
+    for shard in ["1/2", "0/2"] {
+        let o = run_sweep(&cfg, &dir, &["--shard", shard, "--resume"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = sweep(&["merge"]).arg(&dir).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = rows(&dir);
+    assert_eq!(rows.len(), 2 * 3 * 2);
+    let order: Vec<(u64, u64)> = rows.iter().map(|r| (r.recording, r.seed)).collect();
+    assert_eq!(
+        &order[..6],
+        [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
+    );
+    assert!(rows.iter().enumerate().all(|(k, r)| r.index == k as u64));
+    assert!(rows[..6].iter().all(|r| r.lambda == rows[0].lambda));
+    // Same seed on different fish: different data, different model.
+    assert_ne!(rows[0].sparsity, rows[2].sparsity);
+
+    let report = base.join("report");
+    let o = Command::new(env!("CARGO_BIN_EXE_analyze-sweep"))
+        .arg(&dir)
+        .args(["--connectivity-models", "all", "--out"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("consistency across 3 recordings"),
+        "{stdout}"
+    );
+    let t = surrogate::table::read_parquet(&report.join("consistency.parquet")).unwrap();
+    let with_models: Vec<u64> = u64_column(&t, "n_models");
+    let kept = rows.iter().filter(|r| r.couplings_path.is_some()).count() as u64;
+    assert_eq!(with_models.iter().sum::<u64>(), kept);
+    assert!(report.join("consistency_similarity.png").is_file());
+    let md = std::fs::read_to_string(report.join("summary.md")).unwrap();
+    assert!(md.contains("## Consistency across recordings"), "{md}");
+    assert!(
+        md.contains("cross-recording similarity beats within-recording seed-to-seed"),
+        "{md}"
+    );
 }

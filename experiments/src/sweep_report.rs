@@ -9,6 +9,7 @@ use analysis::connectivity::{
     adjusted_rand_index, cluster_range_counts, kmeans, pairwise_nrmse, pca_gram,
     structure_preserved, within_and_across, CouplingSet,
 };
+use analysis::consistency::{consistency, Consistency};
 use analysis::selection::{
     best_lambda, per_lambda, ranked_good, summary_table, LambdaSummary, SelectionConfig,
 };
@@ -93,6 +94,8 @@ pub struct ReportSummary {
     /// The model shown in the identity plots and the heatmap.
     pub shown: Option<ModelRow>,
     pub clustering: Option<Clustering>,
+    /// Cross-recording consistency (sweeps of several recordings only).
+    pub consistency: Option<Consistency>,
     /// Every plot written (PNG and SVG).
     pub plots: Vec<PathBuf>,
     pub markdown: PathBuf,
@@ -432,6 +435,8 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
         });
     }
 
+    let consistency = write_consistency(sweep_dir, out, &rows, &mut plots)?;
+
     let mut summary = ReportSummary {
         n_models: rows.len(),
         per_lambda: summaries,
@@ -439,6 +444,7 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
         good,
         shown,
         clustering,
+        consistency,
         plots,
         markdown: out.join("summary.md"),
     };
@@ -448,6 +454,48 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
     )?;
     summary.plots.sort();
     Ok(summary)
+}
+
+/// The consistency section's table (`consistency.parquet`) and recordings × recordings
+/// similarity heatmap, for sweeps of several recordings; exploded models have no coupling
+/// matrix and are left out.
+fn write_consistency(
+    sweep_dir: &Path,
+    out: &Path,
+    rows: &[ModelRow],
+    plots: &mut Vec<PathBuf>,
+) -> Result<Option<Consistency>> {
+    let Some(c) = consistency(sweep_dir, rows)? else {
+        return Ok(None);
+    };
+    write_parquet(&out.join("consistency.parquet"), &mut c.table()?)?;
+    let r = c.n_recordings;
+    if c.similarity.iter().any(|x| x.is_finite()) {
+        plots.extend(both(out, "consistency_similarity", |p| {
+            heatmap(
+                p,
+                &c.similarity,
+                r,
+                r,
+                &HeatmapAxes {
+                    title: "coupling similarity of recordings (mean r; diagonal: seed to seed)"
+                        .into(),
+                    x_label: "recording".into(),
+                    y_label: "recording".into(),
+                },
+            )
+        })?);
+    }
+    Ok(Some(c))
+}
+
+/// The yes/no of one λ.
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
 }
 
 fn rel(out: &Path, p: &Path) -> String {
@@ -579,6 +627,40 @@ fn markdown(sweep_dir: &Path, out: &Path, s: &ReportSummary, sel: &SelectionConf
             );
         }
     }
+    if let Some(c) = &s.consistency {
+        let _ = writeln!(
+            md,
+            "## Consistency across recordings\n\n{} recordings. Per λ, the mean coupling-matrix \
+             nRMSE and Pearson r (off-diagonal pairs) between models of different recordings \
+             (cross) and between seeds of the same recording (within); exploded models are \
+             left out.\n",
+            c.n_recordings
+        );
+        let _ = writeln!(
+            md,
+            "| λ | range | models | cross nRMSE | cross r | within nRMSE | within r | cross-recording similarity beats within-recording seed-to-seed |"
+        );
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+        for l in &c.per_lambda {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+                fmt_lambda(l.lambda),
+                l.range,
+                l.n_models,
+                l.cross_nrmse,
+                l.cross_correlation,
+                l.within_nrmse,
+                l.within_correlation,
+                yes_no(l.cross_beats_within)
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\nRecordings × recordings similarity (mean r over λ and seeds): \
+             `consistency_similarity.png`; table: `consistency.parquet`.\n"
+        );
+    }
     let _ = writeln!(md, "## Plots\n");
     for p in s
         .plots
@@ -632,6 +714,24 @@ pub fn print_summary(s: &ReportSummary) {
             "structure preserved: correlation of the two clusters' mean coupling matrices r = {:.3}",
             c.structure_correlation
         );
+    }
+    if let Some(c) = &s.consistency {
+        println!(
+            "consistency across {} recordings (cross-recording vs within-recording seed-to-seed):",
+            c.n_recordings
+        );
+        for l in &c.per_lambda {
+            println!(
+                "  λ {}: cross r {:.3} nRMSE {:.3}; within r {:.3} nRMSE {:.3}; \
+                 cross-recording similarity beats within-recording seed-to-seed: {}",
+                fmt_lambda(l.lambda),
+                l.cross_correlation,
+                l.cross_nrmse,
+                l.within_correlation,
+                l.within_nrmse,
+                yes_no(l.cross_beats_within)
+            );
+        }
     }
     println!(
         "{} good models; report: {}",

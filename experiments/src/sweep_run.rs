@@ -35,11 +35,12 @@ pub fn run_sweep(
         .collect();
     let data = SweepInput::prepare(cfg).context("preparing the recording")?;
     eprintln!(
-        "{}: {} models ({} λ × {} seeds, {} visible units), shard {shard}: {} to train, {} \
-         already finished; {}",
+        "{}: {} models ({} λ × {} recording(s) × {} seeds, {} visible units), shard {shard}: \
+         {} to train, {} already finished; {}",
         cfg.name,
         jobs.len(),
-        jobs.len() / cfg.seeds,
+        cfg.lambdas().len(),
+        cfg.n_recordings(),
         cfg.seeds,
         cfg.visible.name(),
         todo.len(),
@@ -53,7 +54,13 @@ pub fn run_sweep(
         analysis::config::Visible::Gaussian => cfg.gauss.train.n_updates,
     };
     for job in &todo {
-        let label = format!("λ = {:.4}, seed {}", job.lambda, job.seed);
+        let label = match cfg.n_recordings() {
+            1 => format!("λ = {:.4}, seed {}", job.lambda, job.seed),
+            _ => format!(
+                "λ = {:.4}, recording {}, seed {}",
+                job.lambda, job.recording, job.seed
+            ),
+        };
         let row = run_model(cfg, &data, job, out, device, |k| {
             if k % 10 == 0 || k == n_updates {
                 bar.set_message(format!("{label}: update {k}/{n_updates}"));

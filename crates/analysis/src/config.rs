@@ -138,10 +138,15 @@ pub struct BrainData {
     /// Frames per fish (3 Hz).
     pub frames: usize,
     pub assemblies: usize,
-    /// Recordings ("fish") sharing the assembly layout; the sweep trains on fish 0.
+    /// Recordings ("fish") on one voxel grid; with more than one, every (λ, seed) model is
+    /// trained on each fish (the `recording` column).
     pub fish: usize,
     /// sd of each fish's jitter of the assembly blob centres, µm.
     pub variability: f64,
+    /// Negative control: fish 1.. draw their own assembly layouts instead of sharing fish
+    /// 0's (`crbm::brain::BrainConfig::independent_layouts`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub independent_layouts: bool,
     pub seed: u64,
     /// Voxel edge, µm.
     pub voxel_size: f64,
@@ -158,6 +163,7 @@ impl Default for BrainData {
             assemblies: b.n_assemblies,
             fish: 1,
             variability: b.variability,
+            independent_layouts: false,
             seed: 0,
             voxel_size: SYNTHETIC_VOXEL_SIZE,
         }
@@ -173,6 +179,7 @@ impl BrainData {
             n_assemblies: self.assemblies,
             n_fish: self.fish,
             variability: self.variability,
+            independent_layouts: self.independent_layouts,
             seed: self.seed,
             ..BrainConfig::default()
         }
@@ -371,10 +378,12 @@ pub const RUNAWAY_STATE: f64 = 50.0;
 /// One model of the sweep.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Job {
-    /// Position in the sweep (λ-major, then seed); also its part-file number.
+    /// Position in the sweep (λ-major, then recording, then seed); also its part-file number.
     pub index: usize,
     pub lambda: f64,
     pub seed: u64,
+    /// Recording (fish) the model trains on, in 0..[`SweepConfig::n_recordings`].
+    pub recording: usize,
     /// Name of the λ grid it belongs to.
     pub range: String,
 }
@@ -701,17 +710,31 @@ impl SweepConfig {
             .collect()
     }
 
-    /// Every model of the sweep, λ-major then seed.
+    /// Recordings the sweep trains on, each with every (λ, seed): the synthetic brain's
+    /// fish for a Gaussian sweep without `data.traces`, else 1 (a raster, traces, or the
+    /// `data.recording` of a voxel archive).
+    pub fn n_recordings(&self) -> usize {
+        match (self.visible, &self.data.traces) {
+            (Visible::Gaussian, None) => self.data.brain.fish.max(1),
+            _ => 1,
+        }
+    }
+
+    /// Every model of the sweep, λ-major, then recording, then seed (with one recording the
+    /// indices are those of a sweep without recordings).
     pub fn jobs(&self) -> Vec<Job> {
         let mut jobs = Vec::new();
         for (lambda, range) in self.lambdas() {
-            for s in 0..self.seeds {
-                jobs.push(Job {
-                    index: jobs.len(),
-                    lambda,
-                    seed: self.seed_base + s as u64,
-                    range: range.clone(),
-                });
+            for recording in 0..self.n_recordings() {
+                for s in 0..self.seeds {
+                    jobs.push(Job {
+                        index: jobs.len(),
+                        lambda,
+                        seed: self.seed_base + s as u64,
+                        recording,
+                        range: range.clone(),
+                    });
+                }
             }
         }
         jobs
@@ -760,6 +783,32 @@ fn toml_keys<T: Serialize>(value: &T) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_fish_repeat_every_lambda_and_seed_per_recording() {
+        let mut cfg = SweepConfig::quick();
+        cfg.seeds = 2;
+        let one = cfg.jobs();
+        assert!(one.iter().all(|j| j.recording == 0));
+        cfg.data.brain.fish = 3;
+        assert_eq!(cfg.n_recordings(), 3);
+        let jobs = cfg.jobs();
+        assert_eq!(jobs.len(), 3 * one.len());
+        // λ-major, then recording, then seed.
+        let key = |j: &Job| (j.lambda, j.recording, j.seed);
+        assert_eq!(key(&jobs[0]), (one[0].lambda, 0, one[0].seed));
+        assert_eq!(key(&jobs[1]), (one[0].lambda, 0, one[1].seed));
+        assert_eq!(key(&jobs[2]), (one[0].lambda, 1, one[0].seed));
+        assert_eq!(key(&jobs[6]), (one[2].lambda, 0, one[2].seed));
+        assert!(jobs.iter().enumerate().all(|(k, j)| j.index == k));
+        // Fish are counted only for the synthetic brain of a Gaussian sweep.
+        let mut raster = SweepConfig::quick_raster();
+        raster.data.brain.fish = 3;
+        assert_eq!(raster.n_recordings(), 1);
+        // The knob is left out of sweep.json when off (older sweep directories still match).
+        let json = serde_json::to_string(&SweepConfig::quick()).unwrap();
+        assert!(!json.contains("independent_layouts"));
+    }
 
     #[test]
     fn grids_are_spaced_as_asked_and_jobs_are_lambda_major() {

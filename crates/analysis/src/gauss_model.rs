@@ -27,46 +27,66 @@ use crate::table::ModelRow;
 pub struct VoxelData {
     /// Data-set name written into every model's metadata.
     pub name: String,
-    /// z-scored voxel signals of the recording the sweep trains on, [T, K].
-    pub frames: Frames,
+    /// z-scored voxel signals of each recording the sweep trains on, [R] × [T_r, K] on one
+    /// grid (R = `SweepConfig::n_recordings`: every fish of the synthetic brain, else the
+    /// one chosen recording).
+    pub recordings: Vec<Frames>,
     /// Planted voxel couplings and assemblies (synthetic brain).
     pub truth: Option<Truth>,
-    /// Recordings on the grid (the sweep trains on the first).
-    pub n_recordings: usize,
 }
 
 impl VoxelData {
     /// Loads traces or a voxel archive, or generates the synthetic brain, on its grid.
     pub fn prepare(cfg: &SweepConfig) -> Result<Self> {
         let mut all = load_recordings(&cfg.data.gauss_source())?;
-        let recording = if cfg.data.traces.is_some() {
-            cfg.data.recording
+        let n = all.recordings.len();
+        let recordings = if cfg.data.traces.is_some() {
+            let recording = cfg.data.recording;
+            if recording >= n {
+                return Err(crate::AnalysisError::Invalid(format!(
+                    "data.recording = {recording}, but {} holds {n} recording(s)",
+                    all.dataset
+                )));
+            }
+            vec![all.recordings.swap_remove(recording)]
         } else {
-            0
+            all.recordings
         };
-        if recording >= all.recordings.len() {
+        if recordings.len() != cfg.n_recordings() {
             return Err(crate::AnalysisError::Invalid(format!(
-                "data.recording = {recording}, but {} holds {} recording(s)",
-                all.dataset,
-                all.recordings.len()
+                "data.brain.fish = {}, but the source gave {} recording(s)",
+                cfg.n_recordings(),
+                recordings.len()
             )));
         }
-        let n_recordings = all.recordings.len();
         Ok(Self {
             name: all.dataset,
-            frames: all.recordings.swap_remove(recording),
+            recordings,
             truth: all.truth,
-            n_recordings,
+        })
+    }
+
+    /// The frames of recording `r` (a job's `recording`), [T_r, K].
+    pub fn frames(&self, r: usize) -> Result<&Frames> {
+        self.recordings.get(r).ok_or_else(|| {
+            crate::AnalysisError::Invalid(format!(
+                "recording {r}: the sweep's data holds {} recording(s)",
+                self.recordings.len()
+            ))
         })
     }
 
     /// One line for logs.
     pub fn describe(&self) -> String {
-        let k = self.frames.n_units;
+        let k = self.recordings.first().map_or(0, |f| f.n_units);
+        let frames = self.recordings.first().map_or(0, |f| f.len());
+        let fish = match self.recordings.len() {
+            1 => String::new(),
+            r => format!(" x {r} recordings"),
+        };
         format!(
-            "{}: {k} voxels, {} frames; coupling matrices: {k} x {k} voxel couplings",
+            "{}: {k} voxels, {frames} frames{fish}; coupling matrices: {k} x {k} voxel couplings",
             self.name,
-            self.frames.len()
         )
     }
 }
@@ -84,7 +104,8 @@ pub fn run_gauss_model(
     let fit_cfg = cfg.gauss_fit_config(job);
     let t0 = Instant::now();
     let trained_at = Cell::new(0.0f64);
-    let f = fit(&data.frames, data.truth.as_ref(), &fit_cfg, device, |k| {
+    let frames = data.frames(job.recording)?;
+    let f = fit(frames, data.truth.as_ref(), &fit_cfg, device, |k| {
         on_update(k);
         trained_at.set(t0.elapsed().as_secs_f64());
     })?;
@@ -95,7 +116,10 @@ pub fn run_gauss_model(
         &GaussMetadata {
             config: Some(fit_cfg.train.clone()),
             lambda: Some(job.lambda),
-            dataset: Some(data.name.clone()),
+            dataset: Some(match data.recordings.len() {
+                1 => data.name.clone(),
+                _ => format!("{} [recording {}]", data.name, job.recording),
+            }),
             report: Some(f.train_report.clone()),
             ..Default::default()
         },
@@ -142,6 +166,7 @@ fn row_of(cfg: &SweepConfig, job: &Job, f: &GaussFit, stem: &str, batch: usize) 
         lambda: job.lambda,
         range: job.range.clone(),
         seed: job.seed,
+        recording: job.recording as u64,
         penalty: cfg.penalty.name().into(),
         visible: Visible::Gaussian.name().into(),
         nrmse_v: r.v,
@@ -180,7 +205,7 @@ fn row_of(cfg: &SweepConfig, job: &Job, f: &GaussFit, stem: &str, batch: usize) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::sweep::{read_matrix_npy, run_model, SweepInput};
 
@@ -212,7 +237,7 @@ mod tests {
         let SweepInput::Voxels(data) = &input else {
             panic!("a Gaussian sweep prepares voxels")
         };
-        let k = data.frames.n_units;
+        let k = data.recordings[0].n_units;
         assert!(k > 5 && data.truth.is_some(), "{}", data.describe());
         let device = Device::flex();
         let jobs = cfg.jobs();

@@ -16,9 +16,13 @@
 //!   ranked.
 //! * [`connectivity`]: coupling-matrix nRMSE, PCA (Gram trick), K-means, cluster × range
 //!   tables, correlation of cluster-mean matrices ("structure preserved").
+//! * [`consistency`]: several recordings (fish): cross-recording versus within-recording
+//!   (seed-to-seed) coupling-matrix nRMSE and correlation per λ, the recordings ×
+//!   recordings similarity matrix.
 
 pub mod config;
 pub mod connectivity;
+pub mod consistency;
 pub mod error;
 pub mod gauss_model;
 pub mod selection;

@@ -1,6 +1,6 @@
-//! Running a sweep: the recording is prepared once, then each (λ, seed) model is trained,
-//! evaluated on the held-out frames, its couplings aggregated, and everything written under
-//! the sweep directory (Gaussian-visible models: [`crate::gauss_model`]):
+//! Running a sweep: the recording(s) are prepared once, then each (λ, recording, seed) model
+//! is trained, evaluated on the held-out frames, its couplings aggregated, and everything
+//! written under the sweep directory (Gaussian-visible models: [`crate::gauss_model`]):
 //!
 //! * `sweep.json`: the config (a resumed or sharded run must use the same one);
 //! * `models/m{index:05}.{npz,json}`: the model (crbm's format);
@@ -282,6 +282,7 @@ pub fn run_raster_model(
         lambda: job.lambda,
         range: job.range.clone(),
         seed: job.seed,
+        recording: job.recording as u64,
         penalty: cfg.penalty.name().into(),
         visible: Visible::Bernoulli.name().into(),
         nrmse_v: nan,

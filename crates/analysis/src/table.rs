@@ -22,12 +22,14 @@ pub const MERGED_FILE: &str = "sweep.parquet";
 /// One trained and evaluated model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelRow {
-    /// Position in the sweep (λ-major, then seed).
+    /// Position in the sweep (λ-major, then recording, then seed).
     pub index: u64,
     pub lambda: f64,
     /// Name of the λ grid the model belongs to.
     pub range: String,
     pub seed: u64,
+    /// Recording (fish) the model was trained on (0 for single-recording sweeps).
+    pub recording: u64,
     pub penalty: String,
     /// Visible units: "bernoulli" or "gaussian".
     pub visible: String,
@@ -75,13 +77,15 @@ pub struct ModelRow {
     pub n_groups: u64,
 }
 
-/// Column names, in table order. `visible`, `exploded_phase`, `exploded_sweep`,
-/// `stability_margin` and `coupling_correlation` may be absent from tables of older sweeps.
-pub const COLUMNS: [&str; 30] = [
+/// Column names, in table order. `recording`, `visible`, `exploded_phase`,
+/// `exploded_sweep`, `stability_margin` and `coupling_correlation` may be absent from tables
+/// of older sweeps.
+pub const COLUMNS: [&str; 31] = [
     "index",
     "lambda",
     "range",
     "seed",
+    "recording",
     "penalty",
     "visible",
     "nrmse_v",
@@ -129,6 +133,7 @@ pub fn to_dataframe(rows: &[ModelRow]) -> Result<DataFrame> {
         col!("lambda", |r| r.lambda),
         col!("range", |r| r.range.clone()),
         col!("seed", |r| r.seed),
+        col!("recording", |r| r.recording),
         col!("penalty", |r| r.penalty.clone()),
         col!("visible", |r| r.visible.clone()),
         col!("nrmse_v", |r| r.nrmse_v),
@@ -299,6 +304,11 @@ pub fn from_dataframe(df: &DataFrame, path: &Path) -> Result<Vec<ModelRow>> {
     let n_groups = c.required_u64s("n_groups")?;
     let n = index.len();
     let optional = |name: &str| c.has(name);
+    let recording = if optional("recording") {
+        c.required_u64s("recording")?
+    } else {
+        vec![0; n]
+    };
     let visible = if optional("visible") {
         c.strs("visible")?
     } else {
@@ -332,6 +342,7 @@ pub fn from_dataframe(df: &DataFrame, path: &Path) -> Result<Vec<ModelRow>> {
             lambda: lambda[k],
             range: range[k].clone().unwrap_or_default(),
             seed: seed[k],
+            recording: recording[k],
             penalty: penalty[k].clone().unwrap_or_default(),
             visible: visible[k].clone().unwrap_or_else(|| "bernoulli".into()),
             nrmse_v: v[k],
@@ -486,6 +497,7 @@ pub(crate) mod tests {
             lambda,
             range: range.into(),
             seed: index % 3,
+            recording: 0,
             penalty: "l2l1".into(),
             visible: "gaussian".into(),
             nrmse_v: 0.1,
@@ -598,6 +610,7 @@ pub(crate) mod tests {
         let p = d.join("t.parquet");
         let mut df = to_dataframe(&[row(0, 0.1, "weak")]).unwrap();
         for c in [
+            "recording",
             "visible",
             "exploded_phase",
             "exploded_sweep",

@@ -19,7 +19,8 @@
 //! * **Fish.** `n_fish` recordings share the template layout of blob centres; each fish has
 //!   its own jitter of the centres (sd `variability`, µm), neuron positions, memberships,
 //!   activity and noise, drawn from `seed` and the fish index only (fish 0 of a 3-fish run is
-//!   the 1-fish run).
+//!   the 1-fish run). With `independent_layouts` (a negative control) each fish f > 0 draws
+//!   its own template instead.
 //!
 //! Every random stream is [`lane_rng`]`(seed, fish·256 + stream, lane)` with lane = neuron or
 //! assembly, so results do not depend on rayon's scheduling.
@@ -90,6 +91,10 @@ pub struct BrainConfig {
     pub n_fish: usize,
     /// sd of each fish's jitter of the blob centres, µm.
     pub variability: f64,
+    /// Negative control for cross-fish comparisons: fish f > 0 draw their own template
+    /// layout (from `seed` and f) instead of sharing fish 0's. Default false (shared layout).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub independent_layouts: bool,
     pub seed: u64,
 }
 
@@ -115,6 +120,7 @@ impl Default for BrainConfig {
             noise_sd: 0.3,
             n_fish: 1,
             variability: 10.0,
+            independent_layouts: false,
             seed: 0,
         }
     }
@@ -246,9 +252,14 @@ fn stream(fish: usize, tag: u64) -> u64 {
 /// Generates `config.n_fish` recordings (validated config; reproducible from `config.seed`).
 pub fn generate(config: &BrainConfig) -> Result<Brain> {
     config.validate()?;
-    let layout = assembly_layout(config);
+    let layout = assembly_layout(config, 0);
     let fish = (0..config.n_fish)
-        .map(|f| generate_fish(config, &layout, f))
+        .map(|f| match f {
+            f if f > 0 && config.independent_layouts => {
+                generate_fish(config, &assembly_layout(config, f), f)
+            }
+            _ => generate_fish(config, &layout, f),
+        })
         .collect();
     Ok(Brain {
         config: config.clone(),
@@ -302,8 +313,10 @@ fn mirrored(p: [f64; 3]) -> [f64; 3] {
 
 /// Template blob centres: the first `round(distributed_fraction·A)` assemblies are
 /// distributed (bilateral pair; every second one with a third blob), the rest compact.
-fn assembly_layout(config: &BrainConfig) -> Vec<Vec<[f64; 3]>> {
-    let mut rng = lane_rng(config.seed, stream(0, LAYOUT), 0);
+/// `fish` picks the random stream: 0 for the shared template, f for fish f's own layout
+/// (`independent_layouts`).
+fn assembly_layout(config: &BrainConfig, fish: usize) -> Vec<Vec<[f64; 3]>> {
+    let mut rng = lane_rng(config.seed, stream(fish, LAYOUT), 0);
     let n_distributed = (config.distributed_fraction * config.n_assemblies as f64).round() as usize;
     let r = config.blob_radius;
     let mut placed: Vec<[f64; 3]> = Vec::new();
@@ -884,6 +897,39 @@ mod tests {
         assert!(fish.assemblies[3]
             .iter()
             .all(|&i| distance(fish.coordinates[i as usize], c) <= b.config.blob_radius));
+    }
+
+    #[test]
+    fn independent_layouts_move_every_fish_but_the_first() {
+        let shared = generate(&BrainConfig {
+            n_fish: 2,
+            ..small(11)
+        })
+        .unwrap();
+        let own = generate(&BrainConfig {
+            n_fish: 2,
+            independent_layouts: true,
+            ..small(11)
+        })
+        .unwrap();
+        assert_eq!(own.fish[0], shared.fish[0]);
+        // Shared: fish 1's blobs lie within a few jitter sd of the template; own layout:
+        // on average far from it.
+        let mean_shift = |b: &Brain| {
+            let d: Vec<f64> = b
+                .layout
+                .iter()
+                .zip(&b.fish[1].blobs)
+                .flat_map(|(t, f)| t.iter().zip(f).map(|(x, y)| distance(*x, *y)))
+                .collect();
+            d.iter().sum::<f64>() / d.len() as f64
+        };
+        assert!(mean_shift(&shared) < 3.0 * shared.config.variability);
+        assert!(
+            mean_shift(&own) > 6.0 * own.config.variability,
+            "{}",
+            mean_shift(&own)
+        );
     }
 
     #[test]
