@@ -188,12 +188,16 @@ fn vulkan_driver_installed() -> bool {
     if !cfg!(target_os = "linux") || std::env::var_os("VK_ICD_FILENAMES").is_some() {
         return true;
     }
-    ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"]
-        .iter()
-        .filter_map(|d| std::fs::read_dir(d).ok())
-        .flatten()
-        .flatten()
-        .any(|e| e.path().extension().is_some_and(|x| x == "json"))
+    [
+        "/usr/share/vulkan/icd.d",
+        "/etc/vulkan/icd.d",
+        "/usr/local/share/vulkan/icd.d",
+    ]
+    .iter()
+    .filter_map(|d| std::fs::read_dir(d).ok())
+    .flatten()
+    .flatten()
+    .any(|e| e.path().extension().is_some_and(|x| x == "json"))
 }
 
 /// The wgpu device, or None (skip) when no adapter opens — or only a non-Vulkan fallback would —

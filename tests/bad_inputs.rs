@@ -74,8 +74,7 @@ fn npy_f64(shape: &[usize], values: &[f64]) -> Vec<u8> {
     } else {
         format!("({})", dims.join(", "))
     };
-    let mut header =
-        format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }
@@ -95,10 +94,22 @@ fn write_data_dir(dir: &Path) {
     let (mut sc, mut fc) = (String::new(), String::new());
     for i in 0..n {
         let sr: Vec<String> = (0..n)
-            .map(|j| if i == j { "0".into() } else { format!("{}", 10 + (i + j) % 5) })
+            .map(|j| {
+                if i == j {
+                    "0".into()
+                } else {
+                    format!("{}", 10 + (i + j) % 5)
+                }
+            })
             .collect();
         let fr: Vec<String> = (0..n)
-            .map(|j| if i == j { "1".into() } else { format!("0.{}", 1 + (i + j) % 7) })
+            .map(|j| {
+                if i == j {
+                    "1".into()
+                } else {
+                    format!("0.{}", 1 + (i + j) % 7)
+                }
+            })
             .collect();
         sc.push_str(&(sr.join(",") + "\n"));
         fc.push_str(&(fr.join(",") + "\n"));
@@ -106,7 +117,9 @@ fn write_data_dir(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     write(dir, "sc_train.csv", sc.as_bytes());
     write(dir, "fc_train.csv", fc.as_bytes());
-    let maps: String = (0..n).map(|k| format!("{}\n", 1.2 + 0.05 * k as f64)).collect();
+    let maps: String = (0..n)
+        .map(|k| format!("{}\n", 1.2 + 0.05 * k as f64))
+        .collect();
     write(dir, "myelin.csv", maps.as_bytes());
     write(dir, "rsfc_gradient.csv", maps.as_bytes());
     let cdf: String = (0..10_000).map(|k| format!("{}\n", k / 10)).collect();
@@ -175,7 +188,11 @@ fn corpus(dir: &Path) -> Vec<Case> {
     let garbage_toml = write(dir, "garbage.toml", b"[data\nraster = = \"x\"\n\x00");
     let model_dir = dir.join("model");
     std::fs::create_dir_all(&model_dir).unwrap();
-    write(&model_dir, "ensemble.json", b"{\"format\": \"brainfit-surrogate-ens");
+    write(
+        &model_dir,
+        "ensemble.json",
+        b"{\"format\": \"brainfit-surrogate-ens",
+    );
     let mut mat = b"MATLAB 5.0 MAT-file, Platform: GLNXA64".to_vec();
     mat.resize(116, b' ');
     mat.extend_from_slice(&[0; 8]);
@@ -185,24 +202,58 @@ fn corpus(dir: &Path) -> Vec<Case> {
 
     // simulate: schedule and FCD window (checked before anything is simulated).
     let frames = SHORT_FRAMES.to_string();
-    for (w, why) in [("500", "window > frames"), ("0", "window 0"), ("1", "window 1")] {
-        add(why, "simulate", simulate(&["--fcd-window", w]), "--fcd-window");
+    for (w, why) in [
+        ("500", "window > frames"),
+        ("0", "window 0"),
+        ("1", "window 1"),
+    ] {
+        add(
+            why,
+            "simulate",
+            simulate(&["--fcd-window", w]),
+            "--fcd-window",
+        );
     }
-    add("window = frames", "simulate", simulate(&["--fcd-window", &frames]), "--fcd-window");
-    add("duration inf", "simulate", simulate(&["--duration", "inf"]), "--duration");
-    add("duration 1e15", "simulate", simulate(&["--duration", "1e15"]), "--duration");
+    add(
+        "window = frames",
+        "simulate",
+        simulate(&["--fcd-window", &frames]),
+        "--fcd-window",
+    );
+    add(
+        "duration inf",
+        "simulate",
+        simulate(&["--duration", "inf"]),
+        "--duration",
+    );
+    add(
+        "duration 1e15",
+        "simulate",
+        simulate(&["--duration", "1e15"]),
+        "--duration",
+    );
     add("dt 1e-12", "simulate", simulate(&["--dt", "1e-12"]), "--dt");
     add("dt 0", "simulate", simulate(&["--dt", "0"]), "--dt");
     add("dt negative", "simulate", simulate(&["--dt=-0.01"]), "--dt");
     add("tr NaN", "simulate", simulate(&["--tr", "NaN"]), "--tr");
-    add("burn-in ≥ duration", "simulate", simulate(&["--burn-in", "100"]), "--burn-in");
+    add(
+        "burn-in ≥ duration",
+        "simulate",
+        simulate(&["--burn-in", "100"]),
+        "--burn-in",
+    );
     add(
         "warm-up 1e18 steps",
         "simulate",
         simulate(&["--warmup-steps", "1000000000000000000"]),
         "--warmup-steps",
     );
-    add("n-dup 0", "simulate", simulate(&["--n-dup", "0"]), "duplicate");
+    add(
+        "n-dup 0",
+        "simulate",
+        simulate(&["--n-dup", "0"]),
+        "duplicate",
+    );
     add(
         "BOLD over the memory cap",
         "simulate",
@@ -215,8 +266,18 @@ fn corpus(dir: &Path) -> Vec<Case> {
         simulate(&["--theta-file", &s(&garbage_csv)]),
         "garbage.csv",
     );
-    add("truncated noise .npy", "simulate", simulate(&["--noise", &sp]), "trunc.npy");
-    add("garbage noise .npy", "simulate", simulate(&["--noise", &gb]), "garbage.npy");
+    add(
+        "truncated noise .npy",
+        "simulate",
+        simulate(&["--noise", &sp]),
+        "trunc.npy",
+    );
+    add(
+        "garbage noise .npy",
+        "simulate",
+        simulate(&["--noise", &gb]),
+        "garbage.npy",
+    );
     let d = broken_data_dir(dir, "mat", &["fcd_train.csv"], "fcd_train.mat", &mat);
     let mut a = simulate(&[]);
     a[1] = s(&d);
@@ -225,7 +286,13 @@ fn corpus(dir: &Path) -> Vec<Case> {
     let mut a = simulate(&[]);
     a[1] = s(&d);
     add("garbage .mat", "simulate", a, "fcd_train.mat");
-    let d = broken_data_dir(dir, "npytwin", &["sc_train.csv"], "sc_train.npy", &npy_good[..70]);
+    let d = broken_data_dir(
+        dir,
+        "npytwin",
+        &["sc_train.csv"],
+        "sc_train.npy",
+        &npy_good[..70],
+    );
     let mut a = simulate(&[]);
     a[1] = s(&d);
     add("truncated SC .npy twin", "simulate", a, "sc_train.npy");
@@ -239,9 +306,24 @@ fn corpus(dir: &Path) -> Vec<Case> {
     };
     add("garbage BOLD", "cost", cost(&gb, &[]), "garbage.npy");
     add("truncated BOLD", "cost", cost(&sp, &[]), "trunc.npy");
-    add("1-D BOLD", "cost", cost(&s(&flat_bold), &[]), "flat_bold.npy");
-    add("window ≥ the file's frames", "cost", cost(&s(&short_bold), &[]), "--fcd-window");
-    add("cost n-dup 0", "cost", cost(&s(&short_bold), &["--n-dup", "0"]), "--n-dup");
+    add(
+        "1-D BOLD",
+        "cost",
+        cost(&s(&flat_bold), &[]),
+        "flat_bold.npy",
+    );
+    add(
+        "window ≥ the file's frames",
+        "cost",
+        cost(&s(&short_bold), &[]),
+        "--fcd-window",
+    );
+    add(
+        "cost n-dup 0",
+        "cost",
+        cost(&s(&short_bold), &["--n-dup", "0"]),
+        "--n-dup",
+    );
 
     // pmfm-dataset.
     let dataset = |extra: &[&str]| -> Vec<String> {
@@ -250,10 +332,30 @@ fn corpus(dir: &Path) -> Vec<Case> {
         a.extend(v(extra));
         a
     };
-    add("dataset window > frames", "pmfm-dataset", dataset(&["--fcd-window", "500"]), "--fcd-window");
-    add("dataset duration inf", "pmfm-dataset", dataset(&["--duration", "inf"]), "--duration");
-    add("dataset n-dup 0", "pmfm-dataset", dataset(&["--n-dup", "0"]), "--n-dup");
-    add("dataset batch 0", "pmfm-dataset", dataset(&["--batch", "0"]), "batch");
+    add(
+        "dataset window > frames",
+        "pmfm-dataset",
+        dataset(&["--fcd-window", "500"]),
+        "--fcd-window",
+    );
+    add(
+        "dataset duration inf",
+        "pmfm-dataset",
+        dataset(&["--duration", "inf"]),
+        "--duration",
+    );
+    add(
+        "dataset n-dup 0",
+        "pmfm-dataset",
+        dataset(&["--n-dup", "0"]),
+        "--n-dup",
+    );
+    add(
+        "dataset batch 0",
+        "pmfm-dataset",
+        dataset(&["--batch", "0"]),
+        "batch",
+    );
     add(
         "garbage centres CSV",
         "pmfm-dataset",
@@ -262,11 +364,20 @@ fn corpus(dir: &Path) -> Vec<Case> {
     );
     let resumed = dir.join("resumed");
     std::fs::create_dir_all(&resumed).unwrap();
-    write(&resumed, "manifest.json", b"{\"dataset\": \"x\", \"seed\": ");
+    write(
+        &resumed,
+        "manifest.json",
+        b"{\"dataset\": \"x\", \"seed\": ",
+    );
     let mut a = dataset(&["--resume"]);
     let k = a.iter().position(|x| x == "--out").unwrap();
     a[k + 1] = s(&resumed);
-    add("truncated manifest.json", "pmfm-dataset", a, "manifest.json");
+    add(
+        "truncated manifest.json",
+        "pmfm-dataset",
+        a,
+        "manifest.json",
+    );
 
     // fit: method settings (checked before the data is loaded) and its inputs.
     let fit = |extra: &[&str]| -> Vec<String> {
@@ -275,17 +386,52 @@ fn corpus(dir: &Path) -> Vec<Case> {
         a.extend(v(extra));
         a
     };
-    add("active-n-dup 0", "fit", fit(&["--active-n-dup", "0"]), "n_dup");
-    add("validate-top 0", "fit", fit(&["--validate-top", "0"]), "validate_top");
-    add("n-dup-validate 0", "fit", fit(&["--n-dup-validate", "0"]), "n_dup_validate");
-    add("population 1", "fit", fit(&["--population", "1"]), "population");
+    add(
+        "active-n-dup 0",
+        "fit",
+        fit(&["--active-n-dup", "0"]),
+        "n_dup",
+    );
+    add(
+        "validate-top 0",
+        "fit",
+        fit(&["--validate-top", "0"]),
+        "validate_top",
+    );
+    add(
+        "n-dup-validate 0",
+        "fit",
+        fit(&["--n-dup-validate", "0"]),
+        "n_dup_validate",
+    );
+    add(
+        "population 1",
+        "fit",
+        fit(&["--population", "1"]),
+        "population",
+    );
     add("sigma0 negative", "fit", fit(&["--sigma0=-1"]), "sigma0");
-    add("gd-starts 0", "fit", fit(&["--gd-starts", "0"]), "gd_starts");
-    add("fit window 1", "fit", fit(&["--fcd-window", "1"]), "--fcd-window");
+    add(
+        "gd-starts 0",
+        "fit",
+        fit(&["--gd-starts", "0"]),
+        "gd_starts",
+    );
+    add(
+        "fit window 1",
+        "fit",
+        fit(&["--fcd-window", "1"]),
+        "--fcd-window",
+    );
     add(
         "garbage starting table",
         "fit",
-        fit(&["--method", "surrogate-active", "--table", &s(&garbage_parquet)]),
+        fit(&[
+            "--method",
+            "surrogate-active",
+            "--table",
+            &s(&garbage_parquet),
+        ]),
         "garbage.parquet",
     );
     add(
@@ -301,10 +447,30 @@ fn corpus(dir: &Path) -> Vec<Case> {
         a.extend(v(&["--out", &format!("{out}/{o}")]));
         a
     };
-    add("pipeline window", "pipeline", with_out(&["--fcd-window", "1000"], "p"), "--fcd-window");
-    add("pipeline dt", "pipeline", with_out(&["--dt", "1e-12"], "p"), "--dt");
-    add("pipeline population 1", "pipeline", with_out(&["--population", "1"], "p"), "population");
-    add("compare window 0", "compare-optimizers", with_out(&["--fcd-window", "0"], "c"), "--fcd-window");
+    add(
+        "pipeline window",
+        "pipeline",
+        with_out(&["--fcd-window", "1000"], "p"),
+        "--fcd-window",
+    );
+    add(
+        "pipeline dt",
+        "pipeline",
+        with_out(&["--dt", "1e-12"], "p"),
+        "--dt",
+    );
+    add(
+        "pipeline population 1",
+        "pipeline",
+        with_out(&["--population", "1"], "p"),
+        "population",
+    );
+    add(
+        "compare window 0",
+        "compare-optimizers",
+        with_out(&["--fcd-window", "0"], "c"),
+        "--fcd-window",
+    );
     add(
         "compare active-n-dup 0",
         "compare-optimizers",
@@ -314,7 +480,12 @@ fn corpus(dir: &Path) -> Vec<Case> {
     add(
         "garbage table",
         "train-surrogate",
-        v(&["--table", &s(&garbage_parquet), "--out", &format!("{out}/ts")]),
+        v(&[
+            "--table",
+            &s(&garbage_parquet),
+            "--out",
+            &format!("{out}/ts"),
+        ]),
         "garbage.parquet",
     );
     add(
@@ -324,7 +495,12 @@ fn corpus(dir: &Path) -> Vec<Case> {
         "trunc.parquet",
     );
     let model = s(&model_dir);
-    add("speedup garbage model", "surrogate-speedup", on_data(&["--model", &model]), "ensemble.json");
+    add(
+        "speedup garbage model",
+        "surrogate-speedup",
+        on_data(&["--model", &model]),
+        "ensemble.json",
+    );
     add(
         "speedup repeats 0",
         "surrogate-speedup",
@@ -343,29 +519,91 @@ fn corpus(dir: &Path) -> Vec<Case> {
         a.extend(v(extra));
         a
     };
-    add("bench duration inf", "bench-sim", bench(&["--duration", "inf"]), "--duration");
-    add("bench window 1", "bench-sim", bench(&["--fcd-window", "1"]), "--fcd-window");
-    add("bench reps 0", "bench-sim", bench(&["--reps", "0"]), "--reps");
+    add(
+        "bench duration inf",
+        "bench-sim",
+        bench(&["--duration", "inf"]),
+        "--duration",
+    );
+    add(
+        "bench window 1",
+        "bench-sim",
+        bench(&["--fcd-window", "1"]),
+        "--fcd-window",
+    );
+    add(
+        "bench reps 0",
+        "bench-sim",
+        bench(&["--reps", "0"]),
+        "--reps",
+    );
 
     // The cRBM binaries (their loaders: .npz, .h5, .npy, .csv, .toml, Parquet).
-    let crbm = |file: &str| v(&["--data", file, "--updates", "5", "--out", &format!("{out}/crbm")]);
-    add("garbage .npz", "train-crbm", crbm(&s(&garbage_npz)), "garbage.npz");
-    add("garbage .h5", "train-crbm", crbm(&s(&garbage_h5)), "garbage.h5");
+    let crbm = |file: &str| {
+        v(&[
+            "--data",
+            file,
+            "--updates",
+            "5",
+            "--out",
+            &format!("{out}/crbm"),
+        ])
+    };
+    add(
+        "garbage .npz",
+        "train-crbm",
+        crbm(&s(&garbage_npz)),
+        "garbage.npz",
+    );
+    add(
+        "garbage .h5",
+        "train-crbm",
+        crbm(&s(&garbage_h5)),
+        "garbage.h5",
+    );
     // The root dataset lies in the first third; /fish1/spikes does not.
     let mut a = crbm(&tr);
     a.extend(v(&["--key", "fish1/spikes"]));
     add("truncated .h5", "train-crbm", a, "trunc.h5");
-    add("garbage raster .npy", "train-crbm", crbm(&gb), "garbage.npy");
+    add(
+        "garbage raster .npy",
+        "train-crbm",
+        crbm(&gb),
+        "garbage.npy",
+    );
     let huge = write(dir, "huge.h5", &with_huge_dataspace(&h5));
     let mut a = crbm(&s(&huge));
     a.extend(v(&["--key", "spikes"]));
     add("HDF5 shape over the value cap", "train-crbm", a, "2^31");
-    let xyz = write(dir, "xyz.csv", b"0,0,0\n1,1,1\n2,2,2\n3,3,3\n5,5,5\n6,6,6\n");
+    let xyz = write(
+        dir,
+        "xyz.csv",
+        b"0,0,0\n1,1,1\n2,2,2\n3,3,3\n5,5,5\n6,6,6\n",
+    );
     let trace_values: Vec<f64> = (0..60).map(|k| ((k * 7 + k / 6 * 3) % 11) as f64).collect();
     let traces = write(dir, "traces.npy", &npy_f64(&[10, 6], &trace_values));
-    let vox = |t: &str, c: &str| v(&["--traces", t, "--coords", c, "--out", &format!("{out}/v.npz")]);
-    add("voxelize garbage traces", "voxelize", vox(&gb, &s(&xyz)), "garbage.npy");
-    add("voxelize truncated traces", "voxelize", vox(&sp, &s(&xyz)), "trunc.npy");
+    let vox = |t: &str, c: &str| {
+        v(&[
+            "--traces",
+            t,
+            "--coords",
+            c,
+            "--out",
+            &format!("{out}/v.npz"),
+        ])
+    };
+    add(
+        "voxelize garbage traces",
+        "voxelize",
+        vox(&gb, &s(&xyz)),
+        "garbage.npy",
+    );
+    add(
+        "voxelize truncated traces",
+        "voxelize",
+        vox(&sp, &s(&xyz)),
+        "trunc.npy",
+    );
     add(
         "voxelize garbage coords",
         "voxelize",
@@ -375,13 +613,24 @@ fn corpus(dir: &Path) -> Vec<Case> {
     add(
         "garbage sweep config",
         "lambda-sweep",
-        v(&["run", "--config", &s(&garbage_toml), "--out", &format!("{out}/sw")]),
+        v(&[
+            "run",
+            "--config",
+            &s(&garbage_toml),
+            "--out",
+            &format!("{out}/sw"),
+        ]),
         "garbage.toml",
     );
     let sweep_dir = dir.join("sweep");
     std::fs::create_dir_all(&sweep_dir).unwrap();
     std::fs::copy(&trunc_parquet, sweep_dir.join("sweep.parquet")).unwrap();
-    add("truncated sweep table", "analyze-sweep", v(&[&s(&sweep_dir)]), "sweep.parquet");
+    add(
+        "truncated sweep table",
+        "analyze-sweep",
+        v(&[&s(&sweep_dir)]),
+        "sweep.parquet",
+    );
     drop(add);
     cases
 }
@@ -444,7 +693,10 @@ fn last_wins(args: &[String]) -> Vec<String> {
             && args.get(k + 1).is_some_and(|n| !n.starts_with("--"));
         let value = takes_value.then(|| args[k + 1].clone());
         k += 1 + usize::from(takes_value);
-        match items.iter_mut().find(|(f, _)| f.starts_with("--") && f == a) {
+        match items
+            .iter_mut()
+            .find(|(f, _)| f.starts_with("--") && f == a)
+        {
             Some(item) => item.1 = value,
             None => items.push((a.clone(), value)),
         }

@@ -151,7 +151,10 @@ fn simulate_writes_bold_fc_and_costs_on_the_synthetic_default() {
     for row in 0..2 {
         for col in ["fc_cost", "ks_cost", "total_cost"] {
             let v = column(&costs, col, row);
-            assert!(v.is_finite() && v >= 0.0 && v < 2.0, "{col} of set {row}: {v}\n{costs}");
+            assert!(
+                v.is_finite() && v >= 0.0 && v < 2.0,
+                "{col} of set {row}: {v}\n{costs}"
+            );
         }
         assert_eq!(column(&costs, "valid_fc_dups", row), 2.0, "{costs}");
         assert_eq!(column(&costs, "valid_ks_dups", row), 2.0, "{costs}");

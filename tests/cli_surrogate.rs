@@ -369,7 +369,10 @@ fn reference_candidates_are_validated_beside_the_fits() {
     // Valid, finite costs (an invalid term costs 10): the comparison is between real fits.
     for j in 0..2 {
         let c = best.get(j).unwrap();
-        assert!(c.is_finite() && c < 10.0, "row {j}: best validated cost {c}");
+        assert!(
+            c.is_finite() && c < 10.0,
+            "row {j}: best validated cost {c}"
+        );
     }
     assert!(
         best.get(k).unwrap() < best.get(r).unwrap(),

@@ -177,7 +177,10 @@ impl ActiveConfig {
     pub fn check(&self) -> Result<(), OptimizeError> {
         let bad = |f: &str, r: String| Err(OptimizeError::config(format!("active.{f}"), r));
         if self.n_dup == 0 {
-            return bad("n_dup", "duplicates per simulated θ must be ≥ 1, got 0".into());
+            return bad(
+                "n_dup",
+                "duplicates per simulated θ must be ≥ 1, got 0".into(),
+            );
         }
         if self.batch == 0 || self.ensemble == 0 || self.searches == 0 {
             return bad(

@@ -153,7 +153,10 @@ impl MethodConfig {
     pub fn check(&self) -> Result<(), OptimizeError> {
         let bad = |f: &str, r: String| Err(OptimizeError::config(f, r));
         if self.population < 2 {
-            return bad("population", format!("CMA-ES needs λ ≥ 2, got {}", self.population));
+            return bad(
+                "population",
+                format!("CMA-ES needs λ ≥ 2, got {}", self.population),
+            );
         }
         if self.parents == 0 || self.parents > self.population {
             return bad(
@@ -162,14 +165,23 @@ impl MethodConfig {
             );
         }
         if !(self.sigma0.is_finite() && self.sigma0 > 0.0) {
-            return bad("sigma0", format!("must be positive and finite, got {}", self.sigma0));
+            return bad(
+                "sigma0",
+                format!("must be positive and finite, got {}", self.sigma0),
+            );
         }
         if let Some(p) = self.surrogate_population.filter(|&p| p < 2) {
-            return bad("surrogate_population", format!("CMA-ES needs λ ≥ 2, got {p}"));
+            return bad(
+                "surrogate_population",
+                format!("CMA-ES needs λ ≥ 2, got {p}"),
+            );
         }
         let counts = [
             ("generations", self.generations),
-            ("surrogate_generations", self.surrogate_generations.unwrap_or(1)),
+            (
+                "surrogate_generations",
+                self.surrogate_generations.unwrap_or(1),
+            ),
             ("n_dup", self.n_dup),
             ("validate_top", self.validate_top),
             ("n_dup_validate", self.n_dup_validate),
@@ -185,7 +197,11 @@ impl MethodConfig {
                 format!("must be finite, got {}", self.surrogate_cost.spread_weight),
             );
         }
-        if let Some(z) = self.surrogate_cost.max_z.filter(|z| !(z.is_finite() && *z > 0.0)) {
+        if let Some(z) = self
+            .surrogate_cost
+            .max_z
+            .filter(|z| !(z.is_finite() && *z > 0.0))
+        {
             return bad("support_z", format!("must be positive and finite, got {z}"));
         }
         self.active.check()

@@ -180,7 +180,11 @@ impl SimConfig {
             })
         };
         if !(self.dt > 0.0 && self.dt.is_finite()) {
-            return bad("dt", self.dt.to_string(), "must be positive and finite".into());
+            return bad(
+                "dt",
+                self.dt.to_string(),
+                "must be positive and finite".into(),
+            );
         }
         if !(self.tr.is_finite() && self.tr >= self.dt) {
             return bad(

@@ -101,24 +101,86 @@ fn validate_refuses_unbounded_schedules_and_windows_that_do_not_fit() {
         Err(SimError::Schedule { field, .. }) => field,
         other => panic!("{c:?}: {other:?}"),
     };
-    assert_eq!(field(SimConfig { duration: f64::INFINITY, ..cfg }), "duration");
-    assert_eq!(field(SimConfig { duration: f64::NAN, ..cfg }), "duration");
-    assert_eq!(field(SimConfig { duration: 1e15, ..cfg }), "duration");
-    assert_eq!(field(SimConfig { duration: 0.0, ..cfg }), "duration");
+    assert_eq!(
+        field(SimConfig {
+            duration: f64::INFINITY,
+            ..cfg
+        }),
+        "duration"
+    );
+    assert_eq!(
+        field(SimConfig {
+            duration: f64::NAN,
+            ..cfg
+        }),
+        "duration"
+    );
+    assert_eq!(
+        field(SimConfig {
+            duration: 1e15,
+            ..cfg
+        }),
+        "duration"
+    );
+    assert_eq!(
+        field(SimConfig {
+            duration: 0.0,
+            ..cfg
+        }),
+        "duration"
+    );
     assert_eq!(field(SimConfig { dt: 1e-12, ..cfg }), "dt");
     assert_eq!(field(SimConfig { dt: 0.0, ..cfg }), "dt");
     assert_eq!(field(SimConfig { dt: -0.01, ..cfg }), "dt");
-    assert_eq!(field(SimConfig { tr: f64::INFINITY, ..cfg }), "tr");
-    assert_eq!(field(SimConfig { tr: f64::NAN, ..cfg }), "tr");
-    assert_eq!(field(SimConfig { burn_in: 984.0, ..cfg }), "burn_in");
-    assert_eq!(field(SimConfig { burn_in: -1.0, ..cfg }), "burn_in");
     assert_eq!(
-        field(SimConfig { warmup_steps: usize::MAX, ..cfg }),
+        field(SimConfig {
+            tr: f64::INFINITY,
+            ..cfg
+        }),
+        "tr"
+    );
+    assert_eq!(
+        field(SimConfig {
+            tr: f64::NAN,
+            ..cfg
+        }),
+        "tr"
+    );
+    assert_eq!(
+        field(SimConfig {
+            burn_in: 984.0,
+            ..cfg
+        }),
+        "burn_in"
+    );
+    assert_eq!(
+        field(SimConfig {
+            burn_in: -1.0,
+            ..cfg
+        }),
+        "burn_in"
+    );
+    assert_eq!(
+        field(SimConfig {
+            warmup_steps: usize::MAX,
+            ..cfg
+        }),
         "warmup_steps"
     );
     // 10⁸ steps would be allowed, but not 30,000 frames.
-    assert_eq!(field(SimConfig { duration: 21_744.0, ..cfg }), "duration");
-    assert!(SimConfig { duration: 14_000.0, ..cfg }.validate().is_ok());
+    assert_eq!(
+        field(SimConfig {
+            duration: 21_744.0,
+            ..cfg
+        }),
+        "duration"
+    );
+    assert!(SimConfig {
+        duration: 14_000.0,
+        ..cfg
+    }
+    .validate()
+    .is_ok());
 
     assert_eq!(cfg.n_frames(), 1200);
     for w in [2, 83, 1199] {

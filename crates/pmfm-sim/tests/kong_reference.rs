@@ -113,7 +113,11 @@ fn reference_candidates_score_the_listed_costs_within_noise() {
             );
             let lo = l - 3.0 * sd / (SEEDS as f64).sqrt() - 0.01;
             let hi = (l + 4.0 * s_ref + 0.02).min(l + 0.5 * (term_max[t] - l));
-            assert!(hi < term_max[t], "candidate {c} {}: cap {hi} is vacuous", names[t]);
+            assert!(
+                hi < term_max[t],
+                "candidate {c} {}: cap {hi} is vacuous",
+                names[t]
+            );
             if !(m >= lo && m <= hi) {
                 failures.push(format!("candidate {c} {}: mean {m:.4} outside [{lo:.4}, {hi:.4}] (listed {l:.4}, sd {sd:.4})", names[t]));
             }

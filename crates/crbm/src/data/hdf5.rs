@@ -45,7 +45,12 @@ pub(super) fn read_hdf5(path: &Path, key: Option<&str>) -> Result<Array> {
     // Checked (no overflow, at most 2³¹ values = 16 GiB as f64) before anything is allocated.
     let count = (shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)))
         .filter(|&c| c <= 1 << 31)
-        .ok_or_else(|| data_err(path, format!("dataset {name:?}: shape {shape:?} holds more than 2^31 values")))?;
+        .ok_or_else(|| {
+            data_err(
+                path,
+                format!("dataset {name:?}: shape {shape:?} holds more than 2^31 values"),
+            )
+        })?;
     let e = |x: hdf5_reader::error::Error| data_err(path, format!("dataset {name:?}: {x}"));
     fn read<T: H5Type + Default + Clone + Into<f64>>(
         ds: &hdf5_reader::Dataset,

@@ -30,8 +30,8 @@ pub mod standardized;
 pub mod tensor;
 pub mod train;
 
-pub use host::{GibbsEngine, HostGibbs};
 pub use evaluate::{evaluate, GaussEvaluation, GaussSamplingConfig};
+pub use host::{GibbsEngine, HostGibbs};
 pub use model::GaussCrbm;
 pub use standardized::{Standardization, StandardizedGauss};
 pub use train::{train_gauss, GaussExplosion, GaussTrainConfig, GaussTrainReport, GaussTrainer};

@@ -274,7 +274,11 @@ mod tests {
         for e in [3, 10, 44] {
             zeroed[e] = 0.0;
         }
-        let mean: Vec<f64> = emp.iter().zip(&zeroed).map(|(a, b)| (a + b) / 2.0).collect();
+        let mean: Vec<f64> = emp
+            .iter()
+            .zip(&zeroed)
+            .map(|(a, b)| (a + b) / 2.0)
+            .collect();
         let expected = fc_cost(&[mean], &emp).0;
         assert!((c - expected).abs() < 1e-12, "{c} vs {expected}");
         assert!(c > 1e-6, "the zeroed edges must change the cost");
