@@ -76,11 +76,7 @@ impl GaussRow {
         wall_s: f64,
     ) -> Self {
         let r = &fit.evaluation.report;
-        let explosion = fit
-            .train_report
-            .exploded
-            .as_ref()
-            .or(fit.evaluation.exploded.as_ref());
+        let explosion = fit.explosion();
         let t = &cfg.train;
         Self {
             dataset: dataset.to_string(),

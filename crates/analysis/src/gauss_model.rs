@@ -150,11 +150,7 @@ pub fn run_gauss_model(
 /// The table row of a fit (timings and coupling path filled in by the caller).
 fn row_of(cfg: &SweepConfig, job: &Job, f: &GaussFit, stem: &str, batch: usize) -> ModelRow {
     let r = &f.evaluation.report;
-    let explosion = f
-        .train_report
-        .exploded
-        .as_ref()
-        .or(f.evaluation.exploded.as_ref());
+    let explosion = f.explosion();
     let updates = f.train_report.updates_done as u64;
     let exploded_update = explosion.map(|e| match e.phase {
         Phase::Training => e.at as u64,

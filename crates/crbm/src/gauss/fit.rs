@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::couplings::{assembly_recovery, couplings, upper_triangle_correlation};
 use super::evaluate::{evaluate, exploded_report, GaussEvaluation, GaussSamplingConfig};
 use super::model::GaussCrbm;
-use super::train::{GaussTrainConfig, GaussTrainReport, GaussTrainer};
+use super::train::{GaussExplosion, GaussTrainConfig, GaussTrainReport, GaussTrainer};
 use crate::data::split::{split_frames, SplitConfig};
 use crate::error::{CrbmError, Result};
 use crate::frames::Frames;
@@ -59,7 +59,15 @@ pub struct GaussFit {
 impl GaussFit {
     /// Exploded in training or in evaluation sampling.
     pub fn exploded(&self) -> bool {
-        self.train_report.exploded.is_some() || self.evaluation.exploded.is_some()
+        self.explosion().is_some()
+    }
+
+    /// The explosion that ended training, else the one met in evaluation sampling.
+    pub fn explosion(&self) -> Option<&GaussExplosion> {
+        self.train_report
+            .exploded
+            .as_ref()
+            .or(self.evaluation.exploded.as_ref())
     }
 }
 
