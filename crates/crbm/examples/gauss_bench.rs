@@ -147,7 +147,7 @@ fn seconds_per_update(
         engine,
         ..Default::default()
     };
-    let st = Standardization::from_data(&mean, &var, cfg.eps_v, m);
+    let st = Standardization::from_moments(&mean, &var, cfg.eps_v, m);
     let mut t = GaussTrainer::from_model(&model, st, data, cfg, device).expect("valid config");
     t.step();
     let start = Instant::now();

@@ -13,46 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use super::model::GaussCrbm;
 
-/// Offsets and scales of the standardised parametrisation; shapes [N] and [M].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Standardization {
-    pub offset_v: Vec<f64>,
-    pub scale_v: Vec<f64>,
-    pub offset_h: Vec<f64>,
-    pub scale_h: Vec<f64>,
-}
-
-impl Standardization {
-    /// o = 0, s = 1: the standardised model is the plain one.
-    pub fn identity(n: usize, m: usize) -> Self {
-        Self {
-            offset_v: vec![0.0; n],
-            scale_v: vec![1.0; n],
-            offset_h: vec![0.0; m],
-            scale_h: vec![1.0; m],
-        }
-    }
-
-    /// Visible offsets and scales from the data: mean and √(var + ε_v); hidden o = 0, s = 1.
-    pub fn from_data(mean: &[f64], var: &[f64], eps_v: f64, m: usize) -> Self {
-        Self {
-            offset_v: mean.to_vec(),
-            scale_v: var
-                .iter()
-                .map(|v| {
-                    let s = (v + eps_v).sqrt();
-                    if s > 0.0 {
-                        s
-                    } else {
-                        1.0
-                    }
-                })
-                .collect(),
-            offset_h: vec![0.0; m],
-            scale_h: vec![1.0; m],
-        }
-    }
-}
+/// Offsets and scales of the standardised parametrisation: the Bernoulli trainer's type
+/// ([`crate::train::Standardization`]), built here with
+/// [`Standardization::from_moments`] from the data's mean and variance.
+pub use crate::train::Standardization;
 
 /// A Gaussian-visible cRBM in standardised coordinates: `params` holds w̃, γ, θ̃ and
 /// the dReLU (γ±, θ̃±), all in the layout of [`GaussCrbm`].

@@ -285,7 +285,7 @@ impl GaussTrainer {
             config.seed,
         );
         let st = if config.standardize {
-            Standardization::from_data(&mean, &var, config.eps_v, config.n_hidden)
+            Standardization::from_moments(&mean, &var, config.eps_v, config.n_hidden)
         } else {
             Standardization::identity(frames.n_units, config.n_hidden)
         };

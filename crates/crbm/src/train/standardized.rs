@@ -115,11 +115,19 @@ impl Standardization {
     /// s_i = √(⟨v_i⟩(1 − ⟨v_i⟩) + ε_v), 1 where that is 0); hidden ones at ō = 0, σ = 1
     /// (a fresh dReLU unit with γ± = 1, θ± = 0 and small weights has mean ≈ 0, variance ≈ 1).
     pub fn from_data(data: &SparseBatch, n_hidden: usize, epsilon_v: f64) -> Self {
-        let offset_v = data.mean_activity();
-        let scale_v = offset_v
+        let mean = data.mean_activity();
+        let var: Vec<f64> = mean.iter().map(|&p| p * (1.0 - p)).collect();
+        Self::from_moments(&mean, &var, epsilon_v, n_hidden)
+    }
+
+    /// Visible offsets and scales from per-unit moments, shapes [N]: o = mean,
+    /// s = √(var + ε_v) (1 where that is 0); hidden o = 0, s = 1. Serves Bernoulli units
+    /// (var = p(1 − p)) and Gaussian ones (the data variance).
+    pub fn from_moments(mean: &[f64], var: &[f64], epsilon_v: f64, n_hidden: usize) -> Self {
+        let scale_v = var
             .iter()
-            .map(|&p| {
-                let s = (p * (1.0 - p) + epsilon_v).sqrt();
+            .map(|v| {
+                let s = (v + epsilon_v).sqrt();
                 if s > 0.0 {
                     s
                 } else {
@@ -128,7 +136,7 @@ impl Standardization {
             })
             .collect();
         Self {
-            offset_v,
+            offset_v: mean.to_vec(),
             scale_v,
             offset_h: vec![0.0; n_hidden],
             scale_h: vec![1.0; n_hidden],
