@@ -5,13 +5,16 @@
 //! The floor counts the unavoidable multiply-adds of one update —
 //! per sweep the dense `h·Wᵀ` (2·C·M·N) and the sparse `v·W` (2·C·M·nnz), plus the
 //! data-term gather and the two ⟨v·Φ′⟩ scatters — and divides by the f32 GEMM
-//! throughput measured on this machine for the same `h·Wᵀ` shape.
+//! throughput measured on this machine for the same `h·Wᵀ` shape. The machine block first
+//! (CPU features in use, FMA peak from the measured clock, a large square GEMM) states what
+//! that rate is against what the machine can do.
 //! Add `device` to the arguments to also time the tensor trainer
 //! (`tensor_train::DeviceTrainer`) on the flex (CPU) device, and `wgpu` (build with the `wgpu`
 //! feature) to time it on the GPU; the first update is untimed (shader compilation).
 
 use std::time::Instant;
 
+use crbm::dense::machine;
 use crbm::gibbs::SamplerWeights;
 use crbm::synthetic::SyntheticConfig;
 use crbm::train::{PcdTrainer, TrainConfig};
@@ -29,6 +32,9 @@ fn main() {
         get(3, 15),
         get(4, 5),
     );
+
+    let baseline = machine::Baseline::measure();
+    println!("{baseline}");
 
     let t0 = Instant::now();
     let synth = SyntheticConfig {
@@ -71,19 +77,20 @@ fn main() {
     let per_update = t1.elapsed().as_secs_f64() / updates as f64;
     let chain_density = trainer.chains().density();
 
-    // Measured GEMM throughput for the h·Wᵀ shape.
+    // Measured GEMM throughput for the h·Wᵀ shape, through the sampler's own call (best of 10).
     let sw = SamplerWeights::from(&trainer.model);
     let h: Vec<f32> = (0..batch * m)
         .map(|k| ((k % 17) as f32 - 8.0) * 0.1)
         .collect();
     let mut out = Vec::new();
     sw.visible_preactivations(&h, &mut out);
-    let reps = 10;
-    let t2 = Instant::now();
-    for _ in 0..reps {
-        sw.visible_preactivations(&h, &mut out);
-    }
-    let gemm_s = t2.elapsed().as_secs_f64() / reps as f64;
+    let gemm_s = (0..10)
+        .map(|_| {
+            let t2 = Instant::now();
+            sw.visible_preactivations(&h, &mut out);
+            t2.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
     let gemm_flops = 2.0 * (batch * m * n) as f64;
     let rate = gemm_flops / gemm_s;
 
@@ -105,10 +112,22 @@ fn main() {
     );
     println!("seconds per PCD update: {per_update:.3} (chain density {chain_density:.4})");
     println!(
+        "f32 GEMM h·Wᵀ [{batch}×{m}]·[{m}×{n}] (Wᵀ strided, all threads): {}",
+        baseline.rate(rate)
+    );
+    println!(
         "flop floor: {:.2} GFLOP per update / {:.1} GFLOP/s (measured f32 GEMM, h·Wᵀ shape) = {floor:.3} s",
         flops / 1e9,
         rate / 1e9
     );
+    if let Some(p) = baseline.peak.map(|p| p.peak_flops) {
+        println!(
+            "at the FMA peak ({:.1} GFLOP/s) the same flops take {:.3} s: ratio {:.2}",
+            p / 1e9,
+            flops / p,
+            per_update / (flops / p)
+        );
+    }
     println!("ratio to floor: {:.2}", per_update / floor);
 
     let mut devices = Vec::new();

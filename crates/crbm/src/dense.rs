@@ -1,93 +1,9 @@
-//! The one dense f32 product of the host kernels: `dst = lhs · rhs` through the `gemm`
-//! crate (the kernel burn's Flex backend also calls), rayon-parallel, with strided operands
-//! so that `Wᵀ` is read from `W` without a copy.
+//! The one dense f32 product of the host kernels, `dst = lhs · rhs` with strided operands (so
+//! that `Wᵀ` is read from `W` without a copy), and what this machine can do with it: both live
+//! in the `machine` crate, shared with the pMFM's FCD and the benchmarks.
 
-/// A read-only f32 matrix view: `rows × cols` values, element (r, c) at `r·row_stride +
-/// c·col_stride`.
-#[derive(Clone, Copy, Debug)]
-pub struct View<'a> {
-    pub data: &'a [f32],
-    pub rows: usize,
-    pub cols: usize,
-    pub row_stride: usize,
-    pub col_stride: usize,
-}
-
-impl<'a> View<'a> {
-    /// A row-major `rows × cols` matrix.
-    pub fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Self {
-            data,
-            rows,
-            cols,
-            row_stride: cols,
-            col_stride: 1,
-        }
-    }
-
-    /// The transpose of a row-major `cols × rows` matrix, read in place.
-    pub fn transposed(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Self {
-            data,
-            rows,
-            cols,
-            row_stride: 1,
-            col_stride: rows,
-        }
-    }
-
-    /// Largest index read, plus one (0 for an empty view).
-    fn extent(&self) -> usize {
-        if self.rows == 0 || self.cols == 0 {
-            0
-        } else {
-            (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride + 1
-        }
-    }
-}
-
-/// `dst [lhs.rows, rhs.cols] = lhs · rhs`, row-major `dst` (overwritten).
-///
-/// Panics if the inner dimensions differ or a buffer is too short (a programming error,
-/// not a data error: callers size their buffers from the model).
-pub fn product(dst: &mut [f32], lhs: View<'_>, rhs: View<'_>) {
-    let (rows, inner, cols) = (lhs.rows, lhs.cols, rhs.cols);
-    assert_eq!(rhs.rows, inner, "inner dimensions of a product");
-    assert!(dst.len() >= rows * cols, "product destination too short");
-    assert!(lhs.data.len() >= lhs.extent() && rhs.data.len() >= rhs.extent());
-    if rows == 0 || cols == 0 {
-        return;
-    }
-    if inner == 0 {
-        dst[..rows * cols].fill(0.0);
-        return;
-    }
-    // SAFETY: every index the kernel reads or writes, r·rs + c·cs, is below the extents
-    // checked above (row-major dst [rows, cols]).
-    unsafe {
-        gemm::gemm(
-            rows,
-            cols,
-            inner,
-            dst.as_mut_ptr(),
-            1,
-            cols as isize,
-            false,
-            lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            0.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            gemm::Parallelism::Rayon(0),
-        );
-    }
-}
+pub use machine;
+pub use machine::{product, product_serial, View};
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,12 @@
 //! Benchmark of the pMFM simulator: seconds per simulated parameter set (simulation + FC/FCD/cost)
-//! for several batch sizes and devices, measured side by side in one run, next to the
-//! floating-point floor of the work.
+//! for several batch sizes and devices, measured side by side in one run, next to the floor of
+//! the work at this machine's measured rates: the CPU features in use, the FMA peak, the f32
+//! GEMM rate of a large square product and of each hot shape (the coupling product at each B,
+//! the FCD Gram product), and the vectorised exp/ln rate.
 
 use anyhow::Result;
 use clap::Parser;
+use crbm::dense::machine;
 use experiments::device::select;
 use experiments::sim_args::SimArgs;
 use pmfm_sim::noise::SeededNoise;
@@ -79,6 +82,45 @@ fn run(args: Args) -> Result<()> {
         fcd_flop / 1e9,
         transcendental / 1e6
     );
+    let baseline = machine::Baseline::measure();
+    println!("{baseline}");
+    let fcd_rate = machine::gemm_rate(windows, pairs, windows, true);
+    println!(
+        "f32 GEMM FCD Gram [{windows}×{pairs}]·[{pairs}×{windows}] (all threads): {}",
+        baseline.rate(fcd_rate)
+    );
+    let exp_rate = machine::fastmath::transcendental_rate();
+    println!(
+        "vectorised exp/ln (all threads): {:.2} G/s ({:.2} ns each per core)",
+        exp_rate / 1e9,
+        baseline.threads as f64 / exp_rate * 1e9
+    );
+    let floor = Floor {
+        coupling_flop,
+        fcd_flop,
+        transcendental,
+        fcd_rate,
+        exp_rate,
+        coupling_rates: args
+            .batches
+            .iter()
+            .map(|&b| (b, machine::gemm_rate(n, n, b, false)))
+            .collect(),
+    };
+    for &(b, r) in &floor.coupling_rates {
+        println!(
+            "f32 GEMM coupling [{n}×{n}]·[{n}×{b}] (all threads): {}; floor per set at B = {b}: {:.4} s",
+            baseline.rate(r),
+            floor.per_set(b)
+        );
+    }
+    if let Some(p) = &baseline.peak {
+        println!(
+            "at the FMA peak every flop of a series takes {:.4} s, plus {:.4} s of exp/ln",
+            (coupling_flop + fcd_flop) / p.peak_flops,
+            transcendental / exp_rate
+        );
+    }
     let targets = Targets::new(&vec![0.0; n * n], n, {
         let mut c = vec![0.0; pmfm_sim::observables::FCD_BINS];
         let total = (windows * (windows - 1) / 2) as f64;
@@ -93,8 +135,8 @@ fn run(args: Args) -> Result<()> {
         args.engines.clone()
     };
     println!(
-        "{:<12} {:<7} {:>6} {:>12} {:>12} {:>14}",
-        "device", "engine", "B", "simulate s", "cost s", "s per set"
+        "{:<12} {:<7} {:>6} {:>12} {:>12} {:>14} {:>12} {:>8}",
+        "device", "engine", "B", "simulate s", "cost s", "s per set", "floor", "ratio"
     );
     for (name, engine) in args
         .devices
@@ -146,13 +188,49 @@ fn run(args: Args) -> Result<()> {
                 }
             }
             let per_set = (best.0 + best.1) / b as f64;
+            let floor_b = floor.per_set(b);
             println!(
-                "{:<12} {:<7} {:>6} {:>12.2} {:>12.2} {:>14.4}",
-                name, engine_used, b, best.0, best.1, per_set
+                "{:<12} {:<7} {:>6} {:>12.2} {:>12.2} {:>14.4} {:>12.4} {:>8.2}",
+                name,
+                engine_used,
+                b,
+                best.0,
+                best.1,
+                per_set,
+                floor_b,
+                per_set / floor_b
             );
         }
     }
     Ok(())
+}
+
+/// The work of one series at this machine's measured rates.
+struct Floor {
+    coupling_flop: f64,
+    fcd_flop: f64,
+    transcendental: f64,
+    /// f32 GEMM rate of the FCD Gram product (flop/s).
+    fcd_rate: f64,
+    /// exp/ln evaluations per second.
+    exp_rate: f64,
+    /// (B, f32 GEMM rate of one step's coupling products [n×n]·[n×B]).
+    coupling_rates: Vec<(usize, f64)>,
+}
+
+impl Floor {
+    /// Seconds per parameter set: the coupling products at their shape's GEMM rate, the FCD at
+    /// the Gram product's rate, the exp/ln at the vectorised rate.
+    fn per_set(&self, b: usize) -> f64 {
+        let rate = self
+            .coupling_rates
+            .iter()
+            .find(|(bb, _)| *bb == b)
+            .map_or(f64::NAN, |(_, r)| *r);
+        self.coupling_flop / rate
+            + self.fcd_flop / self.fcd_rate
+            + self.transcendental / self.exp_rate
+    }
 }
 
 /// B distinct parameter sets around the synthetic truth (G stepped by 0.01).

@@ -1,0 +1,151 @@
+//! What this machine can do, measured, so that every floor a benchmark prints is stated against
+//! it: the SIMD features in use ([`CpuFeatures`]), the FMA peak from a measured clock
+//! ([`FmaPeak`]), and the rate of the one strided f32 GEMM the host kernels share ([`product`],
+//! [`gemm_rate`]); [`Baseline`] is all of it in the block a benchmark prints first.
+//!
+//! The peak follows the usual definition, cores × FMA units × f32 lanes × 2 flop × clock, with
+//! the clock and the number of FMA units measured rather than looked up: the clock from a chain
+//! of dependent integer additions (one cycle each on every x86-64 core), the units from the
+//! throughput of independent vector FMAs divided by that clock.
+
+mod dense;
+pub mod fastmath;
+mod peak;
+
+pub use dense::{gemm_rate, product, product_serial, View};
+pub use peak::{measure_fma_peak, FmaPeak};
+
+use std::fmt;
+
+/// SIMD features of this CPU that the kernels dispatch on at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuFeatures {
+    pub avx2: bool,
+    pub fma: bool,
+    pub avx512f: bool,
+}
+
+impl CpuFeatures {
+    /// Detects the features with `is_x86_feature_detected!` (all false elsewhere).
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            Self {
+                avx2: std::is_x86_feature_detected!("avx2"),
+                fma: std::is_x86_feature_detected!("fma"),
+                avx512f: std::is_x86_feature_detected!("avx512f"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            Self {
+                avx2: false,
+                fma: false,
+                avx512f: false,
+            }
+        }
+    }
+
+    /// f32 lanes of the widest FMA vector present: 16 (AVX-512), 8 (AVX2 + FMA), or 0 (no x86
+    /// FMA; the portable code paths run).
+    pub fn fma_lanes(&self) -> usize {
+        if self.avx512f && self.fma {
+            16
+        } else if self.avx2 && self.fma {
+            8
+        } else {
+            0
+        }
+    }
+
+    /// Name of the widest vector unit present.
+    pub fn widest(&self) -> &'static str {
+        match self.fma_lanes() {
+            16 => "AVX-512 (16 f32 lanes)",
+            8 => "AVX2 + FMA (8 f32 lanes)",
+            _ => "no x86 FMA (portable code)",
+        }
+    }
+}
+
+impl fmt::Display for CpuFeatures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        write!(
+            f,
+            "AVX2 {}, FMA {}, AVX-512F {}; widest in use: {}",
+            yes(self.avx2),
+            yes(self.fma),
+            yes(self.avx512f),
+            self.widest()
+        )
+    }
+}
+
+/// One line naming the CPU (from `/proc/cpuinfo` where it exists).
+pub fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string())
+}
+
+/// What a benchmark states first: CPU, features in use, threads, the FMA peak and how it was
+/// derived, and a large square f32 GEMM against that peak.
+#[derive(Clone, Debug)]
+pub struct Baseline {
+    pub cpu: String,
+    pub threads: usize,
+    pub features: CpuFeatures,
+    pub peak: Option<FmaPeak>,
+    /// Side of the square product and its measured rate (flop/s).
+    pub square_gemm: (usize, f64),
+}
+
+impl Baseline {
+    /// Measures everything (about 1–2 s).
+    pub fn measure() -> Self {
+        let n = 2048;
+        Self {
+            cpu: cpu_name(),
+            threads: rayon::current_num_threads(),
+            features: CpuFeatures::detect(),
+            peak: measure_fma_peak(),
+            square_gemm: (n, gemm_rate(n, n, n, false)),
+        }
+    }
+
+    /// "r GFLOP/s (p% of the FMA peak)" for a rate in flop/s.
+    pub fn rate(&self, flops: f64) -> String {
+        match &self.peak {
+            Some(p) => format!(
+                "{:.1} GFLOP/s ({:.0}% of the FMA peak)",
+                flops / 1e9,
+                100.0 * flops / p.peak_flops
+            ),
+            None => format!("{:.1} GFLOP/s", flops / 1e9),
+        }
+    }
+}
+
+impl fmt::Display for Baseline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "machine: {}, {} rayon threads", self.cpu, self.threads)?;
+        writeln!(f, "cpu features: {}", self.features)?;
+        match &self.peak {
+            Some(p) => writeln!(f, "{p}")?,
+            None => writeln!(f, "FMA peak: not measured (no x86-64 FMA)")?,
+        }
+        let (n, rate) = self.square_gemm;
+        write!(
+            f,
+            "f32 GEMM {n}×{n}×{n} (gemm crate, all threads): {}",
+            self.rate(rate)
+        )
+    }
+}
