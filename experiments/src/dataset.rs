@@ -49,3 +49,152 @@ impl DataArgs {
         }
     }
 }
+
+/// Several subject groups for one dataset or predictor (`--groups`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GroupArgs {
+    /// Subject groups, comma-separated: `DIR:SPLIT` (a directory in the reference layout, e.g.
+    /// `../shared/data/kong2021:train`), `synthetic:K` or `synthetic:A-B` (groups of the
+    /// synthetic family, see --family-seed and the variability knobs).
+    #[arg(long)]
+    pub groups: Option<String>,
+    /// Seed of the synthetic family's group variations.
+    #[arg(long, default_value_t = 11)]
+    pub family_seed: u64,
+    /// Synthetic family: sd of the log-normal factor on each SC entry.
+    #[arg(long, default_value_t = 0.3)]
+    pub sc_variability: f64,
+    /// Synthetic family: map noise sd, in units of each map's sd.
+    #[arg(long, default_value_t = 0.1)]
+    pub map_variability: f64,
+    /// Synthetic family: relative sd of each coefficient of a group's hidden θ*.
+    #[arg(long, default_value_t = 0.05)]
+    pub theta_variability: f64,
+}
+
+/// One item of `--groups`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupSource {
+    /// Split `split` of a directory in the reference layout.
+    Dir { dir: PathBuf, split: String },
+    /// Group `k` of the synthetic family.
+    Synthetic(usize),
+}
+
+/// Parses `--groups`; errors name the item.
+pub fn parse_groups(spec: &str) -> Result<Vec<GroupSource>> {
+    let mut out = Vec::new();
+    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((head, tail)) = item.rsplit_once(':') else {
+            anyhow::bail!(
+                "--groups: '{item}' is neither DIR:SPLIT nor synthetic:K or synthetic:A-B"
+            );
+        };
+        if head == "synthetic" {
+            let (a, b) = match tail.split_once('-') {
+                Some((a, b)) => (a, b),
+                None => (tail, tail),
+            };
+            let parse = |v: &str| {
+                v.trim()
+                    .parse::<usize>()
+                    .with_context(|| format!("--groups: '{item}': '{v}' is not a group number"))
+            };
+            let (a, b) = (parse(a)?, parse(b)?);
+            if b < a {
+                anyhow::bail!("--groups: '{item}': empty range");
+            }
+            out.extend((a..=b).map(GroupSource::Synthetic));
+        } else {
+            if tail.is_empty() || head.is_empty() {
+                anyhow::bail!("--groups: '{item}' needs DIR:SPLIT");
+            }
+            out.push(GroupSource::Dir {
+                dir: PathBuf::from(head),
+                split: tail.to_string(),
+            });
+        }
+    }
+    if out.is_empty() {
+        anyhow::bail!("--groups names no group");
+    }
+    Ok(out)
+}
+
+impl GroupArgs {
+    /// The synthetic family these options describe, simulated with schedule `sim` and window
+    /// `fcd_window`.
+    pub fn family(
+        &self,
+        sim: &SimConfig,
+        fcd_window: usize,
+    ) -> pmfm_sim::synthetic::SyntheticFamily {
+        pmfm_sim::synthetic::SyntheticFamily {
+            base: SyntheticConfig {
+                sim: *sim,
+                fcd_window,
+                ..SyntheticConfig::default()
+            },
+            family_seed: self.family_seed,
+            sc_variability: self.sc_variability,
+            map_variability: self.map_variability,
+            theta_variability: self.theta_variability,
+        }
+    }
+
+    /// Loads (or, for synthetic groups, simulates) every group of `--groups` and checks that
+    /// they share a parcellation. `None` when `--groups` is not given.
+    pub fn load(
+        &self,
+        device: &Device,
+        sim: &SimConfig,
+        fcd_window: usize,
+    ) -> Result<Option<Vec<EmpiricalData>>> {
+        let Some(spec) = &self.groups else {
+            return Ok(None);
+        };
+        let family = self.family(sim, fcd_window);
+        let mut groups = Vec::new();
+        for src in parse_groups(spec)? {
+            let g = match src {
+                GroupSource::Dir { dir, split } => EmpiricalData::load_dir(&dir, &split)?,
+                GroupSource::Synthetic(k) => {
+                    eprintln!("simulating synthetic group {k}");
+                    family
+                        .group(k, device)
+                        .with_context(|| format!("building synthetic group {k}"))?
+                }
+            };
+            groups.push(g);
+        }
+        surrogate::groups::check_groups(&groups)?;
+        Ok(Some(groups))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_specs_parse_and_bad_ones_name_the_item() {
+        let g = parse_groups("../shared/data/kong2021:train, synthetic:2-4,synthetic:7").unwrap();
+        assert_eq!(
+            g,
+            vec![
+                GroupSource::Dir {
+                    dir: PathBuf::from("../shared/data/kong2021"),
+                    split: "train".into()
+                },
+                GroupSource::Synthetic(2),
+                GroupSource::Synthetic(3),
+                GroupSource::Synthetic(4),
+                GroupSource::Synthetic(7),
+            ]
+        );
+        for bad in ["synthetic:x", "synthetic:4-2", "nodir", ":train", ""] {
+            let e = parse_groups(bad).unwrap_err().to_string();
+            assert!(e.starts_with("--groups"), "{bad}: {e}");
+        }
+    }
+}

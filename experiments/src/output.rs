@@ -45,3 +45,37 @@ pub fn one_line(e: &anyhow::Error) -> String {
     }
     s
 }
+
+/// The per-group table of `train-surrogate --group-split`: one row per (model, held-out
+/// group) with its Pearson r (total, FC, KS), total-cost RMSE and row counts.
+pub fn group_metrics_frame(
+    rows: &[surrogate::transfer::GroupMetrics],
+) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::{Column, DataFrame};
+    let f = |g: &dyn Fn(&surrogate::train::Metrics) -> f64| -> Vec<f64> {
+        rows.iter().map(|r| g(&r.metrics)).collect()
+    };
+    Ok(DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new(
+                "model".into(),
+                rows.iter().map(|r| r.model.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "group".into(),
+                rows.iter().map(|r| r.group.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "n_valid".into(),
+                rows.iter()
+                    .map(|r| r.metrics.n_valid as u64)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("pearson_total".into(), f(&|m| m.pearson_total)),
+            Column::new("pearson_fc".into(), f(&|m| m.pearson_fc)),
+            Column::new("pearson_ks".into(), f(&|m| m.pearson_ks)),
+            Column::new("rmse_total".into(), f(&|m| m.rmse_total)),
+        ],
+    )?)
+}

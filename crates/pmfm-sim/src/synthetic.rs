@@ -136,6 +136,20 @@ pub fn synthetic_dataset(
     cfg: &SyntheticConfig,
     device: &Device,
 ) -> Result<EmpiricalData, SimError> {
+    let (sc, myelin, gradient) = synthetic_layout(cfg)?;
+    simulated_targets(
+        format!("synthetic(seed={})", cfg.seed),
+        sc,
+        myelin,
+        gradient,
+        &cfg.theta,
+        cfg,
+        device,
+    )
+}
+
+/// The connectome and the two maps of the synthetic default with `cfg.seed`.
+fn synthetic_layout(cfg: &SyntheticConfig) -> Result<(Matrix, Vec<f64>, Vec<f64>), SimError> {
     if cfg.n_regions < 4 || cfg.n_regions % 2 != 0 {
         return Err(SimError::Config(format!(
             "synthetic connectome needs an even number ≥ 4 of regions, got {}",
@@ -146,10 +160,24 @@ pub fn synthetic_dataset(
     let pos = region_positions(cfg.n_regions, &mut rng);
     let sc = synthetic_sc(&pos, &mut rng);
     let (myelin, gradient) = synthetic_maps(&pos, &mut rng);
-    let n = cfg.n_regions;
+    Ok((sc, myelin, gradient))
+}
+
+/// "Empirical" FC and FCD CDF of a connectome and maps, made by simulating `theta` with
+/// `cfg.n_dup` duplicates (noise `cfg.noise_seed`, schedule `cfg.sim`, window `cfg.fcd_window`).
+fn simulated_targets(
+    name: String,
+    sc: Matrix,
+    myelin: Vec<f64>,
+    gradient: Vec<f64>,
+    theta: &Theta,
+    cfg: &SyntheticConfig,
+    device: &Device,
+) -> Result<EmpiricalData, SimError> {
+    let n = sc.rows;
     let sim = Simulator::new(&sc.data, n, cfg.sim, device)?;
     cfg.sim.validate_fcd_window(cfg.fcd_window)?;
-    let params = RegionalParams::from_theta(&cfg.theta, &myelin, &gradient);
+    let params = RegionalParams::from_theta(theta, &myelin, &gradient);
     let bold = sim.simulate(&[params], cfg.n_dup, &mut SeededNoise::new(cfg.noise_seed))?;
     let fcs = fc_host(bold.signal.clone());
     let mut fc = Matrix::zeros(n, n);
@@ -161,9 +189,9 @@ pub fn synthetic_dataset(
     let cdfs = fcd_cdfs(bold.signal, cfg.fcd_window);
     let valid: Vec<_> = cdfs.iter().filter(|c| c.is_valid()).collect();
     if valid.is_empty() || fc.data.iter().any(|x| !x.is_finite()) {
-        return Err(SimError::Input(
-            "the ground-truth simulation of the synthetic default failed (NaN FC or FCD)".into(),
-        ));
+        return Err(SimError::Input(format!(
+            "the ground-truth simulation of {name} failed (NaN FC or FCD)"
+        )));
     }
     let mut fcd_cdf = vec![0.0; FCD_BINS];
     for c in &valid {
@@ -175,13 +203,132 @@ pub fn synthetic_dataset(
         fc.data[i * n + i] = 1.0;
     }
     Ok(EmpiricalData {
-        name: format!("synthetic(seed={})", cfg.seed),
+        name,
         sc,
         fc,
         fcd_cdf,
         myelin,
         gradient,
     })
+}
+
+/// A family of synthetic subject groups (the surrogate's "many groups"): every group shares the
+/// layout of `base` (connectome and maps from `base.seed`) and varies it by its own seed:
+/// each SC entry is scaled by `exp(sc_variability·ξ)` (symmetric, zeros stay zero), each map
+/// gets additive noise of `map_variability` × the map's standard deviation, and the hidden θ*
+/// is `base.theta` with every coefficient scaled by `1 + theta_variability·ξ` (re-drawn until
+/// feasible on the group's maps). ξ ~ N(0, 1) from a stream of (`family_seed`, group).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyntheticFamily {
+    /// The shared layout, schedule and window.
+    pub base: SyntheticConfig,
+    /// Seed of the groups' variations.
+    pub family_seed: u64,
+    /// Standard deviation of the log-normal factor on each SC entry. Default 0.3.
+    pub sc_variability: f64,
+    /// Standard deviation of the map noise, in units of each map's standard deviation. Default 0.1.
+    pub map_variability: f64,
+    /// Relative standard deviation of each coefficient of the hidden θ*. Default 0.05.
+    pub theta_variability: f64,
+}
+
+impl Default for SyntheticFamily {
+    fn default() -> Self {
+        Self {
+            base: SyntheticConfig::default(),
+            family_seed: 11,
+            sc_variability: 0.3,
+            map_variability: 0.1,
+            theta_variability: 0.05,
+        }
+    }
+}
+
+impl SyntheticFamily {
+    /// Checks the knobs once (finite and ≥ 0).
+    pub fn check(&self) -> Result<(), SimError> {
+        for (name, v) in [
+            ("sc_variability", self.sc_variability),
+            ("map_variability", self.map_variability),
+            ("theta_variability", self.theta_variability),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(SimError::Config(format!(
+                    "synthetic family {name} must be finite and ≥ 0, got {v}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The name of group `g`: `synthetic-family(seed=S,family=F)/gG`.
+    pub fn group_name(&self, g: usize) -> String {
+        format!(
+            "synthetic-family(seed={},family={})/g{g}",
+            self.base.seed, self.family_seed
+        )
+    }
+
+    /// Connectome, maps and hidden θ* of group `g` (no simulation).
+    pub fn group_layout(&self, g: usize) -> Result<(Matrix, Vec<f64>, Vec<f64>, Theta), SimError> {
+        self.check()?;
+        let (mut sc, mut myelin, mut gradient) = synthetic_layout(&self.base)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(self.family_seed);
+        rng.set_stream(g as u64 + 1);
+        let n = sc.rows;
+        for i in 0..n {
+            for j in i + 1..n {
+                let f = (self.sc_variability * gauss(&mut rng)).exp();
+                sc.data[i * n + j] *= f;
+                sc.data[j * n + i] = sc.data[i * n + j];
+            }
+        }
+        for map in [&mut myelin, &mut gradient] {
+            let sd = sd(map);
+            for x in map.iter_mut() {
+                *x += self.map_variability * sd * gauss(&mut rng);
+            }
+        }
+        let bounds = crate::params::Bounds::default();
+        let mut theta = self.base.theta;
+        for _ in 0..1000 {
+            let mut t = self.base.theta;
+            for x in t.iter_mut() {
+                *x *= 1.0 + self.theta_variability * gauss(&mut rng);
+            }
+            if crate::params::is_feasible(&t, &myelin, &gradient, &bounds) {
+                theta = t;
+                break;
+            }
+        }
+        Ok((sc, myelin, gradient, theta))
+    }
+
+    /// Group `g` with its "empirical" FC/FCD simulated from its own θ* (noise seed
+    /// `base.noise_seed + g`).
+    pub fn group(&self, g: usize, device: &Device) -> Result<EmpiricalData, SimError> {
+        let (sc, myelin, gradient, theta) = self.group_layout(g)?;
+        let cfg = SyntheticConfig {
+            noise_seed: self.base.noise_seed.wrapping_add(g as u64),
+            ..self.base.clone()
+        };
+        simulated_targets(
+            self.group_name(g),
+            sc,
+            myelin,
+            gradient,
+            &theta,
+            &cfg,
+            device,
+        )
+    }
+}
+
+/// Population standard deviation.
+fn sd(x: &[f64]) -> f64 {
+    let m = x.iter().sum::<f64>() / x.len().max(1) as f64;
+    (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt()
 }
 
 #[cfg(test)]
@@ -222,5 +369,74 @@ mod tests {
             "{:?}",
             p.infeasibility(&Default::default())
         );
+    }
+
+    #[test]
+    fn family_groups_vary_the_shared_layout_by_their_knobs() {
+        let fam = SyntheticFamily {
+            base: SyntheticConfig {
+                n_regions: 20,
+                ..SyntheticConfig::default()
+            },
+            ..SyntheticFamily::default()
+        };
+        let (sc0, m0, g0) = synthetic_layout(&fam.base).unwrap();
+        let (a_sc, a_m, a_g, a_t) = fam.group_layout(0).unwrap();
+        let (b_sc, _, _, b_t) = fam.group_layout(1).unwrap();
+        // Deterministic per group, different between groups.
+        assert_eq!(fam.group_layout(0).unwrap().0, a_sc);
+        assert_ne!(a_sc, b_sc);
+        assert_ne!(a_t, b_t);
+        // The layout is shared: same zero pattern, symmetric, SC factors log-normal with the
+        // asked spread (sd of log ratio within 25% of 0.3 over ~50 connected pairs).
+        let n = 20;
+        let mut logs = Vec::new();
+        for i in 0..n {
+            for j in 0..n {
+                assert_eq!(a_sc.data[i * n + j] == 0.0, sc0.data[i * n + j] == 0.0);
+                assert_eq!(a_sc.data[i * n + j], a_sc.data[j * n + i]);
+                if j > i && sc0.data[i * n + j] > 0.0 {
+                    logs.push((a_sc.data[i * n + j] / sc0.data[i * n + j]).ln());
+                }
+            }
+        }
+        let s = sd(&logs);
+        assert!(
+            (s - 0.3).abs() < 0.075,
+            "log-factor sd {s} over {}",
+            logs.len()
+        );
+        // Maps move by about map_variability × their sd; θ* stays feasible near the base θ*.
+        let dm = sd(&a_m.iter().zip(&m0).map(|(a, b)| a - b).collect::<Vec<_>>());
+        assert!(dm > 0.03 * sd(&m0) && dm < 0.3 * sd(&m0), "{dm}");
+        assert_ne!(a_g, g0);
+        assert!(crate::params::is_feasible(
+            &a_t,
+            &a_m,
+            &a_g,
+            &Default::default()
+        ));
+        for (x, y) in a_t.iter().zip(&fam.base.theta) {
+            assert!((x - y).abs() <= 0.3 * y.abs() + 1e-12, "{x} vs {y}");
+        }
+        // No variability: every group is the base layout and θ*.
+        let still = SyntheticFamily {
+            sc_variability: 0.0,
+            map_variability: 0.0,
+            theta_variability: 0.0,
+            ..fam.clone()
+        };
+        let (c_sc, c_m, c_g, c_t) = still.group_layout(3).unwrap();
+        assert_eq!((c_sc, c_m, c_g, c_t), (sc0, m0, g0, fam.base.theta));
+        // Bad knobs are refused by name.
+        let bad = SyntheticFamily {
+            sc_variability: f64::NAN,
+            ..fam
+        };
+        assert!(bad
+            .group_layout(0)
+            .unwrap_err()
+            .to_string()
+            .contains("sc_variability"));
     }
 }

@@ -13,6 +13,7 @@ use crate::models::{ModelConfig, ModelKind, Prediction, Surrogate};
 use crate::persist::{read_for_load, write_atomic, Provenance};
 use crate::samples::{Connectome, Samples, THETA_DIM};
 use crate::train::{metrics, EpochLog, Metrics, TrainConfig, TrainHistory};
+use pmfm_sim::data::EmpiricalData;
 
 /// Manifest file name inside an ensemble directory (members sit in `member_000/`, ...).
 pub const ENSEMBLE_FILE: &str = "ensemble.json";
@@ -70,6 +71,34 @@ impl Ensemble {
         device: &Device,
         on_epoch: &mut dyn FnMut(usize, &EpochLog),
     ) -> Result<(Ensemble, Vec<TrainHistory>)> {
+        Self::fit_each(train, seeds, on_epoch, |cfg, log| {
+            Surrogate::fit(samples, connectome, model, cfg, device, log)
+        })
+    }
+
+    /// [`fit`](Self::fit) for the group MLP: every member is trained on the rows of `groups`
+    /// with [`Surrogate::fit_groups`].
+    pub fn fit_groups(
+        samples: &Samples,
+        groups: &[EmpiricalData],
+        model: &ModelConfig,
+        train: &TrainConfig,
+        seeds: &[u64],
+        device: &Device,
+        on_epoch: &mut dyn FnMut(usize, &EpochLog),
+    ) -> Result<(Ensemble, Vec<TrainHistory>)> {
+        Self::fit_each(train, seeds, on_epoch, |cfg, log| {
+            Surrogate::fit_groups(samples, groups, model, cfg, device, log)
+        })
+    }
+
+    /// One member per seed, each fitted by `fit_one(config with that seed, epoch callback)`.
+    fn fit_each(
+        train: &TrainConfig,
+        seeds: &[u64],
+        on_epoch: &mut dyn FnMut(usize, &EpochLog),
+        fit_one: impl Fn(&TrainConfig, &mut dyn FnMut(&EpochLog)) -> Result<(Surrogate, TrainHistory)>,
+    ) -> Result<(Ensemble, Vec<TrainHistory>)> {
         if seeds.is_empty() {
             return Err(SurrogateError::Config(
                 "an ensemble needs at least one seed".into(),
@@ -82,13 +111,28 @@ impl Ensemble {
                 seed,
                 ..train.clone()
             };
-            let (s, h) = Surrogate::fit(samples, connectome, model, &cfg, device, &mut |log| {
-                on_epoch(k, log)
-            })?;
+            let (s, h) = fit_one(&cfg, &mut |log| on_epoch(k, log))?;
             members.push(s);
             histories.push(h);
         }
         Ok((Ensemble { members }, histories))
+    }
+
+    /// Every member conditioned on group `g` (group MLP only; see
+    /// [`Surrogate::condition_on`]).
+    pub fn condition_on(&self, g: &EmpiricalData) -> Result<Ensemble> {
+        Ok(Ensemble {
+            members: self
+                .members
+                .iter()
+                .map(|m| m.condition_on(g))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// Whether the members are group-conditioned and wait for [`condition_on`](Self::condition_on).
+    pub fn needs_group(&self) -> bool {
+        self.members.iter().any(|m| m.needs_group())
     }
 
     pub fn len(&self) -> usize {

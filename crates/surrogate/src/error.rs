@@ -40,6 +40,9 @@ pub enum SurrogateError {
     Input(String),
     #[error("{path}: cannot load model: {message}")]
     Load { path: PathBuf, message: String },
+    /// A group's input files (SC, FC, FCD, maps) are missing or malformed; names the file.
+    #[error(transparent)]
+    Data(#[from] pmfm_sim::data::DataError),
 }
 
 pub type Result<T> = std::result::Result<T, SurrogateError>;

@@ -5,15 +5,25 @@
 //! * [`table`]: its Parquet form (polars): schema, validation, atomic chunked writes, merging.
 //! * [`design`]: how parameter sets are drawn (uniform, Latin hypercube, Gaussian clouds), all
 //!   restricted to the feasible region.
+//! * [`groups`]: subject groups (SC, empirical FC/FCD, maps) stored once per dataset, checked
+//!   to share a parcellation, and summarised into the descriptor a group-conditioned
+//!   surrogate takes as input.
 //! * [`shard`]: deterministic `i/n` sharding of a design and resume bookkeeping.
-//! * [`models`]: the surrogate families (MLP, quadratic baseline, region-token transformer),
+//! * [`models`]: the surrogate families (MLP, quadratic baseline, region-token transformer,
+//!   group-conditioned MLP),
 //!   [`train`] their seeded training loop, [`ensemble`] several seeds with a predictive spread,
 //!   [`persist`] save/load with a JSON sidecar.
+//! * [`evaluator`]: scores θ with the simulator into [`Samples`] rows; [`normalise`] the
+//!   input and target scalings; [`json`] settings comparison for manifests; [`error`] the
+//!   crate's error type.
+//! * [`transfer`]: predictions row by row with each row's group, held-out group splits and
+//!   per-group metrics.
 
 pub mod design;
 pub mod ensemble;
 pub mod error;
 pub mod evaluator;
+pub mod groups;
 pub mod json;
 pub mod models;
 pub mod normalise;
@@ -22,6 +32,7 @@ pub mod samples;
 pub mod shard;
 pub mod table;
 pub mod train;
+pub mod transfer;
 
 pub use error::SurrogateError;
 pub use samples::{Connectome, Samples};

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SurrogateError};
 use crate::models::tokens::check_connectome;
-use crate::models::{ModelConfig, ModelKind, Net, Surrogate};
+use crate::models::{Conditioning, ModelConfig, ModelKind, Net, Surrogate};
 use crate::normalise::{Standardiser, TargetScale};
 use crate::samples::{Connectome, THETA_DIM};
 use crate::train::{FitSummary, TrainConfig};
@@ -57,6 +57,9 @@ struct Sidecar {
     target_scale: TargetScale,
     token_norm: Option<Standardiser>,
     connectome: Option<Connectome>,
+    /// Group MLP: descriptors of the training groups (absent in older sidecars).
+    #[serde(default)]
+    conditioning: Option<Conditioning>,
     fit: FitSummary,
     provenance: Provenance,
     n_params: usize,
@@ -135,6 +138,10 @@ impl Surrogate {
             target_scale: self.target,
             token_norm: self.token_norm.clone(),
             connectome: self.connectome.clone(),
+            conditioning: self.conditioning.clone().map(|mut c| {
+                c.active = None;
+                c
+            }),
             fit: self.summary.clone(),
             provenance: self.provenance.clone(),
             n_params: self.n_params(),
@@ -172,10 +179,24 @@ impl Surrogate {
         }
         s.model.check().map_err(bad)?;
         let input_norm = s.input_norm.sanitised("input normalisation").map_err(bad)?;
-        if input_norm.dim() != THETA_DIM {
+        let conditioning = match (s.kind, s.conditioning) {
+            (ModelKind::GroupMlp, Some(c)) => {
+                c.check().map_err(bad)?;
+                Some(c)
+            }
+            (ModelKind::GroupMlp, None) => {
+                return Err(load_err(
+                    &sidecar_path,
+                    "a group MLP needs the descriptors of its training groups",
+                ))
+            }
+            _ => None,
+        };
+        let input_dim = conditioning.as_ref().map_or(THETA_DIM, |c| c.input_dim());
+        if input_norm.dim() != input_dim {
             return Err(load_err(
                 &sidecar_path,
-                "input normalisation is not 10-dimensional",
+                format!("input normalisation is not {input_dim}-dimensional"),
             ));
         }
         let target = s.target_scale.sanitised().map_err(bad)?;
@@ -214,8 +235,13 @@ impl Surrogate {
             ));
         }
         let exec = device.clone().without_autodiff();
-        let skeleton =
-            Net::new(&s.model, connectome.as_ref().map(|c| c.n_regions), &exec).map_err(bad)?;
+        let skeleton = Net::new(
+            &s.model,
+            connectome.as_ref().map(|c| c.n_regions),
+            conditioning.as_ref(),
+            &exec,
+        )
+        .map_err(bad)?;
         let net = skeleton
             .try_load_file(&weights_path)
             .map_err(|e| load_err(&weights_path, format!("corrupt or mismatched weights: {e}")))?;
@@ -226,6 +252,7 @@ impl Surrogate {
             target,
             token_norm,
             connectome,
+            conditioning,
             net,
             device,
             s.provenance,

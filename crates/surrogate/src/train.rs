@@ -24,12 +24,13 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, SurrogateError};
 use crate::models::tokens::{check_connectome, fit_token_norm, rounded};
 use crate::models::{
-    forward, host_init, stream_rng, Consts, Dropper, ModelConfig, ModelKind, Net, Prediction,
-    Surrogate,
+    forward, host_init, stream_rng, Conditioning, Consts, Dropper, ModelConfig, ModelKind, Net,
+    Prediction, Surrogate,
 };
 use crate::normalise::{Standardiser, TargetScale};
 use crate::persist::Provenance;
 use crate::samples::{Connectome, Samples, THETA_DIM};
+use pmfm_sim::data::EmpiricalData;
 
 /// Learning-rate multiplier as a function of the epoch.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -212,14 +213,22 @@ pub struct FitSummary {
 /// Host copy of the training inputs of some rows.
 struct Staged {
     theta: Vec<[f64; THETA_DIM]>,
+    /// Group MLP: each row's full input θ ⊕ descriptor.
+    conditioned: Option<Vec<Vec<f64>>>,
     /// Scaled (fc, ks) for valid rows, 0 for invalid ones.
     target: Vec<[f32; 2]>,
     valid: Vec<bool>,
 }
 
 impl Staged {
-    fn new(samples: &Samples, rows: &[usize], scale: &TargetScale) -> Self {
+    fn new(
+        samples: &Samples,
+        rows: &[usize],
+        scale: &TargetScale,
+        conditioning: Option<&Conditioning>,
+    ) -> Result<Self> {
         let mut s = Staged {
+            conditioned: conditioning.map(|c| c.inputs(samples, rows)).transpose()?,
             theta: Vec::with_capacity(rows.len()),
             target: Vec::with_capacity(rows.len()),
             valid: Vec::with_capacity(rows.len()),
@@ -237,7 +246,7 @@ impl Staged {
                 [0.0, 0.0]
             });
         }
-        s
+        Ok(s)
     }
 
     fn len(&self) -> usize {
@@ -251,8 +260,19 @@ impl Staged {
         let target: Vec<f32> = idx.iter().flat_map(|&k| self.target[k]).collect();
         let valid: Vec<f32> = idx.iter().map(|&k| self.valid[k] as u8 as f32).collect();
         let n_valid = idx.iter().filter(|&&k| self.valid[k]).count();
+        let inputs = match &self.conditioned {
+            Some(rows) => {
+                let w = rows[0].len();
+                let v: Vec<f32> = idx
+                    .iter()
+                    .flat_map(|&k| rows[k].iter().map(|&x| x as f32))
+                    .collect();
+                Tensor::<2>::from_data(TensorData::new(v, [b, w]), device)
+            }
+            None => crate::models::theta_tensor(&theta, device),
+        };
         (
-            crate::models::theta_tensor(&theta, device),
+            inputs,
             Tensor::<2>::from_data(TensorData::new(target, [b, 2]), device),
             Tensor::<2>::from_data(TensorData::new(valid, [b, 1]), device),
             n_valid,
@@ -313,7 +333,7 @@ fn dataset_loss(
 pub fn validation_loss(s: &Surrogate, samples: &Samples) -> Result<f64> {
     check_samples(samples)?;
     let rows: Vec<usize> = (0..samples.len()).collect();
-    let data = Staged::new(samples, &rows, &s.target);
+    let data = Staged::new(samples, &rows, &s.target, s.conditioning.as_ref())?;
     let exec = s.device.clone().without_autodiff();
     Ok(dataset_loss(
         &s.net,
@@ -350,12 +370,44 @@ fn check_samples(samples: &Samples) -> Result<()> {
 
 impl Surrogate {
     /// Trains a surrogate of `model.kind` on `samples` (the token model needs `connectome`;
-    /// the others ignore it). Training runs on `device.autodiff()`; the returned model lives on
-    /// `device`. Normalisation is fitted on the training split only. Calls `on_epoch` after
-    /// every epoch.
+    /// the others ignore it; the group MLP needs [`fit_groups`](Self::fit_groups)). Training
+    /// runs on `device.autodiff()`; the returned model lives on `device`. Normalisation is
+    /// fitted on the training split only. Calls `on_epoch` after every epoch.
     pub fn fit(
         samples: &Samples,
         connectome: Option<&Connectome>,
+        model: &ModelConfig,
+        train: &TrainConfig,
+        device: &Device,
+        on_epoch: &mut dyn FnMut(&EpochLog),
+    ) -> Result<(Surrogate, TrainHistory)> {
+        Self::fit_impl(samples, connectome, None, model, train, device, on_epoch)
+    }
+
+    /// Trains a group MLP (`model.kind` = `group_mlp`) on rows of several groups: row r's
+    /// group is the one in `groups` named `samples.dataset[r]`. The fitted model keeps the
+    /// groups' descriptors and predicts for a group after [`condition_on`](Self::condition_on).
+    pub fn fit_groups(
+        samples: &Samples,
+        groups: &[EmpiricalData],
+        model: &ModelConfig,
+        train: &TrainConfig,
+        device: &Device,
+        on_epoch: &mut dyn FnMut(&EpochLog),
+    ) -> Result<(Surrogate, TrainHistory)> {
+        if model.kind != ModelKind::GroupMlp {
+            return Err(SurrogateError::Config(format!(
+                "fit_groups trains the group_mlp family, not {}",
+                model.kind.name()
+            )));
+        }
+        Self::fit_impl(samples, None, Some(groups), model, train, device, on_epoch)
+    }
+
+    fn fit_impl(
+        samples: &Samples,
+        connectome: Option<&Connectome>,
+        groups: Option<&[EmpiricalData]>,
         model: &ModelConfig,
         train: &TrainConfig,
         device: &Device,
@@ -381,6 +433,15 @@ impl Surrogate {
             }
             _ => None,
         };
+        let conditioning = match (model.kind, groups) {
+            (ModelKind::GroupMlp, Some(g)) => Some(Conditioning::from_groups(g)?),
+            (ModelKind::GroupMlp, None) => {
+                return Err(SurrogateError::Config(
+                    "the group MLP needs the groups its rows come from".into(),
+                ))
+            }
+            _ => None,
+        };
 
         // Split.
         let mut order: Vec<usize> = (0..n).collect();
@@ -401,7 +462,13 @@ impl Surrogate {
         // Normalisation, fitted on the training rows only.
         let train_theta: Vec<[f64; THETA_DIM]> =
             train_rows.iter().map(|&r| samples.theta[r]).collect();
-        let input_norm = Standardiser::fit(train_theta.iter().map(|t| t.as_slice()), THETA_DIM)?;
+        let input_norm = match &conditioning {
+            Some(c) => {
+                let rows = c.inputs(samples, &train_rows)?;
+                Standardiser::fit(rows.iter().map(|r| r.as_slice()), c.input_dim())?
+            }
+            None => Standardiser::fit(train_theta.iter().map(|t| t.as_slice()), THETA_DIM)?,
+        };
         let (fc, ks): (Vec<f64>, Vec<f64>) = train_rows
             .iter()
             .filter(|&&r| samples.valid[r])
@@ -415,15 +482,32 @@ impl Surrogate {
 
         let ad = device.clone().autodiff();
         let exec = device.clone().without_autodiff();
-        let consts_ad = Consts::new(&input_norm, token_norm.as_ref(), connectome.as_ref(), &ad)?;
-        let consts = Consts::new(&input_norm, token_norm.as_ref(), connectome.as_ref(), &exec)?;
+        let consts_ad = Consts::new(
+            &input_norm,
+            token_norm.as_ref(),
+            connectome.as_ref(),
+            None,
+            &ad,
+        )?;
+        let consts = Consts::new(
+            &input_norm,
+            token_norm.as_ref(),
+            connectome.as_ref(),
+            None,
+            &exec,
+        )?;
         let mut net = host_init(
-            Net::new(model, connectome.as_ref().map(|c| c.n_regions), &ad)?,
+            Net::new(
+                model,
+                connectome.as_ref().map(|c| c.n_regions),
+                conditioning.as_ref(),
+                &ad,
+            )?,
             &mut stream_rng(train.seed, 1),
         );
 
-        let train_data = Staged::new(samples, &train_rows, &target);
-        let val_data = Staged::new(samples, &val_rows, &target);
+        let train_data = Staged::new(samples, &train_rows, &target, conditioning.as_ref())?;
+        let val_data = Staged::new(samples, &val_rows, &target, conditioning.as_ref())?;
 
         let mut adam = AdamConfig::new();
         if train.weight_decay > 0.0 {
@@ -530,6 +614,7 @@ impl Surrogate {
             target,
             token_norm,
             connectome,
+            conditioning,
             final_net,
             device,
             Provenance::default(),

@@ -6,13 +6,18 @@
 //! `--design cmaes` records simulator-driven CMA-ES runs instead (the published surrogate's
 //! data): one batch per generation, shards split the runs, and `--resume` replays the
 //! generations on disk before continuing (see `optimize::trajectory`).
+//!
+//! `--groups` runs the same design on every subject group (the surrogate's multi-group
+//! training data): group g's batches follow group g−1's, the `dataset` column names the group,
+//! each group's SC, FC, FCD and maps are stored once under `groups/`, and shards split
+//! (group, run) pairs.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use experiments::dataset::DataArgs;
+use experiments::dataset::{DataArgs, GroupArgs};
 use experiments::device::DeviceArgs;
 use experiments::progress;
 use experiments::sim_args::SimArgs;
@@ -68,6 +73,8 @@ struct RunArgs {
     device: DeviceArgs,
     #[command(flatten)]
     data: DataArgs,
+    #[command(flatten)]
+    groups: GroupArgs,
     #[command(flatten)]
     sim: SimArgs,
     /// Number of parameter sets in the design [default: 1024; for cmaes: runs × generations ×
@@ -132,9 +139,28 @@ struct Manifest {
     sim: SimConfig,
     fcd_window: usize,
     bounds: Bounds,
+    /// `--groups`: each group's name and a fingerprint of its inputs (empty for one data set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    groups: Vec<GroupStamp>,
+}
+
+/// What identifies one group's inputs in a manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct GroupStamp {
+    name: String,
+    fingerprint: String,
+}
+
+impl Manifest {
+    /// Groups the design runs on (1 without `--groups`).
+    fn n_groups(&self) -> usize {
+        self.groups.len().max(1)
+    }
 }
 
 const MANIFEST: &str = "manifest.json";
+/// Sub-directory holding each group's inputs.
+const GROUPS_DIR: &str = "groups";
 
 /// A design whose θ are drawn independently of the costs, or a CMA-ES trajectory. Untagged: both
 /// carry their own `kind`, so manifests written before trajectories existed still read back.
@@ -216,10 +242,11 @@ fn merge(dir: &Path) -> Result<()> {
         )
     })?;
     let batches = Batches::new(m.n_total, m.batch_size)?;
-    let merged = merge_parts(dir, batches.count())?;
+    let n_batches = batches.count() * m.n_groups();
+    let merged = merge_parts(dir, n_batches)?;
     println!(
         "merged {} batches: {} rows ({} valid) into {}",
-        batches.count(),
+        n_batches,
         merged.len(),
         merged.valid.iter().filter(|v| **v).count(),
         dir.join(surrogate::table::MERGED_FILE).display()
@@ -297,11 +324,14 @@ fn run(args: RunArgs) -> Result<()> {
     let batches = Batches::new(n_total, args.batch)?;
     let device = args.device.device()?;
     let sim = args.sim.config()?;
-    let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
-    let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
-    let space = DesignSpace::new(&data.myelin, &data.gradient, Bounds::default())?;
+    let groups = load_groups(&args, &device, &sim)?;
+    let multi = args.groups.groups.is_some();
     let manifest = Manifest {
-        dataset: data.name.clone(),
+        dataset: groups
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         design: design.clone(),
         seed: args.seed,
         n_total,
@@ -310,33 +340,31 @@ fn run(args: RunArgs) -> Result<()> {
         sim,
         fcd_window: args.sim.fcd_window,
         bounds: Bounds::default(),
+        groups: if multi {
+            groups
+                .iter()
+                .map(|g| GroupStamp {
+                    name: g.name.clone(),
+                    fingerprint: surrogate::groups::fingerprint(g),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
     };
     let out = &args.out;
-    match read_manifest(out)? {
-        Some(existing)
-            if !surrogate::json::same_settings(
-                &serde_json::to_value(&existing)?,
-                &serde_json::to_value(&manifest)?,
-            ) =>
-        {
-            bail!(
-                "{}: made with other settings ({}); use another --out or the same settings",
-                out.join(MANIFEST).display(),
-                serde_json::to_string(&existing)?
-            )
+    check_or_write_manifest(out, &manifest, args.resume)?;
+    if multi {
+        for g in &groups {
+            let dir = out
+                .join(GROUPS_DIR)
+                .join(surrogate::groups::group_dir_name(&g.name));
+            surrogate::groups::write_group(&dir, g)?;
         }
-        Some(_) if !args.resume => bail!(
-            "{} already holds a dataset; pass --resume to continue it or choose another --out",
-            out.display()
-        ),
-        Some(_) => {}
-        None => write_atomic(
-            &out.join(MANIFEST),
-            serde_json::to_string_pretty(&manifest)?.as_bytes(),
-        )?,
     }
+    let per_group = batches.count();
     let batch_len = |b: usize| {
-        let r = batches.range(b);
+        let r = batches.range(b % per_group);
         (r.end - r.start) as usize
     };
     let (done, broken) = finished_batches(out, batch_len)?;
@@ -346,115 +374,251 @@ fn run(args: RunArgs) -> Result<()> {
             p.display()
         );
     }
-    // The batches this shard owns: every n-th batch, or every n-th run of a trajectory design.
-    let owned: Vec<usize> = match &design {
-        JobDesign::Drawn(_) => batches.of_shard(shard),
-        JobDesign::Trajectory(t) => (0..t.runs)
-            .filter(|&r| shard.owns(r))
-            .flat_map(|r| (0..t.generations).map(move |g| t.batch(r, g)))
-            .collect(),
+    let mut job = Job {
+        args: &args,
+        design: &design,
+        batches: &batches,
+        shard,
+        done: &done,
+        limit: args.max_batches.unwrap_or(usize::MAX),
+        simulated: 0,
+        n_valid: 0,
+        n_done: 0,
+        t0: Instant::now(),
     };
-    let todo: Vec<usize> = owned
-        .iter()
-        .copied()
-        .filter(|b| !done.contains(b))
-        .take(args.max_batches.unwrap_or(usize::MAX))
-        .collect();
-    let n_todo: u64 = todo.iter().map(|&b| batch_len(b) as u64).sum();
-    eprintln!(
-        "dataset {} · design {} · shard {shard} · {} of {} batches to do ({} θ, batch {}, n_dup {}) → {}",
-        data.name,
-        design.name(),
-        todo.len(),
-        batches.count(),
-        n_todo,
-        args.batch,
-        args.n_dup,
-        out.display()
-    );
-    let bar = progress::bar(n_todo, "θ");
-    let t0 = Instant::now();
-    let mut n_valid = 0usize;
-    let mut n_done = 0usize;
-    // Simulates batch b's θ, writes its part and reports progress.
-    let mut simulate = |b: usize, thetas: &[Theta]| -> Result<Samples> {
-        let range = batches.range(b);
-        let seed = batch_seed(args.seed, b);
-        let s = evaluator.samples(thetas, range.start, args.n_dup, seed, design.name())?;
-        write_samples(&out.join(part_name(b)), &s)?;
-        n_valid += s.valid.iter().filter(|v| **v).count();
-        n_done += s.len();
-        bar.inc(s.len() as u64);
-        bar.set_message(format!("{n_valid} valid"));
-        if bar.is_hidden() {
-            eprintln!(
-                "batch {b}: {} θ, {:.3} s/θ, {n_done}/{n_todo} done, {:.0} s elapsed",
-                s.len(),
-                s.wall_s.first().copied().unwrap_or(0.0),
-                t0.elapsed().as_secs_f64()
-            );
+    for (gi, g) in groups.iter().enumerate() {
+        if job.simulated >= job.limit {
+            break;
         }
-        Ok(s)
-    };
-    match &design {
-        JobDesign::Drawn(d) => {
-            for &b in &todo {
-                let thetas: Vec<Theta> = batches
-                    .range(b)
-                    .map(|k| space.draw(d, args.seed, k))
-                    .collect();
-                simulate(b, &thetas)?;
-            }
-        }
-        JobDesign::Trajectory(t) => {
-            let limit = args.max_batches.unwrap_or(usize::MAX);
-            let mut simulated = 0usize;
-            let runs: Vec<usize> = (0..t.runs).filter(|&r| shard.owns(r)).collect();
-            for r in runs {
-                let res = drive_run::<anyhow::Error>(
-                    t,
-                    r,
-                    args.seed,
-                    &data.myelin,
-                    &data.gradient,
-                    &Bounds::default(),
-                    |b, thetas| {
-                        let s = if done.contains(&b) {
-                            replayed(&out.join(part_name(b)), r, b, thetas)?
-                        } else if simulated >= limit {
-                            return Err(BatchLimit.into());
-                        } else {
-                            simulated += 1;
-                            simulate(b, thetas)?
-                        };
-                        Ok(search_costs(&s))
-                    },
-                );
-                match res {
-                    Err(e) if e.is::<BatchLimit>() => break,
-                    other => other.with_context(|| format!("CMA-ES run {r}"))?,
-                }
-            }
-        }
+        job.run_group(gi, g, groups.len(), &device, &sim)?;
     }
-    bar.finish_and_clear();
-    let elapsed = t0.elapsed().as_secs_f64();
+    let elapsed = job.t0.elapsed().as_secs_f64();
     eprintln!(
-        "simulated {n_done} θ ({n_valid} valid) in {elapsed:.1} s ({:.3} s per θ)",
-        elapsed / n_done.max(1) as f64
+        "simulated {} θ ({} valid) in {elapsed:.1} s ({:.3} s per θ)",
+        job.n_done,
+        job.n_valid,
+        elapsed / job.n_done.max(1) as f64
     );
     let (done, _) = finished_batches(out, batch_len)?;
-    if done.len() == batches.count() {
+    if done.len() == per_group * groups.len() {
         merge(out)?;
     } else {
         println!(
             "{} of {} batches on disk; run the remaining shards (or --resume), then `pmfm-dataset merge {}`",
             done.len(),
-            batches.count(),
+            per_group * groups.len(),
             out.display()
         );
     }
     Ok(())
+}
+
+/// The groups of `--groups`, or the one data set of `--data` / the synthetic default.
+fn load_groups(
+    args: &RunArgs,
+    device: &burn::tensor::Device,
+    sim: &SimConfig,
+) -> Result<Vec<pmfm_sim::data::EmpiricalData>> {
+    match args.groups.load(device, sim, args.sim.fcd_window)? {
+        Some(_) if args.data.data.is_some() => {
+            bail!("give the data as --groups or as --data, not both")
+        }
+        Some(g) => Ok(g),
+        None => Ok(vec![args.data.load(device, sim, args.sim.fcd_window)?]),
+    }
+}
+
+/// Refuses a directory made with other settings or inputs (naming what differs), or an
+/// existing dataset without `--resume`; writes the manifest of a new one.
+fn check_or_write_manifest(out: &Path, manifest: &Manifest, resume: bool) -> Result<()> {
+    match read_manifest(out)? {
+        Some(existing) if existing.groups != manifest.groups => {
+            let names = |m: &Manifest| {
+                m.groups
+                    .iter()
+                    .map(|g| format!("{} ({})", g.name, g.fingerprint))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            bail!(
+                "{}: made with other groups or group inputs ([{}], now [{}]); use another --out or the same --groups",
+                out.join(MANIFEST).display(),
+                names(&existing),
+                names(manifest)
+            )
+        }
+        Some(existing)
+            if !surrogate::json::same_settings(
+                &serde_json::to_value(&existing)?,
+                &serde_json::to_value(manifest)?,
+            ) =>
+        {
+            bail!(
+                "{}: made with other settings ({}); use another --out or the same settings",
+                out.join(MANIFEST).display(),
+                serde_json::to_string(&existing)?
+            )
+        }
+        Some(_) if !resume => bail!(
+            "{} already holds a dataset; pass --resume to continue it or choose another --out",
+            out.display()
+        ),
+        Some(_) => Ok(()),
+        None => Ok(write_atomic(
+            &out.join(MANIFEST),
+            serde_json::to_string_pretty(manifest)?.as_bytes(),
+        )?),
+    }
+}
+
+/// The state of one dataset job across its groups.
+struct Job<'a> {
+    args: &'a RunArgs,
+    design: &'a JobDesign,
+    batches: &'a Batches,
+    shard: Shard,
+    done: &'a std::collections::BTreeSet<usize>,
+    /// `--max-batches` and the batches simulated so far.
+    limit: usize,
+    simulated: usize,
+    n_valid: usize,
+    n_done: usize,
+    t0: Instant,
+}
+
+impl Job<'_> {
+    /// Runs this shard's part of the design on group `gi` of `n_groups`: its batches are
+    /// `gi·per_group + b`, its row indices `gi·n_total + k`; a shard owns the pairs
+    /// (group, batch) — or (group, run) for a trajectory design — with its residue.
+    fn run_group(
+        &mut self,
+        gi: usize,
+        data: &pmfm_sim::data::EmpiricalData,
+        n_groups: usize,
+        device: &burn::tensor::Device,
+        sim: &SimConfig,
+    ) -> Result<()> {
+        let args = self.args;
+        let per_group = self.batches.count();
+        let offset = gi * per_group;
+        let row_offset = (gi * self.batches.range(per_group - 1).end as usize) as u64;
+        let evaluator = Evaluator::new(data, *sim, args.sim.fcd_window, device)?;
+        let space = DesignSpace::new(&data.myelin, &data.gradient, Bounds::default())?;
+        let unit = |local: usize| gi * per_group + local;
+        let owned: Vec<usize> = match self.design {
+            JobDesign::Drawn(_) => (0..per_group)
+                .filter(|&b| self.shard.owns(unit(b)))
+                .collect(),
+            JobDesign::Trajectory(t) => (0..t.runs)
+                .filter(|&r| self.shard.owns(gi * t.runs + r))
+                .flat_map(|r| (0..t.generations).map(move |g| t.batch(r, g)))
+                .collect(),
+        };
+        let todo: Vec<usize> = owned
+            .iter()
+            .copied()
+            .filter(|b| !self.done.contains(&(offset + b)))
+            .collect();
+        let len = |b: usize| {
+            let r = self.batches.range(b);
+            r.end - r.start
+        };
+        let n_todo: u64 = todo.iter().map(|&b| len(b)).sum();
+        eprintln!(
+            "group {}/{n_groups} {} · design {} · shard {} · {} of {} batches to do ({} θ, batch {}, n_dup {}) → {}",
+            gi + 1,
+            data.name,
+            self.design.name(),
+            self.shard,
+            todo.len(),
+            per_group,
+            n_todo,
+            args.batch,
+            args.n_dup,
+            args.out.display()
+        );
+        let bar = progress::bar(n_todo, "θ");
+        let design_name = self.design.name();
+        let (batches, out, t0) = (self.batches, &args.out, self.t0);
+        let (n_valid, n_done) = (&mut self.n_valid, &mut self.n_done);
+        // Simulates local batch b's θ, writes its part and reports progress.
+        let mut simulate = |b: usize, thetas: &[Theta]| -> Result<Samples> {
+            let range = batches.range(b);
+            let seed = batch_seed(args.seed, offset + b);
+            let s = evaluator.samples(
+                thetas,
+                row_offset + range.start,
+                args.n_dup,
+                seed,
+                design_name,
+            )?;
+            write_samples(&out.join(part_name(offset + b)), &s)?;
+            *n_valid += s.valid.iter().filter(|v| **v).count();
+            *n_done += s.len();
+            bar.inc(s.len() as u64);
+            bar.set_message(format!("{n_valid} valid"));
+            if bar.is_hidden() {
+                eprintln!(
+                    "batch {}: {} θ, {:.3} s/θ, {n_done} done, {:.0} s elapsed",
+                    offset + b,
+                    s.len(),
+                    s.wall_s.first().copied().unwrap_or(0.0),
+                    t0.elapsed().as_secs_f64()
+                );
+            }
+            Ok(s)
+        };
+        let (done, limit, simulated) = (self.done, self.limit, &mut self.simulated);
+        match self.design {
+            JobDesign::Drawn(d) => {
+                for &b in &todo {
+                    if *simulated >= limit {
+                        break;
+                    }
+                    *simulated += 1;
+                    let thetas: Vec<Theta> = batches
+                        .range(b)
+                        .map(|k| space.draw(d, args.seed, k))
+                        .collect();
+                    simulate(b, &thetas)?;
+                }
+            }
+            JobDesign::Trajectory(t) => {
+                let runs: Vec<usize> = (0..t.runs)
+                    .filter(|&r| self.shard.owns(gi * t.runs + r))
+                    .collect();
+                for r in runs {
+                    // Groups share the runs' seeds: group g's run r starts where any group's
+                    // run r would (from the group's own maps).
+                    let res = drive_run::<anyhow::Error>(
+                        t,
+                        r,
+                        args.seed,
+                        &data.myelin,
+                        &data.gradient,
+                        &Bounds::default(),
+                        |b, thetas| {
+                            let s = if done.contains(&(offset + b)) {
+                                replayed(&out.join(part_name(offset + b)), r, b, thetas)?
+                            } else if *simulated >= limit {
+                                return Err(BatchLimit.into());
+                            } else {
+                                *simulated += 1;
+                                simulate(b, thetas)?
+                            };
+                            Ok(search_costs(&s))
+                        },
+                    );
+                    match res {
+                        Err(e) if e.is::<BatchLimit>() => break,
+                        other => other.with_context(|| format!("{}: CMA-ES run {r}", data.name))?,
+                    }
+                }
+            }
+        }
+        bar.finish_and_clear();
+        Ok(())
+    }
 }
 
 /// A finished generation of a trajectory run, read back for replay after checking that it holds

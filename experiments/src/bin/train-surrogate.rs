@@ -2,6 +2,10 @@
 //! directories): one or more model families, optionally as seed ensembles. Holds out a test
 //! fraction, writes each model (Burn record + JSON sidecar), a metrics table (Parquet, one row
 //! per family), predicted-vs-simulated identity plots and learning curves (PNG).
+//!
+//! Tables made with `pmfm-dataset --groups` carry their groups: `--models group` trains the
+//! group-conditioned MLP on them, and `--group-split A,B` holds out whole groups instead of
+//! random rows and writes `group_metrics.parquet` (one row per model and held-out group).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -33,7 +37,8 @@ struct Args {
     /// Parameter→cost tables: Parquet files or pmfm-dataset output directories (repeatable).
     #[arg(long = "table", required = true)]
     tables: Vec<PathBuf>,
-    /// Model families: mlp, quadratic, tokens (comma-separated) or all.
+    /// Model families: mlp, quadratic, tokens, group (the group-conditioned MLP; needs tables
+    /// made with `pmfm-dataset --groups`), comma-separated, or all (= quadratic, mlp, tokens).
     #[arg(long, default_value = "all")]
     models: String,
     /// Members per ensemble (different seeds); 1 trains a single model.
@@ -42,6 +47,10 @@ struct Args {
     /// Fraction of the rows held out for the reported metrics (never seen in training).
     #[arg(long, default_value_t = 0.2)]
     test_fraction: f64,
+    /// Hold out whole groups instead (comma-separated group names, as in the tables'
+    /// `dataset` column): their rows are the test set and their inputs are never seen.
+    #[arg(long)]
+    group_split: Option<String>,
     /// Training epochs (upper bound; early stopping may end sooner): one number for every
     /// family, or per family, e.g. `mlp=300,tokens=20` (families not named keep the default).
     #[arg(long)]
@@ -91,7 +100,8 @@ fn kinds(s: &str) -> Result<Vec<ModelKind>> {
             "mlp" => v.push(ModelKind::Mlp),
             "quadratic" => v.push(ModelKind::Quadratic),
             "tokens" => v.push(ModelKind::RegionTokens),
-            other => bail!("unknown model family '{other}' (mlp, quadratic, tokens, all)"),
+            "group" => v.push(ModelKind::GroupMlp),
+            other => bail!("unknown model family '{other}' (mlp, quadratic, tokens, group, all)"),
         }
     }
     if v.is_empty() {
@@ -105,6 +115,7 @@ fn kind_name(k: &ModelKind) -> &'static str {
         ModelKind::Mlp => "mlp",
         ModelKind::Quadratic => "quadratic",
         ModelKind::RegionTokens => "tokens",
+        ModelKind::GroupMlp => "group",
     }
 }
 
@@ -131,8 +142,8 @@ where
             bail!("{flag}: '{item}' is not family=value");
         };
         let family = family.trim();
-        if !["mlp", "quadratic", "tokens"].contains(&family) {
-            bail!("{flag}: unknown family '{family}' (mlp, quadratic, tokens)");
+        if !["mlp", "quadratic", "tokens", "group"].contains(&family) {
+            bail!("{flag}: unknown family '{family}' (mlp, quadratic, tokens, group)");
         }
         let v = parse(v)?;
         if family == name {
@@ -204,7 +215,13 @@ fn run(args: Args) -> Result<()> {
     // Each table is read once: its rows feed the training data and its provenance entry.
     let mut all = Samples::default();
     let mut sources = Vec::with_capacity(args.tables.len());
+    let mut groups: Vec<pmfm_sim::data::EmpiricalData> = Vec::new();
     for p in &args.tables {
+        for g in surrogate::groups::read_groups_in(&p.join("groups"))? {
+            if !groups.iter().any(|o| o.name == g.name) {
+                groups.push(g);
+            }
+        }
         let s = read_samples(p)?;
         sources.push(DatasetSource {
             name: s.dataset.first().cloned().unwrap_or_default(),
@@ -219,7 +236,29 @@ fn run(args: Args) -> Result<()> {
             all.len()
         );
     }
-    let (train_rows, test_rows) = split(all.len(), args.test_fraction, args.seed);
+    let held_out: Vec<String> = args
+        .group_split
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let (train_rows, test_rows) = if args.group_split.is_some() {
+        if held_out.is_empty() {
+            bail!("--group-split names no group");
+        }
+        surrogate::transfer::group_split(&all, &held_out)?
+    } else {
+        split(all.len(), args.test_fraction, args.seed)
+    };
+    let train_groups: Vec<_> = groups
+        .iter()
+        .filter(|g| !held_out.contains(&g.name))
+        .cloned()
+        .collect();
+    if kinds.contains(&ModelKind::GroupMlp) && train_groups.is_empty() {
+        bail!("--models group needs tables made with `pmfm-dataset --groups` (a groups/ folder beside the parts)");
+    }
     let train: Samples = all.select(&train_rows);
     let test: Samples = all.select(&test_rows);
     eprintln!(
@@ -250,6 +289,7 @@ fn run(args: Args) -> Result<()> {
     };
 
     let mut metric_rows: Vec<(String, surrogate::train::Metrics, f64, usize, usize)> = Vec::new();
+    let mut trained: Vec<(String, Ensemble)> = Vec::new();
     for kind in &kinds {
         let name = kind_name(kind);
         let mut model_cfg = ModelConfig::of_kind(kind.clone());
@@ -283,16 +323,29 @@ fn run(args: Args) -> Result<()> {
             ));
         };
         let seeds: Vec<u64> = (0..args.ensemble as u64).map(|k| args.seed + k).collect();
-        let (mut ensemble, histories) = Ensemble::fit(
-            &train,
-            connectome.as_ref(),
-            &model_cfg,
-            &train_cfg,
-            &seeds,
-            &device,
-            &mut on_epoch,
-        )
-        .with_context(|| format!("training the {name} surrogate"))?;
+        let fitted = if *kind == ModelKind::GroupMlp {
+            Ensemble::fit_groups(
+                &train,
+                &train_groups,
+                &model_cfg,
+                &train_cfg,
+                &seeds,
+                &device,
+                &mut on_epoch,
+            )
+        } else {
+            Ensemble::fit(
+                &train,
+                connectome.as_ref(),
+                &model_cfg,
+                &train_cfg,
+                &seeds,
+                &device,
+                &mut on_epoch,
+            )
+        };
+        let (mut ensemble, histories) =
+            fitted.with_context(|| format!("training the {name} surrogate"))?;
         bar.finish_and_clear();
         let train_s = t0.elapsed().as_secs_f64();
         let dir = args.out.join(name);
@@ -300,7 +353,7 @@ fn run(args: Args) -> Result<()> {
         ensemble
             .save(&dir)
             .with_context(|| format!("saving the {name} surrogate to {}", dir.display()))?;
-        let held_out = ensemble.predict(&test.theta)?;
+        let held_out = surrogate::transfer::predict_rows(&ensemble, &test, &groups)?;
         let metrics = metrics(
             &Prediction {
                 fc: held_out.fc.clone(),
@@ -318,12 +371,9 @@ fn run(args: Args) -> Result<()> {
 
         // Identity plot over the valid held-out rows.
         let valid: Vec<usize> = test.valid_rows();
-        let thetas: Vec<_> = valid.iter().map(|&k| test.theta[k]).collect();
-        let pred = ensemble.predict(&thetas)?;
         let pts: Vec<(f64, f64)> = valid
             .iter()
-            .zip(&pred.total)
-            .map(|(&k, &p)| (test.total_cost[k], p))
+            .map(|&k| (test.total_cost[k], held_out.total[k]))
             .collect();
         plots::identity(
             &args.out.join(format!("identity_{name}.png")),
@@ -344,6 +394,15 @@ fn run(args: Args) -> Result<()> {
             name,
         )?;
         metric_rows.push((name.to_string(), metrics, train_s, n_params, args.ensemble));
+        trained.push((name.to_string(), ensemble));
+    }
+    if args.group_split.is_some() {
+        let models: Vec<(String, &Ensemble)> =
+            trained.iter().map(|(n, e)| (n.clone(), e)).collect();
+        let rows = surrogate::transfer::per_group_metrics(&models, &test, &groups)?;
+        let mut df = experiments::output::group_metrics_frame(&rows)?;
+        write_parquet(&args.out.join("group_metrics.parquet"), &mut df)?;
+        println!("held-out groups:\n{df}");
     }
 
     let col_f =

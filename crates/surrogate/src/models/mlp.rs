@@ -1,11 +1,10 @@
-//! Multilayer perceptron on standardised θ.
+//! Multilayer perceptron on standardised θ (or θ ⊕ a group descriptor for `group_mlp`).
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::{Activation, Dropper, ModelConfig};
-use crate::samples::THETA_DIM;
 
 /// `depth` hidden layers of `width` units, then one linear layer to the three outputs.
 #[derive(Module, Debug)]
@@ -15,9 +14,10 @@ pub struct MlpNet {
 }
 
 impl MlpNet {
-    pub(crate) fn new(config: &ModelConfig, device: &Device) -> Self {
+    /// `d_in` inputs: 10 for θ, `10 + D` for θ ⊕ a group descriptor.
+    pub(crate) fn new(config: &ModelConfig, d_in: usize, device: &Device) -> Self {
         let mut hidden = Vec::with_capacity(config.depth);
-        let mut d_in = THETA_DIM;
+        let mut d_in = d_in;
         for _ in 0..config.depth {
             hidden.push(LinearConfig::new(d_in, config.width).init(device));
             d_in = config.width;
@@ -28,7 +28,7 @@ impl MlpNet {
         }
     }
 
-    /// Standardised θ `[B, 10]` → `[B, 3]`.
+    /// Standardised inputs `[B, d_in]` → `[B, 3]`.
     pub(crate) fn forward(
         &self,
         z: Tensor<2>,

@@ -11,11 +11,15 @@
 //! * [`tokens`] (DELSSOME-style): one token per region from `(w_i, I_i, σ_i)` and the region's
 //!   row of `G·C`, a transformer encoder, mean pooling, heads. It sees the connectome as an
 //!   input, so it can be evaluated on another connectome with the same number of regions.
+//! * `group_mlp` ([`conditioning`]): the MLP on θ ⊕ the descriptor of the subject group
+//!   (empirical FC and FCD summaries, coupling strength, maps), trained across groups and
+//!   evaluated on any group with [`Surrogate::condition_on`].
 //!
 //! All weights are drawn on the host from a seeded ChaCha stream (not from the device RNG,
 //! which is global and shared by every thread), and dropout masks likewise, so one seed on one
 //! backend gives bit-identical fits.
 
+pub mod conditioning;
 pub mod mlp;
 pub mod quadratic;
 #[cfg(test)]
@@ -34,7 +38,9 @@ use crate::normalise::{Standardiser, TargetScale};
 use crate::persist::Provenance;
 use crate::samples::{Connectome, THETA_DIM};
 use crate::train::{FitSummary, TrainConfig};
+use pmfm_sim::data::EmpiricalData;
 
+pub use conditioning::Conditioning;
 pub use mlp::MlpNet;
 pub use quadratic::QuadraticNet;
 pub use tokens::{ConnectomeTensors, TokenNet};
@@ -47,6 +53,8 @@ pub enum ModelKind {
     Mlp,
     Quadratic,
     RegionTokens,
+    /// The MLP on θ ⊕ the group's descriptor (see [`conditioning`]).
+    GroupMlp,
 }
 
 impl ModelKind {
@@ -56,6 +64,7 @@ impl ModelKind {
             ModelKind::Mlp => "mlp",
             ModelKind::Quadratic => "quadratic",
             ModelKind::RegionTokens => "region_tokens",
+            ModelKind::GroupMlp => "group_mlp",
         }
     }
 }
@@ -139,7 +148,7 @@ impl ModelConfig {
             return bad(format!("dropout {} is not in [0, 1)", self.dropout));
         }
         match self.kind {
-            ModelKind::Mlp if self.depth > 0 && self.width == 0 => {
+            ModelKind::Mlp | ModelKind::GroupMlp if self.depth > 0 && self.width == 0 => {
                 bad("MLP width must be positive".into())
             }
             ModelKind::RegionTokens
@@ -166,14 +175,22 @@ pub enum Net {
 
 impl Net {
     /// Builds the network with lazily initialised parameters (nothing is drawn until
-    /// [`host_init`] or a record load replaces them).
+    /// [`host_init`] or a record load replaces them). The token model needs `n_regions`, the
+    /// group MLP its `conditioning`.
     pub(crate) fn new(
         config: &ModelConfig,
         n_regions: Option<usize>,
+        conditioning: Option<&Conditioning>,
         device: &Device,
     ) -> Result<Net> {
         Ok(match config.kind {
-            ModelKind::Mlp => Net::Mlp(MlpNet::new(config, device)),
+            ModelKind::Mlp => Net::Mlp(MlpNet::new(config, THETA_DIM, device)),
+            ModelKind::GroupMlp => {
+                let c = conditioning.ok_or_else(|| {
+                    SurrogateError::Config("the group MLP needs its groups".into())
+                })?;
+                Net::Mlp(MlpNet::new(config, c.input_dim(), device))
+            }
             ModelKind::Quadratic => Net::Quadratic(QuadraticNet::new(device)),
             ModelKind::RegionTokens => {
                 let n = n_regions.ok_or_else(|| {
@@ -271,6 +288,8 @@ pub(crate) struct Consts {
     /// Token model: `[1, 4]` mean and 1/std of (w, I, σ, G·C).
     pub token: Option<(Tensor<2>, Tensor<2>)>,
     pub connectome: Option<ConnectomeTensors>,
+    /// Group MLP: the active group's descriptor `[1, D]` (appended to θ-only inputs).
+    pub condition: Option<Tensor<2>>,
 }
 
 impl Consts {
@@ -278,9 +297,14 @@ impl Consts {
         input_norm: &Standardiser,
         token_norm: Option<&Standardiser>,
         connectome: Option<&Connectome>,
+        conditioning: Option<&Conditioning>,
         device: &Device,
     ) -> Result<Self> {
         let (input_mean, input_inv_std) = input_norm.tensors(device);
+        let condition = conditioning.and_then(|c| c.active.as_ref()).map(|(_, d)| {
+            let v: Vec<f32> = d.iter().map(|&x| x as f32).collect();
+            Tensor::<2>::from_data(TensorData::new(v, [1, d.len()]), device)
+        });
         Ok(Self {
             input_mean,
             input_inv_std,
@@ -288,11 +312,14 @@ impl Consts {
             connectome: connectome
                 .map(|c| ConnectomeTensors::new(c, device))
                 .transpose()?,
+            condition,
         })
     }
 }
 
-/// One forward pass: raw θ `[B, 10]` → `[B, 3]` (scaled fc, scaled ks, validity logit).
+/// One forward pass: raw θ `[B, 10]` → `[B, 3]` (scaled fc, scaled ks, validity logit). For
+/// the group MLP the input is θ ⊕ descriptor `[B, 10 + D]`, or θ alone when the constants
+/// carry an active group's descriptor.
 pub(crate) fn forward(
     net: &Net,
     config: &ModelConfig,
@@ -303,7 +330,15 @@ pub(crate) fn forward(
 ) -> Tensor<2> {
     match net {
         Net::Mlp(m) => {
-            let z = (theta - consts.input_mean.clone()) * consts.input_inv_std.clone();
+            let [b, w] = theta.dims();
+            let x = match &consts.condition {
+                Some(d) if w == THETA_DIM => {
+                    let dim = d.dims()[1];
+                    Tensor::cat(vec![theta, d.clone().expand([b, dim])], 1)
+                }
+                _ => theta,
+            };
+            let z = (x - consts.input_mean.clone()) * consts.input_inv_std.clone();
             m.forward(z, config.activation, dropper)
         }
         Net::Quadratic(q) => {
@@ -354,6 +389,8 @@ pub struct Surrogate {
     pub(crate) token_norm: Option<Standardiser>,
     /// The connectome the token model was fitted on (values rounded to `f32`).
     pub(crate) connectome: Option<Connectome>,
+    /// The group MLP's training groups and active group.
+    pub(crate) conditioning: Option<Conditioning>,
     pub(crate) net: Net,
     /// The device the caller asked for (possibly an autodiff one).
     pub(crate) device: Device,
@@ -372,13 +409,20 @@ impl Surrogate {
         target: TargetScale,
         token_norm: Option<Standardiser>,
         connectome: Option<Connectome>,
+        conditioning: Option<Conditioning>,
         net: Net,
         device: &Device,
         provenance: Provenance,
         summary: FitSummary,
     ) -> Result<Self> {
         let exec = device.clone().without_autodiff();
-        let consts = Consts::new(&input_norm, token_norm.as_ref(), connectome.as_ref(), &exec)?;
+        let consts = Consts::new(
+            &input_norm,
+            token_norm.as_ref(),
+            connectome.as_ref(),
+            conditioning.as_ref(),
+            &exec,
+        )?;
         Ok(Self {
             model,
             train,
@@ -386,6 +430,7 @@ impl Surrogate {
             target,
             token_norm,
             connectome,
+            conditioning,
             net: net.valid().to_device(&exec),
             device: device.clone(),
             consts,
@@ -424,6 +469,41 @@ impl Surrogate {
         self.connectome.as_ref()
     }
 
+    /// The group MLP's training groups and active group (`None` for the other families).
+    pub fn conditioning(&self) -> Option<&Conditioning> {
+        self.conditioning.as_ref()
+    }
+
+    /// A copy that predicts for group `g` (group MLP only): `g` may be a training group or
+    /// one the model never saw, with the same number of regions.
+    pub fn condition_on(&self, g: &EmpiricalData) -> Result<Surrogate> {
+        let mut c = self.conditioning.clone().ok_or_else(|| {
+            SurrogateError::Input(format!(
+                "a {} surrogate is not group-conditioned; only group_mlp takes a group",
+                self.kind().name()
+            ))
+        })?;
+        c.activate(g)?;
+        let mut out = self.clone();
+        out.consts.condition = Consts::new(
+            &self.input_norm,
+            None,
+            None,
+            Some(&c),
+            &self.device.clone().without_autodiff(),
+        )?
+        .condition;
+        out.conditioning = Some(c);
+        Ok(out)
+    }
+
+    /// Whether predictions need a group first ([`condition_on`](Self::condition_on)).
+    pub fn needs_group(&self) -> bool {
+        self.conditioning
+            .as_ref()
+            .is_some_and(|c| c.active.is_none())
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }
@@ -456,6 +536,7 @@ impl Surrogate {
             &self.input_norm,
             self.token_norm.as_ref(),
             self.connectome.as_ref(),
+            self.conditioning.as_ref(),
             &exec,
         )
         .expect("constants that were valid on one device are valid on another");
@@ -526,6 +607,11 @@ impl Surrogate {
         if let Some(k) = theta.iter().position(|t| t.iter().any(|x| !x.is_finite())) {
             return Err(SurrogateError::Input(format!("θ row {k} is not finite")));
         }
+        if self.needs_group() {
+            return Err(SurrogateError::Input(
+                "this group-conditioned surrogate has no group to predict for: condition it on one (--data) first".into(),
+            ));
+        }
         let exec = self.device.clone().without_autodiff();
         let mut out = Prediction::default();
         for chunk in theta.chunks(self.chunk_rows()) {
@@ -554,8 +640,13 @@ impl Surrogate {
 
     /// Raw θ `[B, 10]` → `[B, 3]` = (fc, ks, P(valid)) in cost units, on θ's device.
     /// Differentiable with respect to θ when θ is an autodiff tensor (e.g. created on
-    /// `device.autodiff()` and marked `require_grad()`).
+    /// `device.autodiff()` and marked `require_grad()`). Panics for a group MLP without an
+    /// active group (check [`needs_group`](Self::needs_group)).
     pub fn predict_tensor(&self, theta: Tensor<2>) -> Tensor<2> {
+        assert!(
+            !self.needs_group(),
+            "predict_tensor on a group-conditioned surrogate needs condition_on(group) first"
+        );
         self.target.unscale_tensor(forward(
             &self.net,
             &self.model,

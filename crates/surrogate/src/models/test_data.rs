@@ -1,5 +1,7 @@
 //! Synthetic parameter→cost tables with known answers, for the tests of this crate.
 
+use pmfm_sim::data::{EmpiricalData, Matrix};
+use pmfm_sim::observables::{FCD_BINS, FCD_HI, FCD_LO};
 use rand::Rng;
 
 use super::stream_rng;
@@ -96,5 +98,42 @@ pub fn connectome(n: usize, seed: u64) -> Connectome {
         sc,
         myelin: (0..n).map(|i| (i as f64 / n as f64) - 0.5).collect(),
         gradient: (0..n).map(|i| (i as f64 * 1.3).sin()).collect(),
+    }
+}
+
+/// A valid small group whose FC and FCD are made to order.
+pub fn toy_group(name: &str, n: usize, fc_level: f64, fcd_centre: f64) -> EmpiricalData {
+    let sc = Matrix::from_fn(n, n, |i, j| {
+        if i == j {
+            0.0
+        } else {
+            1.0 + ((i + j) % 5) as f64
+        }
+    });
+    let fc = Matrix::from_fn(n, n, |i, j| {
+        if i == j {
+            1.0
+        } else {
+            fc_level + 0.01 * ((i * j) % 7) as f64
+        }
+    });
+    let total = 1000.0;
+    let width = (FCD_HI - FCD_LO) / FCD_BINS as f64;
+    let fcd_cdf: Vec<f64> = (0..FCD_BINS)
+        .map(|k| {
+            let x = FCD_LO + (k as f64 + 0.5) * width;
+            (total / (1.0 + (-(x - fcd_centre) / 0.05).exp())).round()
+        })
+        .map(|c| c.min(total))
+        .collect();
+    let mut fcd_cdf = fcd_cdf;
+    *fcd_cdf.last_mut().unwrap() = total;
+    EmpiricalData {
+        name: name.into(),
+        sc,
+        fc,
+        fcd_cdf,
+        myelin: (0..n).map(|i| 1.0 + 0.1 * i as f64).collect(),
+        gradient: (0..n).map(|i| ((i * 3) % n) as f64 - 2.0).collect(),
     }
 }
