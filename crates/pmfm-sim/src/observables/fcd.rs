@@ -2,7 +2,8 @@
 //! correlation between the windows' vectorised upper triangles, and its cumulative histogram.
 
 use super::cost::FcdCdf;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{DType, Int, Tensor, TensorData};
+use machine::View;
 use rayon::prelude::*;
 
 /// Series processed together in the FCD on CPU devices (bounds memory to a few hundred MB).
@@ -12,9 +13,15 @@ const SERIES_PER_PASS_CPU: usize = 4;
 /// its size: at the reference length a series needs ~50 MB of temporaries, so a pass is ~1.6 GB.
 const SERIES_PER_PASS_GPU: usize = 32;
 
-/// Blocks the window axis is cut into for the symmetric FCD product: only blocks on or above
-/// the diagonal are multiplied, (K+1)/2K of the full product (62.5% for K = 4).
+/// Blocks the window axis is cut into for the symmetric FCD product as tensor operations (GPU
+/// devices, f64): only blocks on or above the diagonal are multiplied, (K+1)/2K of the full
+/// product (62.5% for K = 4).
 const FCD_BLOCKS: usize = 4;
+
+/// Rows of one panel of the host FCD product: each panel is multiplied with the windows from its
+/// first row on, so the work is the upper triangle plus half a panel per panel (~6% over half the
+/// full product at the reference's 1118 windows).
+const FCD_PANEL_ROWS: usize = 64;
 
 /// FCD of each series: BOLD [series, frames, regions] → [series, windows, windows] with
 /// windows = frames − window + 1.
@@ -71,67 +78,14 @@ fn window_fc_vectors_host(bold: Tensor<3>, window: usize) -> Tensor<3> {
     let device = bold.device();
     let dtype = bold.dtype();
     let w = t + 1 - window;
-    let pairs: Vec<(usize, usize)> = (0..n)
-        .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
-        .collect();
-    let p = pairs.len();
+    let p = n * (n - 1) / 2;
     let x = bold
         .into_data()
         .try_into_vec_as::<f64>()
         .unwrap_or_default();
-    let lf = window as f64;
     let per_series: Vec<Vec<f64>> = (0..s)
         .into_par_iter()
-        .map(|k| {
-            // Globally z-scored series, [frames, regions].
-            let mut xs = x[k * t * n..(k + 1) * t * n].to_vec();
-            for r in 0..n {
-                let mean = (0..t).map(|f| xs[f * n + r]).sum::<f64>() / t as f64;
-                let sd =
-                    ((0..t).map(|f| (xs[f * n + r] - mean).powi(2)).sum::<f64>() / t as f64).sqrt();
-                for f in 0..t {
-                    xs[f * n + r] = (xs[f * n + r] - mean) / sd;
-                }
-            }
-            let (mut sx, mut sxx, mut sxy) = (vec![0.0; n], vec![0.0; n], vec![0.0; p]);
-            let add = |f: usize, sign: f64, sx: &mut [f64], sxx: &mut [f64], sxy: &mut [f64]| {
-                let row = &xs[f * n..(f + 1) * n];
-                for r in 0..n {
-                    sx[r] += sign * row[r];
-                    sxx[r] += sign * row[r] * row[r];
-                }
-                for (acc, &(i, j)) in sxy.iter_mut().zip(&pairs) {
-                    *acc += sign * row[i] * row[j];
-                }
-            };
-            let mut out = vec![0.0; w * p];
-            for f in 0..window {
-                add(f, 1.0, &mut sx, &mut sxx, &mut sxy);
-            }
-            for win in 0..w {
-                if win > 0 {
-                    add(win + window - 1, 1.0, &mut sx, &mut sxx, &mut sxy);
-                    add(win - 1, -1.0, &mut sx, &mut sxx, &mut sxy);
-                }
-                let mean: Vec<f64> = sx.iter().map(|v| v / lf).collect();
-                let sd: Vec<f64> = sxx
-                    .iter()
-                    .zip(&mean)
-                    .map(|(v, m)| (v / lf - m * m).sqrt())
-                    .collect();
-                let o = &mut out[win * p..(win + 1) * p];
-                for ((dst, &(i, j)), &sij) in o.iter_mut().zip(&pairs).zip(&sxy) {
-                    *dst = (sij / lf - mean[i] * mean[j]) / (sd[i] * sd[j]);
-                }
-                // z-score across pairs
-                let m = o.iter().sum::<f64>() / p as f64;
-                let sdp = (o.iter().map(|v| (v - m).powi(2)).sum::<f64>() / p as f64).sqrt();
-                for v in o.iter_mut() {
-                    *v = (*v - m) / sdp;
-                }
-            }
-            out
-        })
+        .map(|k| window_vectors_of_series(&x[k * t * n..(k + 1) * t * n], n, window))
         .collect();
     let flat: Vec<f64> = per_series.concat();
     let data = match dtype {
@@ -144,6 +98,124 @@ fn window_fc_vectors_host(bold: Tensor<3>, window: usize) -> Tensor<3> {
     Tensor::<3>::from_data(data, (&device, dtype))
 }
 
+/// The z-scored windowed FC vectors of one series, BOLD [frames, regions] → [windows, pairs]
+/// (pairs i < j in row-major order), from sliding sums in f64. Every pair loop runs over
+/// contiguous j for one i, so it vectorises.
+fn window_vectors_of_series(bold: &[f64], n: usize, window: usize) -> Vec<f64> {
+    let t = bold.len() / n;
+    let w = t + 1 - window;
+    let p = n * (n - 1) / 2;
+    // Start of region i's pairs (i, i+1..n) in the pair order.
+    let offsets: Vec<usize> = (0..n).map(|i| i * (2 * n - i - 1) / 2).collect();
+    // Globally z-scored series, [frames, regions].
+    let mut xs = bold.to_vec();
+    for r in 0..n {
+        let mean = (0..t).map(|f| xs[f * n + r]).sum::<f64>() / t as f64;
+        let sd = ((0..t).map(|f| (xs[f * n + r] - mean).powi(2)).sum::<f64>() / t as f64).sqrt();
+        for f in 0..t {
+            xs[f * n + r] = (xs[f * n + r] - mean) / sd;
+        }
+    }
+    let (mut sx, mut sxx, mut sxy) = (vec![0.0; n], vec![0.0; n], vec![0.0; p]);
+    let add = |f: usize, sign: f64, sx: &mut [f64], sxx: &mut [f64], sxy: &mut [f64]| {
+        let row = &xs[f * n..(f + 1) * n];
+        for r in 0..n {
+            sx[r] += sign * row[r];
+            sxx[r] += sign * row[r] * row[r];
+        }
+        for i in 0..n.saturating_sub(1) {
+            let a = sign * row[i];
+            let acc = &mut sxy[offsets[i]..offsets[i] + n - 1 - i];
+            for (acc, &b) in acc.iter_mut().zip(&row[i + 1..]) {
+                *acc += a * b;
+            }
+        }
+    };
+    let lf = window as f64;
+    let mut out = vec![0.0; w * p];
+    for f in 0..window {
+        add(f, 1.0, &mut sx, &mut sxx, &mut sxy);
+    }
+    for win in 0..w {
+        if win > 0 {
+            add(win + window - 1, 1.0, &mut sx, &mut sxx, &mut sxy);
+            add(win - 1, -1.0, &mut sx, &mut sxx, &mut sxy);
+        }
+        let mean: Vec<f64> = sx.iter().map(|v| v / lf).collect();
+        let sd: Vec<f64> = sxx
+            .iter()
+            .zip(&mean)
+            .map(|(v, m)| (v / lf - m * m).sqrt())
+            .collect();
+        let o = &mut out[win * p..(win + 1) * p];
+        for i in 0..n.saturating_sub(1) {
+            let range = offsets[i]..offsets[i] + n - 1 - i;
+            let (mi, si) = (mean[i], sd[i]);
+            for (((dst, &sij), &mj), &sj) in o[range.clone()]
+                .iter_mut()
+                .zip(&sxy[range])
+                .zip(&mean[i + 1..])
+                .zip(&sd[i + 1..])
+            {
+                *dst = (sij / lf - mi * mj) / (si * sj);
+            }
+        }
+        // z-score across pairs
+        let m = o.iter().sum::<f64>() / p as f64;
+        let sdp = (o.iter().map(|v| (v - m).powi(2)).sum::<f64>() / p as f64).sqrt();
+        for v in o.iter_mut() {
+            *v = (*v - m) / sdp;
+        }
+    }
+    out
+}
+
+/// FCD CDFs on the host in f32 (CPU devices, f32 BOLD): per series, the window vectors once,
+/// then the Gram product's upper triangle as panels of [`FCD_PANEL_ROWS`] rows against every
+/// later row, each one single-threaded f32 GEMM; series and panels are the parallel tasks.
+fn fcd_cdfs_host(bold: Tensor<3>, window: usize) -> Vec<FcdCdf> {
+    let [s, t, n] = bold.dims();
+    let x = bold
+        .into_data()
+        .try_into_vec_as::<f64>()
+        .unwrap_or_default();
+    (0..s)
+        .into_par_iter()
+        .map(|k| {
+            let z: Vec<f32> = window_vectors_of_series(&x[k * t * n..(k + 1) * t * n], n, window)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect();
+            fcd_cdf_of_vectors(&z, t + 1 - window, n * (n - 1) / 2)
+        })
+        .collect()
+}
+
+/// CDF of the strict upper triangle of `Z·Zᵀ / pairs` for window vectors `z` [windows, pairs].
+fn fcd_cdf_of_vectors(z: &[f32], w: usize, p: usize) -> FcdCdf {
+    let pf = p as f32;
+    let panels: Vec<Vec<f32>> = (0..w)
+        .step_by(FCD_PANEL_ROWS)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|r0| {
+            let (rows, cols) = (FCD_PANEL_ROWS.min(w - r0), w - r0);
+            let mut g = vec![0.0f32; rows * cols];
+            machine::product_serial(
+                &mut g,
+                View::rows(&z[r0 * p..(r0 + rows) * p], rows, p),
+                View::transposed(&z[r0 * p..], p, cols),
+            );
+            let mut upper = Vec::with_capacity(rows * cols);
+            for i in 0..rows {
+                upper.extend(g[i * cols + i + 1..(i + 1) * cols].iter().map(|&v| v / pf));
+            }
+            upper
+        })
+        .collect();
+    FcdCdf::from_values(panels.iter().flatten().map(|&v| v as f64), w * (w - 1) / 2)
+}
+
 /// FCD CDFs of every series (histogram of the FCD upper triangle without the diagonal),
 /// computed block by block over the upper triangle only. The window must satisfy
 /// 2 ≤ window < frames; callers check it once with
@@ -154,7 +226,11 @@ pub fn fcd_cdfs(bold: Tensor<3>, window: usize) -> Vec<FcdCdf> {
         (2..t).contains(&window),
         "FCD window {window} does not fit {t} frames (validate it with validate_fcd_window)"
     );
-    let per_pass = if crate::simulator::is_cpu_device(&bold.device()) {
+    let cpu = crate::simulator::is_cpu_device(&bold.device());
+    if cpu && bold.dtype() != DType::F64 {
+        return fcd_cdfs_host(bold, window);
+    }
+    let per_pass = if cpu {
         SERIES_PER_PASS_CPU
     } else {
         SERIES_PER_PASS_GPU
@@ -320,6 +396,42 @@ mod tests {
             assert_eq!(c.lost, 0);
             assert_eq!(*c.counts.last().unwrap(), (w * (w - 1) / 2) as f64);
             assert!(c.counts.windows(2).all(|p| p[1] >= p[0]));
+        }
+    }
+
+    #[test]
+    fn host_f32_cdfs_match_the_f64_fcd_across_panels() {
+        // 181 windows: three panels, the last one short.
+        let (t, n, window) = (200, 8, 20);
+        let v: Vec<f64> = (0..3 * t * n)
+            .map(|k| ((k * 7919 % 211) as f64 / 23.0).sin() + 0.3 * ((k / n) as f64 / 9.0).cos())
+            .collect();
+        let device = Device::flex();
+        let b64 =
+            Tensor::<3>::from_data(TensorData::new(v.clone(), [3, t, n]), (&device, DType::F64));
+        let b32 = Tensor::<3>::from_data(
+            TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<f32>>(), [3, t, n]),
+            (&device, DType::F32),
+        );
+        let host = fcd_cdfs(b32, window);
+        let full = fcd(b64, window).into_data().try_to_vec::<f64>().unwrap();
+        let w = t + 1 - window;
+        assert_eq!(host.len(), 3);
+        for (k, c) in host.iter().enumerate() {
+            let m = &full[k * w * w..(k + 1) * w * w];
+            let direct = FcdCdf::from_values(
+                (0..w).flat_map(|a| (a + 1..w).map(move |b| m[a * w + b])),
+                w * (w - 1) / 2,
+            );
+            assert_eq!(c.lost, 0);
+            assert_eq!(c.expected, direct.expected);
+            // f32 rounding may move a value at a bin edge into the next bin, nothing more.
+            let moved = c
+                .counts
+                .iter()
+                .zip(&direct.counts)
+                .fold(0.0f64, |a, (x, y)| a.max((x - y).abs()));
+            assert!(moved <= 3.0, "series {k}: {moved} values in other bins");
         }
     }
 }
