@@ -46,7 +46,7 @@ pub(crate) fn simulate_fused(
 ) -> Result<Vec<f32>, SimError> {
     let b = params.len();
     let m = n_dup * b;
-    let c32: Vec<f32> = coupling.iter().map(|&x| x as f32).collect();
+    let c32 = SparseRows::new(coupling, n);
     let threads = rayon::current_num_threads().max(1);
     // Blocks of at least 8 series keep the inner loops vector-friendly.
     let per = m.div_ceil(threads).max(8);
@@ -117,6 +117,61 @@ pub(crate) fn simulate_fused(
     Ok(out)
 }
 
+/// The coupling matrix's nonzero entries row by row (f32), in increasing column order.
+struct SparseRows {
+    starts: Vec<usize>,
+    cols: Vec<usize>,
+    vals: Vec<f32>,
+}
+
+impl SparseRows {
+    /// From a row-major [n, n] matrix.
+    fn new(c: &[f64], n: usize) -> Self {
+        let (mut starts, mut cols, mut vals) = (vec![0], Vec::new(), Vec::new());
+        for i in 0..n {
+            for j in 0..n {
+                let cij = c[i * n + j] as f32;
+                if cij != 0.0 {
+                    cols.push(j);
+                    vals.push(cij);
+                }
+            }
+            starts.push(cols.len());
+        }
+        Self { starts, cols, vals }
+    }
+
+    fn row(&self, i: usize) -> (&[usize], &[f32]) {
+        let r = self.starts[i]..self.starts[i + 1];
+        (&self.cols[r.clone()], &self.vals[r])
+    }
+}
+
+/// `row[c0..]` = Σ_j C_ij·S_j over tiles of `L` columns while whole tiles fit; returns the first
+/// column not done. `s` is [regions, w].
+#[inline(always)]
+fn coupling_tiles<const L: usize>(
+    row: &mut [f32],
+    s: &[f32],
+    w: usize,
+    cols: &[usize],
+    vals: &[f32],
+    mut c0: usize,
+) -> usize {
+    while c0 + L <= w {
+        let mut acc = [0.0f32; L];
+        for (&j, &cij) in cols.iter().zip(vals) {
+            let sj: &[f32; L] = s[j * w + c0..j * w + c0 + L].try_into().unwrap();
+            for (a, &x) in acc.iter_mut().zip(sj) {
+                *a += cij * x;
+            }
+        }
+        row[c0..c0 + L].copy_from_slice(&acc);
+        c0 += L;
+    }
+    c0
+}
+
 /// Column runs of a block that share one noise duplicate (column m belongs to duplicate m / B).
 fn dup_segments(m0: usize, width: usize, b: usize) -> Vec<(usize, usize, usize)> {
     let mut v = Vec::new();
@@ -133,7 +188,7 @@ fn dup_segments(m0: usize, width: usize, b: usize) -> Vec<(usize, usize, usize)>
 impl Block {
     /// One Euler–Maruyama step (global index `step`, warm-up included); `xi` is [n_dup, regions].
     /// Dispatches to an AVX2/FMA build of the same code when the CPU has it (8 lanes of f32).
-    fn step(&mut self, cfg: &SimConfig, c: &[f32], n: usize, xi: &[f32], step: usize) {
+    fn step(&mut self, cfg: &SimConfig, c: &SparseRows, n: usize, xi: &[f32], step: usize) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for.
@@ -145,27 +200,39 @@ impl Block {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn step_avx2(&mut self, cfg: &SimConfig, c: &[f32], n: usize, xi: &[f32], step: usize) {
+    unsafe fn step_avx2(
+        &mut self,
+        cfg: &SimConfig,
+        c: &SparseRows,
+        n: usize,
+        xi: &[f32],
+        step: usize,
+    ) {
         self.step_portable(cfg, c, n, xi, step);
     }
 
     #[inline(always)]
-    fn step_portable(&mut self, cfg: &SimConfig, c: &[f32], n: usize, xi: &[f32], step: usize) {
+    fn step_portable(
+        &mut self,
+        cfg: &SimConfig,
+        c: &SparseRows,
+        n: usize,
+        xi: &[f32],
+        step: usize,
+    ) {
         let w = self.width;
         let nc = &cfg.neural;
-        // Coupling input C·S, skipping absent connections (SC is sparse).
-        self.cs.fill(0.0);
+        // Coupling input C·S over the connections present (SC is sparse), columns in register
+        // tiles of 32, 16, 8 and 1: each tile's sums stay in registers across the row, and each
+        // sum runs over j in increasing order from 0, whatever the tile.
         for i in 0..n {
+            let (cols, vals) = c.row(i);
             let row = &mut self.cs[i * w..(i + 1) * w];
-            for j in 0..n {
-                let cij = c[i * n + j];
-                if cij != 0.0 {
-                    let sj = &self.s[j * w..(j + 1) * w];
-                    for (acc, &x) in row.iter_mut().zip(sj) {
-                        *acc += cij * x;
-                    }
-                }
-            }
+            let mut c0 = 0;
+            c0 = coupling_tiles::<32>(row, &self.s, w, cols, vals, c0);
+            c0 = coupling_tiles::<16>(row, &self.s, w, cols, vals, c0);
+            c0 = coupling_tiles::<8>(row, &self.s, w, cols, vals, c0);
+            coupling_tiles::<1>(row, &self.s, w, cols, vals, c0);
         }
         let (d, inv_d) = (nc.d as f32, 1.0 / nc.d as f32);
         let thr = TAYLOR_THRESHOLD as f32;
