@@ -18,7 +18,10 @@
 //!   crate's error type.
 //! * [`transfer`]: predictions row by row with each row's group, held-out group splits and
 //!   per-group metrics.
+//! * [`assumptions`]: the prototype's two assumptions measured: how much simulated FC/FCD and
+//!   costs vary across groups versus across θ and across noise duplicates.
 
+pub mod assumptions;
 pub mod design;
 pub mod ensemble;
 pub mod error;
