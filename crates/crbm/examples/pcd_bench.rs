@@ -94,6 +94,27 @@ fn main() {
     let gemm_flops = 2.0 * (batch * m * n) as f64;
     let rate = gemm_flops / gemm_s;
 
+    // Where one update's sweeps spend their time: the four stages of `gibbs_sweep`, summed
+    // over `sweeps` sweeps of a copy of the chains; the rest of the update is the gradient
+    // statistics and the parameter step.
+    let mut v = trainer.chains().clone();
+    let mut stage = [0.0f64; 4];
+    let mut scratch = Vec::new();
+    for s in 0..sweeps as u64 {
+        let t = Instant::now();
+        let inputs = sw.hidden_inputs(&v);
+        stage[0] += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let h = sw.sample_hidden(&inputs, 7, 2 * s);
+        stage[1] += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        sw.visible_preactivations(&h, &mut scratch);
+        stage[2] += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        v = sw.sample_visible(&scratch, 7, 2 * s + 1);
+        stage[3] += t.elapsed().as_secs_f64();
+    }
+
     let nnz = density * n as f64; // active neurons per frame
     let (c, b, mf, nf, kf) = (
         batch as f64,
@@ -129,6 +150,14 @@ fn main() {
         );
     }
     println!("ratio to floor: {:.2}", per_update / floor);
+    println!(
+        "{sweeps} sweeps: v·W gather {:.3} s, dReLU sampling {:.3} s, h·Wᵀ GEMM {:.3} s, Bernoulli sampling {:.3} s; rest of the update (statistics, parameter step) {:.3} s",
+        stage[0],
+        stage[1],
+        stage[2],
+        stage[3],
+        per_update - stage.iter().sum::<f64>()
+    );
 
     let mut devices = Vec::new();
     if std::env::args().any(|a| a == "device") {

@@ -13,7 +13,15 @@ const LN2_LO: f32 = -2.121_944_4e-4;
 /// e^x for f32, clamped to the finite range (x ≤ −87.3 → ≈ 0, x ≥ 88 → e^88).
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
-    let x = x.clamp(-87.3, 88.0);
+    // Comparisons rather than `clamp` and bit arithmetic rather than `as i32` for 2ⁿ: both
+    // vectorise (`clamp` and the saturating cast compiled to scalar code); NaN stays NaN.
+    let x = if x < -87.3 {
+        -87.3
+    } else if x > 88.0 {
+        88.0
+    } else {
+        x
+    };
     // floor(·+½) rather than round(): it maps to one vector instruction.
     let n = (x * LOG2E + 0.5).floor();
     let r = x - n * LN2_HI - n * LN2_LO;
@@ -25,7 +33,9 @@ pub fn exp_f32(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 5.000_000_1e-1;
     let er = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // n is an integer in [−126, 127]: adding 1.5·2²³ puts it in the low mantissa bits.
+    let n_bits = (n + 12_582_912.0).to_bits().wrapping_sub(0x4B40_0000);
+    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
     er * scale
 }
 
