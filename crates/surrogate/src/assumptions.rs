@@ -801,6 +801,49 @@ impl Report {
             .unzip()
     }
 
+    /// Mean single-duplicate costs of each group over θ and duplicates (valid cells only), with
+    /// the range of the per-θ mean total cost: where on the cost landscape the θ set lies.
+    pub fn group_cost_table(&self) -> String {
+        let (nk, nd) = (self.cube.n_theta, self.cube.n_dup);
+        let mut s = format!(
+            "{:<40} {:>8} {:>8} {:>8} {:>17}\n",
+            "group", "FC cost", "KS cost", "total", "θ-mean total range"
+        );
+        for (g, name) in self.cube.groups.iter().enumerate() {
+            let valid = || {
+                (0..nk)
+                    .flat_map(move |k| (0..nd).map(move |d| (k, d)))
+                    .map(move |(k, d)| self.cube.cell(g, k, d).cost)
+                    .filter(Cost::is_valid)
+            };
+            let per_theta: Vec<f64> = (0..nk)
+                .map(|k| {
+                    Moments::of((0..nd).map(|d| {
+                        let c = self.cube.cell(g, k, d).cost;
+                        if c.is_valid() {
+                            c.total
+                        } else {
+                            f64::NAN
+                        }
+                    }))
+                    .mean
+                })
+                .collect();
+            let lo = per_theta.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = per_theta.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            s.push_str(&format!(
+                "{:<40} {:>8.4} {:>8.4} {:>8.4} {:>8.4}–{:<8.4}\n",
+                name,
+                Moments::of(valid().map(|c| c.fc)).mean,
+                Moments::of(valid().map(|c| c.ks)).mean,
+                Moments::of(valid().map(|c| c.total)).mean,
+                lo,
+                hi
+            ));
+        }
+        s
+    }
+
     /// The summary as an aligned text table (one row per source).
     pub fn text_table(&self) -> String {
         let mut s = format!(
@@ -1027,6 +1070,9 @@ mod tests {
         assert_eq!(df.height(), 3 * 10);
         assert_eq!(r.pairs_frame().unwrap().height(), r.pairs.len());
         assert_eq!(r.cells_frame().unwrap().height(), 2 * 3 * 2);
+        let costs = r.group_cost_table();
+        assert_eq!(costs.lines().count(), 3, "{costs}");
+        assert!(costs.contains("g1") && !costs.contains("NaN"), "{costs}");
     }
 
     #[test]
