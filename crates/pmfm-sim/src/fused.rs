@@ -246,9 +246,18 @@ impl Block {
             let ng = &self.noise_gain[range];
             for &(c0, c1, dup) in &self.segments {
                 let noise = xi[dup * n + i];
-                for col in c0..c1 {
-                    let x = s[col];
-                    let y = sg[col] * x + self.coupling_gain[col] * cs[col] + d0[col];
+                // Zipped slices of one segment: no index checks or aliasing questions in the
+                // way of the vectoriser.
+                for (((((s, &cs), &sg), &d0), &ng), &cg) in s[c0..c1]
+                    .iter_mut()
+                    .zip(&cs[c0..c1])
+                    .zip(&sg[c0..c1])
+                    .zip(&d0[c0..c1])
+                    .zip(&ng[c0..c1])
+                    .zip(&self.coupling_gain[c0..c1])
+                {
+                    let x = *s;
+                    let y = sg * x + cg * cs + d0;
                     let z = d * y;
                     let near = z.abs() < thr;
                     let zs = if near { thr } else { z };
@@ -258,7 +267,7 @@ impl Block {
                         * inv_d;
                     let h = if near { series } else { closed };
                     let ds = decay * x + gamma * (1.0 - x) * h;
-                    s[col] = x + dt * ds + ng[col] * noise;
+                    *s = x + dt * ds + ng * noise;
                 }
             }
         }
@@ -272,15 +281,22 @@ impl Block {
             (1.0 - hc.rho).ln() as f32,
             (1.0 / hc.rho) as f32,
         );
-        for e in 0..n * w {
-            let (z, f, v, q) = (self.z[e], self.f[e], self.v[e], self.q[e]);
+        for ((((zr, fr), vr), qr), &s) in self
+            .z
+            .iter_mut()
+            .zip(self.f.iter_mut())
+            .zip(self.v.iter_mut())
+            .zip(self.q.iter_mut())
+            .zip(&self.s)
+        {
+            let (z, f, v, q) = (*zr, *fr, *vr, *qr);
             let v_pow = exp_f32(ln_f32(v) * inv_alpha);
             let extraction = 1.0 - exp_f32(ln_1mrho / f);
-            let dz = self.s[e] - kappa * z - gh * (f - 1.0);
-            self.z[e] = z + dt * dz;
-            self.f[e] = f + dt * z;
-            self.v[e] = v + dt_tau * (f - v_pow);
-            self.q[e] = q + dt_tau * (f * extraction * inv_rho - q * v_pow / v);
+            let dz = s - kappa * z - gh * (f - 1.0);
+            *zr = z + dt * dz;
+            *fr = f + dt * z;
+            *vr = v + dt_tau * (f - v_pow);
+            *qr = q + dt_tau * (f * extraction * inv_rho - q * v_pow / v);
         }
         if cfg.kept_frame(step).is_some() {
             let (k1, k2, k3) = hc.k();
