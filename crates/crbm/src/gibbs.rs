@@ -231,33 +231,24 @@ fn sample_bernoulli_row(
     rng: &mut impl RngCore,
 ) -> Vec<u32> {
     let mut active = Vec::new();
-    let n = x.len().min(g.len());
-    // Groups of 8 neurons share one 64-bit draw. A branch-free first pass over the group finds
-    // whether any neuron clears its bucket's lower edge (at ~4% activity ~3 groups in 4 have
-    // none and are skipped); only then does the exact pass run, drawing the fine bits in the
-    // same order as a neuron-by-neuron loop.
-    for (gi, (xs, gs)) in x[..n].chunks(8).zip(g[..n].chunks(8)).enumerate() {
-        let bits = rng.next_u64();
-        let mut any = false;
-        for (l, (&x, &g)) in xs.iter().zip(gs).enumerate() {
-            let k = ((bits >> (8 * l)) & 0xFF) as usize;
-            any |= x + g >= table[k];
+    let (mut bits, mut left) = (0u64, 0u32);
+    for (i, (&x, &g)) in x.iter().zip(g).enumerate() {
+        if left == 0 {
+            bits = rng.next_u64();
+            left = 8;
         }
-        if !any {
+        let k = (bits & 0xFF) as usize;
+        bits >>= 8;
+        left -= 1;
+        let a = x + g;
+        if a < table[k] {
             continue;
         }
-        for (l, (&x, &g)) in xs.iter().zip(gs).enumerate() {
-            let k = ((bits >> (8 * l)) & 0xFF) as usize;
-            let a = x + g;
-            if a < table[k] {
-                continue;
-            }
-            if a >= table[k + 1] || {
-                let fine = (rng.next_u32() >> 8) as f64 * (1.0 / 16_777_216.0);
-                (k as f64 + fine) < 256.0 * crate::layers::bernoulli::sigmoid(a as f64)
-            } {
-                active.push((8 * gi + l) as u32);
-            }
+        if a >= table[k + 1] || {
+            let fine = (rng.next_u32() >> 8) as f64 * (1.0 / 16_777_216.0);
+            (k as f64 + fine) < 256.0 * crate::layers::bernoulli::sigmoid(a as f64)
+        } {
+            active.push(i as u32);
         }
     }
     active
@@ -295,55 +286,6 @@ mod tests {
                 "group {grp}: {} vs {p}",
                 c as f64 / t
             );
-        }
-    }
-
-    /// The neuron-by-neuron form of [`sample_bernoulli_row`] (one draw per 8 neurons, fine bits
-    /// drawn in order).
-    fn bernoulli_row_reference(
-        x: &[f32],
-        g: &[f32],
-        table: &[f32; 257],
-        rng: &mut impl RngCore,
-    ) -> Vec<u32> {
-        let mut active = Vec::new();
-        let (mut bits, mut left) = (0u64, 0u32);
-        for (i, (&x, &g)) in x.iter().zip(g).enumerate() {
-            if left == 0 {
-                bits = rng.next_u64();
-                left = 8;
-            }
-            let k = (bits & 0xFF) as usize;
-            bits >>= 8;
-            left -= 1;
-            let a = x + g;
-            if a < table[k] {
-                continue;
-            }
-            if a >= table[k + 1] || {
-                let fine = (rng.next_u32() >> 8) as f64 * (1.0 / 16_777_216.0);
-                (k as f64 + fine) < 256.0 * sigmoid(a as f64)
-            } {
-                active.push(i as u32);
-            }
-        }
-        active
-    }
-
-    #[test]
-    fn grouped_bernoulli_rows_equal_the_neuron_by_neuron_form() {
-        let table = logit_table();
-        // Lengths that are and are not multiples of 8; low, mixed and high activity.
-        for (n, shift) in [(4000, -3.0f32), (1001, 0.0), (37, 4.0), (7, -1.0)] {
-            let x: Vec<f32> = (0..n)
-                .map(|i| shift + ((i * 7919 % 113) as f32 / 113.0 - 0.5) * 6.0)
-                .collect();
-            let g: Vec<f32> = (0..n).map(|i| ((i % 5) as f32 - 2.0) * 0.3).collect();
-            for r in 0..20 {
-                let a = sample_bernoulli_row(&x, &g, &table, &mut lane_rng(3, r, 1));
-                let b = bernoulli_row_reference(&x, &g, &table, &mut lane_rng(3, r, 1));
-                assert_eq!(a, b, "n {n} shift {shift} rep {r}");
-            }
         }
     }
 
