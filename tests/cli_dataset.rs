@@ -294,3 +294,162 @@ fn trajectory_design_resumes_by_replay_and_shards_by_run() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("disagrees"), "{}", stderr(&o));
 }
+
+fn groups_cmd(out: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pmfm-dataset"));
+    c.env_remove("BURN_DEVICE")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("SLURM_ARRAY_TASK_COUNT")
+        .args(SHORT)
+        .args(["--groups", "synthetic:0-1", "--design", "cmaes"])
+        .args(["--cma-runs", "2", "--generations", "3"])
+        .args(["--batch", "6", "--seed", "9", "--out"])
+        .arg(out)
+        .args(extra);
+    c
+}
+
+/// Name of synthetic family group `g` with the default seeds.
+fn family_group(g: usize) -> String {
+    format!("synthetic-family-s2021-f11/g{g}")
+}
+
+#[test]
+fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
+    let full = tmp("groups-full");
+    let o = run(groups_cmd(&full, &[]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reference = rows(&full);
+    // 2 groups × 2 runs × 3 generations × 6 = 72 rows, indices per group offset by 36.
+    assert_eq!(reference.len(), 72);
+    assert_eq!(reference.index, (0..72).collect::<Vec<u64>>());
+    assert!(reference.dataset[..36]
+        .iter()
+        .all(|d| *d == family_group(0)));
+    assert!(reference.dataset[36..]
+        .iter()
+        .all(|d| *d == family_group(1)));
+    // Same CMA-ES seeds, different groups: the runs start from the same reference start
+    // draw but simulate against different targets, so the costs differ.
+    assert_ne!(reference.total_cost[..6], reference.total_cost[36..42]);
+    // The groups' inputs are stored once, readable, and differ.
+    let groups = surrogate::groups::read_groups_in(&full.join("groups")).unwrap();
+    assert_eq!(groups.len(), 2);
+    assert_eq!(groups[0].name, family_group(0));
+    assert_ne!(groups[0].sc, groups[1].sc);
+    assert_ne!(groups[0].fcd_cdf, groups[1].fcd_cdf);
+
+    // Stopped inside group 0, resumed: equal to the uninterrupted table.
+    let stopped = tmp("groups-stopped");
+    let o = run(groups_cmd(&stopped, &["--max-batches", "4"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(list_parts(&stopped).unwrap().len(), 4);
+    let o = run(groups_cmd(&stopped, &["--resume"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(rows(&stopped), reference);
+
+    // Shards split (group, run) pairs: 3 shards over 4 pairs merge to the same table.
+    let sharded = tmp("groups-sharded");
+    for s in ["2/3", "0/3", "1/3"] {
+        let o = run(groups_cmd(&sharded, &["--resume", "--shard", s]));
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert_eq!(rows(&sharded), reference);
+
+    // Resuming with other group inputs is refused, naming the groups.
+    let o = run(groups_cmd(
+        &stopped,
+        &["--resume", "--theta-variability", "0.2"],
+    ));
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("other groups or group inputs") && e.contains("/g0' has other"),
+        "{e}"
+    );
+    assert_eq!(
+        e.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{e}"
+    );
+
+    // A group-conditioned surrogate and the θ-only MLP on the same rows, group 1 held out.
+    let models = tmp("groups-models");
+    let o = Command::new(env!("CARGO_BIN_EXE_train-surrogate"))
+        .env_remove("BURN_DEVICE")
+        .args(["--table"])
+        .arg(&full)
+        .args([
+            "--models",
+            "group,mlp",
+            "--epochs",
+            "5",
+            "--width",
+            "16",
+            "--depth",
+            "1",
+        ])
+        .args(["--group-split", &family_group(1), "--out"])
+        .arg(&models)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let df = experiments::output::read_parquet(&models.join("group_metrics.parquet")).unwrap();
+    assert_eq!(df.height(), 2);
+    let n_valid = df.column("n_valid").unwrap().u64().unwrap();
+    assert!((0..df.height()).all(|k| n_valid.get(k).unwrap() > 20));
+    assert!(models.join("group").join("ensemble.json").exists());
+    // Without groups in the tables, the group family is refused with one line.
+    let o = Command::new(env!("CARGO_BIN_EXE_train-surrogate"))
+        .args(["--table"])
+        .arg(full.join("dataset.parquet"))
+        .args(["--models", "group", "--out"])
+        .arg(tmp("groups-none"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("pmfm-dataset --groups"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_group_inputs_give_one_clear_error() {
+    // A stored group of another parcellation next to a synthetic one.
+    let dir = tmp("groups-bad-input");
+    let small = pmfm_sim::data::EmpiricalData {
+        name: "small".into(),
+        sc: pmfm_sim::data::Matrix::from_fn(6, 6, |i, j| if i == j { 0.0 } else { 1.0 }),
+        fc: pmfm_sim::data::Matrix::from_fn(6, 6, |i, j| if i == j { 1.0 } else { 0.3 }),
+        fcd_cdf: (1..=10_000).map(|k| k as f64).collect(),
+        myelin: vec![1.0; 6],
+        gradient: (0..6).map(|i| i as f64).collect(),
+    };
+    surrogate::groups::write_group(&dir, &small).unwrap();
+    let spec = format!("synthetic:0,{}:group", dir.display());
+    let o = run(trajectory_cmd(&tmp("groups-bad-out"), &["--groups", &spec]));
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("'small' has 6 regions"), "{e}");
+    assert_eq!(
+        e.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{e}"
+    );
+    // Its FCD missing: the error names the file.
+    std::fs::remove_file(dir.join("fcd_group.npy")).unwrap();
+    let o = run(trajectory_cmd(
+        &tmp("groups-bad-out2"),
+        &["--groups", &spec],
+    ));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("fcd_group"), "{}", stderr(&o));
+    // --groups and --data together are refused.
+    let o = run(trajectory_cmd(
+        &tmp("groups-bad-out3"),
+        &["--groups", "synthetic:0", "--data", "/nonexistent"],
+    ));
+    assert!(!o.status.success());
+}

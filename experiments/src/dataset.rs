@@ -157,6 +157,13 @@ impl GroupArgs {
         let mut groups = Vec::new();
         for src in parse_groups(spec)? {
             let g = match src {
+                // A group stored by a dataset (`groups/<name>/`, split `group`) keeps its name.
+                GroupSource::Dir { dir, split }
+                    if split == surrogate::groups::GROUP_SPLIT
+                        && dir.join(surrogate::groups::NAME_FILE).is_file() =>
+                {
+                    surrogate::groups::read_group(&dir)?
+                }
                 GroupSource::Dir { dir, split } => EmpiricalData::load_dir(&dir, &split)?,
                 GroupSource::Synthetic(k) => {
                     eprintln!("simulating synthetic group {k}");

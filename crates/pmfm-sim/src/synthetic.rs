@@ -262,10 +262,11 @@ impl SyntheticFamily {
         Ok(())
     }
 
-    /// The name of group `g`: `synthetic-family(seed=S,family=F)/gG`.
+    /// The name of group `g`: `synthetic-family-sS-fF/gG` (S = layout seed, F = family seed;
+    /// no commas, so names can be listed in comma-separated options).
     pub fn group_name(&self, g: usize) -> String {
         format!(
-            "synthetic-family(seed={},family={})/g{g}",
+            "synthetic-family-s{}-f{}/g{g}",
             self.base.seed, self.family_seed
         )
     }

@@ -419,10 +419,10 @@ fn load_groups(
     device: &burn::tensor::Device,
     sim: &SimConfig,
 ) -> Result<Vec<pmfm_sim::data::EmpiricalData>> {
+    if args.groups.groups.is_some() && args.data.data.is_some() {
+        bail!("give the data as --groups or as --data, not both");
+    }
     match args.groups.load(device, sim, args.sim.fcd_window)? {
-        Some(_) if args.data.data.is_some() => {
-            bail!("give the data as --groups or as --data, not both")
-        }
         Some(g) => Ok(g),
         None => Ok(vec![args.data.load(device, sim, args.sim.fcd_window)?]),
     }
@@ -433,18 +433,10 @@ fn load_groups(
 fn check_or_write_manifest(out: &Path, manifest: &Manifest, resume: bool) -> Result<()> {
     match read_manifest(out)? {
         Some(existing) if existing.groups != manifest.groups => {
-            let names = |m: &Manifest| {
-                m.groups
-                    .iter()
-                    .map(|g| format!("{} ({})", g.name, g.fingerprint))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
             bail!(
-                "{}: made with other groups or group inputs ([{}], now [{}]); use another --out or the same --groups",
+                "{}: made with other groups or group inputs ({}); use another --out or the same --groups and family settings",
                 out.join(MANIFEST).display(),
-                names(&existing),
-                names(manifest)
+                group_difference(&existing.groups, &manifest.groups)
             )
         }
         Some(existing)
@@ -469,6 +461,26 @@ fn check_or_write_manifest(out: &Path, manifest: &Manifest, resume: bool) -> Res
             serde_json::to_string_pretty(manifest)?.as_bytes(),
         )?),
     }
+}
+
+/// The first difference between the groups a directory was made with and the ones given now.
+fn group_difference(was: &[GroupStamp], now: &[GroupStamp]) -> String {
+    for (a, b) in was.iter().zip(now) {
+        if a.name != b.name {
+            return format!("group '{}' where the directory has '{}'", b.name, a.name);
+        }
+        if a.fingerprint != b.fingerprint {
+            return format!(
+                "group '{}' has other SC/FC/FCD/maps (fingerprint {}, directory has {})",
+                a.name, b.fingerprint, a.fingerprint
+            );
+        }
+    }
+    format!(
+        "{} groups given, the directory has {}",
+        now.len(),
+        was.len()
+    )
 }
 
 /// The state of one dataset job across its groups.
