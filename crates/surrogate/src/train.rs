@@ -462,19 +462,20 @@ impl Surrogate {
         // Normalisation, fitted on the training rows only.
         let train_theta: Vec<[f64; THETA_DIM]> =
             train_rows.iter().map(|&r| samples.theta[r]).collect();
-        let input_norm = match &conditioning {
-            Some(c) => {
-                let rows = c.inputs(samples, &train_rows)?;
-                Standardiser::fit(rows.iter().map(|r| r.as_slice()), c.input_dim())?
-            }
-            None => Standardiser::fit(train_theta.iter().map(|t| t.as_slice()), THETA_DIM)?,
-        };
         let (fc, ks): (Vec<f64>, Vec<f64>) = train_rows
             .iter()
             .filter(|&&r| samples.valid[r])
             .map(|&r| (samples.fc_cost[r], samples.ks_cost[r]))
             .unzip();
         let target = TargetScale::fit(&fc, &ks);
+        let train_data = Staged::new(samples, &train_rows, &target, conditioning.as_ref())?;
+        let val_data = Staged::new(samples, &val_rows, &target, conditioning.as_ref())?;
+        let input_norm = match (&conditioning, &train_data.conditioned) {
+            (Some(c), Some(rows)) => {
+                Standardiser::fit(rows.iter().map(|r| r.as_slice()), c.input_dim())?
+            }
+            _ => Standardiser::fit(train_theta.iter().map(|t| t.as_slice()), THETA_DIM)?,
+        };
         let token_norm = match &connectome {
             Some(c) => Some(fit_token_norm(&train_theta, c)?),
             None => None,
@@ -505,9 +506,6 @@ impl Surrogate {
             )?,
             &mut stream_rng(train.seed, 1),
         );
-
-        let train_data = Staged::new(samples, &train_rows, &target, conditioning.as_ref())?;
-        let val_data = Staged::new(samples, &val_rows, &target, conditioning.as_ref())?;
 
         let mut adam = AdamConfig::new();
         if train.weight_decay > 0.0 {
