@@ -129,17 +129,14 @@ fn sd(x: &[f64]) -> f64 {
     (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt()
 }
 
+/// Pearson r, or 0 when either vector has no spread.
 fn correlation(a: &[f64], b: &[f64]) -> f64 {
-    let (ma, mb) = (mean(a), mean(b));
-    let (sa, sb) = (sd(a), sd(b));
-    if sa == 0.0 || sb == 0.0 {
-        return 0.0;
+    let r = pmfm_sim::observables::pearson(a, b);
+    if r.is_finite() {
+        r
+    } else {
+        0.0
     }
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - ma) * (y - mb))
-        .sum::<f64>()
-        / (a.len() as f64 * sa * sb)
 }
 
 /// The `q` quantile of `x` (linear interpolation between order statistics).
@@ -200,17 +197,13 @@ pub fn read_group(dir: &Path) -> Result<EmpiricalData> {
 /// FNV-1a (64-bit) of every input array of `g` (SC, FC, FCD CDF, maps, as f64 bits), in hex:
 /// a dataset manifest stores it so a resume with other group inputs is refused.
 pub fn fingerprint(g: &EmpiricalData) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let arrays: [&[f64]; 5] = [&g.sc.data, &g.fc.data, &g.fcd_cdf, &g.myelin, &g.gradient];
-    for a in arrays {
-        for x in a.iter().chain(std::iter::once(&(a.len() as f64))) {
-            for b in x.to_bits().to_le_bytes() {
-                h ^= b as u64;
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
-            }
-        }
-    }
-    format!("{h:016x}")
+    let bytes: Vec<u8> = arrays
+        .iter()
+        .flat_map(|a| a.iter().copied().chain(std::iter::once(a.len() as f64)))
+        .flat_map(|x| x.to_bits().to_le_bytes())
+        .collect();
+    crate::persist::fnv1a64(&bytes)
 }
 
 /// Every group stored under `dir` by [`write_group`] (one sub-directory each, sorted by

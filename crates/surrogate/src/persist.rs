@@ -68,7 +68,8 @@ struct Sidecar {
     weights_fnv1a64: String,
 }
 
-fn fnv1a64(bytes: &[u8]) -> String {
+/// FNV-1a (64-bit) of `bytes`, as 16 hex digits.
+pub(crate) fn fnv1a64(bytes: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         h ^= b as u64;
