@@ -19,121 +19,71 @@ use crbm::gibbs::SamplerWeights;
 use crbm::synthetic::SyntheticConfig;
 use crbm::train::{PcdTrainer, TrainConfig};
 
+/// Sizes from the command line: N, M, batch (= chains), sweeps per update, timed updates.
+struct Sizes {
+    n: usize,
+    m: usize,
+    batch: usize,
+    sweeps: usize,
+    updates: usize,
+}
+
 fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
     let get = |k: usize, d: usize| args.get(k).copied().unwrap_or(d);
-    let (n, m, batch, sweeps, updates) = (
-        get(0, 40_000),
-        get(1, 200),
-        get(2, 100),
-        get(3, 15),
-        get(4, 5),
-    );
+    let sz = Sizes {
+        n: get(0, 40_000),
+        m: get(1, 200),
+        batch: get(2, 100),
+        sweeps: get(3, 15),
+        updates: get(4, 5),
+    };
 
     let baseline = machine::Baseline::measure();
     println!("{baseline}");
-
-    let t0 = Instant::now();
-    let synth = SyntheticConfig {
-        n_neurons: n,
-        n_frames: 2000,
-        ..Default::default()
-    }
-    .generate()
-    .expect("valid config");
-    let data = synth.recording.raster;
+    let data = synthetic_raster(sz.n);
     let density = data.density();
-    println!(
-        "synthetic data N={n} T={} density {:.4} in {:.2} s",
-        data.len(),
-        density,
-        t0.elapsed().as_secs_f64()
-    );
-
-    let config = TrainConfig {
-        n_hidden: m,
-        batch_size: batch,
-        n_chains: batch,
-        gibbs_steps: sweeps,
-        n_updates: updates + 1,
-        // A small rate keeps the chains at data-like density (~3.5% ones) during
-        // the few timed updates, as in a converged run.
-        learning_rate: 1e-5,
-        learning_rate_final: 1e-5,
-        log_every: 0,
-        // Plain PCD: the update PGM and the floor describe (and the tensor engine runs).
-        standardize: crbm::train::StandardizeConfig::disabled(),
-        ..TrainConfig::default()
-    };
-    let mut trainer = PcdTrainer::new(&data, config).expect("valid config");
-    trainer.step(); // warm-up (allocations, rayon pool)
-    let t1 = Instant::now();
-    for _ in 0..updates {
-        trainer.step();
-    }
-    let per_update = t1.elapsed().as_secs_f64() / updates as f64;
-    let chain_density = trainer.chains().density();
-
-    // Measured GEMM throughput for the h·Wᵀ shape, through the sampler's own call (best of 10).
+    let mut trainer = PcdTrainer::new(&data, bench_config(&sz)).expect("valid config");
+    let per_update = seconds_per_update(&mut trainer, sz.updates);
     let sw = SamplerWeights::from(&trainer.model);
-    let h: Vec<f32> = (0..batch * m)
-        .map(|k| ((k % 17) as f32 - 8.0) * 0.1)
-        .collect();
-    let mut out = Vec::new();
-    sw.visible_preactivations(&h, &mut out);
-    let gemm_s = (0..10)
-        .map(|_| {
-            let t2 = Instant::now();
-            sw.visible_preactivations(&h, &mut out);
-            t2.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min);
-    let gemm_flops = 2.0 * (batch * m * n) as f64;
-    let rate = gemm_flops / gemm_s;
+    let gemm_s = gemm_seconds(&sw, sz.batch);
+    let rate = 2.0 * (sz.batch * sz.m * sz.n) as f64 / gemm_s;
+    let stage = sweep_stages(&sw, trainer.chains(), sz.sweeps);
 
-    // Where one update's sweeps spend their time: the four stages of `gibbs_sweep`, summed
-    // over `sweeps` sweeps of a copy of the chains; the rest of the update is the gradient
-    // statistics and the parameter step.
-    let mut v = trainer.chains().clone();
-    let mut stage = [0.0f64; 4];
-    let mut scratch = Vec::new();
-    for s in 0..sweeps as u64 {
-        let t = Instant::now();
-        let inputs = sw.hidden_inputs(&v);
-        stage[0] += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let h = sw.sample_hidden(&inputs, 7, 2 * s);
-        stage[1] += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        sw.visible_preactivations(&h, &mut scratch);
-        stage[2] += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        v = sw.sample_visible(&scratch, 7, 2 * s + 1);
-        stage[3] += t.elapsed().as_secs_f64();
-    }
-
-    let nnz = density * n as f64; // active neurons per frame
+    let nnz = density * sz.n as f64; // active neurons per frame
     let (c, b, mf, nf, kf) = (
-        batch as f64,
-        batch as f64,
-        m as f64,
-        n as f64,
-        sweeps as f64,
+        sz.batch as f64,
+        sz.batch as f64,
+        sz.m as f64,
+        sz.n as f64,
+        sz.sweeps as f64,
     );
     let flops = kf * (2.0 * c * mf * nf + 2.0 * c * mf * nnz)
         + 2.0 * b * mf * nnz
         + 2.0 * (b + c) * mf * nnz;
     let floor = flops / rate;
     println!(
-        "N={n} M={m} batch={batch} chains={batch} sweeps={sweeps} threads={}",
+        "N={} M={} batch={} chains={} sweeps={} threads={}",
+        sz.n,
+        sz.m,
+        sz.batch,
+        sz.batch,
+        sz.sweeps,
         rayon::current_num_threads()
     );
-    println!("seconds per PCD update: {per_update:.3} (chain density {chain_density:.4})");
     println!(
-        "f32 GEMM h·Wᵀ [{batch}×{m}]·[{m}×{n}] (Wᵀ strided, all threads): {}",
+        "seconds per PCD update: {per_update:.3} (chain density {:.4})",
+        trainer.chains().density()
+    );
+    println!(
+        "f32 GEMM h·Wᵀ [{}×{}]·[{}×{}] (Wᵀ strided, all threads): {}",
+        sz.batch,
+        sz.m,
+        sz.m,
+        sz.n,
         baseline.rate(rate)
     );
     println!(
@@ -151,14 +101,131 @@ fn main() {
     }
     println!("ratio to floor: {:.2}", per_update / floor);
     println!(
-        "{sweeps} sweeps: v·W gather {:.3} s, dReLU sampling {:.3} s, h·Wᵀ GEMM {:.3} s, Bernoulli sampling {:.3} s; rest of the update (statistics, parameter step) {:.3} s",
+        "{} sweeps: first v·W gather {:.3} s, dReLU sampling {:.3} s, fused h·Wᵀ + Bernoulli + next v·W {:.3} s (the h·Wᵀ GEMM alone, unfused: {:.3} s); rest of the update (statistics, parameter step) {:.3} s",
+        sz.sweeps,
         stage[0],
         stage[1],
         stage[2],
-        stage[3],
+        gemm_s * kf,
         per_update - stage.iter().sum::<f64>()
     );
+    fused_block_sizes(&sw, trainer.chains(), sz.sweeps);
+    time_tensor_trainer(&trainer, &data);
+}
 
+/// Seconds of the fused h → v pass per update (`sweeps` passes) for several block sizes.
+fn fused_block_sizes(sw: &SamplerWeights, chains: &crbm::SparseBatch, sweeps: usize) {
+    let inputs = sw.hidden_inputs(chains);
+    let h = sw.sample_hidden(&inputs, 7, 0);
+    let times: Vec<String> = [64, 128, 256, 512, 1024, 2048]
+        .iter()
+        .map(|&block| {
+            let t = Instant::now();
+            for s in 0..sweeps as u64 {
+                std::hint::black_box(sw.sample_visible_fused_in_blocks(
+                    &h,
+                    chains.len(),
+                    7,
+                    s,
+                    block,
+                ));
+            }
+            format!("{block}: {:.3} s", t.elapsed().as_secs_f64())
+        })
+        .collect();
+    println!(
+        "fused h → v pass per update by block size (default {}): {}",
+        crbm::sweeps::BLOCK,
+        times.join(", ")
+    );
+}
+
+/// The synthetic generator's raster at N neurons (2,000 frames, ~3.5% ones).
+fn synthetic_raster(n: usize) -> crbm::SparseBatch {
+    let t0 = Instant::now();
+    let synth = SyntheticConfig {
+        n_neurons: n,
+        n_frames: 2000,
+        ..Default::default()
+    }
+    .generate()
+    .expect("valid config");
+    let data = synth.recording.raster;
+    println!(
+        "synthetic data N={n} T={} density {:.4} in {:.2} s",
+        data.len(),
+        data.density(),
+        t0.elapsed().as_secs_f64()
+    );
+    data
+}
+
+/// Plain PCD at the bench sizes.
+fn bench_config(sz: &Sizes) -> TrainConfig {
+    TrainConfig {
+        n_hidden: sz.m,
+        batch_size: sz.batch,
+        n_chains: sz.batch,
+        gibbs_steps: sz.sweeps,
+        n_updates: sz.updates + 1,
+        // A small rate keeps the chains at data-like density (~3.5% ones) during
+        // the few timed updates, as in a converged run.
+        learning_rate: 1e-5,
+        learning_rate_final: 1e-5,
+        log_every: 0,
+        // Plain PCD: the update PGM and the floor describe (and the tensor engine runs).
+        standardize: crbm::train::StandardizeConfig::disabled(),
+        ..TrainConfig::default()
+    }
+}
+
+/// Mean seconds of `updates` PCD updates after one untimed warm-up update.
+fn seconds_per_update(trainer: &mut PcdTrainer, updates: usize) -> f64 {
+    trainer.step(); // warm-up (allocations, rayon pool)
+    let t1 = Instant::now();
+    for _ in 0..updates {
+        trainer.step();
+    }
+    t1.elapsed().as_secs_f64() / updates as f64
+}
+
+/// Seconds of the unfused h·Wᵀ product through the sampler's own call (best of 10).
+fn gemm_seconds(sw: &SamplerWeights, batch: usize) -> f64 {
+    let h: Vec<f32> = (0..batch * sw.n_hidden)
+        .map(|k| ((k % 17) as f32 - 8.0) * 0.1)
+        .collect();
+    let mut out = Vec::new();
+    sw.visible_preactivations(&h, &mut out);
+    (0..10)
+        .map(|_| {
+            let t2 = Instant::now();
+            sw.visible_preactivations(&h, &mut out);
+            t2.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Where one update's sweeps spend their time, on a copy of the chains: the first sweep's
+/// v·W gather, the dReLU draws and the fused h → v pass, each summed over `sweeps` sweeps.
+fn sweep_stages(sw: &SamplerWeights, chains: &crbm::SparseBatch, sweeps: usize) -> [f64; 3] {
+    let mut v = chains.clone();
+    let mut stage = [0.0f64; 3];
+    let t = Instant::now();
+    let mut inputs = sw.hidden_inputs(&v);
+    stage[0] += t.elapsed().as_secs_f64();
+    for s in 0..sweeps as u64 {
+        let t = Instant::now();
+        let h = sw.sample_hidden(&inputs, 7, 2 * s);
+        stage[1] += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        (v, inputs) = sw.sample_visible_fused(&h, v.len(), 7, 2 * s + 1);
+        stage[2] += t.elapsed().as_secs_f64();
+    }
+    stage
+}
+
+/// With `device` (and `wgpu`) among the arguments: seconds per update of the tensor trainer.
+fn time_tensor_trainer(trainer: &PcdTrainer, data: &crbm::SparseBatch) {
     let mut devices = Vec::new();
     if std::env::args().any(|a| a == "device") {
         devices.push(burn::tensor::Device::flex());
@@ -175,7 +242,7 @@ fn main() {
             ..trainer.config.clone()
         };
         let mut dt =
-            crbm::tensor_train::DeviceTrainer::from_model(&trainer.model, &data, config, &device)
+            crbm::tensor_train::DeviceTrainer::from_model(&trainer.model, data, config, &device)
                 .expect("valid config");
         dt.step();
         let t3 = Instant::now();

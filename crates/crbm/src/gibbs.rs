@@ -5,6 +5,8 @@
 //! * h → v: `X = h·Wᵀ + g` as one dense f32 GEMM (the `gemm` crate, also what
 //!   burn's Flex backend uses), then exact Bernoulli sampling by logit-table
 //!   look-up (no exp in ~255/256 cases) with one xoshiro256++ stream per row.
+//!   The PCD sweeps themselves run the fused form of this half ([`crate::sweeps`]); these
+//!   stages stay for the statistics, the benchmarks and as the reference.
 //!
 //! Rows are processed in parallel with rayon; every row's random stream is
 //! derived from `(seed, step, row)` and every reduction has a fixed order, so
@@ -58,6 +60,12 @@ impl SamplerWeights {
             .for_each(|(d, s)| {
                 d.iter_mut().zip(s).for_each(|(d, s)| *d = *s as f32);
             });
+        self.refresh_except_weights(c);
+    }
+
+    /// [`SamplerWeights::refresh`] of the fields and hidden units only (for a trainer whose
+    /// weight pass writes the f32 weights itself).
+    pub fn refresh_except_weights(&mut self, c: &Crbm) {
         self.fields
             .iter_mut()
             .zip(&c.fields)
@@ -191,13 +199,10 @@ impl SamplerWeights {
         SparseBatch { n_visible: n, rows }
     }
 
-    /// One full sweep v → h → v, in place. `step` must differ between calls
-    /// that share a seed (it indexes the random streams).
-    pub fn gibbs_sweep(&self, v: &mut SparseBatch, scratch: &mut Vec<f32>, seed: u64, step: u64) {
-        let inputs = self.hidden_inputs(v);
-        let h = self.sample_hidden(&inputs, seed, 2 * step);
-        self.visible_preactivations(&h, scratch);
-        *v = self.sample_visible(scratch, seed, 2 * step + 1);
+    /// One full sweep v → h → v, in place (the fused pass of [`crate::sweeps`]). `step` must
+    /// differ between calls that share a seed (it indexes the random streams).
+    pub fn gibbs_sweep(&self, v: &mut SparseBatch, seed: u64, step: u64) {
+        self.gibbs_sweeps(v, 1, seed, step);
     }
 }
 
@@ -327,9 +332,8 @@ mod tests {
         };
         let run = || {
             let mut v = start.clone();
-            let mut scratch = Vec::new();
             for t in 0..5 {
-                s.gibbs_sweep(&mut v, &mut scratch, 42, t);
+                s.gibbs_sweep(&mut v, 42, t);
             }
             v
         };

@@ -234,10 +234,12 @@ impl Crbm {
 
     /// Whether every parameter is finite.
     pub fn is_finite(&self) -> bool {
-        self.weights
-            .iter()
-            .chain(&self.fields)
-            .all(|x| x.is_finite())
+        self.weights.iter().all(|x| x.is_finite()) && self.is_finite_except_weights()
+    }
+
+    /// Whether the fields and hidden-unit parameters (not the weights) are all finite.
+    pub fn is_finite_except_weights(&self) -> bool {
+        self.fields.iter().all(|x| x.is_finite())
             && self.hidden.iter().all(|u| {
                 [u.gamma_plus, u.gamma_minus, u.theta_plus, u.theta_minus]
                     .iter()

@@ -75,6 +75,29 @@ impl Optimizer {
     }
 }
 
+/// One Adam step's constants (bias corrections folded in), applied element by element, so
+/// that fused passes over a buffer do exactly what [`OptimizerState::step`] does.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamStep {
+    beta1: f64,
+    beta2: f64,
+    epsilon: f64,
+    /// lr / (1 − β1ᵗ).
+    step: f64,
+    /// 1 / √(1 − β2ᵗ).
+    inv_sqrt_c2: f64,
+}
+
+impl AdamStep {
+    /// One ascent step of parameter `p` along gradient `g`, with its moments `m` and `v`.
+    #[inline(always)]
+    pub fn apply(&self, p: &mut f64, g: f64, m: &mut f64, v: &mut f64) {
+        *m = self.beta1 * *m + (1.0 - self.beta1) * g;
+        *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
+        *p += self.step * *m / (v.sqrt() * self.inv_sqrt_c2 + self.epsilon);
+    }
+}
+
 /// Optimiser state for one parameter buffer.
 #[derive(Clone, Debug)]
 pub struct OptimizerState {
@@ -103,15 +126,10 @@ impl OptimizerState {
                 .par_iter_mut()
                 .zip(grad)
                 .for_each(|(p, g)| *p += lr * g),
-            Optimizer::Adam {
-                beta1,
-                beta2,
-                epsilon,
-            } => {
-                let c1 = 1.0 - beta1.powi(t.min(i32::MAX as u64) as i32);
-                let c2 = 1.0 - beta2.powi(t.min(i32::MAX as u64) as i32);
-                let step = lr / c1;
-                let inv_sqrt_c2 = 1.0 / c2.sqrt();
+            Optimizer::Adam { .. } => {
+                let Some(adam) = self.adam_step(lr, t) else {
+                    return;
+                };
                 param
                     .par_chunks_mut(CHUNK)
                     .zip(grad.par_chunks(CHUNK))
@@ -119,9 +137,7 @@ impl OptimizerState {
                     .zip(self.v.par_chunks_mut(CHUNK))
                     .for_each(|(((p, g), m), v)| {
                         for (((p, g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
-                            *m = beta1 * *m + (1.0 - beta1) * g;
-                            *v = beta2 * *v + (1.0 - beta2) * g * g;
-                            *p += step * *m / (v.sqrt() * inv_sqrt_c2 + epsilon);
+                            adam.apply(p, *g, m, v);
                         }
                     });
             }
@@ -138,6 +154,27 @@ impl OptimizerState {
                     });
             }
         }
+    }
+
+    /// Adam's constants for step `t` (1-based) at rate `lr`; None for the other optimisers.
+    pub fn adam_step(&self, lr: f64, t: u64) -> Option<AdamStep> {
+        let Optimizer::Adam {
+            beta1,
+            beta2,
+            epsilon,
+        } = self.kind
+        else {
+            return None;
+        };
+        let c1 = 1.0 - beta1.powi(t.min(i32::MAX as u64) as i32);
+        let c2 = 1.0 - beta2.powi(t.min(i32::MAX as u64) as i32);
+        Some(AdamStep {
+            beta1,
+            beta2,
+            epsilon,
+            step: lr / c1,
+            inv_sqrt_c2: 1.0 / c2.sqrt(),
+        })
     }
 
     /// Re-express the state after the parameter was rescaled `p → p·s` (per

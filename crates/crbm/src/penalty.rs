@@ -59,6 +59,32 @@ impl Penalty {
         }
     }
 
+    /// The per-column factors of ∂R/∂w for weights whose column sums Σ_i |w_iμ| are
+    /// `col_abs` ([M]): λ/N · Σ_i |w_iμ| for L2L1, unused (zeros) otherwise.
+    pub fn column_scales(&self, col_abs: &[f64], n: usize) -> Vec<f64> {
+        match *self {
+            Penalty::L2L1 { lambda } => col_abs.iter().map(|c| lambda / n as f64 * c).collect(),
+            _ => vec![0.0; col_abs.len()],
+        }
+    }
+
+    /// Whether ∂R/∂w needs the column sums Σ_i |w_iμ| ([`Penalty::column_scales`]).
+    pub fn needs_column_sums(&self) -> bool {
+        matches!(self, Penalty::L2L1 { .. })
+    }
+
+    /// ∂R/∂w_iμ for one weight `w` whose column factor is `scale` (from
+    /// [`Penalty::column_scales`]).
+    #[inline(always)]
+    pub fn element_gradient(&self, w: f64, scale: f64) -> f64 {
+        match *self {
+            Penalty::None => 0.0,
+            Penalty::L1 { lambda } => lambda * sign(w),
+            Penalty::L2 { lambda } => lambda * w,
+            Penalty::L2L1 { .. } => scale * sign(w),
+        }
+    }
+
     /// `grad −= ∂R/∂w` (grad is an ascent direction), shapes [N, M].
     pub fn subtract_gradient(&self, w: &[f64], n: usize, m: usize, grad: &mut [f64]) {
         match *self {
@@ -68,14 +94,13 @@ impl Penalty {
                 .zip(w)
                 .for_each(|(g, x)| *g -= lambda * sign(*x)),
             Penalty::L2 { lambda } => grad.iter_mut().zip(w).for_each(|(g, x)| *g -= lambda * x),
-            Penalty::L2L1 { lambda } => {
-                let cols = column_abs_sums(w, n, m);
-                let scale: Vec<f64> = cols.iter().map(|c| lambda / n as f64 * c).collect();
+            Penalty::L2L1 { .. } => {
+                let scale = self.column_scales(&column_abs_sums(w, n, m), n);
                 grad.par_chunks_mut(m)
                     .zip(w.par_chunks(m))
                     .for_each(|(grow, wrow)| {
                         for ((g, x), s) in grow.iter_mut().zip(wrow).zip(&scale) {
-                            *g -= s * sign(*x);
+                            *g -= self.element_gradient(*x, *s);
                         }
                     });
             }

@@ -63,18 +63,12 @@ pub fn sample_model(
         .map(|_| rng.random_range(0..start_from.len()))
         .collect();
     let mut v = start_from.select(&idx);
-    let mut scratch = Vec::new();
-    let mut step = 0u64;
-    for _ in 0..cfg.burn_in {
-        sw.gibbs_sweep(&mut v, &mut scratch, cfg.seed, step);
-        step += 1;
-    }
+    sw.gibbs_sweeps(&mut v, cfg.burn_in, cfg.seed, 0);
+    let mut step = cfg.burn_in as u64;
     let mut out = SparseBatch::new(model.n_visible);
     for _ in 0..cfg.samples_per_chain {
-        for _ in 0..cfg.thinning {
-            sw.gibbs_sweep(&mut v, &mut scratch, cfg.seed, step);
-            step += 1;
-        }
+        sw.gibbs_sweeps(&mut v, cfg.thinning, cfg.seed, step);
+        step += cfg.thinning as u64;
         out.rows.extend(v.rows.iter().cloned());
     }
     Ok(out)
