@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use optimize::compare::{best_validated, comparison_table, convergence};
-use optimize::methods::{run_method, Method, MethodConfig, Outcome};
-use optimize::run_table::read_run_tables;
+use pmfm_fit::compare::{best_validated, comparison_table, convergence};
+use pmfm_fit::methods::{run_method, FitTarget, Method, MethodConfig, Outcome};
+use pmfm_fit::run_table::read_run_tables;
 use pmfm_sim::params::Theta;
 use polars::prelude::DataFrame;
 use surrogate::ensemble::Ensemble;
@@ -20,9 +20,7 @@ use crate::plots::{self, Axes, Series};
 /// Runs each method, writing `out/runs/<method>.parquet`; returns the outcomes.
 pub fn run_methods(
     methods: &[Method],
-    evaluator: &Evaluator,
-    surrogate: Option<&Ensemble>,
-    table: Option<&surrogate::Samples>,
+    target: &FitTarget,
     cfg: &MethodConfig,
     device: &Device,
     out: &Path,
@@ -31,17 +29,8 @@ pub fn run_methods(
     for &m in methods {
         let path = out.join("runs").join(format!("{}.parquet", m.name()));
         eprintln!("running {} …", m.name());
-        let o = run_method(
-            m,
-            evaluator,
-            surrogate,
-            table,
-            cfg,
-            m.name(),
-            device,
-            Some(&path),
-        )
-        .with_context(|| format!("running {}", m.name()))?;
+        let o = run_method(m, target, cfg, m.name(), device, Some(&path))
+            .with_context(|| format!("running {}", m.name()))?;
         eprintln!(
             "{}: best validated total cost {:.4} (search {:.1} s, {} + {} Euler simulations)",
             m.name(),
@@ -154,8 +143,8 @@ pub fn build_surrogate(
     device: &Device,
     out: &Path,
 ) -> Result<(Ensemble, surrogate::Samples, f64, f64)> {
+    use jobs::shard::{batch_seed, Batches};
     use surrogate::design::{Design, DesignSpace};
-    use surrogate::shard::{batch_seed, Batches};
     // Checked before anything is simulated.
     if members == 0 || n == 0 {
         anyhow::bail!(

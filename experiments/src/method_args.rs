@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use optimize::methods::MethodConfig;
+use pmfm_fit::methods::MethodConfig;
 use surrogate::samples::Samples;
 
 /// CMA-ES, validation and baseline settings (see [`MethodConfig`]).

@@ -65,11 +65,131 @@ fn stop_reason(reasons: &[TerminationReason]) -> StopReason {
         .unwrap_or(StopReason::Numerical)
 }
 
-/// Minimises `objective` with the `cmaes` crate, one point per [`Objective::cost`] call.
-pub fn minimize_per_point<O: Objective + ?Sized>(
-    objective: &mut O,
+impl Tally {
+    fn new(start: &[f64]) -> Self {
+        Self {
+            evaluations: 0,
+            simulations: 0,
+            best_x: start.to_vec(),
+            best_cost: f64::INFINITY,
+            best_parts: Vec::new(),
+            restart_best: f64::INFINITY,
+            worst_feasible: f64::NEG_INFINITY,
+            generation: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// The crate's objective at `x`: an infeasible point is not evaluated but costs the worst
+    /// feasible cost so far plus `weight · violation`; a feasible one is one single-point
+    /// [`Objective::cost`] call, tallied. After an error every call returns NaN (the error is
+    /// kept for the caller).
+    fn evaluate<O: Objective + ?Sized>(&mut self, obj: &mut O, x: Vec<f64>, weight: f64) -> f64 {
+        if self.error.is_some() {
+            return f64::NAN;
+        }
+        if !obj.is_feasible(&x) {
+            let base = if self.worst_feasible.is_finite() {
+                self.worst_feasible
+            } else {
+                0.0
+            };
+            let v = obj.constraint_violation(&x);
+            return base + weight * if v > 0.0 { v } else { 1.0 };
+        }
+        match evaluate_batch(obj, std::slice::from_ref(&x)) {
+            Ok(mut evals) => {
+                let e = evals.remove(0);
+                self.evaluations += 1;
+                self.simulations += e.simulations;
+                if e.cost.is_finite() {
+                    self.worst_feasible = self.worst_feasible.max(e.cost);
+                }
+                if e.valid && e.cost < self.best_cost {
+                    self.best_cost = e.cost;
+                    self.best_x = x.clone();
+                    self.best_parts = e.parts.clone();
+                }
+                if e.valid && e.cost < self.restart_best {
+                    self.restart_best = e.cost;
+                }
+                let cost = if e.cost.is_nan() {
+                    f64::INFINITY
+                } else {
+                    e.cost
+                };
+                self.generation.push((x, cost, e.parts));
+                cost
+            }
+            Err(err) => {
+                self.error = Some(err);
+                f64::NAN
+            }
+        }
+    }
+
+    /// The report of the generation the crate just finished (its evaluations are taken out of
+    /// the tally); `strategy` is the crate's state after it.
+    fn generation_report(
+        &mut self,
+        at: Position,
+        strategy: Strategy,
+        elapsed_s: f64,
+    ) -> GenerationReport {
+        let mut batch = std::mem::take(&mut self.generation);
+        batch.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let costs: Vec<f64> = batch.iter().map(|g| g.1).collect();
+        let median_cost = match costs.len() {
+            0 => f64::NAN,
+            m if m % 2 == 1 => costs[m / 2],
+            m => 0.5 * (costs[m / 2 - 1] + costs[m / 2]),
+        };
+        let (best_cost, best_x, best_parts) = batch
+            .into_iter()
+            .next()
+            .map_or((f64::INFINITY, Vec::new(), Vec::new()), |g| (g.1, g.0, g.2));
+        GenerationReport {
+            restart: at.restart,
+            generation: at.generation,
+            generation_in_restart: strategy.generation,
+            population: at.lambda,
+            evaluations: self.evaluations,
+            simulations: self.simulations,
+            rejected: at.lambda - costs.len(),
+            best_cost,
+            best_x,
+            best_parts,
+            median_cost,
+            best_so_far_cost: self.best_cost,
+            mean: strategy.mean,
+            step_size: strategy.sigma,
+            diagnostics: vec![("axis_ratio".into(), strategy.axis_ratio)],
+            elapsed_s,
+        }
+    }
+}
+
+/// Where a generation of the per-point run sits: restart, generation over the whole run, λ.
+#[derive(Clone, Copy)]
+struct Position {
+    restart: usize,
+    generation: usize,
+    lambda: usize,
+}
+
+/// What the report needs of the crate's state (mean already in x units).
+struct Strategy {
+    generation: usize,
+    mean: Vec<f64>,
+    sigma: f64,
+    axis_ratio: f64,
+}
+
+/// Refuses configurations and objectives the crate cannot run as asked.
+fn check_expressible<O: Objective + ?Sized>(
+    objective: &O,
     config: &CmaConfig,
-) -> Result<CmaResult, OptimizeError> {
+) -> Result<(), OptimizeError> {
     config.check()?;
     let n = config.dim();
     if objective.dim() != n {
@@ -96,116 +216,102 @@ pub fn minimize_per_point<O: Objective + ?Sized>(
             config.mu()
         )));
     }
+    Ok(())
+}
+
+/// The start of restart `restart`: the configured start, or (IPOP with a start box, after the
+/// first run) the first feasible uniform draw from the box within 1000 draws.
+fn restart_start<O: Objective + ?Sized>(
+    config: &CmaConfig,
+    restart: usize,
+    rng: &mut ChaCha8Rng,
+    objective: &O,
+) -> Vec<f64> {
+    let mut start = config.start.clone();
+    if restart > 0 {
+        if let Some(b) = config.restarts.as_ref().and_then(|i| i.start_box.as_ref()) {
+            for _ in 0..1000 {
+                let x: Vec<f64> = b
+                    .lower
+                    .iter()
+                    .zip(&b.upper)
+                    .map(|(l, u)| l + (u - l) * rng.random::<f64>())
+                    .collect();
+                if objective.is_feasible(&x) {
+                    start = x;
+                    break;
+                }
+            }
+        }
+    }
+    start
+}
+
+/// The crate's options for one run from `start` (optimising `u = x / scale`) with population
+/// λ, its seed drawn from `rng`; the evaluation budget is what the earlier restarts left.
+fn crate_options(
+    config: &CmaConfig,
+    start: &[f64],
+    scale: &[f64],
+    lambda: usize,
+    rng: &mut ChaCha8Rng,
+    spent: usize,
+) -> CMAESOptions {
+    let u0: Vec<f64> = start.iter().zip(scale).map(|(x, s)| x / s).collect();
+    let mut options = CMAESOptions::new(u0, config.sigma0)
+        .population_size(lambda)
+        .weights(Weights::Positive)
+        .seed(rng.random::<u64>())
+        .max_generations(config.max_generations)
+        .tol_condition_cov(config.max_condition);
+    options.tol_fun = config.tol_fun;
+    options.tol_fun_hist = config.tol_fun;
+    options.tol_x = Some(config.tol_x);
+    if let Some(t) = config.target_cost {
+        options = options.fun_target(t);
+    }
+    if let Some(m) = config.max_evaluations {
+        options = options.max_function_evals(m.saturating_sub(spent).max(1));
+    }
+    options
+}
+
+/// Minimises `objective` with the `cmaes` crate, one point per [`Objective::cost`] call.
+pub fn minimize_per_point<O: Objective + ?Sized>(
+    objective: &mut O,
+    config: &CmaConfig,
+) -> Result<CmaResult, OptimizeError> {
+    check_expressible(objective, config)?;
     let weight = match config.bounds {
         BoundsHandling::Penalty { weight } => weight,
         BoundsHandling::Resample { .. } => 1.0,
     };
-    let scale = config.initial_scale.clone().unwrap_or_else(|| vec![1.0; n]);
+    let scale = config
+        .initial_scale
+        .clone()
+        .unwrap_or_else(|| vec![1.0; config.dim()]);
     let started = std::time::Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let tally = RefCell::new(Tally {
-        evaluations: 0,
-        simulations: 0,
-        best_x: config.start.clone(),
-        best_cost: f64::INFINITY,
-        best_parts: Vec::new(),
-        restart_best: f64::INFINITY,
-        worst_feasible: f64::NEG_INFINITY,
-        generation: Vec::new(),
-        error: None,
-    });
+    let tally = RefCell::new(Tally::new(&config.start));
     let objective = RefCell::new(objective);
     let max_restarts = config.restarts.as_ref().map_or(0, |i| i.max_restarts);
     let mut history: Vec<GenerationReport> = Vec::new();
     let mut restarts: Vec<RestartSummary> = Vec::new();
     let mut total_generations = 0;
-    let mut final_mean = config.start.clone();
     let mut final_sigma = config.sigma0;
     let mut reason = StopReason::MaxGenerations;
 
     for restart in 0..=max_restarts {
         let (lambda, mu) = config.population_for_restart(restart);
-        let mut start = config.start.clone();
-        if restart > 0 {
-            if let Some(b) = config.restarts.as_ref().and_then(|i| i.start_box.as_ref()) {
-                for _ in 0..1000 {
-                    let x: Vec<f64> = b
-                        .lower
-                        .iter()
-                        .zip(&b.upper)
-                        .map(|(l, u)| l + (u - l) * rng.random::<f64>())
-                        .collect();
-                    if objective.borrow().is_feasible(&x) {
-                        start = x;
-                        break;
-                    }
-                }
-            }
-        }
-        let u0: Vec<f64> = start.iter().zip(&scale).map(|(x, s)| x / s).collect();
-        let mut options = CMAESOptions::new(u0, config.sigma0)
-            .population_size(lambda)
-            .weights(Weights::Positive)
-            .seed(rng.random::<u64>())
-            .max_generations(config.max_generations)
-            .tol_condition_cov(config.max_condition);
-        options.tol_fun = config.tol_fun;
-        options.tol_fun_hist = config.tol_fun;
-        options.tol_x = Some(config.tol_x);
-        if let Some(t) = config.target_cost {
-            options = options.fun_target(t);
-        }
-        if let Some(m) = config.max_evaluations {
-            let spent = tally.borrow().evaluations;
-            options = options.max_function_evals(m.saturating_sub(spent).max(1));
-        }
+        let start = restart_start(config, restart, &mut rng, &**objective.borrow());
+        let spent = tally.borrow().evaluations;
+        let options = crate_options(config, &start, &scale, lambda, &mut rng, spent);
         tally.borrow_mut().restart_best = f64::INFINITY;
-
         let evaluate = |u: &DVector<f64>| -> f64 {
             let x: Vec<f64> = u.iter().zip(&scale).map(|(v, s)| v * s).collect();
-            let mut t = tally.borrow_mut();
-            if t.error.is_some() {
-                return f64::NAN;
-            }
-            let mut obj = objective.borrow_mut();
-            if !obj.is_feasible(&x) {
-                let base = if t.worst_feasible.is_finite() {
-                    t.worst_feasible
-                } else {
-                    0.0
-                };
-                let v = obj.constraint_violation(&x);
-                return base + weight * if v > 0.0 { v } else { 1.0 };
-            }
-            match evaluate_batch(&mut **obj, std::slice::from_ref(&x)) {
-                Ok(mut evals) => {
-                    let e = evals.remove(0);
-                    t.evaluations += 1;
-                    t.simulations += e.simulations;
-                    if e.cost.is_finite() {
-                        t.worst_feasible = t.worst_feasible.max(e.cost);
-                    }
-                    if e.valid && e.cost < t.best_cost {
-                        t.best_cost = e.cost;
-                        t.best_x = x.clone();
-                        t.best_parts = e.parts.clone();
-                    }
-                    if e.valid && e.cost < t.restart_best {
-                        t.restart_best = e.cost;
-                    }
-                    let cost = if e.cost.is_nan() {
-                        f64::INFINITY
-                    } else {
-                        e.cost
-                    };
-                    t.generation.push((x, cost, e.parts));
-                    cost
-                }
-                Err(err) => {
-                    t.error = Some(err);
-                    f64::NAN
-                }
-            }
+            tally
+                .borrow_mut()
+                .evaluate(&mut **objective.borrow_mut(), x, weight)
         };
         let mut state = options
             .build(evaluate)
@@ -217,43 +323,23 @@ pub fn minimize_per_point<O: Objective + ?Sized>(
             if let Some(err) = t.error.take() {
                 return Err(err);
             }
-            let mut batch = std::mem::take(&mut t.generation);
-            batch.sort_by(|a, b| a.1.total_cmp(&b.1));
-            let costs: Vec<f64> = batch.iter().map(|g| g.1).collect();
-            let median_cost = match costs.len() {
-                0 => f64::NAN,
-                m if m % 2 == 1 => costs[m / 2],
-                m => 0.5 * (costs[m / 2 - 1] + costs[m / 2]),
-            };
-            let (best_cost, best_x, best_parts) = batch
-                .into_iter()
-                .next()
-                .map_or((f64::INFINITY, Vec::new(), Vec::new()), |g| (g.1, g.0, g.2));
-            let mean: Vec<f64> = state
-                .mean()
-                .iter()
-                .zip(&scale)
-                .map(|(v, s)| v * s)
-                .collect();
-            history.push(GenerationReport {
+            let at = Position {
                 restart,
                 generation: total_generations,
-                generation_in_restart: state.generation(),
-                population: lambda,
-                evaluations: t.evaluations,
-                simulations: t.simulations,
-                rejected: lambda - costs.len(),
-                best_cost,
-                best_x,
-                best_parts,
-                median_cost,
-                best_so_far_cost: t.best_cost,
-                mean: mean.clone(),
-                step_size: state.sigma(),
-                diagnostics: vec![("axis_ratio".into(), state.axis_ratio())],
-                elapsed_s: started.elapsed().as_secs_f64(),
-            });
-            final_mean = mean;
+                lambda,
+            };
+            let strategy = Strategy {
+                generation: state.generation(),
+                mean: state
+                    .mean()
+                    .iter()
+                    .zip(&scale)
+                    .map(|(v, s)| v * s)
+                    .collect(),
+                sigma: state.sigma(),
+                axis_ratio: state.axis_ratio(),
+            };
+            history.push(t.generation_report(at, strategy, started.elapsed().as_secs_f64()));
             final_sigma = state.sigma();
             if config.sigma_min.is_some_and(|s| state.sigma() < s) {
                 break StopReason::SigmaBelowMin;
@@ -280,6 +366,9 @@ pub fn minimize_per_point<O: Objective + ?Sized>(
         }
     }
 
+    let final_mean = history
+        .last()
+        .map_or_else(|| config.start.clone(), |r| r.mean.clone());
     let t = tally.into_inner();
     Ok(CmaResult {
         best_x: t.best_x,
@@ -576,8 +665,12 @@ mod tests {
     fn baseline_rejects_settings_the_crate_cannot_express() {
         let start = [0.6, -0.1, 0.2, 0.3, 0.05, -0.02, 5.0, 0.004, 0.001, -0.0005];
         let mut f = TestObjective::new(TestFunction::Sphere, 10);
+        let capped = CmaConfig {
+            sigma_max: Some(0.15),
+            ..CmaConfig::new(start.to_vec(), 0.15)
+        };
         assert!(matches!(
-            minimize_per_point(&mut f, &CmaConfig::kong2021(&start)),
+            minimize_per_point(&mut f, &capped),
             Err(OptimizeError::Baseline(_))
         ));
         let odd_mu = CmaConfig {

@@ -47,13 +47,16 @@ pub enum OptimizeError {
     /// An observer (run-table writer, progress display, ...) failed.
     #[error("observer failed: {0}")]
     Observer(String),
+    /// A durable write or settings file of the job layer failed (names the file).
+    #[error(transparent)]
+    Jobs(#[from] jobs::JobsError),
     /// The `cmaes` crate baseline rejected its options or cannot express a setting.
     #[error("cmaes baseline: {0}")]
     Baseline(String),
 }
 
 impl OptimizeError {
-    pub(crate) fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::InvalidConfig {
             field: field.into(),
             reason: reason.into(),

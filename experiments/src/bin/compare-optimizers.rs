@@ -14,7 +14,8 @@ use experiments::device::DeviceArgs;
 use experiments::method_args::MethodArgs;
 use experiments::sim_args::SimArgs;
 use experiments::theta_input::read_candidates;
-use optimize::methods::Method;
+use pmfm_fit::inputs::SimInputs;
+use pmfm_fit::methods::{FitTarget, Method};
 use surrogate::ensemble::Ensemble;
 use surrogate::evaluator::Evaluator;
 
@@ -142,15 +143,14 @@ fn run(args: Args) -> Result<()> {
             );
         }
     }
-    let outcomes = run_methods(
-        &methods,
-        &evaluator,
-        surrogate.as_ref(),
-        start_table.as_ref(),
-        &cfg,
-        &device,
-        &args.out,
-    )?;
+    let inputs = SimInputs::new(&data, sim, args.sim.fcd_window);
+    let target = FitTarget {
+        evaluator: &evaluator,
+        inputs: &inputs,
+        surrogate: surrogate.as_ref(),
+        table: start_table.as_ref(),
+    };
+    let outcomes = run_methods(&methods, &target, &cfg, &device, &args.out)?;
     let table = report(&args.out)?;
     let truth = args
         .data

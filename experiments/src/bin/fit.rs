@@ -9,7 +9,8 @@ use experiments::dataset::DataArgs;
 use experiments::device::DeviceArgs;
 use experiments::method_args::MethodArgs;
 use experiments::sim_args::SimArgs;
-use optimize::methods::{run_method, Method};
+use pmfm_fit::inputs::SimInputs;
+use pmfm_fit::methods::{run_method, FitTarget, Method};
 use pmfm_sim::params::THETA_NAMES;
 use surrogate::ensemble::Ensemble;
 use surrogate::evaluator::Evaluator;
@@ -68,16 +69,14 @@ fn run(args: Args) -> Result<()> {
         .transpose()?;
     let cfg = args.method_args.config()?;
     let path = args.out.join(format!("{}.parquet", method.name()));
-    let o = run_method(
-        method,
-        &evaluator,
-        surrogate.as_ref(),
-        table.as_ref(),
-        &cfg,
-        method.name(),
-        &device,
-        Some(&path),
-    )?;
+    let inputs = SimInputs::new(&data, sim, args.sim.fcd_window);
+    let target = FitTarget {
+        evaluator: &evaluator,
+        inputs: &inputs,
+        surrogate: surrogate.as_ref(),
+        table: table.as_ref(),
+    };
+    let o = run_method(method, &target, &cfg, method.name(), &device, Some(&path))?;
     println!(
         "{}: best validated total cost {:.4} (search cost {:.4}); search {:.1} s, validation {:.1} s, {} + {} Euler simulations",
         method.name(),

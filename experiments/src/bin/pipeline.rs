@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use analysis::SweepConfig;
 use anyhow::Result;
+use burn::tensor::Device;
 use clap::Parser;
 use experiments::comparison::{
     build_surrogate, outcome_thetas, print_table, report, run_methods, Truth,
@@ -26,9 +27,10 @@ use experiments::device::DeviceArgs;
 use experiments::sim_args::SimArgs;
 use experiments::sweep_report::{print_summary, write_report, ConnectivityModels, ReportOptions};
 use experiments::sweep_run::run_sweep;
-use optimize::methods::{Method, MethodConfig};
+use jobs::shard::Shard;
+use pmfm_fit::inputs::SimInputs;
+use pmfm_fit::methods::{FitTarget, Method, MethodConfig};
 use surrogate::evaluator::Evaluator;
-use surrogate::shard::Shard;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -101,7 +103,16 @@ fn main() {
 fn run(args: Args) -> Result<()> {
     let t0 = Instant::now();
     let device = args.device.device()?;
-    let sim = args.sim.config()?;
+    fit_part(&args, &device, t0)?;
+    if !args.no_crbm_sweep {
+        sweep_part(&args, &device, t0)?;
+    }
+    Ok(())
+}
+
+/// The fitting methods' shared settings: the command line's CMA-ES budget, and a short
+/// active-learning run from the same dataset (rounds of 16 θ, 2-member ensembles).
+fn method_config(args: &Args) -> Result<MethodConfig> {
     let mut cfg = MethodConfig {
         population: args.population,
         parents: (args.population / 4).max(2),
@@ -110,14 +121,20 @@ fn run(args: Args) -> Result<()> {
         seed: args.seed,
         ..MethodConfig::default()
     };
-    // A short active-learning run from the same dataset: 4 rounds of 16 θ, 2-member ensembles.
     cfg.active.rounds = args.active_rounds;
     cfg.active.batch = 16;
     cfg.active.ensemble = 2;
     cfg.active.train.epochs = 100;
     cfg.check()?;
-    let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
-    let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
+    Ok(cfg)
+}
+
+/// The pMFM part: data, surrogate dataset and ensemble, every method, the comparison table.
+fn fit_part(args: &Args, device: &Device, t0: Instant) -> Result<()> {
+    let sim = args.sim.config()?;
+    let cfg = method_config(args)?;
+    let data = args.data.load(device, &sim, args.sim.fcd_window)?;
+    let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, device)?;
     eprintln!(
         "data {} ready in {:.1} s ({} s simulated per parameter set)",
         data.name,
@@ -131,7 +148,7 @@ fn run(args: Args) -> Result<()> {
         args.ensemble,
         args.epochs,
         args.seed,
-        &device,
+        device,
         &args.out,
     )?;
     let n_valid = samples.valid.iter().filter(|v| **v).count();
@@ -144,15 +161,14 @@ fn run(args: Args) -> Result<()> {
     if args.active_rounds > 0 {
         methods.push(Method::SurrogateActive);
     }
-    let outcomes = run_methods(
-        &methods,
-        &evaluator,
-        Some(&model),
-        Some(&samples),
-        &cfg,
-        &device,
-        &args.out,
-    )?;
+    let inputs = SimInputs::new(&data, sim, args.sim.fcd_window);
+    let target = FitTarget {
+        evaluator: &evaluator,
+        inputs: &inputs,
+        surrogate: Some(&model),
+        table: Some(&samples),
+    };
+    let outcomes = run_methods(&methods, &target, &cfg, device, &args.out)?;
     let table = report(&args.out)?;
     let truth = args
         .data
@@ -179,33 +195,36 @@ fn run(args: Args) -> Result<()> {
         t0.elapsed().as_secs_f64(),
         args.out.display()
     );
-    if !args.no_crbm_sweep {
-        let t1 = Instant::now();
-        let dir = args.out.join("crbm-sweep");
-        // Resumable: a killed pipeline keeps the finished models.
-        run_sweep(
-            &SweepConfig::quick(),
-            &dir,
-            true,
-            Shard::default(),
-            None,
-            &device,
-        )?;
-        let opts = ReportOptions {
-            connectivity: ConnectivityModels::Good,
-            ..ReportOptions::default()
-        };
-        let summary = write_report(&dir, &dir.join("report"), &opts)?;
-        println!(
-            "cRBM λ sweep (Gaussian units, voxelised synthetic brain, {} models):",
-            summary.n_models
-        );
-        print_summary(&summary);
-        println!(
-            "cRBM sweep done in {:.1} s; total {:.1} s",
-            t1.elapsed().as_secs_f64(),
-            t0.elapsed().as_secs_f64()
-        );
-    }
+    Ok(())
+}
+
+/// The cRBM part: the quick λ sweep (resumable: a killed pipeline keeps the finished models)
+/// and its report.
+fn sweep_part(args: &Args, device: &Device, t0: Instant) -> Result<()> {
+    let t1 = Instant::now();
+    let dir = args.out.join("crbm-sweep");
+    run_sweep(
+        &SweepConfig::quick(),
+        &dir,
+        true,
+        Shard::default(),
+        None,
+        device,
+    )?;
+    let opts = ReportOptions {
+        connectivity: ConnectivityModels::Good,
+        ..ReportOptions::default()
+    };
+    let summary = write_report(&dir, &dir.join("report"), &opts)?;
+    println!(
+        "cRBM λ sweep (Gaussian units, voxelised synthetic brain, {} models):",
+        summary.n_models
+    );
+    print_summary(&summary);
+    println!(
+        "cRBM sweep done in {:.1} s; total {:.1} s",
+        t1.elapsed().as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
     Ok(())
 }

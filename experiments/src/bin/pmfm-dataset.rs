@@ -5,7 +5,7 @@
 //!
 //! `--design cmaes` records simulator-driven CMA-ES runs instead (the published surrogate's
 //! data): one batch per generation, shards split the runs, and `--resume` replays the
-//! generations on disk before continuing (see `optimize::trajectory`).
+//! generations on disk before continuing (see `pmfm_fit::trajectory`).
 //!
 //! `--groups` runs the same design on every subject group (the surrogate's multi-group
 //! training data): group g's batches follow group g−1's, the `dataset` column names the group,
@@ -23,7 +23,7 @@ use experiments::progress;
 use experiments::sim_args::SimArgs;
 use experiments::slurm::{self, SlurmArgs};
 use experiments::theta_input::read_theta_csv;
-use optimize::trajectory::{drive_run, TrajectoryDesign};
+use pmfm_fit::trajectory::{drive_run, TrajectoryDesign};
 use pmfm_sim::params::{Bounds, Theta};
 use pmfm_sim::simulator::SimConfig;
 use serde::{Deserialize, Serialize};

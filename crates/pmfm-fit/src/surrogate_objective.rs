@@ -3,12 +3,12 @@
 //! pessimistic, `mean + k·spread`, so the search distrusts θ where the members disagree
 //! (typically outside the training data).
 
+use optimize::objective::{Evaluation, Objective};
+use optimize::OptimizeError;
 use pmfm_sim::params::{Bounds, Theta, N_THETA};
 use serde::{Deserialize, Serialize};
 use surrogate::ensemble::Ensemble;
 
-use crate::error::OptimizeError;
-use crate::objective::{Evaluation, Objective};
 use crate::sim_objective::{to_theta, to_thetas, violation};
 
 /// How an ensemble's prediction becomes a cost.

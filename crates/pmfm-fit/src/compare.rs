@@ -2,9 +2,8 @@
 //! per run, the best validated cost, the search wall time, the Euler simulations of the search
 //! and of the validation, and the speedup of the search against the Euler-CMA-ES run.
 
+use optimize::OptimizeError;
 use polars::prelude::*;
-
-use crate::error::OptimizeError;
 
 fn err(e: PolarsError) -> OptimizeError {
     OptimizeError::Observer(format!("comparison table: {e}"))

@@ -17,11 +17,10 @@
 
 use std::path::{Path, PathBuf};
 
+use optimize::objective::{BatchContext, Evaluation, GenerationReport, Observer};
+use optimize::OptimizeError;
 use pmfm_sim::params::THETA_NAMES;
 use polars::prelude::*;
-
-use crate::error::OptimizeError;
-use crate::objective::{BatchContext, Evaluation, GenerationReport, Observer};
 
 /// One row of the run table.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,12 +182,7 @@ impl RunTable {
             return Ok(());
         };
         let mut df = self.to_dataframe()?;
-        let mut buf = Vec::new();
-        ParquetWriter::new(&mut buf)
-            .finish(&mut df)
-            .map_err(|e| OptimizeError::Observer(format!("{}: {e}", path.display())))?;
-        surrogate::table::write_atomic(path, &buf)
-            .map_err(|e| OptimizeError::Observer(e.to_string()))
+        Ok(jobs::table::write_parquet(path, &mut df)?)
     }
 
     pub fn finish(&self) -> Result<(), OptimizeError> {
@@ -240,8 +234,7 @@ impl Observer for RunTable {
 pub fn read_run_tables(paths: &[PathBuf]) -> Result<DataFrame, OptimizeError> {
     let mut out: Option<DataFrame> = None;
     for p in paths {
-        let df = surrogate::table::read_parquet(p)
-            .map_err(|e| OptimizeError::Observer(e.to_string()))?;
+        let df = jobs::table::read_parquet(p)?;
         for c in [
             "run_id",
             "method",

@@ -8,11 +8,11 @@
 //! (same seed, same draws), checks that they are the θ stored in the part, tells it the stored
 //! costs, and continues from the first missing generation. Shards split the runs, never a run.
 
+use optimize::cma::{BoundsHandling, CmaConfig, CmaEs};
+use optimize::OptimizeError;
 use pmfm_sim::params::{is_feasible, Bounds, Theta};
 use serde::{Deserialize, Serialize};
 
-use crate::cma::{BoundsHandling, CmaConfig, CmaEs};
-use crate::error::OptimizeError;
 use crate::methods::reference_start;
 use crate::sim_objective::to_theta;
 
@@ -85,7 +85,7 @@ impl TrajectoryDesign {
     ) -> CmaConfig {
         let run_seed = seed.wrapping_add(run as u64);
         let start = reference_start(myelin, gradient, bounds, run_seed);
-        let mut c = CmaConfig::kong2021(&start);
+        let mut c = crate::kong2021::cma_config(&start);
         c.population = Some(self.population);
         c.parents = Some(self.parents);
         c.sigma0 = self.sigma0;

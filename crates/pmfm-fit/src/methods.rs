@@ -17,6 +17,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::tensor::Device;
+use optimize::cma::{minimize, BoundsHandling, CmaConfig};
+use optimize::objective::{
+    evaluate_batch, BatchContext, Evaluation, LogObserver, Objective, Observer,
+};
+use optimize::OptimizeError;
 use pmfm_sim::params::{fit_linear_map, Bounds, Theta, N_THETA};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -27,12 +32,8 @@ use surrogate::evaluator::Evaluator;
 use surrogate::samples::Samples;
 
 use crate::active::{run_active, ActiveConfig, EulerSimulate};
-use crate::cma::{minimize, BoundsHandling, CmaConfig};
-use crate::error::OptimizeError;
 use crate::gradient::{descend, GradientConfig};
-use crate::objective::{
-    evaluate_batch, BatchContext, Evaluation, LogObserver, Objective, Observer,
-};
+use crate::inputs::SimInputs;
 use crate::run_table::{RunRow, RunTable};
 use crate::sim_objective::{to_theta, EulerObjective};
 use crate::surrogate_objective::{SurrogateCostConfig, SurrogateObjective};
@@ -269,7 +270,7 @@ pub fn reference_start(myelin: &[f64], gradient: &[f64], bounds: &Bounds, seed: 
 /// CMA-ES settings of the methods: the reference's initial per-coordinate scale around `start`,
 /// with this run's population, parents, σ₀ and generations.
 pub fn cma_config(start: &Theta, cfg: &MethodConfig, seed: u64) -> CmaConfig {
-    let mut c = CmaConfig::kong2021(start);
+    let mut c = crate::kong2021::cma_config(start);
     c.population = Some(cfg.population);
     c.parents = Some(cfg.parents.min(cfg.population));
     c.sigma0 = cfg.sigma0;
@@ -293,211 +294,304 @@ fn top_distinct(table: &RunTable, k: usize) -> Vec<(Vec<f64>, f64)> {
     rows
 }
 
-/// Runs `method`, validates its top candidates, and writes the run table to `out` (if given).
-/// `surrogate-active` needs `table` (its starting data) and keeps its rounds beside the run table
-/// (`out` with the extension `rounds`), so that it resumes after a kill.
-#[allow(clippy::too_many_arguments)]
-pub fn run_method(
+/// What a method runs against: the simulator, what it depends on, and the method's own inputs.
+#[derive(Clone, Copy)]
+pub struct FitTarget<'a> {
+    pub evaluator: &'a Evaluator,
+    /// Schedule, FCD window and data fingerprint behind `evaluator` (bound into resumable runs).
+    pub inputs: &'a SimInputs,
+    /// A trained surrogate (`surrogate-cmaes`, `surrogate-gd`).
+    pub surrogate: Option<&'a Ensemble>,
+    /// A starting parameter→cost table (`surrogate-active`).
+    pub table: Option<&'a Samples>,
+}
+
+/// What a search left for the validation: its run table and, for methods that choose them
+/// themselves, the candidates (otherwise the best rows of the table).
+struct Search {
+    table: RunTable,
+    chosen: Option<Vec<(Vec<f64>, f64)>>,
+}
+
+impl Search {
+    fn of(table: RunTable) -> Self {
+        Self {
+            table,
+            chosen: None,
+        }
+    }
+}
+
+/// Refuses a method without the inputs it needs, and bad settings.
+fn check_inputs(
     method: Method,
-    evaluator: &Evaluator,
-    surrogate: Option<&Ensemble>,
-    data: Option<&Samples>,
+    target: &FitTarget,
     cfg: &MethodConfig,
-    run_id: &str,
-    device: &Device,
-    out: Option<&Path>,
-) -> Result<Outcome, OptimizeError> {
-    if method.needs_surrogate() && surrogate.is_none() {
+) -> Result<(), OptimizeError> {
+    if method.needs_surrogate() && target.surrogate.is_none() {
         return Err(OptimizeError::config(
             "surrogate",
             format!("{} needs a trained surrogate", method.name()),
         ));
     }
-    if method.needs_table() && data.is_none() {
+    if method.needs_table() && target.table.is_none() {
         return Err(OptimizeError::config(
             "table",
             format!("{} needs a starting parameter→cost table", method.name()),
         ));
     }
     cfg.check()?;
-    let (myelin, gradient) = (evaluator.myelin(), evaluator.gradient());
-    let bounds = *evaluator.bounds();
-    let start = reference_start(myelin, gradient, &bounds, cfg.seed);
-    let mut log = LogObserver::new(format!("{run_id}"), cfg.log_every.max(1));
-    let t0 = Instant::now();
-    let mut euler = EulerObjective::new(evaluator, cfg.n_dup, cfg.seed);
-    let objective_name;
-    let mut table;
-    // Candidates chosen by the method itself (otherwise: the best rows of its run table).
-    let mut chosen: Option<Vec<(Vec<f64>, f64)>> = None;
-    match method {
-        Method::EulerCmaes => {
-            objective_name = euler.name();
-            table = RunTable::new(run_id, method.name(), &objective_name);
-            let mut obs: Vec<&mut dyn Observer> = vec![&mut table];
-            if cfg.log_every > 0 {
-                obs.push(&mut log);
-            }
-            minimize(&mut euler, &cma_config(&start, cfg, cfg.seed), &mut obs)?;
-        }
-        Method::SurrogateCmaes => {
-            let model = surrogate.expect("checked above");
-            let mut obj = SurrogateObjective::new(model, myelin, gradient, cfg.surrogate_cost);
-            // With a support guard the search starts where the surrogate has seen data.
-            let start = match (cfg.surrogate_cost.max_z, model.input_support()) {
-                (Some(_), Some(s)) if s.mean.len() == N_THETA => std::array::from_fn(|d| s.mean[d]),
-                _ => start,
-            };
-            objective_name = obj.name();
-            table = RunTable::new(run_id, method.name(), &objective_name);
-            let mut obs: Vec<&mut dyn Observer> = vec![&mut table];
-            if cfg.log_every > 0 {
-                obs.push(&mut log);
-            }
-            minimize(
-                &mut obj,
-                &cma_config(&start, &cfg.on_surrogate(), cfg.seed),
-                &mut obs,
-            )?;
-        }
-        Method::SurrogateGd => {
-            let model = surrogate.expect("checked above");
-            objective_name = format!(
-                "{}-gradient",
-                model.kind().map(|k| k.name()).unwrap_or("surrogate")
+    if method == Method::Reference && cfg.candidates.is_empty() {
+        return Err(OptimizeError::config(
+            "candidates",
+            "the reference method needs candidates (θ with their reported costs)",
+        ));
+    }
+    Ok(())
+}
+
+/// The run's observers: its table, and a progress line every `log_every` generations.
+fn observers<'a>(
+    table: &'a mut RunTable,
+    log: &'a mut LogObserver,
+    cfg: &MethodConfig,
+) -> Vec<&'a mut dyn Observer> {
+    let mut obs: Vec<&mut dyn Observer> = vec![table];
+    if cfg.log_every > 0 {
+        obs.push(log);
+    }
+    obs
+}
+
+/// CMA-ES on the Euler simulator from the reference start.
+fn search_euler_cmaes(
+    target: &FitTarget,
+    cfg: &MethodConfig,
+    run_id: &str,
+    start: &Theta,
+) -> Result<Search, OptimizeError> {
+    let mut euler = EulerObjective::new(target.evaluator, cfg.n_dup, cfg.seed);
+    let mut table = RunTable::new(run_id, Method::EulerCmaes.name(), &euler.name());
+    let mut log = LogObserver::new(run_id.to_string(), cfg.log_every.max(1));
+    minimize(
+        &mut euler,
+        &cma_config(start, cfg, cfg.seed),
+        &mut observers(&mut table, &mut log, cfg),
+    )?;
+    Ok(Search::of(table))
+}
+
+/// CMA-ES on the surrogate (with a support guard, from the mean of the surrogate's data).
+fn search_surrogate_cmaes(
+    model: &Ensemble,
+    target: &FitTarget,
+    cfg: &MethodConfig,
+    run_id: &str,
+    start: &Theta,
+) -> Result<Search, OptimizeError> {
+    let (myelin, gradient) = (target.evaluator.myelin(), target.evaluator.gradient());
+    let mut obj = SurrogateObjective::new(model, myelin, gradient, cfg.surrogate_cost);
+    // With a support guard the search starts where the surrogate has seen data.
+    let start = match (cfg.surrogate_cost.max_z, model.input_support()) {
+        (Some(_), Some(s)) if s.mean.len() == N_THETA => std::array::from_fn(|d| s.mean[d]),
+        _ => *start,
+    };
+    let mut table = RunTable::new(run_id, Method::SurrogateCmaes.name(), &obj.name());
+    let mut log = LogObserver::new(run_id.to_string(), cfg.log_every.max(1));
+    minimize(
+        &mut obj,
+        &cma_config(&start, &cfg.on_surrogate(), cfg.seed),
+        &mut observers(&mut table, &mut log, cfg),
+    )?;
+    Ok(Search::of(table))
+}
+
+/// Multi-start Adam through the surrogate from `gd_starts` reference starts.
+fn search_surrogate_gd(
+    model: &Ensemble,
+    target: &FitTarget,
+    cfg: &MethodConfig,
+    run_id: &str,
+    device: &Device,
+) -> Result<Search, OptimizeError> {
+    let (myelin, gradient) = (target.evaluator.myelin(), target.evaluator.gradient());
+    let bounds = *target.evaluator.bounds();
+    let objective_name = format!(
+        "{}-gradient",
+        model.kind().map(|k| k.name()).unwrap_or("surrogate")
+    );
+    let mut table = RunTable::new(run_id, Method::SurrogateGd.name(), &objective_name);
+    let starts: Vec<Theta> = (0..cfg.gd_starts as u64)
+        .map(|k| reference_start(myelin, gradient, &bounds, cfg.seed.wrapping_add(1 + k)))
+        .collect();
+    let mut obs: Vec<&mut dyn Observer> = vec![&mut table];
+    descend(
+        model,
+        myelin,
+        gradient,
+        &starts,
+        &cfg.gradient,
+        device,
+        &mut obs,
+    )?;
+    Ok(Search::of(table))
+}
+
+/// The active-learning loop from the starting table; its rounds live beside the run table
+/// (`out` with the extension `rounds`). One table row per simulated θ: the ensemble's
+/// prediction when it was picked, and the simulated truth; the clock is the rounds' own (so a
+/// resumed run keeps it).
+fn search_active(
+    initial: &Samples,
+    target: &FitTarget,
+    cfg: &MethodConfig,
+    run_id: &str,
+    device: &Device,
+    out: Option<&Path>,
+) -> Result<Search, OptimizeError> {
+    let a = &cfg.active;
+    let mut sim = EulerSimulate {
+        evaluator: target.evaluator,
+        inputs: target.inputs,
+        n_dup: a.n_dup,
+        seed: cfg.seed,
+    };
+    let rounds_dir = out.map(|p| p.with_extension("rounds"));
+    let o = run_active(
+        initial,
+        &mut sim,
+        a,
+        cfg.seed,
+        cfg.validate_top,
+        device,
+        rounds_dir.as_deref(),
+        cfg.log_every > 0,
+    )?;
+    let objective_name = format!(
+        "euler(n_dup={})+{}-ensemble{}",
+        a.n_dup,
+        a.model.kind.name(),
+        a.ensemble
+    );
+    let mut table = RunTable::new(run_id, Method::SurrogateActive.name(), &objective_name);
+    let mut elapsed = 0.0;
+    let mut row = initial.len();
+    for r in &o.records {
+        elapsed += r.train_s + r.search_s + r.simulate_s;
+        for (k, pick) in r.picks.iter().enumerate() {
+            table.push(
+                RunRow {
+                    phase: "search".into(),
+                    restart: 0,
+                    generation: r.round as u32 + 1,
+                    theta: pick.clone(),
+                    cost: r.predicted[k],
+                    valid: o.data.valid[row],
+                    fc: f64::NAN,
+                    ks: f64::NAN,
+                    spread: r.spread[k],
+                    true_fc: o.data.fc_cost[row],
+                    true_ks: o.data.ks_cost[row],
+                    true_total: o.data.total_cost[row],
+                    elapsed_s: elapsed,
+                    simulations: 0,
+                },
+                o.data.n_dup[row] as u64,
             );
-            table = RunTable::new(run_id, method.name(), &objective_name);
-            let starts: Vec<Theta> = (0..cfg.gd_starts as u64)
-                .map(|k| reference_start(myelin, gradient, &bounds, cfg.seed.wrapping_add(1 + k)))
-                .collect();
-            let mut obs: Vec<&mut dyn Observer> = vec![&mut table];
-            descend(
-                model,
-                myelin,
-                gradient,
-                &starts,
-                &cfg.gradient,
-                device,
-                &mut obs,
-            )?;
-        }
-        Method::SurrogateActive => {
-            let initial = data.expect("checked above");
-            let a = &cfg.active;
-            let mut sim = EulerSimulate {
-                evaluator,
-                n_dup: a.n_dup,
-                seed: cfg.seed,
-            };
-            let rounds_dir = out.map(|p| p.with_extension("rounds"));
-            let o = run_active(
-                initial,
-                &mut sim,
-                a,
-                cfg.seed,
-                cfg.validate_top,
-                device,
-                rounds_dir.as_deref(),
-                cfg.log_every > 0,
-            )?;
-            objective_name = format!(
-                "euler(n_dup={})+{}-ensemble{}",
-                a.n_dup,
-                a.model.kind.name(),
-                a.ensemble
-            );
-            table = RunTable::new(run_id, method.name(), &objective_name);
-            // One row per simulated θ: the ensemble's prediction when it was picked, and the
-            // simulated truth; the clock is the rounds' own (so a resumed run keeps it).
-            let mut elapsed = 0.0;
-            let mut row = initial.len();
-            for r in &o.records {
-                elapsed += r.train_s + r.search_s + r.simulate_s;
-                for (k, pick) in r.picks.iter().enumerate() {
-                    table.push(
-                        RunRow {
-                            phase: "search".into(),
-                            restart: 0,
-                            generation: r.round as u32 + 1,
-                            theta: pick.clone(),
-                            cost: r.predicted[k],
-                            valid: o.data.valid[row],
-                            fc: f64::NAN,
-                            ks: f64::NAN,
-                            spread: r.spread[k],
-                            true_fc: o.data.fc_cost[row],
-                            true_ks: o.data.ks_cost[row],
-                            true_total: o.data.total_cost[row],
-                            elapsed_s: elapsed,
-                            simulations: 0,
-                        },
-                        o.data.n_dup[row] as u64,
-                    );
-                    row += 1;
-                }
-            }
-            chosen = Some(o.candidates.iter().map(|(t, p)| (t.to_vec(), *p)).collect());
-        }
-        Method::Random => {
-            objective_name = euler.name();
-            table = RunTable::new(run_id, method.name(), &objective_name);
-            let space = DesignSpace::new(myelin, gradient, bounds)
-                .map_err(|e| OptimizeError::config("maps", e.to_string()))?;
-            let xs: Vec<Vec<f64>> = (0..cfg.random_budget as u64)
-                .map(|k| space.draw(&Design::Uniform, cfg.seed, k).to_vec())
-                .collect();
-            let evals = evaluate_batch(&mut euler, &xs)?;
-            let ctx = BatchContext {
-                restart: 0,
-                generation: 1,
-                generation_in_restart: 1,
-                evaluations_before: 0,
-                elapsed_s: t0.elapsed().as_secs_f64(),
-            };
-            table.on_evaluations(&ctx, &xs, &evals)?;
-        }
-        Method::Reference => {
-            if cfg.candidates.is_empty() {
-                return Err(OptimizeError::config(
-                    "candidates",
-                    "the reference method needs candidates (θ with their reported costs)",
-                ));
-            }
-            objective_name = "reported".into();
-            table = RunTable::new(run_id, method.name(), &objective_name);
-            let xs: Vec<Vec<f64>> = cfg.candidates.iter().map(|c| c.0.clone()).collect();
-            for x in &xs {
-                to_theta(x)?;
-            }
-            let evals: Vec<Evaluation> = cfg
-                .candidates
-                .iter()
-                .map(|c| Evaluation::new(c.1))
-                .collect();
-            let ctx = BatchContext {
-                restart: 0,
-                generation: 1,
-                generation_in_restart: 1,
-                evaluations_before: 0,
-                elapsed_s: 0.0,
-            };
-            table.on_evaluations(&ctx, &xs, &evals)?;
+            row += 1;
         }
     }
-    // A resumed active run's rows carry the clock of its earlier rounds.
-    let search_s = t0
-        .elapsed()
-        .as_secs_f64()
-        .max(table.rows.last().map_or(0.0, |r| r.elapsed_s));
-    let search_simulations = table.simulations();
+    let chosen = o.candidates.iter().map(|(t, p)| (t.to_vec(), *p)).collect();
+    Ok(Search {
+        table,
+        chosen: Some(chosen),
+    })
+}
 
-    // Validation: fresh noise, more duplicates.
-    let t1 = Instant::now();
-    let cands = match (method, chosen) {
-        (Method::Reference, _) => cfg.candidates.clone(),
-        (_, Some(c)) => c,
-        (_, None) => top_distinct(&table, cfg.validate_top),
-    };
+/// `random_budget` uniform draws from the feasible design space, simulated as one batch.
+fn search_random(
+    target: &FitTarget,
+    cfg: &MethodConfig,
+    run_id: &str,
+    t0: Instant,
+) -> Result<Search, OptimizeError> {
+    let ev = target.evaluator;
+    let mut euler = EulerObjective::new(ev, cfg.n_dup, cfg.seed);
+    let mut table = RunTable::new(run_id, Method::Random.name(), &euler.name());
+    let space = DesignSpace::new(ev.myelin(), ev.gradient(), *ev.bounds())
+        .map_err(|e| OptimizeError::config("maps", e.to_string()))?;
+    let xs: Vec<Vec<f64>> = (0..cfg.random_budget as u64)
+        .map(|k| space.draw(&Design::Uniform, cfg.seed, k).to_vec())
+        .collect();
+    let evals = evaluate_batch(&mut euler, &xs)?;
+    table.on_evaluations(&first_batch(t0.elapsed().as_secs_f64()), &xs, &evals)?;
+    Ok(Search::of(table))
+}
+
+/// No search: the given candidates, with their reported costs.
+fn search_reference(cfg: &MethodConfig, run_id: &str) -> Result<Search, OptimizeError> {
+    let mut table = RunTable::new(run_id, Method::Reference.name(), "reported");
+    let xs: Vec<Vec<f64>> = cfg.candidates.iter().map(|c| c.0.clone()).collect();
+    for x in &xs {
+        to_theta(x)?;
+    }
+    let evals: Vec<Evaluation> = cfg
+        .candidates
+        .iter()
+        .map(|c| Evaluation::new(c.1))
+        .collect();
+    table.on_evaluations(&first_batch(0.0), &xs, &evals)?;
+    Ok(Search {
+        table,
+        chosen: Some(cfg.candidates.clone()),
+    })
+}
+
+/// The context of a method's one and only batch.
+fn first_batch(elapsed_s: f64) -> BatchContext {
+    BatchContext {
+        restart: 0,
+        generation: 1,
+        generation_in_restart: 1,
+        evaluations_before: 0,
+        elapsed_s,
+    }
+}
+
+/// Runs the search of `method` (everything before the validation).
+fn search(
+    method: Method,
+    target: &FitTarget,
+    cfg: &MethodConfig,
+    run_id: &str,
+    device: &Device,
+    out: Option<&Path>,
+    t0: Instant,
+) -> Result<Search, OptimizeError> {
+    let ev = target.evaluator;
+    let start = reference_start(ev.myelin(), ev.gradient(), ev.bounds(), cfg.seed);
+    let surrogate = || target.surrogate.expect("checked by check_inputs");
+    match method {
+        Method::EulerCmaes => search_euler_cmaes(target, cfg, run_id, &start),
+        Method::SurrogateCmaes => search_surrogate_cmaes(surrogate(), target, cfg, run_id, &start),
+        Method::SurrogateGd => search_surrogate_gd(surrogate(), target, cfg, run_id, device),
+        Method::SurrogateActive => {
+            let initial = target.table.expect("checked by check_inputs");
+            search_active(initial, target, cfg, run_id, device, out)
+        }
+        Method::Random => search_random(target, cfg, run_id, t0),
+        Method::Reference => search_reference(cfg, run_id),
+    }
+}
+
+/// The validation: the candidates re-simulated with fresh noise and `n_dup_validate`
+/// duplicates, appended to the table; returns the candidates, their search costs and their
+/// validated evaluations.
+fn validate(
+    evaluator: &Evaluator,
+    cfg: &MethodConfig,
+    cands: &[(Vec<f64>, f64)],
+) -> Result<(Vec<Vec<f64>>, Vec<f64>, Vec<Evaluation>), OptimizeError> {
     let xs: Vec<Vec<f64>> = cands.iter().map(|c| c.0.clone()).collect();
     let predicted: Vec<f64> = cands.iter().map(|c| c.1).collect();
     let mut validator = EulerObjective::new(
@@ -510,23 +604,60 @@ pub fn run_method(
     } else {
         evaluate_batch(&mut validator, &xs)?
     };
-    let validate_s = t1.elapsed().as_secs_f64();
-    let last_gen = table.rows.iter().map(|r| r.generation).max().unwrap_or(0);
-    table.add_validation(last_gen + 1, search_s + validate_s, &xs, &predicted, &evals);
-    let validate_simulations = table.simulations() - search_simulations;
+    Ok((xs, predicted, evals))
+}
+
+/// The best *valid* validated candidate: (θ, validated cost, search cost); `None` and ∞ when no
+/// candidate was valid — never the unvalidated start.
+fn best_validated(
+    xs: &[Vec<f64>],
+    predicted: &[f64],
+    evals: &[Evaluation],
+) -> (Option<Theta>, f64, f64) {
     let best = evals
         .iter()
         .enumerate()
         .filter(|(_, e)| e.valid)
         .min_by(|a, b| a.1.cost.total_cmp(&b.1.cost));
-    let (best_theta, best_cost, best_search_cost) = match best {
+    match best {
         Some((k, e)) => (
             Some(std::array::from_fn(|d| xs[k][d])),
             e.cost,
             predicted[k],
         ),
         None => (None, f64::INFINITY, f64::INFINITY),
-    };
+    }
+}
+
+/// Runs `method`, validates its top candidates, and writes the run table to `out` (if given).
+/// `surrogate-active` needs `target.table` (its starting data) and keeps its rounds beside the
+/// run table (`out` with the extension `rounds`), so that it resumes after a kill.
+pub fn run_method(
+    method: Method,
+    target: &FitTarget,
+    cfg: &MethodConfig,
+    run_id: &str,
+    device: &Device,
+    out: Option<&Path>,
+) -> Result<Outcome, OptimizeError> {
+    check_inputs(method, target, cfg)?;
+    let t0 = Instant::now();
+    let Search { mut table, chosen } = search(method, target, cfg, run_id, device, out, t0)?;
+    // A resumed active run's rows carry the clock of its earlier rounds.
+    let search_s = t0
+        .elapsed()
+        .as_secs_f64()
+        .max(table.rows.last().map_or(0.0, |r| r.elapsed_s));
+    let search_simulations = table.simulations();
+
+    let t1 = Instant::now();
+    let cands = chosen.unwrap_or_else(|| top_distinct(&table, cfg.validate_top));
+    let (xs, predicted, evals) = validate(target.evaluator, cfg, &cands)?;
+    let validate_s = t1.elapsed().as_secs_f64();
+    let last_gen = table.rows.iter().map(|r| r.generation).max().unwrap_or(0);
+    table.add_validation(last_gen + 1, search_s + validate_s, &xs, &predicted, &evals);
+    let validate_simulations = table.simulations() - search_simulations;
+    let (best_theta, best_cost, best_search_cost) = best_validated(&xs, &predicted, &evals);
     if let Some(path) = out {
         table = table.writing_to(path, 10);
         table.finish()?;

@@ -7,12 +7,13 @@
 //! bounds; Adam steps are taken in units of each coordinate's natural scale.
 
 use burn::tensor::{Device, Tensor, TensorData};
+use optimize::adam::Adam;
+use optimize::objective::{BatchContext, Evaluation, GenerationReport, Observer};
+use optimize::OptimizeError;
 use pmfm_sim::params::{Bounds, Theta, N_THETA};
 use serde::{Deserialize, Serialize};
-use surrogate::ensemble::Ensemble;
+use surrogate::ensemble::{Ensemble, EnsemblePrediction};
 
-use crate::error::OptimizeError;
-use crate::objective::{BatchContext, Evaluation, GenerationReport, Observer};
 use crate::sim_objective::violation;
 
 /// Settings of multi-start Adam on θ.
@@ -121,69 +122,63 @@ pub fn coordinate_scales(myelin: &[f64], gradient: &[f64], b: &Bounds) -> [f64; 
     [w, w / sm, w / sg, i, i / sm, i / sg, g, s, s / sm, s / sg]
 }
 
-/// Runs Adam from every start (as one batch) on `model`, evaluated on `device.autodiff()`.
-/// Starts must be feasible; observers get one report per step (generation = step).
-pub fn descend(
-    model: &Ensemble,
-    myelin: &[f64],
-    gradient: &[f64],
-    starts: &[Theta],
-    config: &GradientConfig,
-    device: &Device,
-    observers: &mut [&mut dyn Observer],
-) -> Result<Vec<Descended>, OptimizeError> {
-    if starts.is_empty() {
-        return Err(OptimizeError::config("starts", "need at least one start"));
-    }
-    if !(config.learning_rate > 0.0) || config.steps == 0 {
-        return Err(OptimizeError::config(
-            "learning_rate/steps",
-            "must be positive",
-        ));
-    }
-    let bounds = Bounds::default();
-    for (k, s) in starts.iter().enumerate() {
-        if !pmfm_sim::params::is_feasible(s, myelin, gradient, &bounds) {
-            return Err(OptimizeError::config(
-                "starts",
-                format!("start {k} is infeasible"),
-            ));
+/// The differentiable side of a descent: the ensemble on the autodiff device and the penalty's
+/// regional map (`[10, 3n + 1]`) with its bounds.
+struct Landscape {
+    ad: Device,
+    model: Ensemble,
+    a: Tensor<2>,
+    lo: Tensor<2>,
+    hi: Tensor<2>,
+    width: Tensor<2>,
+    penalty: f64,
+}
+
+impl Landscape {
+    fn new(model: &Ensemble, map: &RegionalMap, penalty: f64, device: &Device) -> Self {
+        let ad = device.clone().autodiff();
+        let model = model.to_device(&ad);
+        let a = Tensor::<2>::from_data(
+            TensorData::new(map.matrix.clone(), [N_THETA, map.cols]),
+            &ad,
+        );
+        let lo = Tensor::<2>::from_data(TensorData::new(map.lo.clone(), [1, map.cols]), &ad);
+        let hi = Tensor::<2>::from_data(TensorData::new(map.hi.clone(), [1, map.cols]), &ad);
+        let width = hi.clone() - lo.clone();
+        Self {
+            ad,
+            model,
+            a,
+            lo,
+            hi,
+            width,
+            penalty,
         }
     }
-    let ad = device.clone().autodiff();
-    let model_ad = model.to_device(&ad);
-    let map = RegionalMap::new(myelin, gradient, &bounds);
-    let a = Tensor::<2>::from_data(
-        TensorData::new(map.matrix.clone(), [N_THETA, map.cols]),
-        &ad,
-    );
-    let lo = Tensor::<2>::from_data(TensorData::new(map.lo.clone(), [1, map.cols]), &ad);
-    let hi = Tensor::<2>::from_data(TensorData::new(map.hi.clone(), [1, map.cols]), &ad);
-    let width = hi.clone() - lo.clone();
-    let scales = coordinate_scales(myelin, gradient, &bounds);
-    let s = starts.len();
-    let mut x: Vec<f64> = starts.iter().flatten().copied().collect();
-    let (mut m1, mut m2) = (vec![0.0f64; x.len()], vec![0.0f64; x.len()]);
-    let t0 = std::time::Instant::now();
-    let mut best_so_far = f64::INFINITY;
-    let mut start_total = Vec::new();
-    for step in 1..=config.steps {
+
+    /// At the `s` points of `x` (`[s, 10]`, flat): the predicted totals `[s]` and the gradient
+    /// of Σ (total + penalty) with respect to θ (`[s, 10]`, flat).
+    fn totals_and_gradient(
+        &self,
+        x: &[f64],
+        s: usize,
+    ) -> Result<(Vec<f64>, Vec<f64>), OptimizeError> {
         let xt = Tensor::<2>::from_data(
             TensorData::new(
                 x.iter().map(|&v| v as f32).collect::<Vec<f32>>(),
                 [s, N_THETA],
             ),
-            &ad,
+            &self.ad,
         )
         .require_grad();
-        let pred = model_ad.predict_tensor(xt.clone()); // [S, 3]
+        let pred = self.model.predict_tensor(xt.clone()); // [S, 3]
         let total = pred.clone().slice([0..s, 0..1]) + pred.clone().slice([0..s, 1..2]);
-        let v = xt.clone().matmul(a.clone());
-        let below = (lo.clone() - v.clone()).clamp_min(0.0) / width.clone();
-        let above = (v - hi.clone()).clamp_min(0.0) / width.clone();
+        let v = xt.clone().matmul(self.a.clone());
+        let below = (self.lo.clone() - v.clone()).clamp_min(0.0) / self.width.clone();
+        let above = (v - self.hi.clone()).clamp_min(0.0) / self.width.clone();
         let pen = (below.powf_scalar(2.0) + above.powf_scalar(2.0))
             .sum_dim(1)
-            .mul_scalar(config.penalty);
+            .mul_scalar(self.penalty);
         let loss = (total.clone() + pen.clone()).sum();
         let grads = loss.backward();
         let g = xt.grad(&grads).ok_or_else(|| {
@@ -198,86 +193,113 @@ pub fn descend(
             .to_data()
             .try_to_vec::<f32>()
             .map_err(|e| OptimizeError::Numerical(format!("reading predictions: {e:?}")))?;
-        if step == 1 {
-            start_total = totals.iter().map(|&t| t as f64).collect();
-        }
-        let bc1 = 1.0 - config.beta1.powi(step as i32);
-        let bc2 = 1.0 - config.beta2.powi(step as i32);
-        for k in 0..x.len() {
-            let d = k % N_THETA;
-            // Gradient in scaled coordinates u = θ / scale.
-            let gu = g[k] as f64 * scales[d];
-            if !gu.is_finite() {
-                return Err(OptimizeError::Numerical(format!(
-                    "non-finite gradient at step {step}"
-                )));
-            }
-            m1[k] = config.beta1 * m1[k] + (1.0 - config.beta1) * gu;
-            m2[k] = config.beta2 * m2[k] + (1.0 - config.beta2) * gu * gu;
-            let stepu = config.learning_rate * (m1[k] / bc1) / ((m2[k] / bc2).sqrt() + 1e-12);
-            x[k] -= stepu * scales[d];
-        }
-        let best = totals
-            .iter()
-            .map(|&t| t as f64)
-            .fold(f64::INFINITY, f64::min);
-        best_so_far = best_so_far.min(best);
-        let mut sorted: Vec<f64> = totals.iter().map(|&t| t as f64).collect();
-        sorted.sort_by(f64::total_cmp);
-        let arg = totals
-            .iter()
-            .enumerate()
-            .min_by(|p, q| p.1.total_cmp(q.1))
-            .map(|(k, _)| k)
-            .unwrap_or(0);
-        let report = GenerationReport {
-            restart: 0,
-            generation: step,
-            generation_in_restart: step,
-            population: s,
-            evaluations: step * s,
-            simulations: 0,
-            rejected: 0,
-            best_cost: best,
-            best_x: x[arg * N_THETA..(arg + 1) * N_THETA].to_vec(),
-            best_parts: vec![],
-            median_cost: sorted[sorted.len() / 2],
-            best_so_far_cost: best_so_far,
-            mean: (0..N_THETA)
-                .map(|d| (0..s).map(|j| x[j * N_THETA + d]).sum::<f64>() / s as f64)
-                .collect(),
-            step_size: config.learning_rate,
-            diagnostics: vec![],
-            elapsed_s: t0.elapsed().as_secs_f64(),
-        };
-        for o in observers.iter_mut() {
-            o.on_generation(&report)?;
+        Ok((
+            totals.iter().map(|&t| t as f64).collect(),
+            g.iter().map(|&v| v as f64).collect(),
+        ))
+    }
+}
+
+/// Refuses an empty or infeasible set of starts and a non-positive step size or step count.
+fn check_starts(
+    starts: &[Theta],
+    config: &GradientConfig,
+    myelin: &[f64],
+    gradient: &[f64],
+    bounds: &Bounds,
+) -> Result<(), OptimizeError> {
+    if starts.is_empty() {
+        return Err(OptimizeError::config("starts", "need at least one start"));
+    }
+    if !(config.learning_rate > 0.0) || config.steps == 0 {
+        return Err(OptimizeError::config(
+            "learning_rate/steps",
+            "must be positive",
+        ));
+    }
+    for (k, s) in starts.iter().enumerate() {
+        if !pmfm_sim::params::is_feasible(s, myelin, gradient, bounds) {
+            return Err(OptimizeError::config(
+                "starts",
+                format!("start {k} is infeasible"),
+            ));
         }
     }
-    // Project every end point into the feasible region: bisection on the segment from its
-    // (feasible) start to it.
-    let mut ends: Vec<Theta> = Vec::with_capacity(s);
-    for j in 0..s {
-        let end: Theta = std::array::from_fn(|d| x[j * N_THETA + d]);
-        let start = starts[j];
-        let feasible = |t: &Theta| violation(t, myelin, gradient, &bounds) == 0.0;
-        if feasible(&end) {
-            ends.push(end);
-            continue;
-        }
-        let (mut ok, mut bad) = (0.0f64, 1.0f64);
-        for _ in 0..config.projection_steps {
-            let mid = 0.5 * (ok + bad);
-            let t: Theta = std::array::from_fn(|d| start[d] + mid * (end[d] - start[d]));
-            if feasible(&t) {
-                ok = mid;
-            } else {
-                bad = mid;
-            }
-        }
-        ends.push(std::array::from_fn(|d| start[d] + ok * (end[d] - start[d])));
+    Ok(())
+}
+
+/// The report of step `step`: the predicted totals at the points before the step, the points
+/// `x` after it.
+fn step_report(
+    step: usize,
+    x: &[f64],
+    totals: &[f64],
+    best_so_far: f64,
+    learning_rate: f64,
+    elapsed_s: f64,
+) -> GenerationReport {
+    let s = totals.len();
+    let best = totals.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut sorted: Vec<f64> = totals.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let arg = totals
+        .iter()
+        .enumerate()
+        .min_by(|p, q| p.1.total_cmp(q.1))
+        .map(|(k, _)| k)
+        .unwrap_or(0);
+    GenerationReport {
+        restart: 0,
+        generation: step,
+        generation_in_restart: step,
+        population: s,
+        evaluations: step * s,
+        simulations: 0,
+        rejected: 0,
+        best_cost: best,
+        best_x: x[arg * N_THETA..(arg + 1) * N_THETA].to_vec(),
+        best_parts: vec![],
+        median_cost: sorted[sorted.len() / 2],
+        best_so_far_cost: best_so_far,
+        mean: (0..N_THETA)
+            .map(|d| (0..s).map(|j| x[j * N_THETA + d]).sum::<f64>() / s as f64)
+            .collect(),
+        step_size: learning_rate,
+        diagnostics: vec![],
+        elapsed_s,
     }
-    let pred = model.predict(&ends).map_err(|e| OptimizeError::Objective {
+}
+
+/// `end` if feasible, else the feasible point nearest to it on the segment from the (feasible)
+/// `start`, by `steps` bisections.
+fn project(start: &Theta, end: Theta, steps: usize, feasible: impl Fn(&Theta) -> bool) -> Theta {
+    if feasible(&end) {
+        return end;
+    }
+    let (mut ok, mut bad) = (0.0f64, 1.0f64);
+    for _ in 0..steps {
+        let mid = 0.5 * (ok + bad);
+        let t: Theta = std::array::from_fn(|d| start[d] + mid * (end[d] - start[d]));
+        if feasible(&t) {
+            ok = mid;
+        } else {
+            bad = mid;
+        }
+    }
+    std::array::from_fn(|d| start[d] + ok * (end[d] - start[d]))
+}
+
+/// Predicts the end points with the (plain) ensemble and shows them to the observers as one
+/// batch after the last step.
+fn evaluate_ends(
+    model: &Ensemble,
+    ends: &[Theta],
+    steps: usize,
+    elapsed_s: f64,
+    observers: &mut [&mut dyn Observer],
+) -> Result<EnsemblePrediction, OptimizeError> {
+    let s = ends.len();
+    let pred = model.predict(ends).map_err(|e| OptimizeError::Objective {
         objective: "surrogate".into(),
         message: e.to_string(),
     })?;
@@ -292,14 +314,72 @@ pub fn descend(
         .collect();
     let ctx = BatchContext {
         restart: 0,
-        generation: config.steps,
-        generation_in_restart: config.steps,
-        evaluations_before: config.steps * s,
-        elapsed_s: t0.elapsed().as_secs_f64(),
+        generation: steps,
+        generation_in_restart: steps,
+        evaluations_before: steps * s,
+        elapsed_s,
     };
     for o in observers.iter_mut() {
         o.on_evaluations(&ctx, &xs, &evals)?;
     }
+    Ok(pred)
+}
+
+/// Runs Adam from every start (as one batch) on `model`, evaluated on `device.autodiff()`.
+/// Starts must be feasible; observers get one report per step (generation = step).
+pub fn descend(
+    model: &Ensemble,
+    myelin: &[f64],
+    gradient: &[f64],
+    starts: &[Theta],
+    config: &GradientConfig,
+    device: &Device,
+    observers: &mut [&mut dyn Observer],
+) -> Result<Vec<Descended>, OptimizeError> {
+    let bounds = Bounds::default();
+    check_starts(starts, config, myelin, gradient, &bounds)?;
+    let map = RegionalMap::new(myelin, gradient, &bounds);
+    let landscape = Landscape::new(model, &map, config.penalty, device);
+    let scales = coordinate_scales(myelin, gradient, &bounds);
+    let s = starts.len();
+    let mut x: Vec<f64> = starts.iter().flatten().copied().collect();
+    let mut adam = Adam::new(x.len(), config.learning_rate, config.beta1, config.beta2);
+    let t0 = std::time::Instant::now();
+    let mut best_so_far = f64::INFINITY;
+    let mut start_total = Vec::new();
+    for step in 1..=config.steps {
+        let (totals, g) = landscape.totals_and_gradient(&x, s)?;
+        if step == 1 {
+            start_total = totals.clone();
+        }
+        adam.step(&mut x, &g, &scales)?;
+        best_so_far = best_so_far.min(totals.iter().copied().fold(f64::INFINITY, f64::min));
+        let report = step_report(
+            step,
+            &x,
+            &totals,
+            best_so_far,
+            config.learning_rate,
+            t0.elapsed().as_secs_f64(),
+        );
+        for o in observers.iter_mut() {
+            o.on_generation(&report)?;
+        }
+    }
+    let feasible = |t: &Theta| violation(t, myelin, gradient, &bounds) == 0.0;
+    let ends: Vec<Theta> = (0..s)
+        .map(|j| {
+            let end: Theta = std::array::from_fn(|d| x[j * N_THETA + d]);
+            project(&starts[j], end, config.projection_steps, &feasible)
+        })
+        .collect();
+    let pred = evaluate_ends(
+        model,
+        &ends,
+        config.steps,
+        t0.elapsed().as_secs_f64(),
+        observers,
+    )?;
     Ok((0..s)
         .map(|j| Descended {
             start: starts[j],
@@ -413,8 +493,8 @@ mod tests {
 
     #[test]
     fn support_guard_marks_theta_outside_the_training_data() {
-        use crate::objective::Objective;
         use crate::surrogate_objective::{SurrogateCostConfig, SurrogateObjective};
+        use optimize::objective::Objective;
         let (model, _) = bowl_surrogate();
         let (m, g) = maps();
         let s = model.input_support().unwrap().clone();

@@ -31,6 +31,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::Device;
+use jobs::shard::batch_seed;
+use optimize::cma::{minimize, BoundsHandling, CmaConfig};
+use optimize::objective::{Evaluation, Objective};
+use optimize::OptimizeError;
 use pmfm_sim::params::{Theta, N_THETA};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -39,12 +43,9 @@ use surrogate::ensemble::Ensemble;
 use surrogate::evaluator::Evaluator;
 use surrogate::models::ModelConfig;
 use surrogate::samples::Samples;
-use surrogate::shard::batch_seed;
 use surrogate::train::TrainConfig;
 
-use crate::cma::{minimize, BoundsHandling, CmaConfig};
-use crate::error::OptimizeError;
-use crate::objective::{Evaluation, Objective};
+use crate::inputs::SimInputs;
 use crate::run_table::RunTable;
 use crate::sim_objective::{to_theta, to_thetas};
 
@@ -61,12 +62,19 @@ pub trait Simulate {
 
     /// Whether θ may be simulated (for the pMFM: derived regional values inside their bounds).
     fn is_feasible(&self, theta: &Theta) -> bool;
+
+    /// What the rows depend on besides θ, the round and the seed (for the pMFM: the schedule,
+    /// the FCD window, a fingerprint of the empirical data, the duplicates per θ). A resumable
+    /// run binds it into its manifest.
+    fn inputs(&self) -> serde_json::Value;
 }
 
 /// The Euler simulator as the loop's [`Simulate`]: `n_dup` duplicates per θ, round r with noise
 /// seed `batch_seed(seed, r)`.
 pub struct EulerSimulate<'a> {
     pub evaluator: &'a Evaluator,
+    /// The schedule, FCD window and data behind `evaluator` (bound into resumable rounds).
+    pub inputs: &'a SimInputs,
     pub n_dup: usize,
     pub seed: u64,
 }
@@ -94,6 +102,10 @@ impl Simulate for EulerSimulate<'_> {
 
     fn is_feasible(&self, theta: &Theta) -> bool {
         self.evaluator.is_feasible(theta)
+    }
+
+    fn inputs(&self) -> serde_json::Value {
+        serde_json::json!({ "euler": self.inputs, "n_dup": self.n_dup })
     }
 }
 
@@ -267,7 +279,11 @@ pub struct RoundRecord {
     pub simulate_s: f64,
 }
 
-/// What a rounds directory was started with (compared as JSON on resume).
+/// What a rounds directory was started with, compared key by key on resume
+/// ([`jobs::settings::Manifest`]): the loop's settings, the seed, the starting table (rows and
+/// summed valid cost), and what the simulations depend on besides θ ([`Simulate::inputs`]:
+/// schedule, FCD window, data fingerprint), so a resume with another `--duration` or `--data`
+/// is refused instead of mixing old rounds into a new run.
 #[derive(Debug, Clone, Serialize)]
 struct Manifest {
     config: ActiveConfig,
@@ -275,6 +291,7 @@ struct Manifest {
     /// Rows and summed valid total cost of the starting table (a run on other data is refused).
     initial_rows: usize,
     initial_cost_sum: f64,
+    simulation: serde_json::Value,
 }
 
 /// What the loop found.
@@ -351,7 +368,7 @@ fn round_paths(dir: &Path, round: usize) -> (PathBuf, PathBuf) {
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), OptimizeError> {
     let bytes = serde_json::to_vec_pretty(value)
         .map_err(|e| bad_file(path, format!("serialising: {e}")))?;
-    surrogate::table::write_atomic(path, &bytes).map_err(|e| bad_file(path, e.to_string()))
+    Ok(jobs::durable::write_atomic(path, &bytes)?)
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, OptimizeError> {
@@ -544,7 +561,7 @@ fn search(
         cc.bounds = BoundsHandling::Resample { max_tries: 10_000 };
         cc.seed = seed.wrapping_add(1 + s as u64);
         let mut table = RunTable::new("active", "search", "region");
-        let mut observers: [&mut dyn crate::objective::Observer; 1] = [&mut table];
+        let mut observers: [&mut dyn optimize::objective::Observer; 1] = [&mut table];
         match minimize(&mut *region, &cc, &mut observers) {
             // A region that is nearly all infeasible ends a search early; its points still count.
             Ok(_) | Err(OptimizeError::ResampleExhausted { .. }) => {}
@@ -607,6 +624,205 @@ fn best_distinct(
     out
 }
 
+/// Where the loop stands between rounds: the data so far, the round records, the next global
+/// row index and the trust region's radius with its success/failure counters.
+struct LoopState {
+    data: Samples,
+    records: Vec<RoundRecord>,
+    first_index: u64,
+    radius: f64,
+    successes: usize,
+    failures: usize,
+}
+
+impl LoopState {
+    /// The state after `records` (empty for a fresh run) on top of `data`.
+    fn after(data: Samples, records: Vec<RoundRecord>, cfg: &ActiveConfig) -> Self {
+        let first_index = data.index.iter().max().map_or(0, |m| m + 1);
+        let (radius, successes, failures) = records
+            .last()
+            .map_or((cfg.radius0, 0, 0), |r| (r.radius, r.successes, r.failures));
+        Self {
+            data,
+            records,
+            first_index,
+            radius,
+            successes,
+            failures,
+        }
+    }
+
+    /// Trust-region update for a round whose centre did (`Some(true)`) or did not come from the
+    /// previous round's batch: `success_tol` successes in a row double the radius,
+    /// `failure_tol` failures in a row halve it.
+    fn update_radius(&mut self, success: Option<bool>, cfg: &ActiveConfig) {
+        match success {
+            Some(true) => {
+                self.successes += 1;
+                self.failures = 0;
+            }
+            Some(false) => {
+                self.failures += 1;
+                self.successes = 0;
+            }
+            None => {}
+        }
+        if self.successes >= cfg.success_tol {
+            self.radius = (2.0 * self.radius).min(cfg.radius_max);
+            self.successes = 0;
+        }
+        if self.failures >= cfg.failure_tol {
+            self.radius = (0.5 * self.radius).max(cfg.radius_min);
+            self.failures = 0;
+        }
+    }
+}
+
+/// Binds `dir` to this run ([`Manifest`], refused naming the first differing setting) and reads
+/// the rounds already finished there.
+fn resume<S: Simulate>(
+    dir: &Path,
+    initial: &Samples,
+    sim: &S,
+    cfg: &ActiveConfig,
+    seed: u64,
+) -> Result<Vec<(RoundRecord, Samples)>, OptimizeError> {
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    // More rounds may be asked of a finished run; everything else must match.
+    let manifest = Manifest {
+        config: ActiveConfig {
+            rounds: 0,
+            ..cfg.clone()
+        },
+        seed,
+        initial_rows: initial.len(),
+        initial_cost_sum: (0..initial.len())
+            .filter(|&k| initial.valid[k])
+            .map(|k| initial.total_cost[k])
+            .sum(),
+        simulation: sim.inputs(),
+    };
+    let path = dir.join("active.json");
+    let now = serde_json::to_value(&manifest)
+        .map_err(|e| bad_file(&path, format!("serialising: {e}")))?;
+    jobs::settings::Manifest::new(
+        &path,
+        "use another directory (--out) or the settings, data and schedule it was made with",
+    )
+    .check_or_write(&now)?;
+    finished_rounds(dir)
+}
+
+/// Round `round`: train on all data, centre the trust region on the best-ranked simulated θ,
+/// update the radius, search the surrogate inside the region and simulate the picks.
+fn run_round<S: Simulate>(
+    state: &mut LoopState,
+    sim: &mut S,
+    cfg: &ActiveConfig,
+    seed: u64,
+    scale: &Theta,
+    round: usize,
+    device: &Device,
+) -> Result<(RoundRecord, Samples), OptimizeError> {
+    let t0 = Instant::now();
+    let ens = train(&state.data, cfg, seed, round, device)?;
+    let ranked = ranked_rows(&ens, &state.data, cfg.observed_weight)?;
+    let (centre_row, centre_score) = ranked[0];
+    let centre = state.data.theta[centre_row];
+    let train_s = t0.elapsed().as_secs_f64();
+
+    // Did the last batch produce the new best-ranked θ?
+    let success = state
+        .records
+        .last()
+        .map(|r| r.picks.iter().any(|p| p[..] == centre[..]));
+    state.update_radius(success, cfg);
+    let radius = state.radius;
+
+    let t1 = Instant::now();
+    let feasible = |t: &Theta| sim.is_feasible(t);
+    let mut region = RegionObjective {
+        ens: &ens,
+        feasible: &feasible,
+        centre,
+        half: std::array::from_fn(|d| radius * scale[d]),
+        explore_weight: cfg.explore_weight,
+    };
+    let picks = search(&mut region, cfg, batch_seed(seed ^ 0xAC71_5EA5, round))?;
+    let search_s = t1.elapsed().as_secs_f64();
+    if picks.is_empty() {
+        return Err(OptimizeError::config(
+            "active",
+            format!("round {round}: no feasible θ in the trust region around {centre:?}"),
+        ));
+    }
+    let p = predict(&ens, &picks)?;
+
+    let t2 = Instant::now();
+    let rows = sim.simulate(&picks, round, state.first_index)?;
+    let simulate_s = t2.elapsed().as_secs_f64();
+    if rows.len() != picks.len() {
+        return Err(OptimizeError::EvaluationCount {
+            objective: "simulator".into(),
+            expected: picks.len(),
+            got: rows.len(),
+        });
+    }
+    state.first_index += picks.len() as u64;
+    let record = RoundRecord {
+        round,
+        centre: centre.to_vec(),
+        centre_score,
+        success,
+        radius,
+        successes: state.successes,
+        failures: state.failures,
+        picks: picks.iter().map(|t| t.to_vec()).collect(),
+        predicted: p.total.clone(),
+        spread: p.spread.clone(),
+        true_total: rows.total_cost.clone(),
+        train_s,
+        search_s,
+        simulate_s,
+    };
+    Ok((record, rows))
+}
+
+/// Writes a finished round: its rows, then its record (last, atomically), so a record on disk
+/// always has its rows.
+fn save_round(dir: &Path, record: &RoundRecord, rows: &Samples) -> Result<(), OptimizeError> {
+    let (rows_path, record_path) = round_paths(dir, record.round);
+    surrogate::table::write_samples(&rows_path, rows)
+        .map_err(|e| bad_file(&rows_path, e.to_string()))?;
+    write_json(&record_path, record)
+}
+
+/// One progress line for a finished round.
+fn log_round(r: &RoundRecord, rows: &Samples) {
+    let valid: Vec<f64> = (0..rows.len())
+        .filter(|&k| rows.valid[k])
+        .map(|k| rows.total_cost[k])
+        .collect();
+    let best = valid.iter().copied().fold(f64::INFINITY, f64::min);
+    let mean = valid.iter().sum::<f64>() / valid.len().max(1) as f64;
+    eprintln!(
+        "active round {}: centre score {:.4}, radius {:.3}{}, batch of {} simulated: mean \
+         {mean:.4}, best {best:.4} (train {:.1} s, search {:.1} s, simulate {:.1} s)",
+        r.round,
+        r.centre_score,
+        r.radius,
+        match r.success {
+            Some(true) => " (success)",
+            Some(false) => " (failure)",
+            None => "",
+        },
+        rows.len(),
+        r.train_s,
+        r.search_s,
+        r.simulate_s
+    );
+}
+
 /// Runs the loop from the starting table `initial` (see the module documentation). `seed` fixes
 /// the surrogates, the searches and (through `sim`) the simulation noise; `dir` (if given) holds
 /// the rounds and makes the run resumable; `top` candidates are returned; `log` prints a line per
@@ -633,36 +849,7 @@ pub fn run_active<S: Simulate>(
     let mut data = initial.clone();
     let mut records: Vec<RoundRecord> = Vec::new();
     if let Some(dir) = dir {
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
-        // More rounds may be asked of a finished run; everything else must match.
-        let manifest = Manifest {
-            config: ActiveConfig {
-                rounds: 0,
-                ..cfg.clone()
-            },
-            seed,
-            initial_rows: initial.len(),
-            initial_cost_sum: (0..initial.len())
-                .filter(|&k| initial.valid[k])
-                .map(|k| initial.total_cost[k])
-                .sum(),
-        };
-        let path = dir.join("active.json");
-        if path.exists() {
-            let old: serde_json::Value = read_json(&path)?;
-            let new = serde_json::to_value(&manifest)
-                .map_err(|e| bad_file(&path, format!("serialising: {e}")))?;
-            if !surrogate::json::same_settings(&old, &new) {
-                return Err(bad_file(
-                    &path,
-                    "was written by a run with other settings or another starting table; use \
-                     another directory or delete this one",
-                ));
-            }
-        } else {
-            write_json(&path, &manifest)?;
-        }
-        for (record, rows) in finished_rounds(dir)? {
+        for (record, rows) in resume(dir, initial, sim, cfg, seed)? {
             data.extend(&rows);
             records.push(record);
         }
@@ -670,116 +857,19 @@ pub fn run_active<S: Simulate>(
             eprintln!("active: resuming after {} finished rounds", records.len());
         }
     }
-    let mut first_index = data.index.iter().max().map_or(0, |m| m + 1);
-    let (mut radius, mut successes, mut failures) = records
-        .last()
-        .map_or((cfg.radius0, 0, 0), |r| (r.radius, r.successes, r.failures));
-    for round in records.len()..cfg.rounds {
-        let t0 = Instant::now();
-        let ens = train(&data, cfg, seed, round, device)?;
-        let ranked = ranked_rows(&ens, &data, cfg.observed_weight)?;
-        let (centre_row, centre_score) = ranked[0];
-        let centre = data.theta[centre_row];
-        let train_s = t0.elapsed().as_secs_f64();
-
-        // Trust-region update: did the last batch produce the new best-ranked θ?
-        let success = records
-            .last()
-            .map(|r| r.picks.iter().any(|p| p[..] == centre[..]));
-        match success {
-            Some(true) => {
-                successes += 1;
-                failures = 0;
-            }
-            Some(false) => {
-                failures += 1;
-                successes = 0;
-            }
-            None => {}
-        }
-        if successes >= cfg.success_tol {
-            radius = (2.0 * radius).min(cfg.radius_max);
-            successes = 0;
-        }
-        if failures >= cfg.failure_tol {
-            radius = (0.5 * radius).max(cfg.radius_min);
-            failures = 0;
-        }
-
-        let t1 = Instant::now();
-        let feasible = |t: &Theta| sim.is_feasible(t);
-        let mut region = RegionObjective {
-            ens: &ens,
-            feasible: &feasible,
-            centre,
-            half: std::array::from_fn(|d| radius * scale[d]),
-            explore_weight: cfg.explore_weight,
-        };
-        let picks = search(&mut region, cfg, batch_seed(seed ^ 0xAC71_5EA5, round))?;
-        let search_s = t1.elapsed().as_secs_f64();
-        if picks.is_empty() {
-            return Err(OptimizeError::config(
-                "active",
-                format!("round {round}: no feasible θ in the trust region around {centre:?}"),
-            ));
-        }
-        let p = predict(&ens, &picks)?;
-
-        let t2 = Instant::now();
-        let rows = sim.simulate(&picks, round, first_index)?;
-        let simulate_s = t2.elapsed().as_secs_f64();
-        if rows.len() != picks.len() {
-            return Err(OptimizeError::EvaluationCount {
-                objective: "simulator".into(),
-                expected: picks.len(),
-                got: rows.len(),
-            });
-        }
-        first_index += picks.len() as u64;
-        let record = RoundRecord {
-            round,
-            centre: centre.to_vec(),
-            centre_score,
-            success,
-            radius,
-            successes,
-            failures,
-            picks: picks.iter().map(|t| t.to_vec()).collect(),
-            predicted: p.total.clone(),
-            spread: p.spread.clone(),
-            true_total: rows.total_cost.clone(),
-            train_s,
-            search_s,
-            simulate_s,
-        };
+    let mut state = LoopState::after(data, records, cfg);
+    for round in state.records.len()..cfg.rounds {
+        let (record, rows) = run_round(&mut state, sim, cfg, seed, &scale, round, device)?;
         if let Some(dir) = dir {
-            let (rows_path, record_path) = round_paths(dir, round);
-            surrogate::table::write_samples(&rows_path, &rows)
-                .map_err(|e| bad_file(&rows_path, e.to_string()))?;
-            write_json(&record_path, &record)?;
+            save_round(dir, &record, &rows)?;
         }
         if log {
-            let valid: Vec<f64> = (0..rows.len())
-                .filter(|&k| rows.valid[k])
-                .map(|k| rows.total_cost[k])
-                .collect();
-            let best = valid.iter().copied().fold(f64::INFINITY, f64::min);
-            let mean = valid.iter().sum::<f64>() / valid.len().max(1) as f64;
-            eprintln!(
-                "active round {round}: centre score {centre_score:.4}, radius {radius:.3}{}, \
-                 batch of {} simulated: mean {mean:.4}, best {best:.4} (train {train_s:.1} s, \
-                 search {search_s:.1} s, simulate {simulate_s:.1} s)",
-                match success {
-                    Some(true) => " (success)",
-                    Some(false) => " (failure)",
-                    None => "",
-                },
-                rows.len()
-            );
+            log_round(&record, &rows);
         }
-        data.extend(&rows);
-        records.push(record);
+        state.data.extend(&rows);
+        state.records.push(record);
     }
+    let LoopState { data, records, .. } = state;
     let ensemble = train(&data, cfg, seed, records.len(), device)?;
     let ranked = ranked_rows(&ensemble, &data, cfg.observed_weight)?;
     let candidates = best_distinct(&ranked, &data, &scale, top, 0.01);
@@ -886,6 +976,10 @@ mod tests {
 
         fn is_feasible(&self, t: &Theta) -> bool {
             (0..N_THETA).all(|d| (self.lower[d]..=self.upper[d]).contains(&t[d]))
+        }
+
+        fn inputs(&self) -> serde_json::Value {
+            serde_json::json!({ "noise_sd": self.noise_sd })
         }
     }
 
@@ -1049,6 +1143,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("round-001.parquet"), "{err}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_resume_with_other_simulation_inputs_is_refused_naming_them() {
+        let dir = std::env::temp_dir().join(format!("active-inputs-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let initial = Bowl::new().start_table(64, 4);
+        let (first, calls) = run_bowl(&initial, &small(1), Some(&dir));
+        first.unwrap();
+        assert_eq!(calls, 1);
+        let mut noisier = Bowl {
+            noise_sd: 2.0 * Bowl::new().noise_sd,
+            ..Bowl::new()
+        };
+        let err = run_active(
+            &initial,
+            &mut noisier,
+            &small(2),
+            5,
+            3,
+            &device(),
+            Some(&dir),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("active.json") && err.contains("simulation.noise_sd"),
+            "{err}"
+        );
+        assert_eq!(
+            noisier.calls, 0,
+            "nothing is simulated for a refused resume"
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 

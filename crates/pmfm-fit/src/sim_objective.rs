@@ -3,12 +3,11 @@
 //! the empirical FC/FCD. The noise seed advances with every call, as in a simulator-driven
 //! CMA-ES run where each generation sees fresh noise.
 
+use jobs::shard::batch_seed;
+use optimize::objective::{Evaluation, Objective};
+use optimize::OptimizeError;
 use pmfm_sim::params::{Theta, N_THETA};
 use surrogate::evaluator::Evaluator;
-use surrogate::shard::batch_seed;
-
-use crate::error::OptimizeError;
-use crate::objective::{Evaluation, Objective};
 
 /// Total cost (FC + KS) of θ by simulation.
 pub struct EulerObjective<'a> {

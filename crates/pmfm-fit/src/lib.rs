@@ -1,0 +1,33 @@
+//! Fitting the pMFM's 10 parameters θ with the generic optimiser of `optimize`: the objectives
+//! (Euler simulator, surrogate ensemble), the fitting methods and their validation, the
+//! active-learning loop, the reference preset, and the run tables they write.
+//!
+//! * [`methods`]: the methods that `fit` and `compare-optimizers` run (Euler CMA-ES, surrogate
+//!   CMA-ES, surrogate gradient descent, surrogate-active, random, reference), each ending in
+//!   the same validation by re-simulation.
+//! * [`active`]: surrogate-assisted fitting with active learning (a trust-region loop in which
+//!   the surrogate picks what the simulator runs next), resumable round by round.
+//! * [`sim_objective`]: the Euler simulator as an [`optimize::Objective`], and θ conversions.
+//! * [`surrogate_objective`]: a surrogate ensemble as an [`optimize::Objective`].
+//! * [`gradient`]: multi-start Adam on θ through a surrogate (Burn autodiff), with a smooth
+//!   feasibility penalty and a final projection into the feasible region.
+//! * [`kong2021`]: the reference fit's CMA-ES settings as a preset of [`optimize::CmaConfig`].
+//! * [`trajectory`]: the CMA-ES-trajectory design of a parameter→cost dataset (simulator-driven
+//!   runs recorded generation by generation, replayed on resume).
+//! * [`run_table`]: the tidy run table (one row per evaluated θ, Parquet).
+//! * [`compare`]: the comparison table of several runs, from their run tables alone.
+//! * [`inputs`]: what a simulation depends on besides θ (schedule, FCD window, data
+//!   fingerprint), bound into resumable runs.
+
+pub mod active;
+pub mod compare;
+pub mod gradient;
+pub mod inputs;
+pub mod kong2021;
+pub mod methods;
+pub mod run_table;
+pub mod sim_objective;
+pub mod surrogate_objective;
+pub mod trajectory;
+
+pub use optimize::OptimizeError;
