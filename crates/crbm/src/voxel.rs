@@ -34,6 +34,9 @@ use npyz::WriterBuilder;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use arrays::Dtype;
+
+use crate::data::load::array_err;
 use crate::error::{CrbmError, Result};
 use crate::frames::Frames;
 
@@ -667,7 +670,7 @@ impl Voxelised {
     /// indices out of range, non-finite signals.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let mut npz = npyz::npz::NpzArchive::open(path).map_err(io_err(path))?;
+        let mut npz = NpzIn::open(path).map_err(array_err)?;
         let (cs, centres) = read_array::<f64>(&mut npz, "centres", path)?;
         expect_shape(path, "centres", &cs, &[None, Some(3)])?;
         let k = cs[0] as usize;
@@ -692,7 +695,7 @@ impl Voxelised {
         let mut recordings = Vec::new();
         for r in 0.. {
             let name = format!("signals_{r}");
-            if !npz.array_names().any(|a| a == name) {
+            if !npz.contains(&name) {
                 break;
             }
             let rec_name = names
@@ -727,9 +730,8 @@ impl Voxelised {
 /// voxels of each assembly (from `true_assemblies` [A, K]); None for archives of real data.
 pub fn load_truth(path: impl AsRef<Path>) -> Result<Option<(Vec<f64>, Vec<Vec<u32>>)>> {
     let path = path.as_ref();
-    let mut npz = npyz::npz::NpzArchive::open(path).map_err(io_err(path))?;
-    let names: Vec<String> = npz.array_names().map(|s| s.to_string()).collect();
-    if !names.iter().any(|n| n == "true_coupling") {
+    let mut npz = NpzIn::open(path).map_err(array_err)?;
+    if !npz.contains("true_coupling") {
         return Ok(None);
     }
     let (cs, coupling) = read_array::<f64>(&mut npz, "true_coupling", path)?;
@@ -748,38 +750,55 @@ pub fn load_truth(path: impl AsRef<Path>) -> Result<Option<(Vec<f64>, Vec<Vec<u3
     Ok(Some((coupling, assemblies)))
 }
 
-type NpzIn = npyz::npz::NpzArchive<std::io::BufReader<File>>;
+type NpzIn = arrays::npz::Archive;
 
-/// Shape and values of array `name`, or an error naming the file and the array.
-fn read_array<T: npyz::Deserialize>(
-    npz: &mut NpzIn,
-    name: &str,
-    path: &Path,
-) -> Result<(Vec<u64>, Vec<T>)> {
-    let in_array =
-        |e: std::io::Error| data_err(&path.display().to_string(), format!("array {name:?}: {e}"));
-    let a = npz.by_name(name).map_err(in_array)?.ok_or_else(|| {
-        data_err(
+/// An element type [`Voxelised::save`] writes, read back only from arrays of that dtype.
+trait Stored: Copy {
+    const DTYPE: Dtype;
+    fn from_f64(x: f64) -> Self;
+}
+
+macro_rules! stored {
+    ($t:ty, $dtype:expr) => {
+        impl Stored for $t {
+            const DTYPE: Dtype = $dtype;
+            fn from_f64(x: f64) -> Self {
+                // Exact: the value was decoded from this very type.
+                x as $t
+            }
+        }
+    };
+}
+stored!(f64, Dtype::Float(8));
+stored!(f32, Dtype::Float(4));
+stored!(i64, Dtype::Int(8));
+stored!(u8, Dtype::UInt(1));
+
+/// Shape and values of array `name`, or an error naming the file and the array (missing,
+/// unreadable, or stored with another dtype than the archive layout says).
+fn read_array<T: Stored>(npz: &mut NpzIn, name: &str, path: &Path) -> Result<(Vec<u64>, Vec<T>)> {
+    if !npz.contains(name) {
+        return Err(data_err(
             &path.display().to_string(),
             format!("missing array {name:?}"),
-        )
-    })?;
-    let shape = a.shape().to_vec();
-    let values = a.into_vec::<T>().map_err(in_array)?;
-    let want: u64 = shape.iter().product();
-    if values.len() as u64 != want {
+        ));
+    }
+    let a = npz.read(name).map_err(array_err)?;
+    if a.dtype != T::DTYPE {
         return Err(data_err(
             &path.display().to_string(),
             format!(
-                "array {name:?}: {} values for shape {shape:?}",
-                values.len()
+                "array {name:?} has dtype {}, expected {}",
+                a.dtype,
+                T::DTYPE
             ),
         ));
     }
-    Ok((shape, values))
+    let shape = a.shape.iter().map(|&d| d as u64).collect();
+    Ok((shape, a.values.into_iter().map(T::from_f64).collect()))
 }
 
-fn read_scalar<T: npyz::Deserialize + Copy>(npz: &mut NpzIn, name: &str, path: &Path) -> Result<T> {
+fn read_scalar<T: Stored>(npz: &mut NpzIn, name: &str, path: &Path) -> Result<T> {
     let (s, v) = read_array::<T>(npz, name, path)?;
     expect_shape(path, name, &s, &[Some(1)])?;
     Ok(v[0])
@@ -1154,7 +1173,7 @@ mod tests {
         assert_eq!(side.recordings[0].name, "hand.npy");
         assert_eq!(side.recordings[0].n_neurons_in_voxels, 5);
         assert!(side.arrays.iter().any(|a| a == "true_assemblies"));
-        let mut npz = npyz::npz::NpzArchive::open(&p).unwrap();
+        let mut npz = NpzIn::open(&p).unwrap();
         let (s, t) = read_array::<f64>(&mut npz, "true_coupling", &p).unwrap();
         assert_eq!((s, t), (vec![2, 2], truth.to_vec()));
         // No temporary files are left behind.
@@ -1233,6 +1252,17 @@ mod tests {
         let e = Voxelised::load(&w).unwrap_err().to_string();
         assert!(
             e.contains("shape.npz") && e.contains("\"centres\" has shape [1, 2]"),
+            "{e}"
+        );
+        // Wrong dtype: centres stored as f32.
+        let d = tmp("dtype.npz");
+        {
+            let mut npz = npyz::npz::NpzWriter::create(&d).unwrap();
+            write_array(&mut npz, "centres", &[1, 3], [0.0f32, 0.0, 0.0], &d).unwrap();
+        }
+        let e = Voxelised::load(&d).unwrap_err().to_string();
+        assert!(
+            e.contains("dtype.npz") && e.contains("has dtype float32, expected float64"),
             "{e}"
         );
     }

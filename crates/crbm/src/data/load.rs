@@ -6,11 +6,9 @@
 //! non-empty, contain only 0/1 (bool, integer or float dtypes are accepted) and
 //! at least one 1.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use npyz::{DType, NpyFile, Order, TypeChar};
+use arrays::ArrayError;
 
 use crate::batch::SparseBatch;
 use crate::error::{CrbmError, Result};
@@ -30,104 +28,30 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> CrbmError + '_ {
     }
 }
 
+/// An `arrays` error as a crbm error naming the same file (I/O failures stay `Io`).
+pub(crate) fn array_err(e: ArrayError) -> CrbmError {
+    match e {
+        ArrayError::Io { path, source } => CrbmError::Io { path, source },
+        other => CrbmError::Data {
+            path: other.path().to_path_buf(),
+            reason: other.problem(),
+        },
+    }
+}
+
 /// A dense numeric array read from npy/npz/csv/HDF5, row-major.
 pub(super) struct Array {
     pub(super) values: Vec<f64>,
     pub(super) shape: Vec<usize>,
 }
 
-fn read_npy<R: Read>(npy: NpyFile<R>, path: &Path) -> Result<Array> {
-    let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
-    let order = npy.order();
-    let ts = match npy.dtype() {
-        DType::Plain(ts) => ts,
-        other => {
-            return Err(data_err(
-                path,
-                format!("unsupported dtype {}", other.descr()),
-            ))
+impl From<arrays::Array> for Array {
+    fn from(a: arrays::Array) -> Self {
+        Array {
+            values: a.values,
+            shape: a.shape,
         }
-    };
-    let bytes = ts.size_field();
-    let e = io_err(path);
-    let values: Vec<f64> = match (ts.type_char(), bytes) {
-        (TypeChar::Bool, _) => npy
-            .into_vec::<bool>()
-            .map_err(e)?
-            .into_iter()
-            .map(|b| b as u8 as f64)
-            .collect(),
-        (TypeChar::Int, 1) => npy
-            .into_vec::<i8>()
-            .map_err(e)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        (TypeChar::Int, 2) => npy
-            .into_vec::<i16>()
-            .map_err(e)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        (TypeChar::Int, 4) => npy
-            .into_vec::<i32>()
-            .map_err(e)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        (TypeChar::Int, 8) => npy
-            .into_vec::<i64>()
-            .map_err(e)?
-            .into_iter()
-            .map(|x| x as f64)
-            .collect(),
-        (TypeChar::Uint, 1) => npy
-            .into_vec::<u8>()
-            .map_err(e)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        (TypeChar::Uint, 2) => npy
-            .into_vec::<u16>()
-            .map_err(e)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        (TypeChar::Uint, 4) => npy
-            .into_vec::<u32>()
-            .map_err(e)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        (TypeChar::Uint, 8) => npy
-            .into_vec::<u64>()
-            .map_err(e)?
-            .into_iter()
-            .map(|x| x as f64)
-            .collect(),
-        (TypeChar::Float, 4) => npy
-            .into_vec::<f32>()
-            .map_err(e)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        (TypeChar::Float, 8) => npy.into_vec::<f64>().map_err(e)?,
-        _ => return Err(data_err(path, format!("unsupported dtype {}", ts))),
-    };
-    let values = if order == Order::Fortran && shape.len() == 2 {
-        // Column-major on disk: transpose to row-major.
-        let (r, c) = (shape[0], shape[1]);
-        let mut t = vec![0.0; values.len()];
-        for i in 0..r {
-            for j in 0..c {
-                t[i * c + j] = values[j * r + i];
-            }
-        }
-        t
-    } else {
-        values
-    };
-    Ok(Array { values, shape })
+    }
 }
 
 /// `key`: the array inside an `.npz`, or the dataset path inside an HDF5 file.
@@ -138,30 +62,8 @@ fn read_array(path: &Path, key: Option<&str>) -> Result<Array> {
         .unwrap_or("")
         .to_ascii_lowercase();
     match ext.as_str() {
-        "npy" => {
-            let f = File::open(path).map_err(io_err(path))?;
-            let npy = NpyFile::new(BufReader::new(f)).map_err(io_err(path))?;
-            read_npy(npy, path)
-        }
-        "npz" => {
-            let mut npz = npyz::npz::NpzArchive::open(path).map_err(io_err(path))?;
-            let names: Vec<String> = npz.array_names().map(str::to_string).collect();
-            let key = match key {
-                Some(k) => k.to_string(),
-                None if names.len() == 1 => names[0].clone(),
-                None => {
-                    return Err(data_err(
-                        path,
-                        format!("archive holds several arrays {names:?}; name one"),
-                    ));
-                }
-            };
-            let npy = npz
-                .by_name(&key)
-                .map_err(io_err(path))?
-                .ok_or_else(|| data_err(path, format!("no array named {key:?} (has {names:?})")))?;
-            read_npy(npy, path)
-        }
+        "npy" => Ok(arrays::npy::read(path).map_err(array_err)?.into()),
+        "npz" => read_npz(path, key),
         "csv" | "txt" | "tsv" => read_text(path),
         #[cfg(feature = "hdf5")]
         "h5" | "hdf5" | "he5" => super::hdf5::read_hdf5(path, key),
@@ -177,45 +79,40 @@ fn read_array(path: &Path, key: Option<&str>) -> Result<Array> {
     }
 }
 
-/// Comma-, tab- or space-separated numbers, one row per line ('#' lines skipped).
-fn read_text(path: &Path) -> Result<Array> {
-    let f = File::open(path).map_err(io_err(path))?;
-    let mut values = Vec::new();
-    let mut cols = None;
-    let mut rows = 0;
-    for (ln, line) in BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(io_err(path))?;
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+/// Array `key` of an `.npz`, or its only array.
+fn read_npz(path: &Path, key: Option<&str>) -> Result<Array> {
+    let mut npz = arrays::npz::Archive::open(path).map_err(array_err)?;
+    let names = npz.names().to_vec();
+    let key = match key {
+        Some(k) => k.to_string(),
+        None if names.len() == 1 => names[0].clone(),
+        None => {
+            return Err(data_err(
+                path,
+                format!("archive holds several arrays {names:?}; name one"),
+            ));
         }
-        let mut n = 0;
-        for tok in line
-            .split(|c: char| c == ',' || c == '\t' || c == ' ')
-            .filter(|t| !t.is_empty())
-        {
-            let x: f64 = tok
-                .parse()
-                .map_err(|_| data_err(path, format!("line {}: {tok:?} is not a number", ln + 1)))?;
-            values.push(x);
-            n += 1;
-        }
-        match cols {
-            None => cols = Some(n),
-            Some(c) if c != n => {
-                return Err(data_err(
-                    path,
-                    format!("line {}: {n} columns, expected {c}", ln + 1),
-                ));
-            }
-            _ => {}
-        }
-        rows += 1;
+    };
+    if !npz.contains(&key) {
+        return Err(data_err(
+            path,
+            format!("no array named {key:?} (has {names:?})"),
+        ));
     }
-    Ok(Array {
-        values,
-        shape: vec![rows, cols.unwrap_or(0)],
-    })
+    Ok(npz.read(&key).map_err(array_err)?.into())
+}
+
+/// Comma-, tab- or space-separated numbers, one row per line ('#' lines skipped; format of
+/// `arrays::text`). An empty file is a `[0, 0]` array, which the callers refuse as empty.
+fn read_text(path: &Path) -> Result<Array> {
+    match arrays::text::read(path) {
+        Ok(a) => Ok(a.into()),
+        Err(ArrayError::Empty { .. }) => Ok(Array {
+            values: Vec::new(),
+            shape: vec![0, 0],
+        }),
+        Err(e) => Err(array_err(e)),
+    }
 }
 
 /// Load a binary spike raster, shape [T frames, N neurons], from `.npy`, `.npz`
@@ -386,21 +283,16 @@ pub fn load_region_labels(
     Ok((idx, names))
 }
 
-/// Write a raster as a `.npy` of u8 (T × N), e.g. for tests and exports.
+/// Write a raster as a `.npy` of u8 (T × N), e.g. for tests and exports; durably and
+/// atomically.
 pub fn save_raster_npy(raster: &SparseBatch, path: impl AsRef<Path>) -> Result<()> {
-    use npyz::WriterBuilder;
     let path = path.as_ref();
-    let f = std::io::BufWriter::new(File::create(path).map_err(io_err(path))?);
-    let mut w = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(&[raster.len() as u64, raster.n_visible as u64])
-        .writer(f)
-        .begin_nd()
-        .map_err(io_err(path))?;
-    for b in 0..raster.len() {
-        w.extend(raster.dense_row(b)).map_err(io_err(path))?;
-    }
-    w.finish().map_err(io_err(path))
+    let dense: Vec<u8> = (0..raster.len())
+        .flat_map(|b| raster.dense_row(b))
+        .collect();
+    let bytes =
+        arrays::npy::encode(path, &[raster.len(), raster.n_visible], &dense).map_err(array_err)?;
+    crate::durable::write_bytes(path, &bytes)
 }
 
 #[cfg(test)]
@@ -566,7 +458,26 @@ mod tests {
         let t = tmp("trunc.npy");
         std::fs::write(&t, &bytes[..bytes.len() - 2]).unwrap();
         let e = load_traces(&t, None).unwrap_err().to_string();
-        assert!(e.contains("trunc.npy"), "{e}");
+        assert!(e.contains("trunc.npy") && e.contains("truncated"), "{e}");
+        // Garbage .npy, .npz and text files name the file too; a missing file is an I/O error.
+        let g = tmp("garbage.npy");
+        std::fs::write(&g, b"not numpy at all").unwrap();
+        let e = load_traces(&g, None).unwrap_err().to_string();
+        assert!(e.contains("garbage.npy") && e.contains("not a .npy"), "{e}");
+        let g = tmp("garbage.npz");
+        std::fs::write(&g, b"PK\x03\x04 cut").unwrap();
+        let e = load_raster(&g, None).unwrap_err().to_string();
+        assert!(e.contains("garbage.npz") && e.contains("not a .npz"), "{e}");
+        let g = tmp("garbage.csv");
+        std::fs::write(&g, b"\x00\x01,2\n").unwrap();
+        let e = load_traces(&g, None).unwrap_err().to_string();
+        assert!(e.contains("garbage.csv") && e.contains("line 1:1"), "{e}");
+        let e = load_traces(tmp("missing.npy"), None).unwrap_err();
+        assert!(
+            matches!(e, CrbmError::Data { .. } | CrbmError::Io { .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("missing.npy"), "{e}");
     }
 
     /// A 1-D f64 `.npy` image.

@@ -190,9 +190,10 @@ fn load_vector(path: &Path) -> Result<Vec<f64>, DataError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::test_support::{write_mat_v5, MatVar, TempDir};
     use crate::data::validate::FCD_CDF_BINS;
     use crate::data::write_npy_f64;
+    use arrays::test_support::{write_mat_v5, MatVar, TempDir};
+    use arrays::ArrayError;
 
     /// The reference data beside the repository (crate directory read at run time, as cargo
     /// sets it for tests: a shared target dir may hold a binary compiled at another path).
@@ -278,7 +279,10 @@ mod tests {
         let names = crate::data::list_mat_variables(&desc).expect("list");
         assert_eq!(names.len(), 1, "{names:?}");
         let err = read_mat_vector(&desc, &names[0]).expect_err("cell array");
-        assert!(matches!(err, DataError::MatUnsupported { .. }), "{err:?}");
+        assert!(
+            matches!(err, DataError::Array(ArrayError::MatUnsupported { .. })),
+            "{err:?}"
+        );
     }
 
     /// A valid 4-region split in `dir`, written as the reference layout.
@@ -329,7 +333,10 @@ mod tests {
         let (err, msg) = load_err("emp-truncated", |d| {
             std::fs::write(d.join("sc_train.csv"), "0,3,0,1\n3,0,2,0\n0,2,0,5\n1,0,5").expect("w");
         });
-        assert!(matches!(err, DataError::Ragged { line: 4, .. }), "{err:?}");
+        assert!(
+            matches!(err, DataError::Array(ArrayError::Ragged { line: 4, .. })),
+            "{err:?}"
+        );
         assert!(msg.contains("sc_train.csv"), "{msg}");
     }
 
@@ -407,7 +414,7 @@ mod tests {
             );
         });
         assert!(
-            matches!(err, DataError::MatMissingVariable { ref name, .. } if name == "train_aveM"),
+            matches!(err, DataError::Array(ArrayError::MatMissingVariable { ref name, .. }) if name == "train_aveM"),
             "{err:?}"
         );
         assert!(

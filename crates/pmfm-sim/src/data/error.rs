@@ -30,35 +30,6 @@ pub enum DataError {
         source: std::io::Error,
     },
 
-    /// A text field that is not a number.
-    #[error("{}:{line}:{col}: cannot parse {token:?} as a number", .path.display())]
-    Parse {
-        /// The text file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// 1-based character column where the field starts.
-        col: usize,
-        /// The offending field (shortened to 40 characters).
-        token: String,
-    },
-
-    /// A text row with a different number of values than the first row.
-    #[error(
-        "{}:{line}: row has {found} values but the first row has {expected} (ragged or truncated file)",
-        .path.display()
-    )]
-    Ragged {
-        /// The text file.
-        path: PathBuf,
-        /// 1-based line number of the short or long row.
-        line: usize,
-        /// Number of values in the first data row.
-        expected: usize,
-        /// Number of values in this row.
-        found: usize,
-    },
-
     /// A file without a single value in it.
     #[error("{}: no values found (empty file)", .path.display())]
     Empty {
@@ -253,60 +224,11 @@ pub enum DataError {
         last: f64,
     },
 
-    /// A MATLAB file that lacks the variable asked for.
-    #[error(
-        "{}: no variable `{name}` (variables present: {})",
-        .path.display(), fmt_names(.available)
-    )]
-    MatMissingVariable {
-        /// The `.mat` file.
-        path: PathBuf,
-        /// The variable asked for.
-        name: String,
-        /// Names of all variables found in the file.
-        available: Vec<String>,
-    },
-
-    /// A MATLAB variable that exists but cannot be read as a real numeric array.
-    #[error("{}: variable `{name}` {reason}", .path.display())]
-    MatUnsupported {
-        /// The `.mat` file.
-        path: PathBuf,
-        /// The variable.
-        name: String,
-        /// Why, e.g. "is a cell array, expected a real numeric array".
-        reason: String,
-    },
-
-    /// A file that is not a readable MATLAB v5/v7 (`-v7`, `-v6`) MAT-file.
-    #[error("{}: not a readable MATLAB v5 MAT-file: {reason}", .path.display())]
-    MatUnreadable {
-        /// The `.mat` file.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
-
-    /// An `.npy` file whose element type cannot be converted to `f64`.
-    #[error(
-        "{}: unsupported npy dtype {descr}, expected float64 ('<f8') or float32 ('<f4') (integers are also accepted)",
-        .path.display()
-    )]
-    NpyDtype {
-        /// The `.npy` file.
-        path: PathBuf,
-        /// The dtype descriptor from the header.
-        descr: String,
-    },
-
-    /// An `.npy` file with a malformed header or data section.
-    #[error("{}: not a readable .npy file: {reason}", .path.display())]
-    NpyUnreadable {
-        /// The `.npy` file.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// A file the `arrays` reader could not read: a text field that is not a number or a
+    /// ragged row (with `line:col`), a damaged or unsupported `.npy`, a MAT-file that is not
+    /// v5, lacks the variable (listing those present) or holds it in another class.
+    #[error(transparent)]
+    Array(arrays::ArrayError),
 }
 
 impl DataError {
@@ -315,8 +237,6 @@ impl DataError {
         match self {
             DataError::NotFound { path, .. }
             | DataError::Io { path, .. }
-            | DataError::Parse { path, .. }
-            | DataError::Ragged { path, .. }
             | DataError::Empty { path }
             | DataError::NonFinite { path, .. }
             | DataError::NotSquare { path, .. }
@@ -330,12 +250,45 @@ impl DataError {
             | DataError::RegionMismatch { path, .. }
             | DataError::CdfLength { path, .. }
             | DataError::CdfNotMonotone { path, .. }
-            | DataError::CdfDegenerate { path, .. }
-            | DataError::MatMissingVariable { path, .. }
-            | DataError::MatUnsupported { path, .. }
-            | DataError::MatUnreadable { path, .. }
-            | DataError::NpyDtype { path, .. }
-            | DataError::NpyUnreadable { path, .. } => path,
+            | DataError::CdfDegenerate { path, .. } => path,
+            DataError::Array(e) => e.path(),
+        }
+    }
+}
+
+/// The reader's own kinds of failure keep their `DataError` variants (same messages);
+/// the format-specific ones are wrapped in [`DataError::Array`].
+impl From<arrays::ArrayError> for DataError {
+    fn from(e: arrays::ArrayError) -> Self {
+        use arrays::ArrayError as A;
+        match e {
+            A::NotFound { path } => DataError::NotFound {
+                path,
+                also_tried: Vec::new(),
+            },
+            A::Io { path, source } => DataError::Io { path, source },
+            A::Empty { path } => DataError::Empty { path },
+            A::WrongShape {
+                path,
+                expected,
+                shape,
+            } => DataError::WrongShape {
+                path,
+                expected,
+                shape,
+            },
+            A::ShapeMismatch {
+                path,
+                shape,
+                expected,
+                found,
+            } => DataError::ShapeMismatch {
+                path,
+                shape,
+                expected,
+                found,
+            },
+            other => DataError::Array(other),
         }
     }
 }
@@ -359,16 +312,4 @@ fn fmt_also_tried(paths: &[PathBuf]) -> String {
     }
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     format!(" (also looked for {})", names.join(", "))
-}
-
-fn fmt_names(names: &[String]) -> String {
-    if names.is_empty() {
-        "none".to_string()
-    } else {
-        names
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }

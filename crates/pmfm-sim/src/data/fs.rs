@@ -1,9 +1,8 @@
 //! File-system helpers shared by the readers and writers.
 
 use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io;
+use std::path::Path;
 
 use super::DataError;
 
@@ -27,48 +26,16 @@ pub(crate) fn io_error(path: &Path, e: io::Error) -> DataError {
     }
 }
 
-/// Writes `bytes` to `path` so that readers never see a half-written file:
-/// the bytes go to a temporary file in the same directory (same file system,
-/// so the rename is atomic on POSIX), are flushed to disk, then the temporary
-/// file is renamed over `path`.
+/// Writes `bytes` to `path` so that readers never see a half-written file, through the
+/// workspace's one durable atomic write (`jobs::durable::write_atomic`: temporary file in the
+/// same directory, fsync, rename, fsync of the directory). Errors keep the path, as
+/// [`DataError::Io`].
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    // Distinguishes temporary files of concurrent writers in one process.
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| DataError::Io {
+    jobs::durable::write_atomic(path, bytes).map_err(|e| match e {
+        jobs::JobsError::Io { path, source } => DataError::Io { path, source },
+        other => DataError::Io {
             path: path.to_path_buf(),
-            source: io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"),
-        })?;
-    let tmp = dir.join(format!(
-        ".{file_name}.tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-
-    let result = (|| -> io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        // Best effort: the temporary file may not exist if `open` failed.
-        let _ = fs::remove_file(&tmp);
-        return Err(DataError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        });
-    }
-    Ok(())
+            source: io::Error::other(other.to_string()),
+        },
+    })
 }

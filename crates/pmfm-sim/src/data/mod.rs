@@ -3,33 +3,31 @@
 //! - [`EmpiricalData::load_dir`] reads one split of the reference layout
 //!   (`sc_{split}.csv`, `fc_{split}.csv`, `fcd_{split}.mat`, `myelin.csv`,
 //!   `rsfc_gradient.csv`, or `.npy` twins) and validates it.
-//! - Readers for the formats involved: text tables ([`read_matrix_csv`],
-//!   [`read_vector_txt`]), MATLAB v5/v7 MAT-files ([`read_mat_vector`]) and
-//!   NumPy `.npy` ([`read_npy`]); atomic `.npy` writers ([`write_npy_f64`],
-//!   [`write_npy_f32`]).
+//! - `formats`: the formats involved, read by the workspace's one reader per format
+//!   (the `arrays` crate): text tables ([`read_matrix_csv`], [`read_vector_txt`]),
+//!   MATLAB v5/v7 MAT-files ([`read_mat_vector`], [`read_mat_matrix`],
+//!   [`list_mat_variables`]) and NumPy `.npy` ([`read_npy`]); atomic `.npy` writers
+//!   ([`write_npy_f64`], [`write_npy_f32`]).
+//! - `fs`: whole-file reads and the durable atomic write.
 //! - [`validate`] holds the individual checks, usable on any array.
 //!
 //! Every failure is a [`DataError`] that names the file; no input file, however
 //! malformed, makes these functions panic.
 
-mod csv;
 mod empirical;
 mod error;
+mod formats;
 mod fs;
-mod mat;
 mod matrix;
-mod npy;
 pub mod validate;
 
-#[cfg(test)]
-mod test_support;
-
-pub use csv::{read_matrix_csv, read_vector_txt};
 pub use empirical::EmpiricalData;
 pub use error::DataError;
-pub use mat::{list_mat_variables, read_mat_matrix, read_mat_vector};
+pub use formats::{
+    list_mat_variables, read_mat_matrix, read_mat_vector, read_matrix_csv, read_npy,
+    read_vector_txt, write_npy_f32, write_npy_f64,
+};
 pub use matrix::Matrix;
-pub use npy::{read_npy, write_npy_f32, write_npy_f64};
 pub use validate::FCD_CDF_BINS;
 
 #[cfg(test)]

@@ -13,7 +13,8 @@
 //! `miCOMPRESSED` elements wrap one zlib-compressed `miMATRIX` element.
 //!
 //! Every length read from the file is checked against the bytes actually
-//! present, so a corrupt file gives [`DataError::MatUnreadable`], never a panic.
+//! present, and a compressed variable inflates to at most [`MAX_INFLATED_BYTES`], so a
+//! corrupt file gives [`ArrayError::MatUnreadable`], never a panic.
 //! MATLAB v7.3 files (HDF5) are recognised and rejected with a hint.
 
 use std::borrow::Cow;
@@ -22,13 +23,14 @@ use std::path::Path;
 use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
 use miniz_oxide::inflate::TINFLStatus;
 
-use super::fs::read_bytes;
-use super::{DataError, Matrix};
+use crate::decode::{fortran_to_c, to_f64};
+use crate::fs::read_bytes;
+use crate::{Array, ArrayError, Dtype};
 
 const HEADER_LEN: usize = 128;
 /// Upper bound on one decompressed variable (1 GiB): guards against zlib
 /// bombs; the reference FCD variables are 40 kB.
-const MAX_INFLATED_BYTES: usize = 1 << 30;
+pub const MAX_INFLATED_BYTES: usize = 1 << 30;
 /// Decompressed prefix read to learn a variable's name without inflating all
 /// of it (flags 16 B + dims 8+4·ndims + name ≤ 8+64 B, with ample margin).
 const NAME_PREFIX_BYTES: usize = 4096;
@@ -51,65 +53,63 @@ const MI_COMPRESSED: u32 = 15;
 const MX_CLASS_NUMERIC: std::ops::RangeInclusive<u8> = 6..=15;
 const MX_SPARSE: u8 = 5;
 
-/// Reads the real numeric vector `var_name` from a MATLAB v5/v7 file.
+/// Reads the real numeric variable `var_name` from a MATLAB v5/v7 file.
 ///
-/// The variable may have any numeric class (`double`, `single`, `int8` …
-/// `uint64`, `logical`), stored compressed or not, and shape `n×1`, `1×n`
-/// (or `1×…×n×…×1`); values are converted to `f64` (exact for all integers up
-/// to 2⁵³). The reference `fcd_train.mat` holds `train_aveM`, 10000×1
-/// cumulative counts (class `double`, stored as `miINT32`).
+/// The variable may have any numeric class (`double`, `single`, `int8` … `uint64`,
+/// `logical`), stored compressed or not. The [`Array`]'s shape is MATLAB's (rows first),
+/// its values are in C (row-major) order (MATLAB stores column-major; this reorders the
+/// storage, not the matrix), its dtype the element type the values were stored as (the
+/// reference `fcd_train.mat` holds `train_aveM`, 10000×1 cumulative counts of class
+/// `double` stored as `miINT32`).
 ///
-/// Errors: [`DataError::NotFound`], [`DataError::Io`],
-/// [`DataError::MatUnreadable`] (not a v5 file, corrupt, v7.3/HDF5),
-/// [`DataError::MatMissingVariable`] (listing the variables present),
-/// [`DataError::MatUnsupported`] (complex, sparse, cell, struct, char …),
-/// [`DataError::WrongShape`] (not a vector).
-pub fn read_mat_vector(path: impl AsRef<Path>, var_name: &str) -> Result<Vec<f64>, DataError> {
+/// Errors: [`ArrayError::NotFound`], [`ArrayError::Io`], [`ArrayError::MatUnreadable`]
+/// (not a v5 file, corrupt, v7.3/HDF5), [`ArrayError::MatMissingVariable`] (listing the
+/// variables present), [`ArrayError::MatUnsupported`] (complex, sparse, cell, struct,
+/// char …).
+pub fn read(path: impl AsRef<Path>, var_name: &str) -> Result<Array, ArrayError> {
     let path = path.as_ref();
-    let (dims, data) = read_numeric(path, var_name)?;
-    if dims.iter().filter(|&&d| d != 1).count() > 1 {
-        return Err(DataError::WrongShape {
+    parse(path, &read_bytes(path)?, var_name)
+}
+
+/// [`read`] on the bytes of a MAT-file (`path` only names it in errors).
+pub fn parse(path: &Path, bytes: &[u8], var_name: &str) -> Result<Array, ArrayError> {
+    let (dims, dtype, column_major) = read_numeric(path, bytes, var_name)?;
+    let values = fortran_to_c(&dims, column_major);
+    Ok(Array {
+        shape: dims,
+        dtype,
+        values,
+    })
+}
+
+/// Reads the real numeric vector `var_name` (shape `n×1`, `1×n`, or `1×…×n×…×1`).
+/// Errors as for [`read`], plus [`ArrayError::WrongShape`] when it is not a vector.
+pub fn read_vector(path: impl AsRef<Path>, var_name: &str) -> Result<Vec<f64>, ArrayError> {
+    let path = path.as_ref();
+    let a = read(path, var_name)?;
+    if !a.is_vector() {
+        return Err(ArrayError::WrongShape {
             path: path.to_path_buf(),
             expected: format!("variable `{var_name}` to be a vector"),
-            shape: dims,
+            shape: a.shape,
         });
     }
-    Ok(data)
+    Ok(a.values)
 }
 
-/// Reads the real numeric 2-D array `var_name` as a row-major [`Matrix`]
-/// (MATLAB stores column-major; this transposes the storage order, not the
-/// matrix). Errors as for [`read_mat_vector`]; more than two dimensions give
-/// [`DataError::WrongShape`].
-pub fn read_mat_matrix(path: impl AsRef<Path>, var_name: &str) -> Result<Matrix, DataError> {
+/// Names of all variables in a MATLAB v5/v7 file, in file order, whatever their class.
+pub fn list_variables(path: impl AsRef<Path>) -> Result<Vec<String>, ArrayError> {
     let path = path.as_ref();
-    let (dims, data) = read_numeric(path, var_name)?;
-    if dims.len() != 2 {
-        return Err(DataError::WrongShape {
-            path: path.to_path_buf(),
-            expected: format!("variable `{var_name}` to be 2-D"),
-            shape: dims,
-        });
-    }
-    let (rows, cols) = (dims[0], dims[1]);
-    let column_major = Matrix {
-        rows: cols,
-        cols: rows,
-        data,
-    };
-    Ok(column_major.transpose())
+    parse_variable_names(path, &read_bytes(path)?)
 }
 
-/// Names of all variables in a MATLAB v5/v7 file, in file order, whatever
-/// their class.
-pub fn list_mat_variables(path: impl AsRef<Path>) -> Result<Vec<String>, DataError> {
-    let path = path.as_ref();
-    let bytes = read_bytes(path)?;
-    let unreadable = |reason: String| DataError::MatUnreadable {
+/// [`list_variables`] on the bytes of a MAT-file.
+pub fn parse_variable_names(path: &Path, bytes: &[u8]) -> Result<Vec<String>, ArrayError> {
+    let unreadable = |reason: String| ArrayError::MatUnreadable {
         path: path.to_path_buf(),
         reason,
     };
-    let file = MatFile::parse(&bytes).map_err(unreadable)?;
+    let file = MatFile::parse(bytes).map_err(unreadable)?;
     let mut names = Vec::new();
     for element in file.elements() {
         let header = element
@@ -120,14 +120,18 @@ pub fn list_mat_variables(path: impl AsRef<Path>) -> Result<Vec<String>, DataErr
     Ok(names)
 }
 
-/// Shape (MATLAB order) and column-major values of a real numeric variable.
-fn read_numeric(path: &Path, var_name: &str) -> Result<(Vec<usize>, Vec<f64>), DataError> {
-    let bytes = read_bytes(path)?;
-    let unreadable = |reason: String| DataError::MatUnreadable {
+/// Shape (MATLAB order), stored element type and column-major values of a real numeric
+/// variable.
+fn read_numeric(
+    path: &Path,
+    bytes: &[u8],
+    var_name: &str,
+) -> Result<(Vec<usize>, Dtype, Vec<f64>), ArrayError> {
+    let unreadable = |reason: String| ArrayError::MatUnreadable {
         path: path.to_path_buf(),
         reason,
     };
-    let file = MatFile::parse(&bytes).map_err(unreadable)?;
+    let file = MatFile::parse(bytes).map_err(unreadable)?;
     let mut names = Vec::new();
     for element in file.elements() {
         let element = element.map_err(unreadable)?;
@@ -136,7 +140,7 @@ fn read_numeric(path: &Path, var_name: &str) -> Result<(Vec<usize>, Vec<f64>), D
             names.push(header.name);
             continue;
         }
-        let unsupported = |reason: String| DataError::MatUnsupported {
+        let unsupported = |reason: String| ArrayError::MatUnsupported {
             path: path.to_path_buf(),
             name: var_name.to_string(),
             reason,
@@ -160,12 +164,13 @@ fn read_numeric(path: &Path, var_name: &str) -> Result<(Vec<usize>, Vec<f64>), D
             .ok_or_else(|| unreadable(format!("variable `{var_name}` has an overflowing shape")))?;
         let real = read_sub_element(&body, header.data_offset, file.big_endian)
             .map_err(|r| unreadable(format!("variable `{var_name}`: {r}")))?;
-        let data = to_f64(real.data_type, real.bytes, file.big_endian).ok_or_else(|| {
+        let dtype = element_dtype(real.data_type).ok_or_else(|| {
             unreadable(format!(
                 "variable `{var_name}` stores its values with unsupported element type {}",
                 real.data_type
             ))
         })?;
+        let data = to_f64(real.bytes, dtype, file.big_endian);
         if data.len() != n {
             return Err(unreadable(format!(
                 "variable `{var_name}` has shape {:?} ({n} values) but stores {} values",
@@ -173,9 +178,9 @@ fn read_numeric(path: &Path, var_name: &str) -> Result<(Vec<usize>, Vec<f64>), D
                 data.len()
             )));
         }
-        return Ok((header.dims, data));
+        return Ok((header.dims, dtype, data));
     }
-    Err(DataError::MatMissingVariable {
+    Err(ArrayError::MatMissingVariable {
         path: path.to_path_buf(),
         name: var_name.to_string(),
         available: names,
@@ -459,37 +464,19 @@ fn parse_array_header(buf: &[u8], big_endian: bool) -> Result<ArrayHeader, Strin
     })
 }
 
-/// Converts a numeric element's payload to `f64`; `None` for non-numeric types.
-fn to_f64(data_type: u32, bytes: &[u8], big_endian: bool) -> Option<Vec<f64>> {
-    macro_rules! convert {
-        ($t:ty) => {{
-            const W: usize = std::mem::size_of::<$t>();
-            bytes
-                .chunks_exact(W)
-                .map(|c| {
-                    let mut a = [0u8; W];
-                    a.copy_from_slice(c);
-                    let v = if big_endian {
-                        <$t>::from_be_bytes(a)
-                    } else {
-                        <$t>::from_le_bytes(a)
-                    };
-                    v as f64
-                })
-                .collect()
-        }};
-    }
+/// The element type of a numeric data element; `None` for non-numeric types.
+fn element_dtype(data_type: u32) -> Option<Dtype> {
     Some(match data_type {
-        MI_INT8 => convert!(i8),
-        MI_UINT8 => convert!(u8),
-        MI_INT16 => convert!(i16),
-        MI_UINT16 => convert!(u16),
-        MI_INT32 => convert!(i32),
-        MI_UINT32 => convert!(u32),
-        MI_SINGLE => convert!(f32),
-        MI_DOUBLE => convert!(f64),
-        MI_INT64 => convert!(i64),
-        MI_UINT64 => convert!(u64),
+        MI_INT8 => Dtype::Int(1),
+        MI_UINT8 => Dtype::UInt(1),
+        MI_INT16 => Dtype::Int(2),
+        MI_UINT16 => Dtype::UInt(2),
+        MI_INT32 => Dtype::Int(4),
+        MI_UINT32 => Dtype::UInt(4),
+        MI_SINGLE => Dtype::Float(4),
+        MI_DOUBLE => Dtype::Float(8),
+        MI_INT64 => Dtype::Int(8),
+        MI_UINT64 => Dtype::UInt(8),
         _ => return None,
     })
 }
@@ -552,7 +539,7 @@ fn inflate_zlib(input: &[u8], limit: usize) -> Result<(Vec<u8>, bool), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::test_support::{write_mat_v5, write_mat_v5_with_order, MatVar, TempDir};
+    use crate::test_support::{write_mat_v5, write_mat_v5_with_order, MatVar, TempDir};
 
     #[test]
     fn reads_uncompressed_and_compressed_int32_and_double() {
@@ -571,32 +558,27 @@ mod tests {
             ],
         );
         let expected: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
+        assert_eq!(read_vector(&path, "first").expect("plain int32"), expected);
+        assert_eq!(read_vector(&path, "third").expect("zlib int32"), expected);
         assert_eq!(
-            read_mat_vector(&path, "first").expect("plain int32"),
+            read_vector(&path, "fourth").expect("double as int32"),
             expected
         );
         assert_eq!(
-            read_mat_vector(&path, "third").expect("zlib int32"),
-            expected
-        );
-        assert_eq!(
-            read_mat_vector(&path, "fourth").expect("double as int32"),
-            expected
-        );
-        assert_eq!(
-            read_mat_vector(&path, "second").expect("zlib double"),
+            read_vector(&path, "second").expect("zlib double"),
             vec![0.5, -1.25, 3.0]
         );
         // Column-major [[1,2,3],[4,5,6]] comes back row-major.
-        let m = read_mat_matrix(&path, "grid").expect("matrix");
-        assert_eq!((m.rows, m.cols), (2, 3));
-        assert_eq!(m.data, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let m = read(&path, "grid").expect("matrix");
+        assert_eq!((m.shape, m.dtype), (vec![2, 3], Dtype::Float(8)));
+        assert_eq!(m.values, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(read(&path, "fourth").expect("int32").dtype, Dtype::Int(4));
         assert_eq!(
-            list_mat_variables(&path).expect("list"),
+            list_variables(&path).expect("list"),
             vec!["first", "second", "third", "fourth", "grid"]
         );
-        let err = read_mat_vector(&path, "grid").expect_err("2×3 is no vector");
-        assert!(matches!(err, DataError::WrongShape { .. }), "{err:?}");
+        let err = read_vector(&path, "grid").expect_err("2×3 is no vector");
+        assert!(matches!(err, ArrayError::WrongShape { .. }), "{err:?}");
     }
 
     #[test]
@@ -613,11 +595,11 @@ mod tests {
             true,
         );
         assert_eq!(
-            read_mat_vector(&path, "cdf").expect("big-endian int32"),
+            read_vector(&path, "cdf").expect("big-endian int32"),
             vec![0.0, 7.0, 70_000.0, 624_403.0]
         );
         assert_eq!(
-            read_mat_vector(&path, "x").expect("big-endian double"),
+            read_vector(&path, "x").expect("big-endian double"),
             vec![-1.5, 2.25]
         );
     }
@@ -630,9 +612,9 @@ mod tests {
             &path,
             &[MatVar::int32("vali_aveM", &[4, 1], &[0, 1, 2, 3], false)],
         );
-        let err = read_mat_vector(&path, "train_aveM").expect_err("wrong name");
+        let err = read_vector(&path, "train_aveM").expect_err("wrong name");
         match &err {
-            DataError::MatMissingVariable {
+            ArrayError::MatMissingVariable {
                 name, available, ..
             } => {
                 assert_eq!(name, "train_aveM");
@@ -654,13 +636,13 @@ mod tests {
         let dir = TempDir::new("mat-garbage");
         let path = dir.path().join("x.mat");
         std::fs::write(&path, b"0,1,2\n").expect("write");
-        let err = read_mat_vector(&path, "x").expect_err("csv is not mat");
-        assert!(matches!(err, DataError::MatUnreadable { .. }), "{err:?}");
+        let err = read_vector(&path, "x").expect_err("csv is not mat");
+        assert!(matches!(err, ArrayError::MatUnreadable { .. }), "{err:?}");
 
         let mut v73 = vec![b' '; 128];
         v73[..19].copy_from_slice(b"MATLAB 7.3 MAT-file");
         std::fs::write(&path, &v73).expect("write");
-        let err = read_mat_vector(&path, "x").expect_err("v7.3");
+        let err = read_vector(&path, "x").expect_err("v7.3");
         assert!(err.to_string().contains("HDF5"), "{err}");
     }
 
@@ -680,10 +662,14 @@ mod tests {
         let bad = dir.path().join("bad.mat");
         // Every truncation, and pseudo-random byte flips past the header.
         for cut in 0..good.len() {
-            std::fs::write(&bad, &good[..cut]).expect("write");
-            let _ = read_mat_vector(&bad, "a");
-            let _ = list_mat_variables(&bad);
+            // In memory for speed; the last variable is damaged or gone at every cut.
+            let bytes = &good[..cut];
+            let _ = parse(&bad, bytes, "a");
+            let _ = parse_variable_names(&bad, bytes);
+            assert!(parse(&bad, bytes, "b").is_err(), "cut {cut}");
         }
+        let err = read_vector(dir.path().join("none.mat"), "a").expect_err("missing");
+        assert!(matches!(err, ArrayError::NotFound { .. }), "{err:?}");
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         for _ in 0..2000 {
             let mut bytes = good.clone();
@@ -695,8 +681,8 @@ mod tests {
                 bytes[at] = (state >> 32) as u8;
             }
             std::fs::write(&bad, &bytes).expect("write");
-            let _ = read_mat_vector(&bad, "a");
-            let _ = read_mat_vector(&bad, "b");
+            let _ = read_vector(&bad, "a");
+            let _ = read_vector(&bad, "b");
         }
     }
 
@@ -705,8 +691,8 @@ mod tests {
         let dir = TempDir::new("mat-char");
         let path = dir.path().join("c.mat");
         write_mat_v5(&path, &[MatVar::char_array("label", "hello")]);
-        let err = read_mat_vector(&path, "label").expect_err("char");
-        assert!(matches!(err, DataError::MatUnsupported { .. }), "{err:?}");
+        let err = read_vector(&path, "label").expect_err("char");
+        assert!(matches!(err, ArrayError::MatUnsupported { .. }), "{err:?}");
         assert!(err.to_string().contains("char array"), "{err}");
     }
 }

@@ -1,16 +1,19 @@
-//! Test helpers: self-deleting temporary folders and a minimal MATLAB v5 writer.
+//! Test helpers (feature `test-support`): self-deleting temporary folders and a minimal
+//! MATLAB v5 writer, for tests of `.mat` inputs here and in the crates that read them.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A fresh folder under the system temp dir, removed on drop.
-pub(crate) struct TempDir(PathBuf);
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
 
 impl TempDir {
-    pub(crate) fn new(label: &str) -> Self {
+    /// A fresh, empty folder whose name contains `label`.
+    pub fn new(label: &str) -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "pmfm-sim-data-{label}-{}-{}",
+            "arrays-{label}-{}-{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
@@ -19,7 +22,8 @@ impl TempDir {
         TempDir(dir)
     }
 
-    pub(crate) fn path(&self) -> &Path {
+    /// The folder.
+    pub fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -31,7 +35,8 @@ impl Drop for TempDir {
 }
 
 /// One variable for [`write_mat_v5`].
-pub(crate) struct MatVar {
+#[derive(Debug)]
+pub struct MatVar {
     name: String,
     class: u8,
     dims: Vec<i32>,
@@ -42,7 +47,7 @@ pub(crate) struct MatVar {
 
 impl MatVar {
     /// An `int32` array stored as `miINT32` (like the reference `*_aveM`).
-    pub(crate) fn int32(name: &str, dims: &[i32], values: &[i32], compressed: bool) -> Self {
+    pub fn int32(name: &str, dims: &[i32], values: &[i32], compressed: bool) -> Self {
         MatVar {
             name: name.into(),
             class: 12,
@@ -55,7 +60,7 @@ impl MatVar {
 
     /// A `double` array whose integer values are stored as `miINT32`, as
     /// MATLAB saves the reference `*_aveM` CDFs.
-    pub(crate) fn double_stored_as_int32(
+    pub fn double_stored_as_int32(
         name: &str,
         dims: &[i32],
         values: &[i32],
@@ -68,7 +73,7 @@ impl MatVar {
     }
 
     /// A `double` array stored as `miDOUBLE`, values column-major.
-    pub(crate) fn double(name: &str, dims: &[i32], values: &[f64], compressed: bool) -> Self {
+    pub fn double(name: &str, dims: &[i32], values: &[f64], compressed: bool) -> Self {
         MatVar {
             name: name.into(),
             class: 6,
@@ -80,7 +85,7 @@ impl MatVar {
     }
 
     /// A `1×n` char array stored as `miUINT16`.
-    pub(crate) fn char_array(name: &str, text: &str) -> Self {
+    pub fn char_array(name: &str, text: &str) -> Self {
         let units: Vec<u16> = text.encode_utf16().collect();
         MatVar {
             name: name.into(),
@@ -97,12 +102,12 @@ impl MatVar {
 /// ch. 1): header, then one `miMATRIX` element per variable, or an
 /// `miCOMPRESSED` element wrapping it in a zlib stream of stored (level-0)
 /// deflate blocks. Names of ≤ 4 bytes use the small-element format, as MATLAB does.
-pub(crate) fn write_mat_v5(path: &Path, vars: &[MatVar]) {
+pub fn write_mat_v5(path: &Path, vars: &[MatVar]) {
     write_mat_v5_with_order(path, vars, false);
 }
 
 /// [`write_mat_v5`] in either byte order (`big_endian` writes an `MI` file).
-pub(crate) fn write_mat_v5_with_order(path: &Path, vars: &[MatVar], big_endian: bool) {
+pub fn write_mat_v5_with_order(path: &Path, vars: &[MatVar], big_endian: bool) {
     let u32b = |v: u32| {
         if big_endian {
             v.to_be_bytes()
@@ -111,7 +116,7 @@ pub(crate) fn write_mat_v5_with_order(path: &Path, vars: &[MatVar], big_endian: 
         }
     };
     let mut out = Vec::new();
-    let mut text = b"MATLAB 5.0 MAT-file, written by the pmfm-sim data tests".to_vec();
+    let mut text = b"MATLAB 5.0 MAT-file, written by the arrays test support".to_vec();
     text.resize(116, b' ');
     out.extend_from_slice(&text);
     out.extend_from_slice(&[0u8; 8]); // subsystem data offset: none

@@ -1,57 +1,51 @@
-//! Plain-text numeric tables: the reference `sc_*.csv`, `fc_*.csv`,
-//! `fcd_*.csv`, `myelin.csv` and `rsfc_gradient.csv`.
+//! Plain-text numeric tables (`.csv`, `.txt`, `.tsv`).
 //!
-//! Format accepted (what `numpy.savetxt`, MATLAB `writematrix`/`dlmwrite` and
-//! spreadsheets produce): one row per line; fields separated by commas, or by
-//! whitespace when a line has no comma; one trailing comma tolerated; blank
-//! lines and lines starting with `#` skipped; `\r\n` line ends and a UTF-8 BOM
-//! accepted. Numbers use Rust's `f64` syntax, which also accepts `NaN` and
-//! `inf` so that validation (not parsing) reports them with their position.
+//! Format accepted (what `numpy.savetxt`, MATLAB `writematrix`/`dlmwrite` and spreadsheets
+//! produce): one row per line; fields separated by commas, or by whitespace (spaces, tabs)
+//! when a line has no comma; one trailing comma tolerated; blank lines and lines starting
+//! with `#` skipped; `\r\n` line ends and a UTF-8 BOM accepted. Numbers use Rust's `f64`
+//! syntax, which also accepts `NaN` and `inf`, so that validation (not parsing) reports
+//! them with their position. Every row must have as many values as the first.
 
 use std::path::Path;
 
-use super::fs::read_bytes;
-use super::{DataError, Matrix};
+use crate::fs::read_bytes;
+use crate::{Array, ArrayError, Dtype};
 
 /// Longest field echoed back in a parse error.
 const MAX_TOKEN_CHARS: usize = 40;
 
-/// Reads a comma- or whitespace-separated table of numbers.
-///
-/// Returns a `rows × cols` [`Matrix`] (row-major) with one row per non-blank
-/// line. Errors: [`DataError::NotFound`], [`DataError::Io`],
-/// [`DataError::Parse`] (with 1-based `line:col`), [`DataError::Ragged`] when
-/// a row has a different number of values than the first (e.g. a file cut
-/// short), [`DataError::Empty`]. Values are not validated here (NaN passes);
-/// see [`super::validate`].
-pub fn read_matrix_csv(path: impl AsRef<Path>) -> Result<Matrix, DataError> {
+/// Reads a comma- or whitespace-separated table of numbers as a `[rows, cols]` [`Array`]
+/// (row-major, one row per non-blank line). Errors: [`ArrayError::NotFound`],
+/// [`ArrayError::Io`] and those of [`parse`].
+pub fn read(path: impl AsRef<Path>) -> Result<Array, ArrayError> {
     let path = path.as_ref();
-    let bytes = read_bytes(path)?;
-    parse_table(path, &bytes)
+    parse(path, &read_bytes(path)?)
 }
 
-/// Reads a vector of numbers stored one per line (a single comma- or
-/// whitespace-separated row is accepted too).
-///
-/// Returns the values in file order; blank lines (e.g. trailing ones) are
-/// ignored. Errors as for [`read_matrix_csv`], plus [`DataError::WrongShape`]
-/// if the file holds a matrix with more than one row and column.
-pub fn read_vector_txt(path: impl AsRef<Path>) -> Result<Vec<f64>, DataError> {
+/// Reads a vector stored one value per line (a single row is accepted too).
+/// Errors as for [`read`], plus [`ArrayError::WrongShape`] for a matrix with more than
+/// one row and column.
+pub fn read_vector(path: impl AsRef<Path>) -> Result<Vec<f64>, ArrayError> {
     let path = path.as_ref();
-    let m = read_matrix_csv(path)?;
-    if m.rows == 1 || m.cols == 1 {
-        Ok(m.data)
+    let a = read(path)?;
+    if a.is_vector() {
+        Ok(a.values)
     } else {
-        Err(DataError::WrongShape {
+        Err(ArrayError::WrongShape {
             path: path.to_path_buf(),
             expected: "a vector (one value per line)".to_string(),
-            shape: vec![m.rows, m.cols],
+            shape: a.shape,
         })
     }
 }
 
-/// Parses the bytes of a text table; see the module docs for the format.
-pub(crate) fn parse_table(path: &Path, bytes: &[u8]) -> Result<Matrix, DataError> {
+/// Parses the bytes of a text table (`path` only names it in errors).
+///
+/// Errors: [`ArrayError::Parse`] (1-based `line:col`), [`ArrayError::Ragged`] when a row
+/// has a different number of values than the first (e.g. a file cut short),
+/// [`ArrayError::Empty`]. Values are not validated (NaN passes).
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Array, ArrayError> {
     // Invalid UTF-8 becomes U+FFFD, which then fails to parse with a position,
     // a better message than "invalid UTF-8 at byte N".
     let text = String::from_utf8_lossy(bytes);
@@ -67,7 +61,7 @@ pub(crate) fn parse_table(path: &Path, bytes: &[u8]) -> Result<Matrix, DataError
         }
         let before = data.len();
         for (byte_col, field) in split_fields(line) {
-            let value: f64 = field.parse().map_err(|_| DataError::Parse {
+            let value: f64 = field.parse().map_err(|_| ArrayError::Parse {
                 path: path.to_path_buf(),
                 line: line_idx + 1,
                 col: line[..byte_col].chars().count() + 1,
@@ -79,7 +73,7 @@ pub(crate) fn parse_table(path: &Path, bytes: &[u8]) -> Result<Matrix, DataError
         match cols {
             None => cols = Some(found),
             Some(expected) if expected != found => {
-                return Err(DataError::Ragged {
+                return Err(ArrayError::Ragged {
                     path: path.to_path_buf(),
                     line: line_idx + 1,
                     expected,
@@ -91,8 +85,12 @@ pub(crate) fn parse_table(path: &Path, bytes: &[u8]) -> Result<Matrix, DataError
         rows += 1;
     }
     match cols {
-        Some(cols) if cols > 0 => Ok(Matrix { rows, cols, data }),
-        _ => Err(DataError::Empty {
+        Some(cols) if cols > 0 => Ok(Array {
+            shape: vec![rows, cols],
+            dtype: Dtype::Float(8),
+            values: data,
+        }),
+        _ => Err(ArrayError::Empty {
             path: path.to_path_buf(),
         }),
     }
@@ -144,27 +142,33 @@ fn shorten(field: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::test_support::TempDir;
+
+    fn table(bytes: &[u8]) -> Result<Array, ArrayError> {
+        parse(Path::new("t.csv"), bytes)
+    }
 
     #[test]
     fn parses_comma_whitespace_and_mixed_separators() {
-        let p = Path::new("t.csv");
-        let m = parse_table(p, b"1,2,3\n4, 5 ,6\n").expect("comma table");
-        assert_eq!((m.rows, m.cols), (2, 3));
-        assert_eq!(m.data, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let a = table(b"1,2,3\n4, 5 ,6\n").expect("comma table");
+        assert_eq!(a.shape, vec![2, 3]);
+        assert_eq!(a.values, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
 
-        let m = parse_table(p, b"\xef\xbb\xbf 1.5e0\t-2\r\n\r\n3 4e-1\r\n\n\n").expect("ws table");
-        assert_eq!((m.rows, m.cols), (2, 2));
-        assert_eq!(m.data, vec![1.5, -2.0, 3.0, 0.4]);
+        let a = table(b"\xef\xbb\xbf 1.5e0\t-2\r\n\r\n3 4e-1\r\n\n\n").expect("ws table");
+        assert_eq!(a.shape, vec![2, 2]);
+        assert_eq!(a.values, vec![1.5, -2.0, 3.0, 0.4]);
+
+        // Comment lines are skipped.
+        let a = table(b"# header\n1 2\n#\n3 4\n").expect("comments");
+        assert_eq!(a.values, vec![1.0, 2.0, 3.0, 4.0]);
 
         // One trailing comma is tolerated, an empty field in the middle is not.
-        let m = parse_table(p, b"1,2,\n3,4,\n").expect("trailing comma");
-        assert_eq!((m.rows, m.cols), (2, 2));
-        let err = parse_table(p, b"1,,2\n").expect_err("empty field");
+        let a = table(b"1,2,\n3,4,\n").expect("trailing comma");
+        assert_eq!(a.shape, vec![2, 2]);
+        let err = table(b"1,,2\n").expect_err("empty field");
         assert!(
             matches!(
                 err,
-                DataError::Parse {
+                ArrayError::Parse {
                     line: 1,
                     col: 3,
                     ..
@@ -176,9 +180,9 @@ mod tests {
 
     #[test]
     fn parse_error_gives_line_and_column() {
-        let err = parse_table(Path::new("x/fc_train.csv"), b"1,2,3\n4,abc,6\n").expect_err("bad");
+        let err = parse(Path::new("x/fc_train.csv"), b"1,2,3\n4,abc,6\n").expect_err("bad");
         match &err {
-            DataError::Parse {
+            ArrayError::Parse {
                 line, col, token, ..
             } => {
                 assert_eq!((*line, *col), (2, 3));
@@ -188,19 +192,21 @@ mod tests {
         }
         let msg = err.to_string();
         assert!(msg.starts_with("x/fc_train.csv:2:3:"), "{msg}");
+        assert_eq!(err.problem(), "line 2:3: \"abc\" is not a number");
     }
 
     #[test]
     fn truncated_last_row_is_ragged() {
-        let dir = TempDir::new("csv-truncated");
-        let path = dir.path().join("sc_train.csv");
+        let dir = std::env::temp_dir().join(format!("arrays-text-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("sc_train.csv");
         // A 3×3 matrix whose last row was cut short (no trailing newline either).
         std::fs::write(&path, "0,1,2\n1,0,3\n2,3").expect("write");
-        let err = read_matrix_csv(&path).expect_err("truncated file must fail");
+        let err = read(&path).expect_err("truncated file must fail");
         assert!(
             matches!(
                 err,
-                DataError::Ragged {
+                ArrayError::Ragged {
                     line: 3,
                     expected: 3,
                     found: 2,
@@ -209,46 +215,61 @@ mod tests {
             ),
             "{err:?}"
         );
-        assert!(err.to_string().contains("sc_train.csv:3:"), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("sc_train.csv:3:") && msg.contains("columns"),
+            "{msg}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn empty_and_missing_files() {
-        let dir = TempDir::new("csv-empty");
-        let path = dir.path().join("myelin.csv");
-        std::fs::write(&path, "\n\n  \n").expect("write");
-        let err = read_vector_txt(&path).expect_err("empty");
-        assert!(matches!(err, DataError::Empty { .. }), "{err:?}");
-
-        let missing = dir.path().join("nope.csv");
-        let err = read_matrix_csv(&missing).expect_err("missing");
-        assert!(matches!(err, DataError::NotFound { .. }), "{err:?}");
+        let err = table(b"\n\n  \n# only a comment\n").expect_err("empty");
+        assert!(matches!(err, ArrayError::Empty { .. }), "{err:?}");
+        let err = read("/nonexistent/dir/nope.csv").expect_err("missing");
+        assert!(matches!(err, ArrayError::NotFound { .. }), "{err:?}");
         assert!(err.to_string().contains("nope.csv"), "{err}");
     }
 
     #[test]
     fn vector_accepts_column_or_row_but_not_matrix() {
-        let dir = TempDir::new("csv-vector");
-        let col = dir.path().join("col.csv");
+        let dir = std::env::temp_dir().join(format!("arrays-vec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let col = dir.join("col.csv");
         std::fs::write(&col, "1.5\n2\n-3\n\n\n").expect("write");
-        assert_eq!(read_vector_txt(&col).expect("column"), vec![1.5, 2.0, -3.0]);
-        let row = dir.path().join("row.csv");
+        assert_eq!(read_vector(&col).expect("column"), vec![1.5, 2.0, -3.0]);
+        let row = dir.join("row.csv");
         std::fs::write(&row, "1 2 3\n").expect("write");
-        assert_eq!(read_vector_txt(&row).expect("row"), vec![1.0, 2.0, 3.0]);
-        let mat = dir.path().join("mat.csv");
+        assert_eq!(read_vector(&row).expect("row"), vec![1.0, 2.0, 3.0]);
+        let mat = dir.join("mat.csv");
         std::fs::write(&mat, "1,2\n3,4\n").expect("write");
-        let err = read_vector_txt(&mat).expect_err("matrix");
-        assert!(matches!(err, DataError::WrongShape { .. }), "{err:?}");
+        let err = read_vector(&mat).expect_err("matrix");
+        assert!(matches!(err, ArrayError::WrongShape { .. }), "{err:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn nan_parses_so_validation_can_locate_it() {
-        let m = parse_table(Path::new("fc.csv"), b"1,NaN\nnan,1\n").expect("NaN is a number here");
-        assert!(m.data[1].is_nan() && m.data[2].is_nan());
+        let a = table(b"1,NaN\nnan,1\n").expect("NaN is a number here");
+        assert!(a.values[1].is_nan() && a.values[2].is_nan());
     }
 
     #[test]
-    fn garbage_never_panics() {
+    fn garbage_and_binary_files_are_clean_errors() {
+        // A binary file (an .npy header) is not a table.
+        let err = table(b"\x93NUMPY\x01\x00v\x00{'descr': '<f8'}").expect_err("binary");
+        assert!(
+            matches!(
+                err,
+                ArrayError::Parse {
+                    line: 1,
+                    col: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for len in 0..300 {
             let bytes: Vec<u8> = (0..len)
@@ -259,7 +280,7 @@ mod tests {
                     b"0123456789.,-+eE \n\r\tnaNif#\xff\xc3"[(state % 28) as usize]
                 })
                 .collect();
-            let _ = parse_table(Path::new("g.csv"), &bytes);
+            let _ = table(&bytes);
         }
     }
 }
