@@ -90,6 +90,68 @@ pub(crate) fn finite_range(vals: impl Iterator<Item = f64>, log: bool) -> Option
     }
 }
 
+/// The y = x line (identity plots) and each series, as points or as a line, with its legend
+/// entry; points that the axes cannot show (non-finite, or ≤ 0 on a log axis) are skipped.
+fn draw_series<DB, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    series: &[Series],
+    axes: &Axes,
+    points: bool,
+    identity: bool,
+    xr: (f64, f64),
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+    if identity {
+        chart
+            .draw_series(LineSeries::new(
+                [(xr.0, xr.0), (xr.1, xr.1)],
+                BLACK.mix(0.6).stroke_width(1),
+            ))
+            .map_err(err)?
+            .label("y = x")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK));
+    }
+    for (k, s) in series.iter().enumerate() {
+        let color = palette(k);
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|p| {
+                p.0.is_finite()
+                    && p.1.is_finite()
+                    && (!axes.log_x || p.0 > 0.0)
+                    && (!axes.log_y || p.1 > 0.0)
+            })
+            .collect();
+        if points {
+            chart
+                .draw_series(
+                    pts.iter()
+                        .map(|&p| Circle::new(p, 2, color.mix(0.5).filled())),
+                )
+                .map_err(err)?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+        } else {
+            chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                .map_err(err)?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+    }
+    Ok(())
+}
+
 fn draw_on<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     series: &[Series],
@@ -131,48 +193,7 @@ where
                 .axis_desc_style(("sans-serif", 20))
                 .draw()
                 .map_err(err)?;
-            if identity {
-                chart
-                    .draw_series(LineSeries::new(
-                        [(xr.0, xr.0), (xr.1, xr.1)],
-                        BLACK.mix(0.6).stroke_width(1),
-                    ))
-                    .map_err(err)?
-                    .label("y = x")
-                    .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK));
-            }
-            for (k, s) in series.iter().enumerate() {
-                let color = palette(k);
-                let pts: Vec<(f64, f64)> = s
-                    .points
-                    .iter()
-                    .copied()
-                    .filter(|p| {
-                        p.0.is_finite()
-                            && p.1.is_finite()
-                            && (!axes.log_x || p.0 > 0.0)
-                            && (!axes.log_y || p.1 > 0.0)
-                    })
-                    .collect();
-                if points {
-                    chart
-                        .draw_series(
-                            pts.iter()
-                                .map(|&p| Circle::new(p, 2, color.mix(0.5).filled())),
-                        )
-                        .map_err(err)?
-                        .label(s.name.as_str())
-                        .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
-                } else {
-                    chart
-                        .draw_series(LineSeries::new(pts, color.stroke_width(2)))
-                        .map_err(err)?
-                        .label(s.name.as_str())
-                        .legend(move |(x, y)| {
-                            PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
-                        });
-                }
-            }
+            draw_series(&mut chart, series, axes, points, identity, xr)?;
             chart
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.85))

@@ -10,6 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+use plotters::chart::DualCoordChartContext;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -214,6 +216,76 @@ pub fn dual_axis(path: &Path, left: &[Series], right: &[Series], axes: &DualAxes
     render(path, format, &ext, &fig)
 }
 
+impl DualPlot<'_> {
+    /// The left series (points, or lines with markers) and the right series (lines with
+    /// triangles, on the secondary axis), each with its legend entry.
+    fn draw_left_and_right<'a, DB, X, SX>(
+        &self,
+        chart: &mut DualCoordChartContext<
+            'a,
+            DB,
+            Cartesian2d<X, RangedCoordf64>,
+            Cartesian2d<SX, RangedCoordf64>,
+        >,
+        format: Format,
+    ) -> Result<()>
+    where
+        DB: DrawingBackend + 'a,
+        DB::ErrorType: 'static,
+        X: Ranged<ValueType = f64>,
+        SX: Ranged<ValueType = f64>,
+    {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+        let axes = self.axes;
+        let text = |s: &str| shown(s, format);
+        for (k, (name, pts)) in self.left.iter().enumerate() {
+            let color = palette(k);
+            if axes.left_lines {
+                chart
+                    .draw_series(segments(pts, color.stroke_width(2)))
+                    .map_err(err)?
+                    .label(text(name))
+                    .legend(move |(x, y)| {
+                        EmptyElement::at((x, y))
+                            + PathElement::new([(0, 0), (20, 0)], color.stroke_width(2))
+                            + Circle::new((10, 0), 3, color.filled())
+                    });
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(err)?;
+            } else {
+                chart
+                    .draw_series(
+                        pts.iter()
+                            .map(|&p| Circle::new(p, 4, color.mix(0.6).filled())),
+                    )
+                    .map_err(err)?
+                    .label(text(name))
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+            }
+        }
+        for (k, (name, pts)) in self.right.iter().enumerate() {
+            let color = palette(self.left.len() + k);
+            chart
+                .draw_secondary_series(segments(pts, color.stroke_width(2)))
+                .map_err(err)?
+                .label(format!("{} (right axis)", text(name)))
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new([(0, 0), (20, 0)], color.stroke_width(2))
+                        + TriangleMarker::new((10, 0), 5, color.filled())
+                });
+            chart
+                .draw_secondary_series(
+                    pts.iter()
+                        .map(|&p| TriangleMarker::new(p, 5, color.filled())),
+                )
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
 impl Figure for DualPlot<'_> {
     fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, format: Format) -> Result<()>
     where
@@ -249,50 +321,7 @@ impl Figure for DualPlot<'_> {
                     .axis_desc_style(("sans-serif", 20))
                     .draw()
                     .map_err(err)?;
-                for (k, (name, pts)) in self.left.iter().enumerate() {
-                    let color = palette(k);
-                    if axes.left_lines {
-                        chart
-                            .draw_series(segments(pts, color.stroke_width(2)))
-                            .map_err(err)?
-                            .label(text(name))
-                            .legend(move |(x, y)| {
-                                EmptyElement::at((x, y))
-                                    + PathElement::new([(0, 0), (20, 0)], color.stroke_width(2))
-                                    + Circle::new((10, 0), 3, color.filled())
-                            });
-                        chart
-                            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                            .map_err(err)?;
-                    } else {
-                        chart
-                            .draw_series(
-                                pts.iter()
-                                    .map(|&p| Circle::new(p, 4, color.mix(0.6).filled())),
-                            )
-                            .map_err(err)?
-                            .label(text(name))
-                            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
-                    }
-                }
-                for (k, (name, pts)) in self.right.iter().enumerate() {
-                    let color = palette(self.left.len() + k);
-                    chart
-                        .draw_secondary_series(segments(pts, color.stroke_width(2)))
-                        .map_err(err)?
-                        .label(format!("{} (right axis)", text(name)))
-                        .legend(move |(x, y)| {
-                            EmptyElement::at((x, y))
-                                + PathElement::new([(0, 0), (20, 0)], color.stroke_width(2))
-                                + TriangleMarker::new((10, 0), 5, color.filled())
-                        });
-                    chart
-                        .draw_secondary_series(
-                            pts.iter()
-                                .map(|&p| TriangleMarker::new(p, 5, color.filled())),
-                        )
-                        .map_err(err)?;
-                }
+                self.draw_left_and_right(&mut chart, format)?;
                 chart
                     .configure_series_labels()
                     .background_style(WHITE.mix(0.85))
@@ -418,30 +447,22 @@ impl RadarPlot<'_> {
     }
 }
 
-impl Figure for RadarPlot<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, format: Format) -> Result<()>
+type RadarChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A point at radius `r` and angle `a` (radians).
+fn at(r: f64, a: f64) -> (f64, f64) {
+    (r * a.cos(), r * a.sin())
+}
+
+impl RadarPlot<'_> {
+    /// Reference rings, labelled between the first two spokes, and the centre's value.
+    fn draw_rings<DB>(&self, chart: &mut RadarChart<'_, DB>) -> Result<()>
     where
+        DB: DrawingBackend,
         DB::ErrorType: 'static,
     {
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
-        let text = |s: &str| shown(s, format);
-        root.fill(&WHITE).map_err(err)?;
-        let area = root
-            .titled(&text(self.title), ("sans-serif", 26))
-            .map_err(err)?;
-        let (w, h) = area.dim_in_pixel();
-        // A square plotting region keeps the rings round; the legend goes to its right.
-        let side = h.min(w.saturating_sub(260)).max(1);
-        let (plot, legend) = area.split_horizontally(side);
-        let lim = 1.32;
-        let mut chart = ChartBuilder::on(&plot)
-            .margin(10)
-            .build_cartesian_2d(-lim..lim, -lim..lim)
-            .map_err(err)?;
         let n = self.spokes.len();
-        let at = |r: f64, a: f64| (r * a.cos(), r * a.sin());
-
-        // Reference rings, labelled between the first two spokes.
         let label_angle = self.angle(0) - std::f64::consts::PI / n as f64;
         const RINGS: usize = 4;
         for j in 1..=RINGS {
@@ -470,7 +491,17 @@ impl Figure for RadarPlot<'_> {
                 )))
                 .map_err(err)?;
         }
-        // Spokes and their labels at the tips.
+        Ok(())
+    }
+
+    /// Spokes and their labels at the tips.
+    fn draw_spokes<DB>(&self, chart: &mut RadarChart<'_, DB>, format: Format) -> Result<()>
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+        let text = |s: &str| shown(s, format);
         for (i, name) in self.spokes.iter().enumerate() {
             let a = self.angle(i);
             chart
@@ -502,7 +533,16 @@ impl Figure for RadarPlot<'_> {
                 )))
                 .map_err(err)?;
         }
-        // One polygon per vector; the more vectors in a group, the fainter each one.
+        Ok(())
+    }
+
+    /// One polygon per vector; the more vectors in a group, the fainter each one.
+    fn draw_vectors<DB>(&self, chart: &mut RadarChart<'_, DB>) -> Result<()>
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
         for (k, g) in self.groups.iter().enumerate() {
             let color = palette(k);
             let m = g.vectors.len().max(1) as f64;
@@ -536,7 +576,17 @@ impl Figure for RadarPlot<'_> {
                     .map_err(err)?;
             }
         }
-        // Legend.
+        Ok(())
+    }
+
+    /// Each group's colour, name and size, and what a cross means.
+    fn draw_legend<DB>(&self, legend: &DrawingArea<DB, Shift>, format: Format) -> Result<()>
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+        let text = |s: &str| shown(s, format);
         let mut y = 20;
         for (k, g) in self.groups.iter().enumerate() {
             let color = palette(k);
@@ -571,6 +621,34 @@ impl Figure for RadarPlot<'_> {
                 ))
                 .map_err(err)?;
         }
+        Ok(())
+    }
+}
+
+impl Figure for RadarPlot<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, format: Format) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+        let text = |s: &str| shown(s, format);
+        root.fill(&WHITE).map_err(err)?;
+        let area = root
+            .titled(&text(self.title), ("sans-serif", 26))
+            .map_err(err)?;
+        let (w, h) = area.dim_in_pixel();
+        // A square plotting region keeps the rings round; the legend goes to its right.
+        let side = h.min(w.saturating_sub(260)).max(1);
+        let (plot, legend) = area.split_horizontally(side);
+        let lim = 1.32;
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(10)
+            .build_cartesian_2d(-lim..lim, -lim..lim)
+            .map_err(err)?;
+        self.draw_rings(&mut chart)?;
+        self.draw_spokes(&mut chart, format)?;
+        self.draw_vectors(&mut chart)?;
+        self.draw_legend(&legend, format)?;
         root.present().map_err(err)?;
         Ok(())
     }
@@ -718,21 +796,17 @@ pub fn heatmap(
     render(path, format, &ext, &fig)
 }
 
-impl Figure for HeatmapPlot<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, format: Format) -> Result<()>
+impl HeatmapPlot<'_> {
+    /// Axes with cell-edge ticks and the cells, block-averaged when there are more than the
+    /// picture can show.
+    fn draw_cells<DB>(&self, main: &DrawingArea<DB, Shift>, format: Format) -> Result<()>
     where
+        DB: DrawingBackend,
         DB::ErrorType: 'static,
     {
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
         let text = |s: &str| shown(s, format);
         let (nr, nc) = (self.n_rows, self.n_cols);
-        root.fill(&WHITE).map_err(err)?;
-        let area = root
-            .titled(&text(&self.axes.title), ("sans-serif", 26))
-            .map_err(err)?;
-        let (w, _) = area.dim_in_pixel();
-        let (main, bar) = area.split_horizontally(w.saturating_sub(140).max(1));
-
         let (nrf, ncf) = (nr as f64, nc as f64);
         // Ticks sit on cell edges; only whole indices are labelled (small matrices get
         // fractional ticks too).
@@ -789,8 +863,16 @@ impl Figure for HeatmapPlot<'_> {
             })
         });
         chart.draw_series(cells).map_err(err)?;
+        Ok(())
+    }
 
-        // Colour bar.
+    /// The colour scale with its range, and the legend of white and grey.
+    fn draw_colour_bar<DB>(&self, bar: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
         let (_, bh) = bar.dim_in_pixel();
         let mut cb = ChartBuilder::on(&bar)
             .margin_top(45)
@@ -849,6 +931,25 @@ impl Figure for HeatmapPlot<'_> {
             ))
             .map_err(err)?;
         }
+        Ok(())
+    }
+}
+
+impl Figure for HeatmapPlot<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, format: Format) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+        let text = |s: &str| shown(s, format);
+        root.fill(&WHITE).map_err(err)?;
+        let area = root
+            .titled(&text(&self.axes.title), ("sans-serif", 26))
+            .map_err(err)?;
+        let (w, _) = area.dim_in_pixel();
+        let (main, bar) = area.split_horizontally(w.saturating_sub(140).max(1));
+        self.draw_cells(&main, format)?;
+        self.draw_colour_bar(&bar)?;
         root.present().map_err(err)?;
         Ok(())
     }

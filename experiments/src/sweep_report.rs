@@ -5,18 +5,18 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use analysis::connectivity::{
-    adjusted_rand_index, cluster_range_counts, kmeans, pairwise_nrmse, pca_gram,
-    structure_preserved, within_and_across, CouplingSet,
-};
+use analysis::connectivity::CouplingSet;
 use analysis::consistency::{consistency, Consistency};
+use analysis::report::{
+    cluster_couplings, default_shown, nrmse_vector_groups, range_representatives, CouplingClusters,
+};
 use analysis::selection::{
     best_lambda, per_lambda, ranked_good, summary_table, LambdaSummary, SelectionConfig,
 };
 use analysis::sweep::{load_dir_config, write_matrix_npy, STATISTICS};
 use analysis::table::{read_sweep, write_rows, ModelRow};
 use anyhow::{Context, Result};
-use polars::prelude::{Column, DataFrame};
+use polars::prelude::Column;
 
 use crate::output::{read_parquet, write_atomic, write_parquet};
 use crate::plots::{identity, lines, scatter, Axes, Series};
@@ -127,12 +127,7 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
     opts.selection.validate()?;
     let rows = read_sweep(sweep_dir)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    // The good rule of the sweep's own evaluation (clipped nRMSE for the study's models).
-    let mut selection = opts.selection.clone();
-    if let Ok(cfg) = load_dir_config(sweep_dir) {
-        selection.clip_nrmse |= cfg.eval.clip_nrmse;
-    }
-    let sel = &selection;
+    let sel = &sweep_selection(sweep_dir, &opts.selection);
     let summaries = per_lambda(&rows, sel);
     let best = best_lambda(&summaries, sel);
     let good: Vec<ModelRow> = ranked_good(&rows, sel).into_iter().cloned().collect();
@@ -141,95 +136,8 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
         &mut summary_table(&summaries)?,
     )?;
     write_rows(&out.join("good_models.parquet"), &good)?;
-    let mut plots = Vec::new();
+    let mut plots = selection_plots(out, &rows, &summaries, sel)?;
 
-    // λ vs norm, with the percentage of exploded (and bad) models on the second axis.
-    let norm_points: Vec<(f64, f64)> = rows
-        .iter()
-        .filter(|r| !r.exploded)
-        .map(|r| (r.lambda, sel.norm4(r)))
-        .collect();
-    let median: Vec<(f64, f64)> = summaries
-        .iter()
-        .map(|s| (s.lambda, s.norm4_median))
-        .collect();
-    let pct = |f: fn(&LambdaSummary) -> f64| -> Vec<(f64, f64)> {
-        summaries.iter().map(|s| (s.lambda, 100.0 * f(s))).collect()
-    };
-    if norm_points.iter().any(|p| p.1.is_finite()) {
-        plots.extend(both(out, "norm_vs_lambda", |p| {
-            dual_axis(
-                p,
-                &[
-                    Series::new("nRMSE norm (one model)", norm_points.clone()),
-                    Series::new("median over seeds", median.clone()),
-                ],
-                &[
-                    Series::new("% exploded", pct(|s| s.frac_exploded)),
-                    Series::new("% bad", pct(|s| s.frac_bad)),
-                ],
-                &DualAxes {
-                    title: "4-statistic nRMSE norm and explosions vs λ".into(),
-                    x_label: "λ (L2L1)".into(),
-                    y_left_label: "nRMSE norm".into(),
-                    y_right_label: "% of models".into(),
-                    log_x: true,
-                    left_lines: false,
-                },
-            )
-        })?);
-        let per_stat: Vec<Series> = STATISTICS
-            .iter()
-            .enumerate()
-            .map(|(k, (_, name))| {
-                Series::new(
-                    stat_label(name),
-                    summaries
-                        .iter()
-                        .map(|s| (s.lambda, s.mean_nrmse[k]))
-                        .collect(),
-                )
-            })
-            .collect();
-        plots.extend(both(out, "nrmse_per_statistic", |p| {
-            lines(
-                p,
-                &per_stat,
-                &Axes {
-                    title: "nRMSE of each statistic vs λ (mean over seeds)".into(),
-                    x_label: "λ (L2L1)".into(),
-                    y_label: "nRMSE".into(),
-                    log_x: true,
-                    ..Default::default()
-                },
-            )
-        })?);
-        // nRMSE vectors of good and bad models (and the rest).
-        let vec_of = |r: &ModelRow| SelectionConfig::nrmses(r).to_vec();
-        let mut groups = Vec::new();
-        let picks: [(&str, &dyn Fn(&ModelRow) -> bool); 3] = [
-            ("good", &|r| sel.is_good(r)),
-            // Exploded models have no nRMSE vector to draw.
-            ("bad", &|r| sel.is_bad(r) && !r.exploded),
-            ("neither", &|r| !sel.is_good(r) && !sel.is_bad(r)),
-        ];
-        for (name, pick) in picks {
-            let vectors: Vec<Vec<f64>> = rows.iter().filter(|r| pick(r)).map(vec_of).collect();
-            if !vectors.is_empty() {
-                // The legend adds the number of vectors.
-                groups.push(RadarGroup::new(name, vectors));
-            }
-        }
-        if !groups.is_empty() {
-            let labels = STATISTICS.map(|(_, n)| stat_label(n));
-            let spokes = labels.each_ref().map(String::as_str);
-            plots.extend(both(out, "nrmse_polar", |p| {
-                radar(p, &spokes, &groups, "nRMSE vectors of good and bad models")
-            })?);
-        }
-    }
-
-    // The chosen model: identity plots and its coupling heatmap.
     let shown = match opts.model {
         Some(k) => Some(
             rows.iter()
@@ -237,54 +145,12 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
                 .cloned()
                 .with_context(|| format!("--model {k}: no such model in the sweep"))?,
         ),
-        None => good.first().cloned().or_else(|| {
-            rows.iter()
-                .filter(|r| r.norm4.is_finite())
-                .min_by(|a, b| sel.norm4(a).total_cmp(&sel.norm4(b)))
-                .cloned()
-        }),
+        None => default_shown(&rows, &good, sel),
     };
     if let Some(m) = &shown {
-        let stats_path = sweep_dir.join(format!("{}.stats.parquet", m.model_path));
-        if stats_path.is_file() {
-            let df = read_parquet(&stats_path)?;
-            let col = |n: &str| -> Result<Column> {
-                df.column(n)
-                    .cloned()
-                    .with_context(|| format!("{}: missing column '{n}'", stats_path.display()))
-            };
-            let (stat, test, model) = (col("statistic")?, col("test")?, col("model")?);
-            let (stat, test, model) = (stat.str()?, test.f64()?, model.f64()?);
-            for (_, name) in STATISTICS {
-                let pts: Vec<(f64, f64)> = (0..stat.len())
-                    .filter(|&i| stat.get(i) == Some(name))
-                    .filter_map(|i| Some((test.get(i)?, model.get(i)?)))
-                    .collect();
-                if pts.is_empty() {
-                    continue;
-                }
-                plots.extend(both(out, &format!("identity_{name}"), |p| {
-                    identity(
-                        p,
-                        &[Series::new(stat_label(name), pts.clone())],
-                        &Axes {
-                            title: format!(
-                                "{}: model {} (λ = {}) vs held-out data",
-                                stat_label(name),
-                                m.index,
-                                fmt_lambda(m.lambda)
-                            ),
-                            x_label: "test data".into(),
-                            y_label: "model samples".into(),
-                            ..Default::default()
-                        },
-                    )
-                })?);
-            }
-        }
+        plots.extend(identity_plots(sweep_dir, out, m)?);
     }
 
-    // Connectivity: z-scored coupling matrices, PCA, K-means.
     let compared: Vec<ModelRow> = rows
         .iter()
         .filter(|r| match opts.connectivity {
@@ -295,145 +161,25 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
         .cloned()
         .collect();
     let set = CouplingSet::load(sweep_dir, &compared)?;
-    // A z-scored coupling heatmap of one model; `k` groups per side.
-    let heat =
-        |stem: &str, r: &ModelRow, j: &[f64], k: usize, plots: &mut Vec<PathBuf>| -> Result<()> {
-            plots.extend(both(out, stem, |p| {
-                heatmap(
-                    p,
-                    j,
-                    k,
-                    k,
-                    &HeatmapAxes {
-                        title: format!(
-                            "z-scored coupling matrix, model {} (λ = {}, {})",
-                            r.index,
-                            fmt_lambda(r.lambda),
-                            r.range
-                        ),
-                        x_label: "group".into(),
-                        y_label: "group".into(),
-                    },
-                )
-            })?);
-            Ok(())
-        };
     // The shown model is drawn even when it is not among the compared ones (e.g. no model is
     // good and the lowest-norm one is bad).
     if let Some(m) = &shown {
         let own = CouplingSet::load(sweep_dir, std::slice::from_ref(m))?;
         if let Some(j) = own.matrices.first() {
-            heat("couplings_shown", m, j, own.n_groups, &mut plots)?;
+            plots.extend(coupling_heatmap(
+                out,
+                "couplings_shown",
+                m,
+                j,
+                own.n_groups,
+            )?);
         }
     }
-    let mut clustering = None;
-    if set.len() >= 2 {
-        let k = set.n_groups;
-        // One representative per λ range: its lowest-norm model.
-        let mut ranges: Vec<String> = set.rows.iter().map(|r| r.range.clone()).collect();
-        ranges.dedup();
-        for range in &ranges {
-            if let Some((pos, r)) = set
-                .rows
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| &r.range == range)
-                .min_by(|a, b| sel.norm4(a.1).total_cmp(&sel.norm4(b.1)))
-            {
-                heat(
-                    &format!("couplings_{range}"),
-                    r,
-                    &set.matrices[pos],
-                    k,
-                    &mut plots,
-                )?;
-            }
-        }
-
-        let pairwise = pairwise_nrmse(&set.matrices);
-        write_matrix_npy(&out.join("coupling_nrmse.npy"), &pairwise, set.len())?;
-        let pca = pca_gram(&set.matrices, opts.components.max(2))?;
-        let n_clusters = opts.clusters.clamp(1, set.len());
-        let km = kmeans(&pca.scores, n_clusters, 20, opts.seed)?;
-        let model_ranges: Vec<String> = set.rows.iter().map(|r| r.range.clone()).collect();
-        let (within, across) = within_and_across(&pairwise, &km.labels);
-        let mut cols = vec![
-            Column::new(
-                "index".into(),
-                set.rows.iter().map(|r| r.index).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "lambda".into(),
-                set.rows.iter().map(|r| r.lambda).collect::<Vec<_>>(),
-            ),
-            Column::new("range".into(), model_ranges.clone()),
-            Column::new(
-                "cluster".into(),
-                km.labels.iter().map(|&l| l as u64).collect::<Vec<_>>(),
-            ),
-        ];
-        for c in 0..pca.explained.len() {
-            cols.push(Column::new(
-                format!("pc{}", c + 1).into(),
-                pca.scores.iter().map(|s| s[c]).collect::<Vec<_>>(),
-            ));
-        }
-        let mut df = DataFrame::new(set.len(), cols)?;
-        write_parquet(&out.join("models_pca.parquet"), &mut df)?;
-
-        let pc_axes = |title: &str| Axes {
-            title: title.into(),
-            x_label: format!("PC1 ({:.0}% of variance)", 100.0 * pca.explained[0]),
-            y_label: format!("PC2 ({:.0}% of variance)", 100.0 * pca.explained[1]),
-            ..Default::default()
-        };
-        let mut lambdas: Vec<f64> = set.rows.iter().map(|r| r.lambda).collect();
-        lambdas.dedup();
-        // PC1–PC2 scores of the models whose position satisfies `keep`.
-        let scores_where = |name: String, keep: &dyn Fn(usize) -> bool| {
-            let points = (0..set.len())
-                .filter(|&i| keep(i))
-                .map(|i| (pca.scores[i][0], pca.scores[i][1]))
-                .collect();
-            Series::new(name, points)
-        };
-        let by_lambda: Vec<Series> = lambdas
-            .iter()
-            .map(|&l| {
-                scores_where(format!("λ = {}", fmt_lambda(l)), &|i| {
-                    set.rows[i].lambda == l
-                })
-            })
-            .collect();
-        plots.extend(both(out, "pca_by_lambda", |p| {
-            scatter(
-                p,
-                &by_lambda,
-                &pc_axes("Coupling matrices: PCA, coloured by λ"),
-            )
-        })?);
-        let by_cluster: Vec<Series> = (0..n_clusters)
-            .map(|c| scores_where(format!("cluster {c}"), &|i| km.labels[i] == c))
-            .collect();
-        plots.extend(both(out, "pca_by_cluster", |p| {
-            scatter(
-                p,
-                &by_cluster,
-                &pc_axes("Coupling matrices: PCA, coloured by K-means cluster"),
-            )
-        })?);
-        clustering = Some(Clustering {
-            models: opts.connectivity,
-            n_models: set.len(),
-            n_groups: k,
-            explained: pca.explained.clone(),
-            counts: cluster_range_counts(&km.labels, &model_ranges),
-            rand_index: adjusted_rand_index(&km.labels, &model_ranges),
-            nrmse_within: within,
-            nrmse_across: across,
-            structure_correlation: structure_preserved(&set.matrices, &km.labels, k),
-        });
-    }
+    let clustering = if set.len() >= 2 {
+        Some(write_clustering(out, &set, opts, sel, &mut plots)?)
+    } else {
+        None
+    };
 
     let consistency = write_consistency(sweep_dir, out, &rows, &mut plots)?;
 
@@ -454,6 +200,259 @@ pub fn write_report(sweep_dir: &Path, out: &Path, opts: &ReportOptions) -> Resul
     )?;
     summary.plots.sort();
     Ok(summary)
+}
+
+/// The good rule of the sweep's own evaluation (clipped nRMSE for the study's models).
+fn sweep_selection(sweep_dir: &Path, asked: &SelectionConfig) -> SelectionConfig {
+    let mut selection = asked.clone();
+    if let Ok(cfg) = load_dir_config(sweep_dir) {
+        selection.clip_nrmse |= cfg.eval.clip_nrmse;
+    }
+    selection
+}
+
+/// λ vs norm (with the percentage of exploded and bad models on the second axis), each
+/// statistic's nRMSE vs λ and the nRMSE vectors of good and bad models; none when no model
+/// has a finite norm.
+fn selection_plots(
+    out: &Path,
+    rows: &[ModelRow],
+    summaries: &[LambdaSummary],
+    sel: &SelectionConfig,
+) -> Result<Vec<PathBuf>> {
+    let mut plots = Vec::new();
+    let norm_points: Vec<(f64, f64)> = rows
+        .iter()
+        .filter(|r| !r.exploded)
+        .map(|r| (r.lambda, sel.norm4(r)))
+        .collect();
+    if !norm_points.iter().any(|p| p.1.is_finite()) {
+        return Ok(plots);
+    }
+    plots.extend(norm_plot(out, norm_points, summaries)?);
+    let per_stat: Vec<Series> = STATISTICS
+        .iter()
+        .enumerate()
+        .map(|(k, (_, name))| {
+            Series::new(
+                stat_label(name),
+                summaries
+                    .iter()
+                    .map(|s| (s.lambda, s.mean_nrmse[k]))
+                    .collect(),
+            )
+        })
+        .collect();
+    plots.extend(both(out, "nrmse_per_statistic", |p| {
+        lines(
+            p,
+            &per_stat,
+            &Axes {
+                title: "nRMSE of each statistic vs λ (mean over seeds)".into(),
+                x_label: "λ (L2L1)".into(),
+                y_label: "nRMSE".into(),
+                log_x: true,
+                ..Default::default()
+            },
+        )
+    })?);
+    // The legend adds the number of vectors.
+    let groups: Vec<RadarGroup> = nrmse_vector_groups(rows, sel)
+        .into_iter()
+        .map(|(name, vectors)| RadarGroup::new(name, vectors))
+        .collect();
+    if !groups.is_empty() {
+        let labels = STATISTICS.map(|(_, n)| stat_label(n));
+        let spokes = labels.each_ref().map(String::as_str);
+        plots.extend(both(out, "nrmse_polar", |p| {
+            radar(p, &spokes, &groups, "nRMSE vectors of good and bad models")
+        })?);
+    }
+    Ok(plots)
+}
+
+/// λ vs the norm of each model and the median over seeds; % exploded and % bad on the right.
+fn norm_plot(
+    out: &Path,
+    norm_points: Vec<(f64, f64)>,
+    summaries: &[LambdaSummary],
+) -> Result<Vec<PathBuf>> {
+    let median: Vec<(f64, f64)> = summaries
+        .iter()
+        .map(|s| (s.lambda, s.norm4_median))
+        .collect();
+    let pct = |f: fn(&LambdaSummary) -> f64| -> Vec<(f64, f64)> {
+        summaries.iter().map(|s| (s.lambda, 100.0 * f(s))).collect()
+    };
+    both(out, "norm_vs_lambda", |p| {
+        dual_axis(
+            p,
+            &[
+                Series::new("nRMSE norm (one model)", norm_points.clone()),
+                Series::new("median over seeds", median.clone()),
+            ],
+            &[
+                Series::new("% exploded", pct(|s| s.frac_exploded)),
+                Series::new("% bad", pct(|s| s.frac_bad)),
+            ],
+            &DualAxes {
+                title: "4-statistic nRMSE norm and explosions vs λ".into(),
+                x_label: "λ (L2L1)".into(),
+                y_left_label: "nRMSE norm".into(),
+                y_right_label: "% of models".into(),
+                log_x: true,
+                left_lines: false,
+            },
+        )
+    })
+}
+
+/// Model statistic vs held-out data, one plot per statistic, from the model's saved
+/// `.stats.parquet` (none when the model has no such file).
+fn identity_plots(sweep_dir: &Path, out: &Path, m: &ModelRow) -> Result<Vec<PathBuf>> {
+    let mut plots = Vec::new();
+    let stats_path = sweep_dir.join(format!("{}.stats.parquet", m.model_path));
+    if !stats_path.is_file() {
+        return Ok(plots);
+    }
+    let df = read_parquet(&stats_path)?;
+    let col = |n: &str| -> Result<Column> {
+        df.column(n)
+            .cloned()
+            .with_context(|| format!("{}: missing column '{n}'", stats_path.display()))
+    };
+    let (stat, test, model) = (col("statistic")?, col("test")?, col("model")?);
+    let (stat, test, model) = (stat.str()?, test.f64()?, model.f64()?);
+    for (_, name) in STATISTICS {
+        let pts: Vec<(f64, f64)> = (0..stat.len())
+            .filter(|&i| stat.get(i) == Some(name))
+            .filter_map(|i| Some((test.get(i)?, model.get(i)?)))
+            .collect();
+        if pts.is_empty() {
+            continue;
+        }
+        plots.extend(both(out, &format!("identity_{name}"), |p| {
+            identity(
+                p,
+                &[Series::new(stat_label(name), pts.clone())],
+                &Axes {
+                    title: format!(
+                        "{}: model {} (λ = {}) vs held-out data",
+                        stat_label(name),
+                        m.index,
+                        fmt_lambda(m.lambda)
+                    ),
+                    x_label: "test data".into(),
+                    y_label: "model samples".into(),
+                    ..Default::default()
+                },
+            )
+        })?);
+    }
+    Ok(plots)
+}
+
+/// A z-scored coupling heatmap of model `r`; `k` groups per side.
+fn coupling_heatmap(
+    out: &Path,
+    stem: &str,
+    r: &ModelRow,
+    j: &[f64],
+    k: usize,
+) -> Result<Vec<PathBuf>> {
+    both(out, stem, |p| {
+        heatmap(
+            p,
+            j,
+            k,
+            k,
+            &HeatmapAxes {
+                title: format!(
+                    "z-scored coupling matrix, model {} (λ = {}, {})",
+                    r.index,
+                    fmt_lambda(r.lambda),
+                    r.range
+                ),
+                x_label: "group".into(),
+                y_label: "group".into(),
+            },
+        )
+    })
+}
+
+/// The coupling-matrix comparison of `set` (≥ 2 models): one heatmap per λ range, the
+/// pairwise nRMSE (`coupling_nrmse.npy`), PCA and K-means (`models_pca.parquet`, two PCA
+/// scatter plots).
+fn write_clustering(
+    out: &Path,
+    set: &CouplingSet,
+    opts: &ReportOptions,
+    sel: &SelectionConfig,
+    plots: &mut Vec<PathBuf>,
+) -> Result<Clustering> {
+    for (range, pos) in range_representatives(set, sel) {
+        let stem = format!("couplings_{range}");
+        plots.extend(coupling_heatmap(
+            out,
+            &stem,
+            &set.rows[pos],
+            &set.matrices[pos],
+            set.n_groups,
+        )?);
+    }
+    let c = cluster_couplings(set, opts.components, opts.clusters, opts.seed)?;
+    write_matrix_npy(&out.join("coupling_nrmse.npy"), &c.pairwise, set.len())?;
+    write_parquet(&out.join("models_pca.parquet"), &mut c.table(set)?)?;
+    plots.extend(pca_plots(out, set, &c)?);
+    Ok(Clustering {
+        models: opts.connectivity,
+        n_models: set.len(),
+        n_groups: set.n_groups,
+        explained: c.pca.explained.clone(),
+        counts: c.counts,
+        rand_index: c.rand_index,
+        nrmse_within: c.nrmse_within,
+        nrmse_across: c.nrmse_across,
+        structure_correlation: c.structure_correlation,
+    })
+}
+
+/// PC1–PC2 scatter plots of the models, coloured by λ and by K-means cluster.
+fn pca_plots(out: &Path, set: &CouplingSet, c: &CouplingClusters) -> Result<Vec<PathBuf>> {
+    let mut plots = Vec::new();
+    let pc_axes = |title: &str| Axes {
+        title: title.into(),
+        x_label: format!("PC1 ({:.0}% of variance)", 100.0 * c.pca.explained[0]),
+        y_label: format!("PC2 ({:.0}% of variance)", 100.0 * c.pca.explained[1]),
+        ..Default::default()
+    };
+    let mut lambdas: Vec<f64> = set.rows.iter().map(|r| r.lambda).collect();
+    lambdas.dedup();
+    let by_lambda: Vec<Series> = lambdas
+        .iter()
+        .map(|&l| {
+            let points = c.scores_where(|i| set.rows[i].lambda == l);
+            Series::new(format!("λ = {}", fmt_lambda(l)), points)
+        })
+        .collect();
+    plots.extend(both(out, "pca_by_lambda", |p| {
+        scatter(
+            p,
+            &by_lambda,
+            &pc_axes("Coupling matrices: PCA, coloured by λ"),
+        )
+    })?);
+    let by_cluster: Vec<Series> = (0..c.n_clusters)
+        .map(|k| Series::new(format!("cluster {k}"), c.scores_where(|i| c.labels[i] == k)))
+        .collect();
+    plots.extend(both(out, "pca_by_cluster", |p| {
+        scatter(
+            p,
+            &by_cluster,
+            &pc_axes("Coupling matrices: PCA, coloured by K-means cluster"),
+        )
+    })?);
+    Ok(plots)
 }
 
 /// The consistency section's table (`consistency.parquet`) and recordings × recordings
@@ -505,6 +504,18 @@ fn rel(out: &Path, p: &Path) -> String {
 /// The Markdown summary.
 fn markdown(sweep_dir: &Path, out: &Path, s: &ReportSummary, sel: &SelectionConfig) -> String {
     let mut md = String::new();
+    md_selection(&mut md, sweep_dir, s, sel);
+    md_good_models(&mut md, s, sel);
+    md_connectivity(&mut md, s);
+    if let Some(c) = &s.consistency {
+        md_consistency(&mut md, c);
+    }
+    md_plots(&mut md, out, s);
+    md
+}
+
+/// Title, the bad/good rule and the per-λ selection table with the best λ.
+fn md_selection(md: &mut String, sweep_dir: &Path, s: &ReportSummary, sel: &SelectionConfig) {
     let _ = writeln!(md, "# λ sweep report\n");
     let _ = writeln!(
         md,
@@ -559,6 +570,10 @@ fn markdown(sweep_dir: &Path, out: &Path, s: &ReportSummary, sel: &SelectionConf
             );
         }
     }
+}
+
+/// The good models, best first (at most 20).
+fn md_good_models(md: &mut String, s: &ReportSummary, sel: &SelectionConfig) {
     let _ = writeln!(md, "### Good models (best first)\n");
     if s.good.is_empty() {
         let _ = writeln!(md, "None.\n");
@@ -586,6 +601,10 @@ fn markdown(sweep_dir: &Path, out: &Path, s: &ReportSummary, sel: &SelectionConf
         }
         let _ = writeln!(md);
     }
+}
+
+/// The coupling-matrix clustering: PCA variance, cluster × range counts, agreement.
+fn md_connectivity(md: &mut String, s: &ReportSummary) {
     let _ = writeln!(md, "## Functional connectivity\n");
     match &s.clustering {
         Some(c) => {
@@ -627,40 +646,46 @@ fn markdown(sweep_dir: &Path, out: &Path, s: &ReportSummary, sel: &SelectionConf
             );
         }
     }
-    if let Some(c) = &s.consistency {
+}
+
+/// Cross- versus within-recording consistency per λ.
+fn md_consistency(md: &mut String, c: &Consistency) {
+    let _ = writeln!(
+        md,
+        "## Consistency across recordings\n\n{} recordings. Per λ, the mean coupling-matrix \
+         nRMSE and Pearson r (off-diagonal pairs) between models of different recordings \
+         (cross) and between seeds of the same recording (within); exploded models are \
+         left out.\n",
+        c.n_recordings
+    );
+    let _ = writeln!(
+        md,
+        "| λ | range | models | cross nRMSE | cross r | within nRMSE | within r | cross-recording similarity beats within-recording seed-to-seed |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+    for l in &c.per_lambda {
         let _ = writeln!(
             md,
-            "## Consistency across recordings\n\n{} recordings. Per λ, the mean coupling-matrix \
-             nRMSE and Pearson r (off-diagonal pairs) between models of different recordings \
-             (cross) and between seeds of the same recording (within); exploded models are \
-             left out.\n",
-            c.n_recordings
-        );
-        let _ = writeln!(
-            md,
-            "| λ | range | models | cross nRMSE | cross r | within nRMSE | within r | cross-recording similarity beats within-recording seed-to-seed |"
-        );
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
-        for l in &c.per_lambda {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
-                fmt_lambda(l.lambda),
-                l.range,
-                l.n_models,
-                l.cross_nrmse,
-                l.cross_correlation,
-                l.within_nrmse,
-                l.within_correlation,
-                yes_no(l.cross_beats_within)
-            );
-        }
-        let _ = writeln!(
-            md,
-            "\nRecordings × recordings similarity (mean r over λ and seeds): \
-             `consistency_similarity.png`; table: `consistency.parquet`.\n"
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+            fmt_lambda(l.lambda),
+            l.range,
+            l.n_models,
+            l.cross_nrmse,
+            l.cross_correlation,
+            l.within_nrmse,
+            l.within_correlation,
+            yes_no(l.cross_beats_within)
         );
     }
+    let _ = writeln!(
+        md,
+        "\nRecordings × recordings similarity (mean r over λ and seeds): \
+         `consistency_similarity.png`; table: `consistency.parquet`.\n"
+    );
+}
+
+/// Links to every PNG (and its SVG), and the tables.
+fn md_plots(md: &mut String, out: &Path, s: &ReportSummary) {
     let _ = writeln!(md, "## Plots\n");
     for p in s
         .plots
@@ -679,7 +704,6 @@ fn markdown(sweep_dir: &Path, out: &Path, s: &ReportSummary, sel: &SelectionConf
         "Tables: `per_lambda.parquet`, `good_models.parquet`, `models_pca.parquet`, \
          `coupling_nrmse.npy` (pairwise nRMSE of the coupling matrices, in `models_pca` order)."
     );
-    md
 }
 
 /// Prints the report's main findings.

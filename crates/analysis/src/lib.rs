@@ -16,6 +16,8 @@
 //!   ranked.
 //! * [`connectivity`]: coupling-matrix nRMSE, PCA (Gram trick), K-means, cluster × range
 //!   tables, correlation of cluster-mean matrices ("structure preserved").
+//! * [`report`]: the numbers behind a sweep's report: the shown model, one representative
+//!   per λ range, nRMSE vectors of good/bad models, pairwise nRMSE → PCA → K-means → ARI.
 //! * [`consistency`]: several recordings (fish): cross-recording versus within-recording
 //!   (seed-to-seed) coupling-matrix nRMSE and correlation per λ, the recordings ×
 //!   recordings similarity matrix.
@@ -25,6 +27,7 @@ pub mod connectivity;
 pub mod consistency;
 pub mod error;
 pub mod gauss_model;
+pub mod report;
 pub mod selection;
 pub mod sweep;
 pub mod table;

@@ -311,46 +311,61 @@ pub fn run_raster_model(
         n_groups: 0,
     };
     if exploded.is_none() {
-        let eval = EvalConfig {
-            sampling: crbm::stats::SamplingConfig {
-                seed: job.seed,
-                ..cfg.eval.sampling.clone()
-            },
-            seed: job.seed,
-            ..cfg.eval.clone()
-        };
-        let e = evaluate_detailed(&model, &data.split.train, &data.split.test, &eval)?;
-        let r = &e.report;
-        (
-            row.nrmse_v,
-            row.nrmse_h,
-            row.nrmse_vh,
-            row.nrmse_vv,
-            row.nrmse_hh,
-        ) = (r.v, r.h, r.vh, r.vv, r.hh);
-        (row.norm4, row.bad, row.good) = (r.norm4, r.bad, r.good);
-        write_identity_points(
-            &dir.join(format!("{stem}.stats.parquet")),
-            &e.test,
-            &e.model,
-            cfg.identity_points,
-        )?;
-        row.mean_jaccard = data
-            .planted
-            .as_ref()
-            .map(|p| mean_jaccard(&assembly_recovery(&model, p)));
-        if let Some(g) = &data.groups {
-            let j = aggregate_approx_couplings(&model, &data.split.train, &g.of_neuron, g.count)?;
-            if j.iter().all(|x| x.is_finite()) {
-                let rel = format!("{stem}.couplings.npy");
-                write_matrix_npy(&dir.join(&rel), &j, g.count)?;
-                row.couplings_path = Some(rel);
-                row.n_groups = g.count as u64;
-            }
-        }
+        evaluate_raster_model(cfg, data, job, dir, &model, &mut row)?;
     }
     row.eval_s = t1.elapsed().as_secs_f64();
     Ok(row)
+}
+
+/// The held-out nRMSE of a Bernoulli model that trained to the end, its identity points
+/// (`.stats.parquet`), planted-assembly recovery and aggregated couplings, into `row`.
+fn evaluate_raster_model(
+    cfg: &SweepConfig,
+    data: &SweepData,
+    job: &Job,
+    dir: &Path,
+    model: &crbm::Crbm,
+    row: &mut ModelRow,
+) -> Result<()> {
+    let stem = row.model_path.clone();
+    let eval = EvalConfig {
+        sampling: crbm::stats::SamplingConfig {
+            seed: job.seed,
+            ..cfg.eval.sampling.clone()
+        },
+        seed: job.seed,
+        ..cfg.eval.clone()
+    };
+    let e = evaluate_detailed(model, &data.split.train, &data.split.test, &eval)?;
+    let r = &e.report;
+    (
+        row.nrmse_v,
+        row.nrmse_h,
+        row.nrmse_vh,
+        row.nrmse_vv,
+        row.nrmse_hh,
+    ) = (r.v, r.h, r.vh, r.vv, r.hh);
+    (row.norm4, row.bad, row.good) = (r.norm4, r.bad, r.good);
+    write_identity_points(
+        &dir.join(format!("{stem}.stats.parquet")),
+        &e.test,
+        &e.model,
+        cfg.identity_points,
+    )?;
+    row.mean_jaccard = data
+        .planted
+        .as_ref()
+        .map(|p| mean_jaccard(&assembly_recovery(model, p)));
+    if let Some(g) = &data.groups {
+        let j = aggregate_approx_couplings(model, &data.split.train, &g.of_neuron, g.count)?;
+        if j.iter().all(|x| x.is_finite()) {
+            let rel = format!("{stem}.couplings.npy");
+            write_matrix_npy(&dir.join(&rel), &j, g.count)?;
+            row.couplings_path = Some(rel);
+            row.n_groups = g.count as u64;
+        }
+    }
+    Ok(())
 }
 
 /// 1 − mean over hidden units of the participation ratio `(Σ_i w²)² / (N Σ_i w⁴)` of

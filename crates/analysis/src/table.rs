@@ -303,37 +303,20 @@ pub fn from_dataframe(df: &DataFrame, path: &Path) -> Result<Vec<ModelRow>> {
     let couplings_path = c.strs("couplings_path")?;
     let n_groups = c.required_u64s("n_groups")?;
     let n = index.len();
-    let optional = |name: &str| c.has(name);
-    let recording = if optional("recording") {
-        c.required_u64s("recording")?
-    } else {
-        vec![0; n]
-    };
-    let visible = if optional("visible") {
-        c.strs("visible")?
-    } else {
-        vec![None; n]
-    };
-    let exploded_phase = if optional("exploded_phase") {
-        c.strs("exploded_phase")?
-    } else {
-        vec![None; n]
-    };
-    let exploded_sweep = if optional("exploded_sweep") {
-        c.u64s("exploded_sweep")?
-    } else {
-        vec![None; n]
-    };
-    let stability_margin = if optional("stability_margin") {
-        c.f64s_nan("stability_margin")?
-    } else {
-        vec![f64::NAN; n]
-    };
-    let coupling_correlation = if optional("coupling_correlation") {
-        c.f64s("coupling_correlation")?
-    } else {
-        vec![None; n]
-    };
+    let recording = optional_column(c.has("recording"), n, 0, || c.required_u64s("recording"))?;
+    let visible = optional_column(c.has("visible"), n, None, || c.strs("visible"))?;
+    let exploded_phase = optional_column(c.has("exploded_phase"), n, None, || {
+        c.strs("exploded_phase")
+    })?;
+    let exploded_sweep = optional_column(c.has("exploded_sweep"), n, None, || {
+        c.u64s("exploded_sweep")
+    })?;
+    let stability_margin = optional_column(c.has("stability_margin"), n, f64::NAN, || {
+        c.f64s_nan("stability_margin")
+    })?;
+    let coupling_correlation = optional_column(c.has("coupling_correlation"), n, None, || {
+        c.f64s("coupling_correlation")
+    })?;
     let (v, h, vh, vv, hh, norm4) = (v?, h?, vh?, vv?, hh?, norm4?);
     let (train_s, eval_s, sparsity, max_w) = (train_s?, eval_s?, sparsity?, max_w?);
     Ok((0..index.len())
@@ -371,6 +354,21 @@ pub fn from_dataframe(df: &DataFrame, path: &Path) -> Result<Vec<ModelRow>> {
             n_groups: n_groups[k],
         })
         .collect())
+}
+
+/// `read()` when the table has the column, else `n` copies of `missing` (tables written
+/// before the column existed).
+fn optional_column<T: Clone>(
+    present: bool,
+    n: usize,
+    missing: T,
+    read: impl FnOnce() -> Result<Vec<T>>,
+) -> Result<Vec<T>> {
+    if present {
+        read()
+    } else {
+        Ok(vec![missing; n])
+    }
 }
 
 /// Reads a sweep table file.

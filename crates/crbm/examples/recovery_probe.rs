@@ -13,48 +13,88 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use crbm::data::{chronological_split, SplitConfig};
+use crbm::data::{chronological_split, Split, SplitConfig};
 use crbm::penalty::Penalty;
-use crbm::recovery::{assembly_recovery, mean_jaccard};
+use crbm::recovery::{assembly_recovery, mean_jaccard, AssemblyMatch};
 use crbm::rng::lane_rng;
 use crbm::stats::{
     compare, evaluate_detailed, five_statistics, sample_model, EvalConfig, Evaluation, NrmseReport,
     SamplingConfig,
 };
-use crbm::synthetic::SyntheticConfig;
+use crbm::synthetic::{Synthetic, SyntheticConfig};
 use crbm::train::{PcdTrainer, StandardizeConfig, TrainConfig};
 use crbm::Crbm;
 use crbm::SparseBatch;
 use rand::Rng;
 
+/// The `key=value` arguments.
+struct Kv(HashMap<String, String>);
+
+impl Kv {
+    fn from_args() -> Self {
+        Kv(std::env::args()
+            .skip(1)
+            .filter_map(|a| {
+                a.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect())
+    }
+
+    /// The number given for `k`, or `d`.
+    fn f(&self, k: &str, d: f64) -> f64 {
+        self.0
+            .get(k)
+            .map(|v| v.parse::<f64>().unwrap())
+            .unwrap_or(d)
+    }
+}
+
 fn main() {
-    let kv: HashMap<String, String> = std::env::args()
-        .skip(1)
-        .filter_map(|a| {
-            a.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect();
-    let f = |k: &str, d: f64| kv.get(k).map(|v| v.parse::<f64>().unwrap()).unwrap_or(d);
-    let n = f("n", 2000.0) as usize;
-    let k = f("k", 20.0) as usize;
-    let t = f("t", 5000.0) as usize;
-    let size = f("size", 40.0);
-    let seed = f("seed", 0.0) as u64;
+    let kv = Kv::from_args();
+    let seed = kv.f("seed", 0.0) as u64;
+    let (syn, radius) = planted(&kv);
+    let split = chronological_split(&syn.recording.raster, &SplitConfig::default()).unwrap();
+    let mem = &syn.memberships;
+    let (in_any, max_ov) = describe_planted(&syn, radius);
+    let cfg = train_config(&kv, seed);
+    eprintln!("{cfg:?}");
+    let t0 = Instant::now();
+    let model = train(&split.train, &cfg, mem, kv.f("log", 0.0) as usize);
+    let train_s = t0.elapsed().as_secs_f64();
+    let r = assembly_recovery(&model, mem);
+    println!(
+        "train {train_s:.1} s ({:.1} ms/update)",
+        1e3 * train_s / cfg.n_updates as f64
+    );
+    if kv.f("detail", 0.0) != 0.0 {
+        print_details(&model, mem, &r, &in_any, &max_ov);
+    }
+    println!("mean Jaccard {:.3}", mean_jaccard(&r));
+    if kv.f("eval", 1.0) != 0.0 {
+        evaluate_both(&kv, &model, &split, &r, train_s, seed);
+    }
+}
+
+/// The synthetic recording with `k` assemblies of about `size` members among `n` neurons,
+/// and the assembly radius (µm) that gives that size.
+fn planted(kv: &Kv) -> (Synthetic, f64) {
+    let n = kv.f("n", 2000.0) as usize;
+    let size = kv.f("size", 40.0);
     let d = SyntheticConfig::default();
     let [a, b, c] = d.semi_axes;
     let radius = (size / (d.membership_prob * n as f64) * a * b * c).cbrt();
     let syn = SyntheticConfig {
         n_neurons: n,
-        n_assemblies: k,
-        n_frames: t,
+        n_assemblies: kv.f("k", 20.0) as usize,
+        n_frames: kv.f("t", 5000.0) as usize,
         assembly_radius: radius,
-        seed,
-        fire_prob: f("fire", d.fire_prob),
-        p_on: f("p_on", d.p_on),
-        p_off: f("p_off", d.p_off),
-        membership_prob: f("pm", d.membership_prob),
-        shared_fraction: match f("shared", d.shared_fraction.unwrap_or(-1.0)) {
+        seed: kv.f("seed", 0.0) as u64,
+        fire_prob: kv.f("fire", d.fire_prob),
+        p_on: kv.f("p_on", d.p_on),
+        p_off: kv.f("p_off", d.p_off),
+        membership_prob: kv.f("pm", d.membership_prob),
+        shared_fraction: match kv.f("shared", d.shared_fraction.unwrap_or(-1.0)) {
             x if x < 0.0 => None,
             x => Some(x),
         },
@@ -62,9 +102,14 @@ fn main() {
     }
     .generate()
     .unwrap();
-    let split = chronological_split(&syn.recording.raster, &SplitConfig::default()).unwrap();
+    (syn, radius)
+}
+
+/// Prints the planted structure (sizes and pairwise overlaps); returns how many assemblies
+/// each neuron is in and each assembly's largest Jaccard index with another.
+fn describe_planted(syn: &Synthetic, radius: f64) -> (Vec<u32>, Vec<f64>) {
     let mem = &syn.memberships;
-    // Planted structure: sizes and pairwise overlaps.
+    let k = mem.len();
     let sizes: Vec<usize> = mem.iter().map(Vec::len).collect();
     let jac = |x: &[u32], y: &[u32]| {
         let i = x.iter().filter(|a| y.binary_search(a).is_ok()).count();
@@ -78,7 +123,7 @@ fn main() {
                 .fold(0.0, f64::max)
         })
         .collect();
-    let mut in_any = vec![0u32; n];
+    let mut in_any = vec![0u32; syn.recording.raster.n_visible];
     for m in mem {
         for &i in m {
             in_any[i as usize] += 1;
@@ -98,42 +143,48 @@ fn main() {
             .map(|x| (x * 100.0).round() / 100.0)
             .collect::<Vec<_>>()
     );
+    (in_any, max_ov)
+}
 
+/// TrainConfig's defaults with M = 100, overridden by the arguments.
+fn train_config(kv: &Kv, seed: u64) -> TrainConfig {
     let dflt = TrainConfig::default();
-    let lr = f("lr", dflt.learning_rate);
-    let lam = f("lambda", dflt.penalty.lambda());
-    let penalty = match kv.get("penalty").map(String::as_str) {
+    let lr = kv.f("lr", dflt.learning_rate);
+    let lam = kv.f("lambda", dflt.penalty.lambda());
+    let penalty = match kv.0.get("penalty").map(String::as_str) {
         Some("l1") => Penalty::L1 { lambda: lam },
         Some("none") => Penalty::None,
         _ => Penalty::L2L1 { lambda: lam },
     };
-    let batch = f("batch", dflt.batch_size as f64) as usize;
+    let batch = kv.f("batch", dflt.batch_size as f64) as usize;
     let ratio = dflt.learning_rate_final / dflt.learning_rate;
-    let cfg = TrainConfig {
-        n_hidden: f("m", 100.0) as usize,
+    TrainConfig {
+        n_hidden: kv.f("m", 100.0) as usize,
         batch_size: batch,
-        n_chains: f("chains", batch as f64) as usize,
-        gibbs_steps: f("gibbs", dflt.gibbs_steps as f64) as usize,
-        n_updates: f("updates", dflt.n_updates as f64) as usize,
+        n_chains: kv.f("chains", batch as f64) as usize,
+        gibbs_steps: kv.f("gibbs", dflt.gibbs_steps as f64) as usize,
+        n_updates: kv.f("updates", dflt.n_updates as f64) as usize,
         learning_rate: lr,
-        learning_rate_final: f("lr_final", lr * ratio),
-        decay_after: f("decay_after", dflt.decay_after),
+        learning_rate_final: kv.f("lr_final", lr * ratio),
+        decay_after: kv.f("decay_after", dflt.decay_after),
         penalty,
-        standardize_hidden: f("std", dflt.standardize_hidden as u8 as f64) != 0.0,
+        standardize_hidden: kv.f("std", dflt.standardize_hidden as u8 as f64) != 0.0,
         standardize: StandardizeConfig {
-            enabled: f("stdrbm", dflt.standardize.enabled as u8 as f64) != 0.0,
-            damping: f("damp", dflt.standardize.damping),
-            epsilon_v: f("eps_v", dflt.standardize.epsilon_v),
-            epsilon_h: f("eps_h", dflt.standardize.epsilon_h),
+            enabled: kv.f("stdrbm", dflt.standardize.enabled as u8 as f64) != 0.0,
+            damping: kv.f("damp", dflt.standardize.damping),
+            epsilon_v: kv.f("eps_v", dflt.standardize.epsilon_v),
+            epsilon_h: kv.f("eps_h", dflt.standardize.epsilon_h),
         },
         log_every: 0,
         seed,
         ..dflt
-    };
-    eprintln!("{cfg:?}");
-    let log = f("log", 0.0) as usize;
+    }
+}
+
+/// PCD training; every `log` updates (0: never) prints the mean Jaccard so far.
+fn train(frames: &SparseBatch, cfg: &TrainConfig, mem: &[Vec<u32>], log: usize) -> Crbm {
     let t0 = Instant::now();
-    let mut tr = PcdTrainer::new(&split.train, cfg.clone()).unwrap();
+    let mut tr = PcdTrainer::new(frames, cfg.clone()).unwrap();
     while tr.update < cfg.n_updates && tr.step() {
         if log > 0 && tr.update % log == 0 {
             let mut m = tr.model.clone();
@@ -149,63 +200,63 @@ fn main() {
         }
     }
     let (model, rep) = tr.finish();
-    let train_s = t0.elapsed().as_secs_f64();
     assert!(rep.exploded.is_none(), "{:?}", rep.exploded);
-    let r = assembly_recovery(&model, mem);
-    println!(
-        "train {train_s:.1} s ({:.1} ms/update)",
-        1e3 * train_s / cfg.n_updates as f64
+    model
+}
+
+/// nRMSE from the training frames and from a cold start, then the table row.
+fn evaluate_both(
+    kv: &Kv,
+    model: &Crbm,
+    split: &Split,
+    r: &[AssemblyMatch],
+    train_s: f64,
+    seed: u64,
+) {
+    let t1 = Instant::now();
+    let detailed =
+        evaluate_detailed(model, &split.train, &split.test, &EvalConfig::default()).unwrap();
+    let e = detailed.report.clone();
+    print_nrmse("from training frames", &e, t1);
+    if kv.f("hdiag", 0.0) != 0.0 {
+        print_hidden_means(model, &split.train, &detailed, r);
+    }
+    // A second, stricter evaluator in the style of the reference's: chains started away
+    // from the data (independent neurons at the training means), 500 thermalisation
+    // sweeps, then 5 samples 100 sweeps apart per chain (1,500 samples).
+    let t2 = Instant::now();
+    let start = independent_frames(&split.train, 300, seed);
+    let sampling = SamplingConfig {
+        n_chains: 300,
+        burn_in: kv.f("cold_burn", 500.0) as usize,
+        samples_per_chain: 5,
+        thinning: kv.f("cold_thin", 100.0) as usize,
+        seed,
+    };
+    let samples = sample_model(model, &start, &sampling).unwrap();
+    let c = compare(
+        model,
+        &split.train,
+        &split.test,
+        &samples,
+        &EvalConfig::default(),
     );
-    if f("detail", 0.0) != 0.0 {
-        print_details(&model, mem, &r, &in_any, &max_ov);
-    }
-    println!("mean Jaccard {:.3}", mean_jaccard(&r));
-    if f("eval", 1.0) != 0.0 {
-        let t1 = Instant::now();
-        let detailed =
-            evaluate_detailed(&model, &split.train, &split.test, &EvalConfig::default()).unwrap();
-        let e = detailed.report.clone();
-        print_nrmse("from training frames", &e, t1);
-        if f("hdiag", 0.0) != 0.0 {
-            print_hidden_means(&model, &split.train, &detailed, &r);
-        }
-        // A second, stricter evaluator in the style of the reference's: chains started away
-        // from the data (independent neurons at the training means), 500 thermalisation
-        // sweeps, then 5 samples 100 sweeps apart per chain (1,500 samples).
-        let t2 = Instant::now();
-        let start = independent_frames(&split.train, 300, seed);
-        let sampling = SamplingConfig {
-            n_chains: 300,
-            burn_in: f("cold_burn", 500.0) as usize,
-            samples_per_chain: 5,
-            thinning: f("cold_thin", 100.0) as usize,
-            seed,
-        };
-        let samples = sample_model(&model, &start, &sampling).unwrap();
-        let c = compare(
-            &model,
-            &split.train,
-            &split.test,
-            &samples,
-            &EvalConfig::default(),
-        );
-        print_nrmse("cold start", &c, t2);
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let row = |e: &NrmseReport| {
-            format!(
-                "{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.3}",
-                e.norm4, e.v, e.h, e.vh, e.vv, e.hh
-            )
-        };
-        println!(
-            "ROW\t{}\t{}\t{}\t{:.3}\t{:.0}",
-            args.join(" "),
-            row(&e),
-            row(&c),
-            mean_jaccard(&r),
-            train_s
-        );
-    }
+    print_nrmse("cold start", &c, t2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let row = |e: &NrmseReport| {
+        format!(
+            "{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.3}",
+            e.norm4, e.v, e.h, e.vh, e.vv, e.hh
+        )
+    };
+    println!(
+        "ROW\t{}\t{}\t{}\t{:.3}\t{:.0}",
+        args.join(" "),
+        row(&e),
+        row(&c),
+        mean_jaccard(r),
+        train_s
+    );
 }
 
 fn print_nrmse(label: &str, e: &NrmseReport, t: Instant) {

@@ -14,6 +14,7 @@
 //!
 //! Frames are generated in parallel with per-frame random streams (reproducible).
 
+use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, RngCore};
 use rand_distr::{Distribution, LogNormal};
@@ -177,10 +178,35 @@ impl SyntheticConfig {
 
     pub fn generate(&self) -> Result<Synthetic> {
         self.validate()?;
-        let (n, t, k) = (self.n_neurons, self.n_frames, self.n_assemblies);
+        // One stream (lane 0) draws positions, then assemblies, then background rates, in
+        // that order; states (lane 1), frames (lane 2) and sharing (lane 3) have their own.
         let mut rng = lane_rng(self.seed, 0, 0);
+        let coords = self.positions(&mut rng);
+        let (centres, memberships) = self.assemblies(&coords, &mut rng);
+        let assembly_on = self.assembly_states();
+        let background = self.background_rates(&mut rng)?;
+        let rows = self.raster(&background, &assembly_on, &memberships);
+        Ok(Synthetic {
+            recording: Recording {
+                raster: SparseBatch {
+                    n_visible: self.n_neurons,
+                    rows,
+                },
+                coordinates: Some(coords),
+                regions: None,
+                region_names: Vec::new(),
+            },
+            memberships,
+            centres,
+            assembly_on,
+            background,
+        })
+    }
+
+    /// Neuron positions, uniform in the ellipsoid with `semi_axes` (rejection sampling).
+    fn positions(&self, rng: &mut SmallRng) -> Vec<[f64; 3]> {
         let [a, b, c] = self.semi_axes;
-        let coords: Vec<[f64; 3]> = (0..n)
+        (0..self.n_neurons)
             .map(|_| loop {
                 let p = [
                     rng.random_range(-a..a),
@@ -191,11 +217,21 @@ impl SyntheticConfig {
                     break p;
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// Each assembly's centre (a random neuron) and members (neurons within
+    /// `assembly_radius`, each kept with `membership_prob`), then shared members if asked.
+    fn assemblies(
+        &self,
+        coords: &[[f64; 3]],
+        rng: &mut SmallRng,
+    ) -> (Vec<[f64; 3]>, Vec<Vec<u32>>) {
+        let n = self.n_neurons;
         let r2 = self.assembly_radius * self.assembly_radius;
-        let mut centres = Vec::with_capacity(k);
-        let mut memberships = Vec::with_capacity(k);
-        for _ in 0..k {
+        let mut centres = Vec::with_capacity(self.n_assemblies);
+        let mut memberships = Vec::with_capacity(self.n_assemblies);
+        for _ in 0..self.n_assemblies {
             let centre = coords[rng.random_range(0..n)];
             let members: Vec<u32> = (0..n)
                 .filter(|&i| {
@@ -209,24 +245,24 @@ impl SyntheticConfig {
         }
         if let Some(fraction) = self.shared_fraction {
             let mut share_rng = lane_rng(self.seed, 3, 0);
-            share_members(
-                &mut memberships,
-                &centres,
-                &coords,
-                fraction,
-                &mut share_rng,
-            );
+            share_members(&mut memberships, &centres, coords, fraction, &mut share_rng);
         }
+        (centres, memberships)
+    }
+
+    /// On/off state of each assembly in each frame: a two-state Markov chain started from
+    /// its stationary distribution, [assembly][frame].
+    fn assembly_states(&self) -> Vec<Vec<bool>> {
         let stationary_on = if self.p_on + self.p_off > 0.0 {
             self.p_on / (self.p_on + self.p_off)
         } else {
             0.0
         };
-        let assembly_on: Vec<Vec<bool>> = (0..k)
+        (0..self.n_assemblies)
             .map(|q| {
                 let mut r = lane_rng(self.seed, 1, q as u64);
                 let mut on = r.random::<f64>() < stationary_on;
-                (0..t)
+                (0..self.n_frames)
                     .map(|_| {
                         on = if on {
                             r.random::<f64>() >= self.p_off
@@ -237,7 +273,11 @@ impl SyntheticConfig {
                     })
                     .collect()
             })
-            .collect();
+            .collect()
+    }
+
+    /// Each neuron's background spike probability per frame (log-normal, capped at 1).
+    fn background_rates(&self, rng: &mut SmallRng) -> Result<Vec<f64>> {
         let lognormal = LogNormal::new(
             self.background_rate.max(1e-300).ln(),
             self.background_log_sd,
@@ -247,16 +287,27 @@ impl SyntheticConfig {
             value: self.background_rate.to_string(),
             reason: "invalid log-normal",
         })?;
-        let background: Vec<f64> = (0..n)
-            .map(|_| lognormal.sample(&mut rng).min(1.0))
-            .collect();
+        Ok((0..self.n_neurons)
+            .map(|_| lognormal.sample(rng).min(1.0))
+            .collect())
+    }
+
+    /// The active neurons of each frame: background spikes, plus members of the assemblies
+    /// that are on, each firing with `fire_prob` (one stream per frame, frames in parallel).
+    fn raster(
+        &self,
+        background: &[f64],
+        assembly_on: &[Vec<bool>],
+        memberships: &[Vec<u32>],
+    ) -> Vec<Vec<u32>> {
+        let n = self.n_neurons;
         // Background thresholds as 32-bit integers: spike iff u32 < p·2³².
         let thresholds: Vec<u32> = background
             .iter()
             .map(|&p| (p * 4_294_967_296.0).min(4_294_967_295.0) as u32)
             .collect();
         let fire_threshold = (self.fire_prob * 4_294_967_296.0).min(4_294_967_295.0) as u32;
-        let rows: Vec<Vec<u32>> = (0..t)
+        (0..self.n_frames)
             .into_par_iter()
             .map_init(
                 || vec![false; n],
@@ -265,9 +316,9 @@ impl SyntheticConfig {
                     for (h, &th) in hit.iter_mut().zip(&thresholds) {
                         *h = r.next_u32() < th;
                     }
-                    for q in 0..k {
+                    for (q, members) in memberships.iter().enumerate() {
                         if assembly_on[q][f] {
-                            for &i in &memberships[q] {
+                            for &i in members {
                                 if r.next_u32() < fire_threshold {
                                     hit[i as usize] = true;
                                 }
@@ -281,19 +332,7 @@ impl SyntheticConfig {
                         .collect()
                 },
             )
-            .collect();
-        Ok(Synthetic {
-            recording: Recording {
-                raster: SparseBatch { n_visible: n, rows },
-                coordinates: Some(coords),
-                regions: None,
-                region_names: Vec::new(),
-            },
-            memberships,
-            centres,
-            assembly_on,
-            background,
-        })
+            .collect()
     }
 }
 

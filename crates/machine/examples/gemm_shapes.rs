@@ -36,6 +36,70 @@ unsafe fn g(
     );
 }
 
+/// The operands of x[B, N] = h[B, M] · Wᵀ (W stored [N, M]), as addresses so that the
+/// closures timed on rayon threads can share them.
+struct Product {
+    b: usize,
+    m: usize,
+    n: usize,
+    hp: usize,
+    wp: usize,
+    xp: usize,
+}
+
+impl Product {
+    /// (a) dst[B, N] = h · Wᵀ, gemm m = B, n = N (current), over columns n0..n1 of dst.
+    unsafe fn h_wt(&self, n0: usize, n1: usize, par: gemm::Parallelism) {
+        let (b, m, n) = (self.b, self.m, self.n);
+        g(
+            b,
+            n1 - n0,
+            m,
+            (self.xp as *mut f32).add(n0),
+            1,
+            n as isize,
+            self.hp as *const f32,
+            1,
+            m as isize,
+            (self.wp as *const f32).add(n0 * m),
+            m as isize,
+            1,
+            par,
+        )
+    }
+
+    /// (b) dstᵀ[N, B] = W · hᵀ, gemm m = N, n = B, dst strides swapped, rows n0..n1 of W.
+    unsafe fn w_ht(&self, n0: usize, n1: usize, par: gemm::Parallelism) {
+        let (b, m, n) = (self.b, self.m, self.n);
+        g(
+            n1 - n0,
+            b,
+            m,
+            (self.xp as *mut f32).add(n0),
+            n as isize,
+            1,
+            (self.wp as *const f32).add(n0 * m),
+            1,
+            m as isize,
+            self.hp as *const f32,
+            m as isize,
+            1,
+            par,
+        )
+    }
+
+    /// N split in `parts` slabs, one serial product per slab on rayon.
+    fn in_slabs(&self, parts: usize, one: unsafe fn(&Self, usize, usize, gemm::Parallelism)) {
+        let per = self.n.div_ceil(parts);
+        (0..parts).into_par_iter().for_each(|p| {
+            let (n0, n1) = (p * per, ((p + 1) * per).min(self.n));
+            if n0 < n1 {
+                unsafe { one(self, n0, n1, gemm::Parallelism::None) }
+            }
+        })
+    }
+}
+
 fn main() {
     let a: Vec<usize> = std::env::args()
         .skip(1)
@@ -51,106 +115,32 @@ fn main() {
     let mut x = vec![0.0f32; b * n];
     let flop = 2.0 * (b * m * n) as f64;
     let threads = rayon::current_num_threads();
-    let (hp, wp) = (h.as_ptr() as usize, w.as_ptr() as usize);
+    let p = Product {
+        b,
+        m,
+        n,
+        hp: h.as_ptr() as usize,
+        wp: w.as_ptr() as usize,
+        xp: x.as_mut_ptr() as usize,
+    };
     let report = |name: &str, s: f64| println!("{name:<52} {:.1} GFLOP/s", flop / s / 1e9);
-
-    // (a) dst[B, N] = h · Wᵀ, gemm m = B, n = N (current).
-    let xp = x.as_mut_ptr() as usize;
+    let rayon = gemm::Parallelism::Rayon(0);
     report(
         "a: m=B n=N, Rayon(0)",
-        best(&mut || unsafe {
-            g(
-                b,
-                n,
-                m,
-                xp as *mut f32,
-                1,
-                n as isize,
-                hp as *const f32,
-                1,
-                m as isize,
-                wp as *const f32,
-                m as isize,
-                1,
-                gemm::Parallelism::Rayon(0),
-            )
-        }),
+        best(&mut || unsafe { p.h_wt(0, n, rayon) }),
     );
-    // (b) dstᵀ[N, B] = W · hᵀ, gemm m = N, n = B, dst strides swapped.
     report(
         "b: m=N n=B (W·hᵀ into the same dst), Rayon(0)",
-        best(&mut || unsafe {
-            g(
-                n,
-                b,
-                m,
-                xp as *mut f32,
-                n as isize,
-                1,
-                wp as *const f32,
-                1,
-                m as isize,
-                hp as *const f32,
-                m as isize,
-                1,
-                gemm::Parallelism::Rayon(0),
-            )
-        }),
+        best(&mut || unsafe { p.w_ht(0, n, rayon) }),
     );
-    // (c) as (a), N split in `parts` slabs, one serial gemm per slab on rayon.
     for parts in [threads, 4 * threads, 16 * threads] {
-        let per = n.div_ceil(parts);
         report(
             &format!("c: m=B n=N/{parts} slabs, serial each"),
-            best(&mut || {
-                (0..parts).into_par_iter().for_each(|p| unsafe {
-                    let (n0, n1) = (p * per, ((p + 1) * per).min(n));
-                    if n0 >= n1 {
-                        return;
-                    }
-                    g(
-                        b,
-                        n1 - n0,
-                        m,
-                        (xp as *mut f32).add(n0),
-                        1,
-                        n as isize,
-                        hp as *const f32,
-                        1,
-                        m as isize,
-                        (wp as *const f32).add(n0 * m),
-                        m as isize,
-                        1,
-                        gemm::Parallelism::None,
-                    )
-                })
-            }),
+            best(&mut || p.in_slabs(parts, Product::h_wt)),
         );
         report(
             &format!("d: m=N/{parts} n=B slabs (W·hᵀ), serial each"),
-            best(&mut || {
-                (0..parts).into_par_iter().for_each(|p| unsafe {
-                    let (n0, n1) = (p * per, ((p + 1) * per).min(n));
-                    if n0 >= n1 {
-                        return;
-                    }
-                    g(
-                        n1 - n0,
-                        b,
-                        m,
-                        (xp as *mut f32).add(n0),
-                        n as isize,
-                        1,
-                        (wp as *const f32).add(n0 * m),
-                        1,
-                        m as isize,
-                        hp as *const f32,
-                        m as isize,
-                        1,
-                        gemm::Parallelism::None,
-                    )
-                })
-            }),
+            best(&mut || p.in_slabs(parts, Product::w_ht)),
         );
     }
     std::hint::black_box(&x);

@@ -68,6 +68,107 @@ mod field {
     pub const LEN: usize = 9;
 }
 
+/// The step's constants (see [`slot`]), read once per launch.
+#[derive(CubeType)]
+struct StepConsts {
+    dt: f32,
+    decay: f32,
+    gamma: f32,
+    d: f32,
+    inv_d: f32,
+    thr: f32,
+    kappa: f32,
+    gamma_h: f32,
+    dt_tau: f32,
+    inv_alpha: f32,
+    ln_1mrho: f32,
+    inv_rho: f32,
+    k1: f32,
+    k2: f32,
+    k3: f32,
+    scale: f32,
+}
+
+#[cube]
+fn load_consts(consts: &[f32]) -> StepConsts {
+    StepConsts {
+        dt: consts[slot::DT],
+        decay: consts[slot::DECAY],
+        gamma: consts[slot::GAMMA],
+        d: consts[slot::D],
+        inv_d: consts[slot::INV_D],
+        thr: consts[slot::THR],
+        kappa: consts[slot::KAPPA],
+        gamma_h: consts[slot::GAMMA_H],
+        dt_tau: consts[slot::DT_TAU],
+        inv_alpha: consts[slot::INV_ALPHA],
+        ln_1mrho: consts[slot::LN_1MRHO],
+        inv_rho: consts[slot::INV_RHO],
+        k1: consts[slot::K1],
+        k2: consts[slot::K2],
+        k3: consts[slot::K3],
+        scale: consts[slot::SCALE],
+    }
+}
+
+/// The launch's schedule (see [`field`]), read once per launch.
+#[derive(CubeType)]
+struct Schedule {
+    step0: u32,
+    steps: u32,
+    warmup: u32,
+    spt: u32,
+    main_steps: u32,
+    dropped: u32,
+    frame0: u32,
+}
+
+#[cube]
+fn load_schedule(plan: &[u32]) -> Schedule {
+    Schedule {
+        step0: plan[field::STEP0],
+        steps: plan[field::STEPS],
+        warmup: plan[field::WARMUP],
+        spt: plan[field::SPT],
+        main_steps: plan[field::MAIN_STEPS],
+        dropped: plan[field::DROPPED],
+        frame0: plan[field::FRAME0],
+    }
+}
+
+/// S after one Euler–Maruyama step of region r, given its coupling input `cs` = Σ_j C[r, j]·S_j
+/// and its standard normal `noise`; H(x) = x/(1 − e^(−d·x)) by its Taylor series near 0.
+#[allow(clippy::too_many_arguments)]
+#[cube]
+fn next_s(
+    s: f32,
+    cs: f32,
+    self_gain: f32,
+    coupling_gain: f32,
+    drive0: f32,
+    noise_gain: f32,
+    noise: f32,
+    k: &StepConsts,
+) -> f32 {
+    let drive = self_gain * s + coupling_gain * cs + drive0;
+    let zz = k.d * drive;
+    let near = f32::abs(zz) < k.thr;
+    let zs = select(near, k.thr, zz);
+    let closed = zs * k.inv_d / (1.0f32 - f32::exp(-zs));
+    let series = (1.0f32 + zz * 0.5f32 + zz * zz * (1.0f32 / 12.0f32)
+        - zz * zz * zz * zz * (1.0f32 / 720.0f32))
+        * k.inv_d;
+    let h = select(near, series, closed);
+    let ds = k.decay * s + k.gamma * (1.0f32 - s) * h;
+    s + k.dt * ds + noise_gain * noise
+}
+
+/// BOLD of the Balloon–Windkessel state (q, v): scale·(k1(1 − q) + k2(1 − q/v) + k3(1 − v)).
+#[cube]
+fn bold_signal(q: f32, v: f32, k: &StepConsts) -> f32 {
+    k.scale * (k.k1 * (1.0f32 - q) + k.k2 * (1.0f32 - q / v) + k.k3 * (1.0f32 - v))
+}
+
 /// One launch: `steps` Euler–Maruyama steps of every series.
 ///
 /// Buffers (f32 unless noted, row-major):
@@ -113,45 +214,21 @@ fn euler_chunk(
         idx += units;
     }
 
-    let dt = consts[slot::DT];
-    let decay = consts[slot::DECAY];
-    let gamma = consts[slot::GAMMA];
-    let d = consts[slot::D];
-    let inv_d = consts[slot::INV_D];
-    let thr = consts[slot::THR];
-    let kappa = consts[slot::KAPPA];
-    let gamma_h = consts[slot::GAMMA_H];
-    let dt_tau = consts[slot::DT_TAU];
-    let inv_alpha = consts[slot::INV_ALPHA];
-    let ln_1mrho = consts[slot::LN_1MRHO];
-    let inv_rho = consts[slot::INV_RHO];
-    let k1 = consts[slot::K1];
-    let k2 = consts[slot::K2];
-    let k3 = consts[slot::K3];
-    let scale = consts[slot::SCALE];
-
+    let k = load_consts(consts);
     let self_gain = coef[e];
     let drive0 = coef[mn + e];
     let noise_gain = coef[2 * mn + e];
     let coupling_gain = coef[3 * mn + m];
-
     let mut s = state[e];
     let mut z = state[mn + e];
     let mut f = state[2 * mn + e];
     let mut v = state[3 * mn + e];
     let mut q = state[4 * mn + e];
 
-    let step0 = plan[field::STEP0];
-    let steps = plan[field::STEPS];
-    let warmup = plan[field::WARMUP];
-    let spt = plan[field::SPT];
-    let main_steps = plan[field::MAIN_STEPS];
-    let dropped = plan[field::DROPPED];
-    let frame0 = plan[field::FRAME0];
-
+    let sched = load_schedule(plan);
     s_sh[y * n + r] = s;
     sync_cube();
-    for t in 0..steps {
+    for t in 0..sched.steps {
         // Coupling input of region r: Σ_j C[r, j]·S_j of this series.
         // Unrolled (n is known when the kernel is compiled): see MAX_LAUNCH_STEPS.
         let mut cs = 0.0f32;
@@ -159,43 +236,41 @@ fn euler_chunk(
         for j in 0..n {
             cs += c_sh[r * n + j] * s_sh[y * n + j];
         }
-        let drive = self_gain * s + coupling_gain * cs + drive0;
-        let zz = d * drive;
-        let near = f32::abs(zz) < thr;
-        let zs = select(near, thr, zz);
-        let closed = zs * inv_d / (1.0f32 - f32::exp(-zs));
-        let series = (1.0f32 + zz * 0.5f32 + zz * zz * (1.0f32 / 12.0f32)
-            - zz * zz * zz * zz * (1.0f32 / 720.0f32))
-            * inv_d;
-        let h = select(near, series, closed);
-        let ds = decay * s + gamma * (1.0f32 - s) * h;
         let noise = xi[(t as usize * n_dup + dup) * n + r];
-        s = s + dt * ds + noise_gain * noise;
+        s = next_s(
+            s,
+            cs,
+            self_gain,
+            coupling_gain,
+            drive0,
+            noise_gain,
+            noise,
+            &k,
+        );
         // Every unit has read the old S (above) before anyone writes the new one.
         sync_cube();
         s_sh[y * n + r] = s;
         sync_cube();
 
-        let step = step0 + t;
-        if step >= warmup {
-            let i = step - warmup;
-            let v_pow = f32::exp(f32::ln(v) * inv_alpha);
-            let extraction = 1.0f32 - f32::exp(ln_1mrho / f);
-            let dz = s - kappa * z - gamma_h * (f - 1.0f32);
-            let z_next = z + dt * dz;
-            let f_next = f + dt * z;
-            let v_next = v + dt_tau * (f - v_pow);
-            let q_next = q + dt_tau * (f * extraction * inv_rho - q * v_pow / v);
+        let step = sched.step0 + t;
+        if step >= sched.warmup {
+            let i = step - sched.warmup;
+            let v_pow = f32::exp(f32::ln(v) * k.inv_alpha);
+            let extraction = 1.0f32 - f32::exp(k.ln_1mrho / f);
+            let z_next = z + k.dt * (s - k.kappa * z - k.gamma_h * (f - 1.0f32));
+            let f_next = f + k.dt * z;
+            let v_next = v + k.dt_tau * (f - v_pow);
+            let q_next = q + k.dt_tau * (f * extraction * k.inv_rho - q * v_pow / v);
             z = z_next;
             f = f_next;
             v = v_next;
             q = q_next;
             // SimConfig::kept_frame, in the kernel's language.
-            let slot_end = (i + 1) % spt == 0 || i + 1 == main_steps;
-            if slot_end && i / spt >= dropped && active {
-                let row = (i / spt - dropped - frame0) as usize;
-                frames[(row * n_series + m) * n + r] =
-                    scale * (k1 * (1.0f32 - q) + k2 * (1.0f32 - q / v) + k3 * (1.0f32 - v));
+            let spt = sched.spt;
+            let slot_end = (i + 1) % spt == 0 || i + 1 == sched.main_steps;
+            if slot_end && i / spt >= sched.dropped && active {
+                let row = (i / spt - sched.dropped - sched.frame0) as usize;
+                frames[(row * n_series + m) * n + r] = bold_signal(q, v, &k);
             }
         }
     }
@@ -255,36 +330,25 @@ fn frames_in(cfg: &SimConfig, step0: usize, steps: usize) -> std::ops::Range<usi
     }
 }
 
-/// Runs the whole schedule on the device of `client` and returns BOLD as host values,
-/// [series, frames, regions] (series m = d·B + j).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn simulate_kernel(
-    client: &cubecl::client::Client,
-    layout: Layout,
-    cfg: &SimConfig,
-    coupling: &[f64],
-    n: usize,
-    params: &[RegionalParams],
-    n_dup: usize,
-    noise: &mut dyn NoiseSource,
-    chunk: usize,
-) -> Result<Vec<f32>, SimError> {
-    let chunk = chunk.clamp(1, MAX_LAUNCH_STEPS);
-    let b = params.len();
-    let m = n_dup * b;
-    let nc = &cfg.neural;
-    let hc = &cfg.hemo;
-    let cubes = m.div_ceil(layout.per_cube);
-    let max_cubes = client.properties().hardware.max_cube_count.0 as usize;
-    if cubes > max_cubes {
-        return Err(SimError::Config(format!(
-            "{m} series need {cubes} work groups; the device allows {max_cubes}: simulate in smaller batches"
-        )));
-    }
-
+/// S, z, f, v, q of every series at the start: S at `s_init`, z = 0, f = v = q = 1 (rest),
+/// [5, M, N].
+fn initial_state(cfg: &SimConfig, m: usize, n: usize) -> Vec<f32> {
     let mut state = vec![0.0f32; 5 * m * n];
     state[..m * n].fill(cfg.s_init as f32);
     state[2 * m * n..].fill(1.0); // f, v, q at rest; z = 0
+    state
+}
+
+/// The `coef` buffer: self gain, drive and noise gain [3, M, N], then the coupling gain [M]
+/// (series m uses parameter set m mod B).
+fn step_coefficients(
+    cfg: &SimConfig,
+    params: &[RegionalParams],
+    n_dup: usize,
+    n: usize,
+) -> Vec<f32> {
+    let b = params.len();
+    let m = n_dup * b;
     let mut coef = vec![0.0f32; 3 * m * n + m];
     for (series, p) in (0..m).map(|s| (s, &params[s % b])) {
         for r in 0..n {
@@ -295,6 +359,12 @@ pub(crate) fn simulate_kernel(
             coef[3 * m * n + series] = k.coupling_gain as f32;
         }
     }
+    coef
+}
+
+/// The `consts` buffer: the [`slot`] constants, then C [N, N].
+fn step_constants(cfg: &SimConfig, coupling: &[f64], n: usize) -> Vec<f32> {
+    let (nc, hc) = (&cfg.neural, &cfg.hemo);
     let (k1, k2, k3) = hc.k();
     let mut consts = vec![0.0f32; slot::LEN + n * n];
     for (i, x) in [
@@ -320,7 +390,86 @@ pub(crate) fn simulate_kernel(
     for (dst, &c) in consts[slot::LEN..].iter_mut().zip(coupling) {
         *dst = c as f32;
     }
+    consts
+}
 
+/// The [`field`] integers of a launch of `k` steps from global step `done`, whose first kept
+/// frame is `frame0`.
+fn launch_plan(
+    cfg: &SimConfig,
+    done: usize,
+    k: usize,
+    m: usize,
+    b: usize,
+    frame0: usize,
+) -> Result<[u32; field::LEN], SimError> {
+    let mut plan = [0u32; field::LEN];
+    for (i, x) in [
+        (field::STEP0, done),
+        (field::STEPS, k),
+        (field::SERIES, m),
+        (field::SETS, b),
+        (field::WARMUP, cfg.warmup_steps),
+        (field::SPT, cfg.steps_per_tr()),
+        (field::MAIN_STEPS, cfg.main_steps()),
+        (field::DROPPED, cfg.dropped_slots()),
+        (field::FRAME0, frame0),
+    ] {
+        plan[i] = u32::try_from(x).map_err(|_| {
+            SimError::Config(format!(
+                "schedule value {x} does not fit the GPU kernel (u32)"
+            ))
+        })?;
+    }
+    Ok(plan)
+}
+
+/// Copies a launch's frame buffer [kept frames, M, N] into `out` [M, frames, N].
+fn copy_frames(
+    out: &mut [f32],
+    vals: &[f32],
+    kept: std::ops::Range<usize>,
+    m: usize,
+    n: usize,
+    n_frames: usize,
+) {
+    for (row, frame) in kept.enumerate() {
+        for series in 0..m {
+            let src = &vals[(row * m + series) * n..(row * m + series + 1) * n];
+            let dst = (series * n_frames + frame) * n;
+            out[dst..dst + n].copy_from_slice(src);
+        }
+    }
+}
+
+/// Runs the whole schedule on the device of `client` and returns BOLD as host values,
+/// [series, frames, regions] (series m = d·B + j).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn simulate_kernel(
+    client: &cubecl::client::Client,
+    layout: Layout,
+    cfg: &SimConfig,
+    coupling: &[f64],
+    n: usize,
+    params: &[RegionalParams],
+    n_dup: usize,
+    noise: &mut dyn NoiseSource,
+    chunk: usize,
+) -> Result<Vec<f32>, SimError> {
+    let chunk = chunk.clamp(1, MAX_LAUNCH_STEPS);
+    let b = params.len();
+    let m = n_dup * b;
+    let cubes = m.div_ceil(layout.per_cube);
+    let max_cubes = client.properties().hardware.max_cube_count.0 as usize;
+    if cubes > max_cubes {
+        return Err(SimError::Config(format!(
+            "{m} series need {cubes} work groups; the device allows {max_cubes}: simulate in smaller batches"
+        )));
+    }
+
+    let state = initial_state(cfg, m, n);
+    let coef = step_coefficients(cfg, params, n_dup, n);
+    let consts = step_constants(cfg, coupling, n);
     let state_h = client.create_from_slice(f32::as_bytes(&state));
     let coef_h = client.create_from_slice(f32::as_bytes(&coef));
     let consts_h = client.create_from_slice(f32::as_bytes(&consts));
@@ -331,24 +480,7 @@ pub(crate) fn simulate_kernel(
     while let Some((done, k, xi)) = chunks.next()? {
         let kept = frames_in(cfg, done, k);
         let rows = kept.len().max(1);
-        let mut plan = [0u32; field::LEN];
-        for (i, x) in [
-            (field::STEP0, done),
-            (field::STEPS, k),
-            (field::SERIES, m),
-            (field::SETS, b),
-            (field::WARMUP, cfg.warmup_steps),
-            (field::SPT, cfg.steps_per_tr()),
-            (field::MAIN_STEPS, cfg.main_steps()),
-            (field::DROPPED, cfg.dropped_slots()),
-            (field::FRAME0, kept.start),
-        ] {
-            plan[i] = u32::try_from(x).map_err(|_| {
-                SimError::Config(format!(
-                    "schedule value {x} does not fit the GPU kernel (u32)"
-                ))
-            })?;
-        }
+        let plan = launch_plan(cfg, done, k, m, b, kept.start)?;
         let xi_h = client.create_from_slice(f32::as_bytes(xi));
         let plan_h = client.create_from_slice(u32::as_bytes(&plan));
         let frames_h = client.empty(4 * rows * m * n);
@@ -374,14 +506,7 @@ pub(crate) fn simulate_kernel(
             let bytes = client
                 .read_one(frames_h)
                 .map_err(|e| SimError::Config(format!("GPU kernel failed: {e:?}")))?;
-            let vals = f32::from_bytes(&bytes);
-            for (row, frame) in kept.clone().enumerate() {
-                for series in 0..m {
-                    let src = &vals[(row * m + series) * n..(row * m + series + 1) * n];
-                    let dst = (series * n_frames + frame) * n;
-                    out[dst..dst + n].copy_from_slice(src);
-                }
-            }
+            copy_frames(&mut out, f32::from_bytes(&bytes), kept, m, n, n_frames);
         }
     }
     Ok(out)

@@ -172,76 +172,95 @@ impl SimConfig {
     /// Checks the settings once, so the integrator can trust them: every time finite, step
     /// count under [`MAX_STEPS`], kept frames under [`MAX_FRAMES`].
     pub fn validate(&self) -> Result<(), SimError> {
-        let bad = |field: &'static str, value: String, reason: String| {
-            Err(SimError::Schedule {
-                field,
-                value,
-                reason,
-            })
-        };
+        self.validate_times()?;
+        self.validate_step_count()?;
+        self.validate_frames()?;
+        self.validate_engine()?;
+        if self.n_frames() < 3 {
+            return Err(schedule_error(
+                "duration",
+                self.duration.to_string(),
+                format!(
+                    "with burn-in {} s and TR {} s it leaves {} BOLD frames; need at least 3",
+                    self.burn_in,
+                    self.tr,
+                    self.n_frames()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// dt, TR, duration and burn-in: finite, positive, TR ≥ dt, 0 ≤ burn-in < duration.
+    fn validate_times(&self) -> Result<(), SimError> {
         if !(self.dt > 0.0 && self.dt.is_finite()) {
-            return bad(
+            return Err(schedule_error(
                 "dt",
                 self.dt.to_string(),
                 "must be positive and finite".into(),
-            );
+            ));
         }
         if !(self.tr.is_finite() && self.tr >= self.dt) {
-            return bad(
+            return Err(schedule_error(
                 "tr",
                 self.tr.to_string(),
                 format!("must be finite and at least dt ({})", self.dt),
-            );
+            ));
         }
         if !(self.duration > 0.0 && self.duration.is_finite()) {
-            return bad(
+            return Err(schedule_error(
                 "duration",
                 self.duration.to_string(),
                 "must be positive and finite".into(),
-            );
+            ));
         }
         if !(self.burn_in >= 0.0 && self.burn_in < self.duration) {
-            return bad(
+            return Err(schedule_error(
                 "burn_in",
                 self.burn_in.to_string(),
                 format!("need 0 ≤ burn-in < duration ({})", self.duration),
-            );
+            ));
         }
+        Ok(())
+    }
+
+    /// Warm-up plus main-loop steps under [`MAX_STEPS`], blaming the likeliest setting.
+    fn validate_step_count(&self) -> Result<(), SimError> {
         // In f64 before any cast to usize, so 1e15 s or dt = 1e-12 cannot overflow.
         let steps = self.warmup_steps as f64 + self.duration / self.dt + 1.0;
-        if steps > MAX_STEPS as f64 {
-            let field = if self.warmup_steps > MAX_STEPS / 2 {
-                "warmup_steps"
-            } else if self.dt < 1e-3 {
-                "dt"
-            } else {
-                "duration"
-            };
-            let value = match field {
-                "warmup_steps" => self.warmup_steps.to_string(),
-                "dt" => self.dt.to_string(),
-                _ => self.duration.to_string(),
-            };
-            return bad(
-                field,
-                value,
-                format!(
-                    "{} warm-up + {:.3e} main-loop steps exceed the cap of {MAX_STEPS} steps",
-                    self.warmup_steps,
-                    self.duration / self.dt + 1.0
-                ),
-            );
+        if steps <= MAX_STEPS as f64 {
+            return Ok(());
         }
+        let (field, value) = if self.warmup_steps > MAX_STEPS / 2 {
+            ("warmup_steps", self.warmup_steps.to_string())
+        } else if self.dt < 1e-3 {
+            ("dt", self.dt.to_string())
+        } else {
+            ("duration", self.duration.to_string())
+        };
+        Err(schedule_error(
+            field,
+            value,
+            format!(
+                "{} warm-up + {:.3e} main-loop steps exceed the cap of {MAX_STEPS} steps",
+                self.warmup_steps,
+                self.duration / self.dt + 1.0
+            ),
+        ))
+    }
+
+    /// TR a whole number of steps; kept frames under [`MAX_FRAMES`].
+    fn validate_frames(&self) -> Result<(), SimError> {
         let spt = self.steps_per_tr() as f64;
         if ((spt * self.dt - self.tr) / self.tr).abs() > 1e-9 {
-            return bad(
+            return Err(schedule_error(
                 "tr",
                 self.tr.to_string(),
                 format!("must be a whole number of steps of dt ({})", self.dt),
-            );
+            ));
         }
         if self.n_frames() > MAX_FRAMES {
-            return bad(
+            return Err(schedule_error(
                 "duration",
                 self.duration.to_string(),
                 format!(
@@ -249,8 +268,13 @@ impl SimConfig {
                     self.n_frames(),
                     self.tr
                 ),
-            );
+            ));
         }
+        Ok(())
+    }
+
+    /// The fused and kernel engines run in f32 only.
+    fn validate_engine(&self) -> Result<(), SimError> {
         if self.engine == Engine::Fused && self.precision == Precision::F64 {
             return Err(SimError::Config(
                 "the fused CPU engine runs in f32; use the tensor engine for f64".into(),
@@ -261,18 +285,6 @@ impl SimConfig {
                 "the GPU kernel engine runs in f32; use the tensor engine for f64".into(),
             ));
         }
-        if self.n_frames() < 3 {
-            return bad(
-                "duration",
-                self.duration.to_string(),
-                format!(
-                    "with burn-in {} s and TR {} s it leaves {} BOLD frames; need at least 3",
-                    self.burn_in,
-                    self.tr,
-                    self.n_frames()
-                ),
-            );
-        }
         Ok(())
     }
 
@@ -280,6 +292,15 @@ impl SimConfig {
     /// (2 ≤ window < frames: at least two windows, and at least two frames per window).
     pub fn validate_fcd_window(&self, window: usize) -> Result<(), SimError> {
         validate_fcd_window(window, self.n_frames())
+    }
+}
+
+/// A schedule setting that cannot run: the field, its value and why.
+fn schedule_error(field: &'static str, value: String, reason: String) -> SimError {
+    SimError::Schedule {
+        field,
+        value,
+        reason,
     }
 }
 

@@ -16,6 +16,8 @@
 //! * [`evaluator`]: scores θ with the simulator into [`Samples`] rows; [`normalise`] the
 //!   input and target scalings; [`json`] settings comparison for manifests; [`error`] the
 //!   crate's error type.
+//! * [`evaluation`]: reading several tables with their groups, the random or held-out-group
+//!   train/test split, held-out metrics and the per-family metrics table (`train-surrogate`).
 //! * [`transfer`]: predictions row by row with each row's group, held-out group splits and
 //!   per-group metrics.
 //! * [`assumptions`]: the prototype's two assumptions measured: how much simulated FC/FCD and
@@ -25,6 +27,7 @@ pub mod assumptions;
 pub mod design;
 pub mod ensemble;
 pub mod error;
+pub mod evaluation;
 pub mod evaluator;
 pub mod groups;
 pub mod json;

@@ -15,7 +15,7 @@ use std::time::Instant;
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
@@ -421,29 +421,104 @@ impl Surrogate {
         if n == 0 {
             return Err(SurrogateError::Input("no samples to train on".into()));
         }
-        let connectome = match (model.kind, connectome) {
-            (ModelKind::RegionTokens, Some(c)) => {
-                check_connectome(c)?;
-                Some(rounded(c))
-            }
-            (ModelKind::RegionTokens, None) => {
-                return Err(SurrogateError::Config(
-                    "the region-token model needs a connectome".into(),
-                ))
-            }
-            _ => None,
+        let connectome = fit_connectome(model, connectome)?;
+        let conditioning = fit_conditioning(model, groups)?;
+        let split = FitSplit::draw(samples, train)?;
+        let prep = Prepared::new(samples, &split, conditioning.as_ref(), connectome.as_ref())?;
+        let mut run = run_epochs(
+            model,
+            train,
+            &prep,
+            connectome.as_ref(),
+            conditioning.as_ref(),
+            device,
+            start,
+            on_epoch,
+        )?;
+        let (best_epoch, best_loss, final_net) = run.kept(train.restore_best);
+        let wall_s = start.elapsed().as_secs_f64();
+        let summary = FitSummary {
+            n_rows: n,
+            n_train: split.train_rows.len(),
+            n_val: split.val_rows.len(),
+            n_valid_train: split.n_valid_train,
+            best_epoch,
+            best_loss,
+            epochs_run: run.epochs.len(),
+            stopped_early: run.stopped_early,
+            wall_s,
         };
-        let conditioning = match (model.kind, groups) {
-            (ModelKind::GroupMlp, Some(g)) => Some(Conditioning::from_groups(g)?),
-            (ModelKind::GroupMlp, None) => {
-                return Err(SurrogateError::Config(
-                    "the group MLP needs the groups its rows come from".into(),
-                ))
-            }
-            _ => None,
+        let surrogate = Surrogate::assemble(
+            model.clone(),
+            train.clone(),
+            prep.input_norm,
+            prep.target,
+            prep.token_norm,
+            connectome,
+            conditioning,
+            final_net,
+            device,
+            Provenance::default(),
+            summary,
+        )?;
+        let history = TrainHistory {
+            epochs: run.epochs,
+            best_epoch,
+            best_loss,
+            stopped_early: run.stopped_early,
+            train_rows: split.train_rows,
+            val_rows: split.val_rows,
+            wall_s,
         };
+        Ok((surrogate, history))
+    }
+}
 
-        // Split.
+/// The connectome a fit of `model` keeps (rounded as saved): required by the region-token
+/// model, ignored by the others.
+fn fit_connectome(
+    model: &ModelConfig,
+    connectome: Option<&Connectome>,
+) -> Result<Option<Connectome>> {
+    match (model.kind, connectome) {
+        (ModelKind::RegionTokens, Some(c)) => {
+            check_connectome(c)?;
+            Ok(Some(rounded(c)))
+        }
+        (ModelKind::RegionTokens, None) => Err(SurrogateError::Config(
+            "the region-token model needs a connectome".into(),
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// The group descriptors a fit of `model` conditions on: required by the group MLP, ignored
+/// by the others.
+fn fit_conditioning(
+    model: &ModelConfig,
+    groups: Option<&[EmpiricalData]>,
+) -> Result<Option<Conditioning>> {
+    match (model.kind, groups) {
+        (ModelKind::GroupMlp, Some(g)) => Ok(Some(Conditioning::from_groups(g)?)),
+        (ModelKind::GroupMlp, None) => Err(SurrogateError::Config(
+            "the group MLP needs the groups its rows come from".into(),
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// The validation split of a fit: the rows shuffled by the split stream, the first
+/// `round(val_fraction · n)` (at most n − 1) kept for early stopping.
+struct FitSplit {
+    train_rows: Vec<usize>,
+    val_rows: Vec<usize>,
+    /// Valid rows among the training rows (at least one).
+    n_valid_train: usize,
+}
+
+impl FitSplit {
+    fn draw(samples: &Samples, train: &TrainConfig) -> Result<Self> {
+        let n = samples.len();
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut stream_rng(train.seed, 2));
         let mut n_val = (train.val_fraction * n as f64).round() as usize;
@@ -458,176 +533,236 @@ impl Surrogate {
                 "no valid rows in the training split: nothing to regress on".into(),
             ));
         }
+        Ok(FitSplit {
+            train_rows,
+            val_rows,
+            n_valid_train,
+        })
+    }
+}
 
-        // Normalisation, fitted on the training rows only.
+/// Scalings fitted on the training rows only, and both splits staged on the host.
+struct Prepared {
+    target: TargetScale,
+    input_norm: Standardiser,
+    token_norm: Option<Standardiser>,
+    train_data: Staged,
+    val_data: Staged,
+}
+
+impl Prepared {
+    fn new(
+        samples: &Samples,
+        split: &FitSplit,
+        conditioning: Option<&Conditioning>,
+        connectome: Option<&Connectome>,
+    ) -> Result<Self> {
         let train_theta: Vec<[f64; THETA_DIM]> =
-            train_rows.iter().map(|&r| samples.theta[r]).collect();
-        let (fc, ks): (Vec<f64>, Vec<f64>) = train_rows
+            split.train_rows.iter().map(|&r| samples.theta[r]).collect();
+        let (fc, ks): (Vec<f64>, Vec<f64>) = split
+            .train_rows
             .iter()
             .filter(|&&r| samples.valid[r])
             .map(|&r| (samples.fc_cost[r], samples.ks_cost[r]))
             .unzip();
         let target = TargetScale::fit(&fc, &ks);
-        let train_data = Staged::new(samples, &train_rows, &target, conditioning.as_ref())?;
-        let val_data = Staged::new(samples, &val_rows, &target, conditioning.as_ref())?;
-        let input_norm = match (&conditioning, &train_data.conditioned) {
+        let train_data = Staged::new(samples, &split.train_rows, &target, conditioning)?;
+        let val_data = Staged::new(samples, &split.val_rows, &target, conditioning)?;
+        let input_norm = match (conditioning, &train_data.conditioned) {
             (Some(c), Some(rows)) => {
                 Standardiser::fit(rows.iter().map(|r| r.as_slice()), c.input_dim())?
             }
             _ => Standardiser::fit(train_theta.iter().map(|t| t.as_slice()), THETA_DIM)?,
         };
-        let token_norm = match &connectome {
+        let token_norm = match connectome {
             Some(c) => Some(fit_token_norm(&train_theta, c)?),
             None => None,
         };
+        Ok(Prepared {
+            target,
+            input_norm,
+            token_norm,
+            train_data,
+            val_data,
+        })
+    }
+}
 
-        let ad = device.clone().autodiff();
-        let exec = device.clone().without_autodiff();
-        let consts_ad = Consts::new(
-            &input_norm,
-            token_norm.as_ref(),
-            connectome.as_ref(),
-            None,
-            &ad,
-        )?;
-        let consts = Consts::new(
-            &input_norm,
-            token_norm.as_ref(),
-            connectome.as_ref(),
-            None,
-            &exec,
-        )?;
-        let mut net = host_init(
-            Net::new(
-                model,
-                connectome.as_ref().map(|c| c.n_regions),
-                conditioning.as_ref(),
-                &ad,
-            )?,
-            &mut stream_rng(train.seed, 1),
-        );
+/// Adam with the configured weight decay and gradient clipping.
+fn adam(train: &TrainConfig) -> ModuleOptimizer {
+    let mut adam = AdamConfig::new();
+    if train.weight_decay > 0.0 {
+        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(train.weight_decay as f32)));
+    }
+    if let Some(c) = train.grad_clip_norm {
+        adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(c as f32)));
+    }
+    adam.init()
+}
 
-        let mut adam = AdamConfig::new();
-        if train.weight_decay > 0.0 {
-            adam = adam.with_weight_decay(Some(WeightDecayConfig::new(train.weight_decay as f32)));
-        }
-        if let Some(c) = train.grad_clip_norm {
-            adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(c as f32)));
-        }
-        let mut optim = adam.init();
-        let mut shuffle_rng = stream_rng(train.seed, 3);
-        let mut dropper = (model.dropout > 0.0).then(|| Dropper::new(model.dropout, train.seed));
+/// What the epoch loop leaves: the log, the best snapshot and the last network.
+struct EpochRun {
+    epochs: Vec<EpochLog>,
+    /// (epoch, monitored loss, network) of the best epoch.
+    best: Option<(usize, f64, Net)>,
+    /// The network after the last epoch (autodiff device).
+    net: Net,
+    stopped_early: bool,
+}
 
-        let mut epochs = Vec::new();
-        let mut best: Option<(usize, f64, Net)> = None;
-        let mut since_best = 0usize;
-        let mut stopped_early = false;
-        let mut batch_order: Vec<usize> = (0..train_data.len()).collect();
-        for epoch in 0..train.epochs {
-            let lr = train.learning_rate * train.schedule.factor(epoch, train.epochs);
-            batch_order.shuffle(&mut shuffle_rng);
-            let mut loss_sum = 0.0;
-            for idx in batch_order.chunks(train.batch_size) {
-                let (theta, y, valid, n_valid) = train_data.batch(idx, &ad);
-                let out = forward(&net, model, &consts_ad, theta, None, dropper.as_mut());
-                let (sse, bce) = loss_sums(out, y, valid);
-                let loss = sse.div_scalar((2 * n_valid).max(1) as f64)
-                    + bce.mul_scalar(train.bce_weight / idx.len() as f64);
-                let grads = GradientsParams::from_grads(loss.backward(), &net);
-                loss_sum += scalar(loss.detach().without_autodiff()) * idx.len() as f64;
-                net = optim.step(lr, net, grads);
-            }
-            let train_loss = loss_sum / train_data.len() as f64;
-            if !train_loss.is_finite() {
-                return Err(SurrogateError::Input(format!(
-                    "training diverged: loss {train_loss} in epoch {epoch} (learning rate {lr:.3e})"
-                )));
-            }
-            let snapshot = net.valid();
-            let val_loss = (val_data.len() > 0).then(|| {
-                dataset_loss(
-                    &snapshot,
-                    model,
-                    &consts,
-                    &val_data,
-                    train.bce_weight,
-                    &exec,
-                )
-            });
-            let monitored = val_loss.unwrap_or(train_loss);
-            let improved = match &best {
-                None => monitored.is_finite(),
-                Some((_, b, _)) => monitored < b - train.min_delta,
-            };
-            if improved {
-                best = Some((epoch, monitored, snapshot));
-                since_best = 0;
-            } else {
-                since_best += 1;
-            }
-            let log = EpochLog {
-                epoch,
-                train_loss,
-                val_loss,
-                lr,
-                best_epoch: best.as_ref().map(|b| b.0).unwrap_or(epoch),
-                elapsed_s: start.elapsed().as_secs_f64(),
-            };
-            on_epoch(&log);
-            epochs.push(log);
-            if train.patience > 0 && since_best >= train.patience {
-                stopped_early = true;
-                break;
-            }
-        }
-
-        let last_epoch = epochs.len() - 1;
-        let (best_epoch, best_loss, final_net) = match best {
-            Some((e, l, snap)) if train.restore_best => (e, l, snap),
+impl EpochRun {
+    /// (epoch, loss, network) kept: the best epoch's with `restore_best`, else the last.
+    fn kept(&mut self, restore_best: bool) -> (usize, f64, Net) {
+        match self.best.take() {
+            Some((e, l, snap)) if restore_best => (e, l, snap),
             _ => {
-                let last = &epochs[last_epoch];
+                let last_epoch = self.epochs.len() - 1;
+                let last = &self.epochs[last_epoch];
                 (
                     last_epoch,
                     last.val_loss.unwrap_or(last.train_loss),
-                    net.valid(),
+                    self.net.valid(),
                 )
             }
+        }
+    }
+}
+
+/// Trains `net` for up to `train.epochs` epochs with early stopping on the validation loss
+/// (the training loss without validation rows); calls `on_epoch` after every epoch.
+#[allow(clippy::too_many_arguments)]
+fn run_epochs(
+    model: &ModelConfig,
+    train: &TrainConfig,
+    prep: &Prepared,
+    connectome: Option<&Connectome>,
+    conditioning: Option<&Conditioning>,
+    device: &Device,
+    start: Instant,
+    on_epoch: &mut dyn FnMut(&EpochLog),
+) -> Result<EpochRun> {
+    let ad = device.clone().autodiff();
+    let exec = device.clone().without_autodiff();
+    let token_norm = prep.token_norm.as_ref();
+    let consts_ad = Consts::new(&prep.input_norm, token_norm, connectome, None, &ad)?;
+    let consts = Consts::new(&prep.input_norm, token_norm, connectome, None, &exec)?;
+    let mut net = host_init(
+        Net::new(model, connectome.map(|c| c.n_regions), conditioning, &ad)?,
+        &mut stream_rng(train.seed, 1),
+    );
+    let mut optim = adam(train);
+    let mut shuffle_rng = stream_rng(train.seed, 3);
+    let mut dropper = (model.dropout > 0.0).then(|| Dropper::new(model.dropout, train.seed));
+    let mut epochs = Vec::new();
+    let mut best: Option<(usize, f64, Net)> = None;
+    let mut stopped_early = false;
+    let mut since_best = 0usize;
+    let mut batch_order: Vec<usize> = (0..prep.train_data.len()).collect();
+    for epoch in 0..train.epochs {
+        let lr = train.learning_rate * train.schedule.factor(epoch, train.epochs);
+        batch_order.shuffle(&mut shuffle_rng);
+        let step = EpochStep {
+            model,
+            train,
+            consts: &consts_ad,
+            data: &prep.train_data,
+            lr,
+            device: &ad,
         };
-        let wall_s = start.elapsed().as_secs_f64();
-        let summary = FitSummary {
-            n_rows: n,
-            n_train: train_rows.len(),
-            n_val: val_rows.len(),
-            n_valid_train,
-            best_epoch,
-            best_loss,
-            epochs_run: epochs.len(),
-            stopped_early,
-            wall_s,
+        let train_loss;
+        (net, train_loss) = step.run(net, &mut optim, &batch_order, dropper.as_mut());
+        if !train_loss.is_finite() {
+            return Err(SurrogateError::Input(format!(
+                "training diverged: loss {train_loss} in epoch {epoch} (learning rate {lr:.3e})"
+            )));
+        }
+        let snapshot = net.valid();
+        let val_loss = (prep.val_data.len() > 0).then(|| {
+            dataset_loss(
+                &snapshot,
+                model,
+                &consts,
+                &prep.val_data,
+                train.bce_weight,
+                &exec,
+            )
+        });
+        let monitored = val_loss.unwrap_or(train_loss);
+        let improved = match &best {
+            None => monitored.is_finite(),
+            Some((_, b, _)) => monitored < b - train.min_delta,
         };
-        let surrogate = Surrogate::assemble(
-            model.clone(),
-            train.clone(),
-            input_norm,
-            target,
-            token_norm,
-            connectome,
-            conditioning,
-            final_net,
-            device,
-            Provenance::default(),
-            summary,
-        )?;
-        let history = TrainHistory {
-            epochs,
-            best_epoch,
-            best_loss,
-            stopped_early,
-            train_rows,
-            val_rows,
-            wall_s,
+        if improved {
+            best = Some((epoch, monitored, snapshot));
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        let log = EpochLog {
+            epoch,
+            train_loss,
+            val_loss,
+            lr,
+            best_epoch: best.as_ref().map(|b| b.0).unwrap_or(epoch),
+            elapsed_s: start.elapsed().as_secs_f64(),
         };
-        Ok((surrogate, history))
+        on_epoch(&log);
+        epochs.push(log);
+        if train.patience > 0 && since_best >= train.patience {
+            stopped_early = true;
+            break;
+        }
+    }
+    Ok(EpochRun {
+        epochs,
+        best,
+        net,
+        stopped_early,
+    })
+}
+
+/// One epoch's mini-batch updates.
+struct EpochStep<'a> {
+    model: &'a ModelConfig,
+    train: &'a TrainConfig,
+    /// Constants on the autodiff device.
+    consts: &'a Consts,
+    data: &'a Staged,
+    lr: f64,
+    /// The autodiff device.
+    device: &'a Device,
+}
+
+impl EpochStep<'_> {
+    /// Adam steps over `order` in batches of `batch_size`; returns the network and the mean
+    /// training loss per row.
+    fn run(
+        &self,
+        mut net: Net,
+        optim: &mut ModuleOptimizer,
+        order: &[usize],
+        mut dropper: Option<&mut Dropper>,
+    ) -> (Net, f64) {
+        let train = self.train;
+        let mut loss_sum = 0.0;
+        for idx in order.chunks(train.batch_size) {
+            let (theta, y, valid, n_valid) = self.data.batch(idx, self.device);
+            let out = forward(
+                &net,
+                self.model,
+                self.consts,
+                theta,
+                None,
+                dropper.as_deref_mut(),
+            );
+            let (sse, bce) = loss_sums(out, y, valid);
+            let loss = sse.div_scalar((2 * n_valid).max(1) as f64)
+                + bce.mul_scalar(train.bce_weight / idx.len() as f64);
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            loss_sum += scalar(loss.detach().without_autodiff()) * idx.len() as f64;
+            net = optim.step(self.lr, net, grads);
+        }
+        (net, loss_sum / self.data.len() as f64)
     }
 }
 

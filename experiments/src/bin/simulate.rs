@@ -10,11 +10,11 @@ use experiments::sim_args::SimArgs;
 use experiments::theta_input::{parse_theta, read_theta_csv};
 use pmfm_sim::data::write_npy_f64;
 use pmfm_sim::noise::{FileNoise, NoiseSource, SeededNoise};
-use pmfm_sim::observables::{evaluate, fc_host, upper_triangle, Targets};
-use pmfm_sim::params::{Bounds, RegionalParams, THETA_NAMES};
+use pmfm_sim::observables::{evaluate, fc_host, upper_triangle, Cost, Targets};
+use pmfm_sim::params::{Bounds, RegionalParams, Theta, THETA_NAMES};
 use pmfm_sim::synthetic::TRUE_THETA;
-use pmfm_sim::Simulator;
-use std::path::PathBuf;
+use pmfm_sim::{Bold, Simulator};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Parser, Debug)]
@@ -60,20 +60,7 @@ fn main() {
 
 fn run(args: Args) -> Result<()> {
     let device = args.device.device()?;
-    let mut thetas = Vec::new();
-    for t in &args.theta {
-        thetas.push(parse_theta(t)?);
-    }
-    if let Some(f) = &args.theta_file {
-        thetas.extend(read_theta_csv(f, args.theta_by_column)?);
-    }
-    if thetas.is_empty() {
-        if args.data.data.is_some() {
-            bail!("give parameter vectors with --theta or --theta-file");
-        }
-        eprintln!("no θ given: simulating the synthetic default's ground truth");
-        thetas.push(TRUE_THETA);
-    }
+    let thetas = thetas_of(&args)?;
     let cfg = args.sim.config()?;
     let data = args.data.load(&device, &cfg, args.sim.fcd_window)?;
     let n = data.n_regions();
@@ -114,7 +101,43 @@ fn run(args: Args) -> Result<()> {
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    // BOLD: [series, frames, regions] → [frames, regions, series].
+    write_bold(&args.out.join("bold.npy"), &bold, n)?;
+    write_fc(&args.out.join("fc.csv"), &bold, params.len(), n)?;
+    let feasible: Vec<bool> = params.iter().map(|p| p.is_feasible(&bounds)).collect();
+    write_costs(&args, &thetas, &feasible, &costs)?;
+    print_costs(&costs, args.n_dup);
+    println!(
+        "data: {}; simulate {:.2} s, FC/FCD/cost {:.2} s; wrote {}",
+        data.name,
+        t_sim,
+        t_cost,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// The θ of --theta and --theta-file; the synthetic truth when none is given and no data
+/// directory is.
+fn thetas_of(args: &Args) -> Result<Vec<Theta>> {
+    let mut thetas = Vec::new();
+    for t in &args.theta {
+        thetas.push(parse_theta(t)?);
+    }
+    if let Some(f) = &args.theta_file {
+        thetas.extend(read_theta_csv(f, args.theta_by_column)?);
+    }
+    if thetas.is_empty() {
+        if args.data.data.is_some() {
+            bail!("give parameter vectors with --theta or --theta-file");
+        }
+        eprintln!("no θ given: simulating the synthetic default's ground truth");
+        thetas.push(TRUE_THETA);
+    }
+    Ok(thetas)
+}
+
+/// BOLD as .npy: [series, frames, regions] → [frames, regions, series].
+fn write_bold(path: &Path, bold: &Bold, n: usize) -> Result<()> {
     let [series, frames, _] = bold.signal.dims();
     let bold_host = bold
         .signal
@@ -123,11 +146,16 @@ fn run(args: Args) -> Result<()> {
         .into_data()
         .try_into_vec_as::<f64>()
         .map_err(|e| anyhow::anyhow!("reading BOLD back: {e:?}"))?;
-    write_npy_f64(&args.out.join("bold.npy"), &[frames, n, series], &bold_host)?;
+    write_npy_f64(path, &[frames, n, series], &bold_host)?;
+    Ok(())
+}
+
+/// Each series' FC upper triangle, one row per region pair (series m = dup · sets + set).
+fn write_fc(path: &Path, bold: &Bold, n_sets: usize, n: usize) -> Result<()> {
     let fcs = fc_host(bold.signal.clone());
     let mut fc_rows = Vec::new();
     for (m, f) in fcs.iter().enumerate() {
-        let (d, j) = (m / params.len(), m % params.len());
+        let (d, j) = (m / n_sets, m % n_sets);
         let upper = upper_triangle(f, n);
         let mut k = 0;
         for i in 0..n {
@@ -144,11 +172,11 @@ fn run(args: Args) -> Result<()> {
             }
         }
     }
-    write_csv(
-        &args.out.join("fc.csv"),
-        &["series", "set", "dup", "i", "j", "fc"],
-        &fc_rows,
-    )?;
+    write_csv(path, &["series", "set", "dup", "i", "j", "fc"], &fc_rows)
+}
+
+/// One row per parameter set: θ, feasibility, costs and valid duplicates (`costs.csv`).
+fn write_costs(args: &Args, thetas: &[Theta], feasible: &[bool], costs: &[Cost]) -> Result<()> {
     let mut header: Vec<&str> = vec!["set"];
     header.extend(THETA_NAMES);
     header.extend([
@@ -168,7 +196,7 @@ fn run(args: Args) -> Result<()> {
             let mut r = vec![j.to_string()];
             r.extend(thetas[j].iter().map(|x| format!("{x:e}")));
             r.extend([
-                params[j].is_feasible(&bounds).to_string(),
+                feasible[j].to_string(),
                 format!("{:.6}", c.fc),
                 format!("{:.6}", c.ks),
                 format!("{:.6}", c.total),
@@ -180,8 +208,10 @@ fn run(args: Args) -> Result<()> {
             r
         })
         .collect();
-    write_csv(&args.out.join("costs.csv"), &header, &rows)?;
+    write_csv(&args.out.join("costs.csv"), &header, &rows)
+}
 
+fn print_costs(costs: &[Cost], n_dup: usize) {
     println!(
         "{:>4} {:>9} {:>9} {:>9} {:>6}",
         "set", "fc_cost", "ks_cost", "total", "valid"
@@ -193,15 +223,7 @@ fn run(args: Args) -> Result<()> {
             c.ks,
             c.total,
             c.valid_fc_dups.min(c.valid_ks_dups),
-            args.n_dup
+            n_dup
         );
     }
-    println!(
-        "data: {}; simulate {:.2} s, FC/FCD/cost {:.2} s; wrote {}",
-        data.name,
-        t_sim,
-        t_cost,
-        args.out.display()
-    );
-    Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use crbm::brain::BrainConfig;
-use crbm::data::{chronological_split, Recording, SplitConfig};
+use crbm::data::{chronological_split, Recording, Split, SplitConfig};
 use crbm::gauss::evaluate::{ChainStart, GaussSamplingConfig};
 use crbm::gauss::fit::{fit, GaussFitConfig};
 use crbm::gauss::{GaussTrainConfig, GibbsEngine};
@@ -229,57 +229,18 @@ fn run(args: Args) -> Result<()> {
 
     let (model, train_report) = train_bernoulli(&args, &split.train, &config)?;
 
-    let nrmse = match &train_report.exploded {
-        Some(x) => {
-            eprintln!(
-                "training diverged at update {} (epoch {:.2}): {}",
-                x.update, x.epoch, x.reason
-            );
-            None
-        }
-        None => {
-            let mut eval = EvalConfig::default();
-            eval.sampling.n_chains = args.eval_chains.unwrap_or(300);
-            eval.sampling.seed = args.seed;
-            eval.seed = args.seed;
-            Some(
-                evaluate(&model, &split.train, &split.test, &eval)
-                    .context("evaluating on held-out frames")?,
-            )
-        }
-    };
+    let nrmse = held_out_nrmse(&args, &model, &split, &train_report)?;
     let recovery = planted.map(|p| assembly_recovery(&model, &p));
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    save_model_atomic(
-        &model,
-        &ModelMetadata {
-            config: Some(config.clone()),
-            lambda: Some(config.penalty.lambda()),
-            dataset: Some(dataset.clone()),
-            report: Some(train_report.clone()),
-            ..Default::default()
-        },
-        args.out.join("model"),
-    )
-    .context("saving the model")?;
+    save_bernoulli(&args, &model, &config, &dataset, &train_report)?;
     write_curve(&args.out, &train_report)?;
     if let Some(r) = &recovery {
         write_recovery(&args.out, r)?;
     }
 
-    let nan = f64::NAN;
-    let n = nrmse.unwrap_or(NrmseReport {
-        v: nan,
-        h: nan,
-        vh: nan,
-        vv: nan,
-        hh: nan,
-        norm4: nan,
-        bad: true,
-        good: false,
-    });
+    let n = nrmse.unwrap_or_else(unevaluated);
     let report = Report {
         dataset,
         n_neurons: model.n_visible,
@@ -311,6 +272,66 @@ fn run(args: Args) -> Result<()> {
     print_report(&report, recovery.as_deref());
     eprintln!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// The held-out nRMSE of a model that trained to the end (none when training diverged).
+fn held_out_nrmse(
+    args: &Args,
+    model: &crbm::Crbm,
+    split: &Split,
+    train_report: &TrainReport,
+) -> Result<Option<NrmseReport>> {
+    if let Some(x) = &train_report.exploded {
+        eprintln!(
+            "training diverged at update {} (epoch {:.2}): {}",
+            x.update, x.epoch, x.reason
+        );
+        return Ok(None);
+    }
+    let mut eval = EvalConfig::default();
+    eval.sampling.n_chains = args.eval_chains.unwrap_or(300);
+    eval.sampling.seed = args.seed;
+    eval.seed = args.seed;
+    let report = evaluate(model, &split.train, &split.test, &eval)
+        .context("evaluating on held-out frames")?;
+    Ok(Some(report))
+}
+
+/// The nRMSE row of a model that was not evaluated: NaN, bad.
+fn unevaluated() -> NrmseReport {
+    let nan = f64::NAN;
+    NrmseReport {
+        v: nan,
+        h: nan,
+        vh: nan,
+        vv: nan,
+        hh: nan,
+        norm4: nan,
+        bad: true,
+        good: false,
+    }
+}
+
+/// The model with its config, λ, data set and training report (`model.*`).
+fn save_bernoulli(
+    args: &Args,
+    model: &crbm::Crbm,
+    config: &TrainConfig,
+    dataset: &str,
+    train_report: &TrainReport,
+) -> Result<()> {
+    save_model_atomic(
+        model,
+        &ModelMetadata {
+            config: Some(config.clone()),
+            lambda: Some(config.penalty.lambda()),
+            dataset: Some(dataset.to_string()),
+            report: Some(train_report.clone()),
+            ..Default::default()
+        },
+        args.out.join("model"),
+    )
+    .context("saving the model")
 }
 
 /// Bernoulli training on the chosen engine: the host sparse kernels (`auto` on the CPU

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use burn::tensor::Device;
 use clap::Parser;
 use experiments::dataset::DataArgs;
 use experiments::device::DeviceArgs;
@@ -18,16 +19,16 @@ use experiments::output::write_parquet;
 use experiments::plots::{self, Axes, Series};
 use experiments::progress;
 use experiments::sim_args::SimArgs;
-use polars::prelude::{Column, DataFrame};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use pmfm_sim::data::EmpiricalData;
 use surrogate::ensemble::Ensemble;
+use surrogate::evaluation::{
+    evaluate_held_out, group_names, metrics_table, read_training_tables, FamilyMetrics, HeldOut,
+};
 use surrogate::evaluator::connectome_of;
-use surrogate::models::{ModelConfig, ModelKind, Prediction};
-use surrogate::persist::{DatasetSource, Provenance};
-use surrogate::table::read_samples;
-use surrogate::train::{metrics, TrainConfig, TrainHistory};
-use surrogate::Samples;
+use surrogate::models::{ModelConfig, ModelKind};
+use surrogate::persist::Provenance;
+use surrogate::train::{TrainConfig, TrainHistory};
+use surrogate::{Connectome, Samples};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -153,18 +154,6 @@ where
     Ok(found)
 }
 
-/// Seeded train/test split of the rows.
-fn split(n: usize, test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut rows: Vec<usize> = (0..n).collect();
-    rows.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
-        seed ^ 0xD1B5_4A32_D192_ED03,
-    ));
-    let n_test = ((n as f64) * test_fraction).round() as usize;
-    let test = rows[..n_test].to_vec();
-    let train = rows[n_test..].to_vec();
-    (train, test)
-}
-
 fn learning_curve(path: &std::path::Path, hist: &[TrainHistory], name: &str) -> Result<()> {
     let mut series = Vec::new();
     for (m, h) in hist.iter().enumerate() {
@@ -201,6 +190,19 @@ fn learning_curve(path: &std::path::Path, hist: &[TrainHistory], name: &str) -> 
     )
 }
 
+/// What every family is trained and tested on.
+struct Inputs {
+    train: Samples,
+    test: Samples,
+    /// Every group of the tables (held-out rows are predicted with their own group).
+    groups: Vec<EmpiricalData>,
+    /// The groups a group-conditioned model may see in training.
+    train_groups: Vec<EmpiricalData>,
+    connectome: Option<Connectome>,
+    provenance: Provenance,
+    device: Device,
+}
+
 fn run(args: Args) -> Result<()> {
     let kinds = kinds(&args.models)?;
     if !(0.0..0.9).contains(&args.test_fraction) {
@@ -212,48 +214,67 @@ fn run(args: Args) -> Result<()> {
     if args.ensemble == 0 {
         bail!("--ensemble must be at least 1");
     }
-    // Each table is read once: its rows feed the training data and its provenance entry.
-    let mut all = Samples::default();
-    let mut sources = Vec::with_capacity(args.tables.len());
-    let mut groups: Vec<pmfm_sim::data::EmpiricalData> = Vec::new();
-    for p in &args.tables {
-        for g in surrogate::groups::read_groups_in(&p.join("groups"))? {
-            if !groups.iter().any(|o| o.name == g.name) {
-                groups.push(g);
-            }
-        }
-        let s = read_samples(p)?;
-        sources.push(DatasetSource {
-            name: s.dataset.first().cloned().unwrap_or_default(),
-            path: p.display().to_string(),
-            rows: s.len(),
-        });
-        all.extend(&s);
+    let inputs = prepare(&args, &kinds)?;
+    let mut metric_rows = Vec::new();
+    let mut trained: Vec<(String, Ensemble)> = Vec::new();
+    for kind in &kinds {
+        let (ensemble, row) = train_family(&args, kind, &inputs)?;
+        trained.push((row.model.clone(), ensemble));
+        metric_rows.push(row);
     }
+    if args.group_split.is_some() {
+        let models: Vec<(String, &Ensemble)> =
+            trained.iter().map(|(n, e)| (n.clone(), e)).collect();
+        let rows = surrogate::transfer::per_group_metrics(&models, &inputs.test, &inputs.groups)?;
+        let mut df = experiments::output::group_metrics_frame(&rows)?;
+        write_parquet(&args.out.join("group_metrics.parquet"), &mut df)?;
+        println!("held-out groups:\n{df}");
+    }
+    let mut df = metrics_table(&metric_rows)?;
+    write_parquet(&args.out.join("metrics.parquet"), &mut df)?;
+    println!("{df}");
+    println!(
+        "models, metrics.parquet and plots in {} ({} train / {} held-out rows)",
+        args.out.display(),
+        inputs.train.len(),
+        inputs.test.len()
+    );
+    Ok(())
+}
+
+/// The held-out rows `--group-split` / `--test-fraction` ask for.
+fn held_out_of(args: &Args) -> Result<HeldOut> {
+    match &args.group_split {
+        None => Ok(HeldOut::Fraction {
+            fraction: args.test_fraction,
+            seed: args.seed,
+        }),
+        Some(spec) => {
+            let names = group_names(spec);
+            if names.is_empty() {
+                bail!("--group-split names no group");
+            }
+            Ok(HeldOut::Groups(names))
+        }
+    }
+}
+
+/// Reads the tables, splits them, and loads what the families need (connectome, device).
+fn prepare(args: &Args, kinds: &[ModelKind]) -> Result<Inputs> {
+    let tables = read_training_tables(&args.tables)?;
+    let all = &tables.samples;
     if all.len() < 20 {
         bail!(
             "the tables hold {} rows; need at least 20 to train and test",
             all.len()
         );
     }
-    let held_out: Vec<String> = args
-        .group_split
+    let held_out = held_out_of(args)?;
+    let (train_rows, test_rows) = held_out.split(all)?;
+    let train_groups: Vec<_> = tables
+        .groups
         .iter()
-        .flat_map(|s| s.split(','))
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let (train_rows, test_rows) = if args.group_split.is_some() {
-        if held_out.is_empty() {
-            bail!("--group-split names no group");
-        }
-        surrogate::transfer::group_split(&all, &held_out)?
-    } else {
-        split(all.len(), args.test_fraction, args.seed)
-    };
-    let train_groups: Vec<_> = groups
-        .iter()
-        .filter(|g| !held_out.contains(&g.name))
+        .filter(|g| !held_out.groups().contains(&g.name))
         .cloned()
         .collect();
     if kinds.contains(&ModelKind::GroupMlp) && train_groups.is_empty() {
@@ -278,7 +299,7 @@ fn run(args: Args) -> Result<()> {
         None
     };
     let provenance = Provenance {
-        datasets: sources,
+        datasets: tables.sources,
         note: format!(
             "train-surrogate: {} training rows, {} held out (test fraction {}, seed {})",
             train.len(),
@@ -287,171 +308,137 @@ fn run(args: Args) -> Result<()> {
             args.seed
         ),
     };
+    Ok(Inputs {
+        train,
+        test,
+        groups: tables.groups,
+        train_groups,
+        connectome,
+        provenance,
+        device,
+    })
+}
 
-    let mut metric_rows: Vec<(String, surrogate::train::Metrics, f64, usize, usize)> = Vec::new();
-    let mut trained: Vec<(String, Ensemble)> = Vec::new();
-    for kind in &kinds {
-        let name = kind_name(kind);
-        let mut model_cfg = ModelConfig::of_kind(kind.clone());
-        if let Some(w) = args.width {
-            model_cfg.width = w;
-        }
-        if let Some(d) = args.depth {
-            model_cfg.depth = d;
-        }
-        let mut train_cfg = TrainConfig {
-            seed: args.seed,
-            ..TrainConfig::default()
-        };
-        if let Some(e) = per_family::<usize>(args.epochs.as_deref(), name, "--epochs")? {
-            train_cfg.epochs = e;
-        }
-        if let Some(b) = args.batch_size {
-            train_cfg.batch_size = b;
-        }
-        if let Some(lr) = per_family::<f64>(args.lr.as_deref(), name, "--lr")? {
-            train_cfg.learning_rate = lr;
-        }
-        let bar = progress::bar((train_cfg.epochs * args.ensemble) as u64, "epochs");
-        bar.set_message(name.to_string());
-        let t0 = Instant::now();
-        let mut on_epoch = |member: usize, e: &surrogate::train::EpochLog| {
-            bar.inc(1);
-            bar.set_message(format!(
-                "{name} #{member}: val loss {:.4}",
-                e.val_loss.unwrap_or(f64::NAN)
-            ));
-        };
-        let seeds: Vec<u64> = (0..args.ensemble as u64).map(|k| args.seed + k).collect();
-        let fitted = if *kind == ModelKind::GroupMlp {
-            Ensemble::fit_groups(
-                &train,
-                &train_groups,
-                &model_cfg,
-                &train_cfg,
-                &seeds,
-                &device,
-                &mut on_epoch,
-            )
-        } else {
-            Ensemble::fit(
-                &train,
-                connectome.as_ref(),
-                &model_cfg,
-                &train_cfg,
-                &seeds,
-                &device,
-                &mut on_epoch,
-            )
-        };
-        let (mut ensemble, histories) =
-            fitted.with_context(|| format!("training the {name} surrogate"))?;
-        bar.finish_and_clear();
-        let train_s = t0.elapsed().as_secs_f64();
-        let dir = args.out.join(name);
-        ensemble.set_provenance(provenance.clone());
-        ensemble
-            .save(&dir)
-            .with_context(|| format!("saving the {name} surrogate to {}", dir.display()))?;
-        let held_out = surrogate::transfer::predict_rows(&ensemble, &test, &groups)?;
-        let metrics = metrics(
-            &Prediction {
-                fc: held_out.fc.clone(),
-                ks: held_out.ks.clone(),
-                total: held_out.total.clone(),
-                p_valid: held_out.p_valid.clone(),
-            },
-            &test,
-        );
-        let n_params = ensemble.members.first().map(|m| m.n_params()).unwrap_or(0);
-        eprintln!(
-            "{name}: held-out r(total) = {:.4}, validity accuracy {:.4}, {:.1} s",
-            metrics.pearson_total, metrics.valid_accuracy, train_s
-        );
-
-        // Identity plot over the valid held-out rows.
-        let valid: Vec<usize> = test.valid_rows();
-        let pts: Vec<(f64, f64)> = valid
-            .iter()
-            .map(|&k| (test.total_cost[k], held_out.total[k]))
-            .collect();
-        plots::identity(
-            &args.out.join(format!("identity_{name}.png")),
-            &[Series::new(
-                format!("held-out θ (r = {:.3})", metrics.pearson_total),
-                pts,
-            )],
-            &Axes {
-                title: format!("{name} surrogate: total cost"),
-                x_label: "simulated total cost".into(),
-                y_label: "predicted total cost".into(),
-                ..Default::default()
-            },
-        )?;
-        learning_curve(
-            &args.out.join(format!("learning_curve_{name}.png")),
-            &histories,
-            name,
-        )?;
-        metric_rows.push((name.to_string(), metrics, train_s, n_params, args.ensemble));
-        trained.push((name.to_string(), ensemble));
+/// The model and training settings of one family from the command line.
+fn family_configs(args: &Args, kind: &ModelKind) -> Result<(ModelConfig, TrainConfig)> {
+    let name = kind_name(kind);
+    let mut model_cfg = ModelConfig::of_kind(kind.clone());
+    if let Some(w) = args.width {
+        model_cfg.width = w;
     }
-    if args.group_split.is_some() {
-        let models: Vec<(String, &Ensemble)> =
-            trained.iter().map(|(n, e)| (n.clone(), e)).collect();
-        let rows = surrogate::transfer::per_group_metrics(&models, &test, &groups)?;
-        let mut df = experiments::output::group_metrics_frame(&rows)?;
-        write_parquet(&args.out.join("group_metrics.parquet"), &mut df)?;
-        println!("held-out groups:\n{df}");
+    if let Some(d) = args.depth {
+        model_cfg.depth = d;
     }
+    let mut train_cfg = TrainConfig {
+        seed: args.seed,
+        ..TrainConfig::default()
+    };
+    if let Some(e) = per_family::<usize>(args.epochs.as_deref(), name, "--epochs")? {
+        train_cfg.epochs = e;
+    }
+    if let Some(b) = args.batch_size {
+        train_cfg.batch_size = b;
+    }
+    if let Some(lr) = per_family::<f64>(args.lr.as_deref(), name, "--lr")? {
+        train_cfg.learning_rate = lr;
+    }
+    Ok((model_cfg, train_cfg))
+}
 
-    let col_f =
-        |f: &dyn Fn(&(String, surrogate::train::Metrics, f64, usize, usize)) -> f64| -> Vec<f64> {
-            metric_rows.iter().map(f).collect()
-        };
-    let mut df = DataFrame::new(
-        metric_rows.len(),
-        vec![
-            Column::new(
-                "model".into(),
-                metric_rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "ensemble".into(),
-                metric_rows.iter().map(|r| r.4 as u32).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "n_params".into(),
-                metric_rows.iter().map(|r| r.3 as u64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "n_test".into(),
-                metric_rows.iter().map(|r| r.1.n as u64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "n_test_valid".into(),
-                metric_rows
-                    .iter()
-                    .map(|r| r.1.n_valid as u64)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new("pearson_total".into(), col_f(&|r| r.1.pearson_total)),
-            Column::new("pearson_fc".into(), col_f(&|r| r.1.pearson_fc)),
-            Column::new("pearson_ks".into(), col_f(&|r| r.1.pearson_ks)),
-            Column::new("rmse_total".into(), col_f(&|r| r.1.rmse_total)),
-            Column::new("valid_accuracy".into(), col_f(&|r| r.1.valid_accuracy)),
-            Column::new("train_s".into(), col_f(&|r| r.2)),
-        ],
-    )?;
-    write_parquet(&args.out.join("metrics.parquet"), &mut df)?;
-    println!("{df}");
-    println!(
-        "models, metrics.parquet and plots in {} ({} train / {} held-out rows)",
-        args.out.display(),
-        train.len(),
-        test.len()
+/// Trains, saves and tests one family; draws its identity plot and learning curve.
+fn train_family(
+    args: &Args,
+    kind: &ModelKind,
+    inputs: &Inputs,
+) -> Result<(Ensemble, FamilyMetrics)> {
+    let name = kind_name(kind);
+    let (model_cfg, train_cfg) = family_configs(args, kind)?;
+    let bar = progress::bar((train_cfg.epochs * args.ensemble) as u64, "epochs");
+    bar.set_message(name.to_string());
+    let t0 = Instant::now();
+    let mut on_epoch = |member: usize, e: &surrogate::train::EpochLog| {
+        bar.inc(1);
+        bar.set_message(format!(
+            "{name} #{member}: val loss {:.4}",
+            e.val_loss.unwrap_or(f64::NAN)
+        ));
+    };
+    let seeds: Vec<u64> = (0..args.ensemble as u64).map(|k| args.seed + k).collect();
+    let fitted = if *kind == ModelKind::GroupMlp {
+        Ensemble::fit_groups(
+            &inputs.train,
+            &inputs.train_groups,
+            &model_cfg,
+            &train_cfg,
+            &seeds,
+            &inputs.device,
+            &mut on_epoch,
+        )
+    } else {
+        Ensemble::fit(
+            &inputs.train,
+            inputs.connectome.as_ref(),
+            &model_cfg,
+            &train_cfg,
+            &seeds,
+            &inputs.device,
+            &mut on_epoch,
+        )
+    };
+    let (mut ensemble, histories) =
+        fitted.with_context(|| format!("training the {name} surrogate"))?;
+    bar.finish_and_clear();
+    let train_s = t0.elapsed().as_secs_f64();
+    let dir = args.out.join(name);
+    ensemble.set_provenance(inputs.provenance.clone());
+    ensemble
+        .save(&dir)
+        .with_context(|| format!("saving the {name} surrogate to {}", dir.display()))?;
+    let (held_out, metrics) = evaluate_held_out(&ensemble, &inputs.test, &inputs.groups)?;
+    let n_params = ensemble.members.first().map(|m| m.n_params()).unwrap_or(0);
+    eprintln!(
+        "{name}: held-out r(total) = {:.4}, validity accuracy {:.4}, {:.1} s",
+        metrics.pearson_total, metrics.valid_accuracy, train_s
     );
-    Ok(())
+    identity_plot(
+        args,
+        name,
+        &inputs.test,
+        &held_out.total,
+        metrics.pearson_total,
+    )?;
+    learning_curve(
+        &args.out.join(format!("learning_curve_{name}.png")),
+        &histories,
+        name,
+    )?;
+    let row = FamilyMetrics {
+        model: name.to_string(),
+        ensemble: args.ensemble,
+        n_params,
+        metrics,
+        train_s,
+    };
+    Ok((ensemble, row))
+}
+
+/// Predicted vs simulated total cost over the valid held-out rows.
+fn identity_plot(args: &Args, name: &str, test: &Samples, predicted: &[f64], r: f64) -> Result<()> {
+    let pts: Vec<(f64, f64)> = test
+        .valid_rows()
+        .iter()
+        .map(|&k| (test.total_cost[k], predicted[k]))
+        .collect();
+    plots::identity(
+        &args.out.join(format!("identity_{name}.png")),
+        &[Series::new(format!("held-out θ (r = {r:.3})"), pts)],
+        &Axes {
+            title: format!("{name} surrogate: total cost"),
+            x_label: "simulated total cost".into(),
+            y_label: "predicted total cost".into(),
+            ..Default::default()
+        },
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,232 @@
+//! What `train-surrogate` does around training: reading several parameter→cost tables with
+//! their groups and provenance, the seeded random or held-out-group train/test split, the
+//! held-out metrics of a trained ensemble and the one-row-per-family metrics table.
+
+use std::path::PathBuf;
+
+use pmfm_sim::data::EmpiricalData;
+use polars::prelude::{Column, DataFrame};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::ensemble::{Ensemble, EnsemblePrediction};
+use crate::error::{Result, SurrogateError};
+use crate::groups::read_groups_in;
+use crate::persist::DatasetSource;
+use crate::samples::Samples;
+use crate::table::read_samples;
+use crate::train::{metrics, Metrics};
+use crate::transfer::{group_split, predict_rows};
+
+/// The rows of several tables, where they came from, and the groups stored beside them.
+#[derive(Default)]
+pub struct TrainingTables {
+    /// Every table's rows, concatenated in the order given.
+    pub samples: Samples,
+    /// One provenance entry per table.
+    pub sources: Vec<DatasetSource>,
+    /// The groups of every table's `groups/` folder (first occurrence of each name kept).
+    pub groups: Vec<EmpiricalData>,
+}
+
+/// Reads each table (a Parquet file or a `pmfm-dataset` directory) once: its rows, its
+/// provenance entry and the groups in its `groups/` folder.
+pub fn read_training_tables(paths: &[PathBuf]) -> Result<TrainingTables> {
+    let mut out = TrainingTables::default();
+    for p in paths {
+        for g in read_groups_in(&p.join("groups"))? {
+            if !out.groups.iter().any(|o| o.name == g.name) {
+                out.groups.push(g);
+            }
+        }
+        let s = read_samples(p)?;
+        out.sources.push(DatasetSource {
+            name: s.dataset.first().cloned().unwrap_or_default(),
+            path: p.display().to_string(),
+            rows: s.len(),
+        });
+        out.samples.extend(&s);
+    }
+    Ok(out)
+}
+
+/// Which rows are held out for the reported metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HeldOut {
+    /// A seeded random fraction of the rows.
+    Fraction { fraction: f64, seed: u64 },
+    /// Every row of the named groups (`dataset` column).
+    Groups(Vec<String>),
+}
+
+impl HeldOut {
+    /// The held-out group names (empty for a random split).
+    pub fn groups(&self) -> &[String] {
+        match self {
+            HeldOut::Fraction { .. } => &[],
+            HeldOut::Groups(g) => g,
+        }
+    }
+
+    /// `(train rows, held-out rows)` of `samples`; every held-out group must have rows.
+    pub fn split(&self, samples: &Samples) -> Result<(Vec<usize>, Vec<usize>)> {
+        match self {
+            HeldOut::Fraction { fraction, seed } => {
+                Ok(random_split(samples.len(), *fraction, *seed))
+            }
+            HeldOut::Groups(names) => group_split(samples, names),
+        }
+    }
+}
+
+/// Group names of a comma-separated list (blanks dropped).
+pub fn group_names(spec: &str) -> Vec<String> {
+    spec.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Seeded train/test split of `n` rows: `(train, test)`, `round(n · test_fraction)` test rows.
+pub fn random_split(n: usize, test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rows: Vec<usize> = (0..n).collect();
+    rows.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ 0xD1B5_4A32_D192_ED03,
+    ));
+    let n_test = ((n as f64) * test_fraction).round() as usize;
+    let test = rows[..n_test].to_vec();
+    let train = rows[n_test..].to_vec();
+    (train, test)
+}
+
+/// Predictions of `ensemble` on every row of `test` (each with its own group) and their
+/// metrics.
+pub fn evaluate_held_out(
+    ensemble: &Ensemble,
+    test: &Samples,
+    groups: &[EmpiricalData],
+) -> Result<(EnsemblePrediction, Metrics)> {
+    let prediction = predict_rows(ensemble, test, groups)?;
+    let m = metrics(&prediction.mean(), test);
+    Ok((prediction, m))
+}
+
+/// One trained family's row of the metrics table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FamilyMetrics {
+    /// Family name (mlp, quadratic, tokens, group).
+    pub model: String,
+    /// Members of the ensemble.
+    pub ensemble: usize,
+    /// Trainable parameters of one member.
+    pub n_params: usize,
+    /// Held-out metrics.
+    pub metrics: Metrics,
+    /// Training wall time of the whole ensemble, seconds.
+    pub train_s: f64,
+}
+
+/// The metrics table: one row per family (model, ensemble, n_params, n_test, n_test_valid,
+/// pearson_total, pearson_fc, pearson_ks, rmse_total, valid_accuracy, train_s).
+pub fn metrics_table(rows: &[FamilyMetrics]) -> Result<DataFrame> {
+    let f = |g: &dyn Fn(&FamilyMetrics) -> f64| rows.iter().map(g).collect::<Vec<f64>>();
+    let cols = vec![
+        Column::new(
+            "model".into(),
+            rows.iter().map(|r| r.model.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "ensemble".into(),
+            rows.iter().map(|r| r.ensemble as u32).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "n_params".into(),
+            rows.iter().map(|r| r.n_params as u64).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "n_test".into(),
+            rows.iter().map(|r| r.metrics.n as u64).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "n_test_valid".into(),
+            rows.iter()
+                .map(|r| r.metrics.n_valid as u64)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("pearson_total".into(), f(&|r| r.metrics.pearson_total)),
+        Column::new("pearson_fc".into(), f(&|r| r.metrics.pearson_fc)),
+        Column::new("pearson_ks".into(), f(&|r| r.metrics.pearson_ks)),
+        Column::new("rmse_total".into(), f(&|r| r.metrics.rmse_total)),
+        Column::new("valid_accuracy".into(), f(&|r| r.metrics.valid_accuracy)),
+        Column::new("train_s".into(), f(&|r| r.train_s)),
+    ];
+    DataFrame::new(rows.len(), cols)
+        .map_err(|e| SurrogateError::Input(format!("building the metrics table: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_random_split_is_seeded_disjoint_and_complete() {
+        let (train, test) = random_split(50, 0.2, 7);
+        assert_eq!((train.len(), test.len()), (40, 10));
+        let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..50).collect::<Vec<_>>());
+        assert_eq!(random_split(50, 0.2, 7), (train.clone(), test));
+        assert_ne!(random_split(50, 0.2, 8).0, train);
+    }
+
+    #[test]
+    fn group_lists_drop_blanks() {
+        assert_eq!(group_names(" a, ,b,"), vec!["a".to_string(), "b".into()]);
+        assert!(group_names(" , ").is_empty());
+        assert!(HeldOut::Fraction {
+            fraction: 0.1,
+            seed: 0
+        }
+        .groups()
+        .is_empty());
+        assert_eq!(
+            HeldOut::Groups(group_names("a")).groups(),
+            ["a".to_string()]
+        );
+    }
+
+    #[test]
+    fn the_metrics_table_has_one_row_per_family() {
+        let m = Metrics {
+            pearson_total: 0.9,
+            pearson_fc: 0.8,
+            pearson_ks: 0.7,
+            rmse_total: 0.1,
+            valid_accuracy: 1.0,
+            n_valid: 9,
+            n: 10,
+        };
+        let rows = vec![
+            FamilyMetrics {
+                model: "mlp".into(),
+                ensemble: 2,
+                n_params: 100,
+                metrics: m.clone(),
+                train_s: 1.5,
+            },
+            FamilyMetrics {
+                model: "quadratic".into(),
+                ensemble: 1,
+                n_params: 10,
+                metrics: m,
+                train_s: 0.5,
+            },
+        ];
+        let df = metrics_table(&rows).unwrap();
+        assert_eq!(df.shape(), (2, 11));
+        let n_valid = df.column("n_test_valid").unwrap().u64().unwrap().get(1);
+        assert_eq!(n_valid, Some(9));
+        let s = df.column("train_s").unwrap().f64().unwrap().get(0);
+        assert_eq!(s, Some(1.5));
+    }
+}
