@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use jobs::table::read_parquet;
 use polars::prelude::DataFrame;
-use surrogate::table::read_parquet;
 
 /// A short schedule (the synthetic groups are built with it too).
 const SHORT: [&str; 8] = [

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use surrogate::table::{list_parts, read_samples};
+use jobs::table::list_parts;
+use surrogate::table::{read_samples, write_samples};
 use surrogate::Samples;
 
 /// A short schedule (the synthetic default is built with it too) so a batch takes well under
@@ -145,7 +146,8 @@ fn settings_that_differ_from_the_directory_are_refused() {
     let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("error: ")).collect();
     assert_eq!(errors.len(), 1, "{e}");
     assert!(
-        errors[0].contains("manifest.json") && errors[0].contains("other settings"),
+        errors[0].contains("manifest.json")
+            && errors[0].contains("other settings (n_dup: directory has 1, this run 2)"),
         "{e}"
     );
     for (args, needle) in [
@@ -164,6 +166,34 @@ fn settings_that_differ_from_the_directory_are_refused() {
             1
         );
     }
+}
+
+#[test]
+fn resume_refuses_a_part_whose_theta_is_not_its_batch_of_the_design() {
+    let dir = tmp("tampered-theta");
+    let o = run(dataset_cmd(&dir, &["--max-batches", "2"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let part = dir.join("part-000001.parquet");
+    let mut s = read_samples(&part).unwrap();
+    assert_eq!(s.len(), 6);
+    // The smallest possible change: one coefficient of one row, one unit in the last place.
+    s.theta[3][2] = f64::from_bits(s.theta[3][2].to_bits() + 1);
+    write_samples(&part, &s).unwrap();
+    let o = run(dataset_cmd(&dir, &["--resume"]));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{e}");
+    assert!(
+        errors[0].contains("part-000001.parquet")
+            && errors[0].contains("other θ than the design draws for batch 1")
+            && errors[0].contains("row 3"),
+        "{e}"
+    );
+    assert!(!e.contains("panicked"), "{e}");
+    // Nothing was simulated or merged on top of the tampered part.
+    assert_eq!(list_parts(&dir).unwrap().len(), 2);
+    assert!(!dir.join("dataset.parquet").exists());
 }
 
 #[test]

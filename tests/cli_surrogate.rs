@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use surrogate::table::{read_samples, to_dataframe, write_parquet, write_samples};
+use jobs::table::write_parquet;
+use surrogate::table::{read_samples, to_dataframe, write_samples};
 
 const SHORT: [&str; 8] = [
     "--duration",
@@ -93,7 +94,7 @@ fn train_surrogate_and_speedup_on_a_small_dataset() {
     ] {
         assert!(is_png(&out.join(f)), "{f} is not a decodable PNG");
     }
-    let m = surrogate::table::read_parquet(&out.join("metrics.parquet")).unwrap();
+    let m = jobs::table::read_parquet(&out.join("metrics.parquet")).unwrap();
     assert_eq!(m.height(), 3);
     let acc = m.column("valid_accuracy").unwrap().f64().unwrap().to_vec();
     assert!(acc
@@ -216,7 +217,7 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     assert_eq!(sweep.len(), 8);
     assert!(out.join("crbm-sweep/report/summary.md").is_file());
     assert!(is_png(&out.join("crbm-sweep/report/norm_vs_lambda.png")));
-    let first = surrogate::table::read_parquet(&out.join("comparison.parquet")).unwrap();
+    let first = jobs::table::read_parquet(&out.join("comparison.parquet")).unwrap();
     assert_eq!(first.height(), 5);
     // Surrogate searches spend no Euler simulation; the Euler search spends population × gens.
     let methods = first.column("method").unwrap().str().unwrap().clone();
@@ -257,7 +258,7 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     c.arg("--from-runs").arg("--out").arg(&out);
     let o = run(c);
     assert!(o.status.success(), "{}", text(&o));
-    let again = surrogate::table::read_parquet(&out.join("comparison.parquet")).unwrap();
+    let again = jobs::table::read_parquet(&out.join("comparison.parquet")).unwrap();
     assert!(first.equals_missing(&again), "{first}\n{again}");
 
     // fit --method surrogate-active from the pipeline's dataset: needs --table, writes its
@@ -312,7 +313,7 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     for f in ["active.json", "round-000.parquet", "round-001.json"] {
         assert!(rounds.join(f).is_file(), "{f} missing");
     }
-    let rows = |p: &Path| surrogate::table::read_parquet(p).unwrap().height();
+    let rows = |p: &Path| jobs::table::read_parquet(p).unwrap().height();
     assert_eq!(rows(&fit_out.join("surrogate-active.parquet")), 12 + 2);
     // Resumed: both rounds are read back; only the validation is simulated again.
     let o = fit(&["--table", table.to_str().unwrap()]);
@@ -349,7 +350,7 @@ fn reference_candidates_are_validated_beside_the_fits() {
     let o = run(c);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("reference"), "{}", text(&o));
-    let t = surrogate::table::read_parquet(&out.join("comparison.parquet")).unwrap();
+    let t = jobs::table::read_parquet(&out.join("comparison.parquet")).unwrap();
     assert_eq!(t.height(), 2);
     let col = |name: &str| t.column(name).unwrap().clone();
     let methods = col("method").str().unwrap().clone();

@@ -219,6 +219,51 @@ fn killed_sweep_resumes_to_the_uninterrupted_table_shards_merge_and_the_report_d
 }
 
 #[test]
+fn another_config_is_refused_naming_the_key_unless_the_directory_is_started_fresh() {
+    let base = tmp("fresh");
+    let cfg = config(&base);
+    let other = base.join("other.toml");
+    assert!(CONFIG.contains("\nseeds = 2\n"));
+    std::fs::write(&other, CONFIG.replace("\nseeds = 2\n", "\nseeds = 3\n")).unwrap();
+    let out = base.join("out");
+    let seeds_in_dir = || {
+        let text = std::fs::read_to_string(out.join("sweep.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["seeds"].clone()
+    };
+    // The first run writes sweep.json and finishes no model (like a shard still training).
+    let o = run_sweep(&cfg, &out, &["--max-models", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!((seeds_in_dir(), parts(&out)), (serde_json::json!(2), 0));
+    // Another config is refused although no model is finished, naming the first differing key.
+    for extra in [&[][..], &["--resume"]] {
+        let o = run_sweep(&other, &out, extra);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {e}");
+        let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert_eq!(errors.len(), 1, "{e}");
+        assert!(
+            errors[0].contains(
+                "sweep.json: made with other settings (seeds: directory has 2, this run 3)"
+            ) && errors[0].contains("--fresh"),
+            "{e}"
+        );
+        assert_eq!(
+            seeds_in_dir(),
+            serde_json::json!(2),
+            "sweep.json was replaced"
+        );
+    }
+    // --fresh starts the directory over with the new config.
+    let o = run_sweep(&other, &out, &["--fresh", "--max-models", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(seeds_in_dir(), serde_json::json!(3));
+    // --fresh is not for array tasks (they all run with --resume).
+    let o = run_sweep(&cfg, &out, &["--fresh", "--resume"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(seeds_in_dir(), serde_json::json!(3));
+}
+
+#[test]
 fn bad_inputs_give_one_clear_error_and_a_nonzero_exit() {
     let base = tmp("bad");
     let cases: Vec<(String, &str)> = vec![

@@ -151,7 +151,7 @@ fn a_gaussian_sweep_with_explosions_completes_counts_them_and_keeps_them_out_of_
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("structure preserved"), "{stdout}");
-    let per_lambda = surrogate::table::read_parquet(&report.join("per_lambda.parquet")).unwrap();
+    let per_lambda = jobs::table::read_parquet(&report.join("per_lambda.parquet")).unwrap();
     let counted = u64_column(&per_lambda, "n_exploded");
     let mut lambdas: Vec<f64> = reference.iter().map(|r| r.lambda).collect();
     lambdas.dedup();
@@ -161,7 +161,7 @@ fn a_gaussian_sweep_with_explosions_completes_counts_them_and_keeps_them_out_of_
         .collect();
     assert_eq!(counted, expected);
     assert!(counted[0] >= 1);
-    let pca = surrogate::table::read_parquet(&report.join("models_pca.parquet")).unwrap();
+    let pca = jobs::table::read_parquet(&report.join("models_pca.parquet")).unwrap();
     let in_pca = u64_column(&pca, "index");
     assert_eq!(in_pca.len(), reference.len() - exploded.len());
     assert!(exploded.iter().all(|r| !in_pca.contains(&r.index)));
@@ -335,7 +335,7 @@ fn a_sweep_of_three_fish_trains_each_and_reports_their_consistency() {
         stdout.contains("consistency across 3 recordings"),
         "{stdout}"
     );
-    let t = surrogate::table::read_parquet(&report.join("consistency.parquet")).unwrap();
+    let t = jobs::table::read_parquet(&report.join("consistency.parquet")).unwrap();
     let with_models: Vec<u64> = u64_column(&t, "n_models");
     let kept = rows.iter().filter(|r| r.couplings_path.is_some()).count() as u64;
     assert_eq!(with_models.iter().sum::<u64>(), kept);

@@ -10,7 +10,6 @@ pub mod output;
 pub mod plots;
 pub mod progress;
 pub mod sim_args;
-pub mod slurm;
 pub mod sweep_plots;
 pub mod sweep_report;
 pub mod sweep_run;

@@ -3,10 +3,10 @@
 use anyhow::Result;
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename
-/// (the one implementation lives in `surrogate::table`).
+/// Writes `bytes` to `path` atomically and durably: a temporary file in the same directory,
+/// fsync, rename, fsync of the directory (the one implementation is `jobs::durable`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    Ok(surrogate::table::write_atomic(path, bytes)?)
+    Ok(jobs::durable::write_atomic(path, bytes)?)
 }
 
 /// A CSV table with a header row, written atomically.
@@ -20,14 +20,14 @@ pub fn write_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<(
     write_atomic(path, s.as_bytes())
 }
 
-/// Writes a polars table to `path` as Parquet, atomically (temporary file, then rename).
+/// Writes a polars table to `path` as Parquet, atomically (`jobs::table::write_parquet`).
 pub fn write_parquet(path: &Path, df: &mut polars::prelude::DataFrame) -> Result<()> {
-    Ok(surrogate::table::write_parquet(path, df)?)
+    Ok(jobs::table::write_parquet(path, df)?)
 }
 
 /// Reads a Parquet table, naming the file in the error.
 pub fn read_parquet(path: &Path) -> Result<polars::prelude::DataFrame> {
-    Ok(surrogate::table::read_parquet(path)?)
+    Ok(jobs::table::read_parquet(path)?)
 }
 
 /// The error chain on one line (for the binaries' single `error:` line); a cause that the

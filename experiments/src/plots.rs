@@ -228,30 +228,28 @@ where
 
 fn render(path: &Path, series: &[Series], axes: &Axes, points: bool, identity: bool) -> Result<()> {
     register_font();
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    // Draw to a temporary file, then rename: a crash never leaves a half-written plot.
-    let (format, ext) = format_of(path)?;
-    let tmp = path.with_extension(format!("tmp.{ext}"));
+    // Draw to a temporary file (the backend picks the format by its extension), then commit
+    // it durably: a crash never leaves a half-written plot; a failed drawing leaves no file.
+    let (format, _) = format_of(path)?;
+    let file = jobs::durable::PendingFile::keeping_extension(path)?;
+    let tmp = file.path();
     match format {
         Format::Png => draw_on(
-            BitMapBackend::new(&tmp, SIZE).into_drawing_area(),
+            BitMapBackend::new(tmp, SIZE).into_drawing_area(),
             series,
             axes,
             points,
             identity,
         )?,
         Format::Svg => draw_on(
-            SVGBackend::new(&tmp, SIZE).into_drawing_area(),
+            SVGBackend::new(tmp, SIZE).into_drawing_area(),
             series,
             axes,
             points,
             identity,
         )?,
     }
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    Ok(file.commit()?)
 }
 
 /// Output format of a plot, from its file extension.

@@ -7,7 +7,7 @@
 //! All input is validated before any file is touched: empty or entirely non-finite data gives
 //! an error, never a panic or an empty picture.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use plotters::chart::DualCoordChartContext;
@@ -71,26 +71,18 @@ trait Figure {
         DB::ErrorType: 'static;
 }
 
-/// Draws `fig` to a temporary file next to `path`, then renames it to `path`.
-fn render(path: &Path, format: Format, ext: &str, fig: &impl Figure) -> Result<()> {
+/// Draws `fig` to a temporary file next to `path` (keeping its extension, which the backend
+/// reads), then commits it durably (`jobs::durable`); a failed drawing leaves no file.
+fn render(path: &Path, format: Format, _ext: &str, fig: &impl Figure) -> Result<()> {
     register_font();
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+    let file = jobs::durable::PendingFile::keeping_extension(path)?;
+    // The backend is dropped when `draw` returns (it may flush a partial file on drop).
+    match format {
+        Format::Png => fig.draw(BitMapBackend::new(file.path(), SIZE).into_drawing_area(), format),
+        Format::Svg => fig.draw(SVGBackend::new(file.path(), SIZE).into_drawing_area(), format),
     }
-    let tmp: PathBuf = path.with_extension(format!("tmp.{ext}"));
-    let drawn = match format {
-        Format::Png => fig.draw(BitMapBackend::new(&tmp, SIZE).into_drawing_area(), format),
-        Format::Svg => fig.draw(SVGBackend::new(&tmp, SIZE).into_drawing_area(), format),
-    };
-    // The backend is dropped by now (it may flush a partial file on drop): remove it on error.
-    if let Err(e) = drawn {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e.context(format!("cannot draw {}", path.display())));
-    }
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
-    Ok(())
+    .with_context(|| format!("cannot draw {}", path.display()))?;
+    Ok(file.commit()?)
 }
 
 /// Short human-readable number: three significant digits, scientific when very large/small.
@@ -958,6 +950,7 @@ impl Figure for HeatmapPlot<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn test_dir(name: &str) -> PathBuf {
         let dir =

@@ -9,7 +9,7 @@ use analysis::table::{finished_models, merge, write_part, MERGED_FILE};
 use analysis::{Job, ModelRow, SweepConfig};
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use surrogate::shard::Shard;
+use jobs::shard::Shard;
 
 use crate::progress;
 

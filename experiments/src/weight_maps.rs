@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use plotters::prelude::*;
 
 use crate::plots::register_font;
@@ -57,9 +57,10 @@ pub fn weight_maps(path: &Path, weights: &[f64], centres: &[[f64; 3]], m: usize)
     };
     let (xr, yr) = (range(0), range(1));
     let size = (360 * cols as u32, 330 * rows as u32 + 40);
-    let tmp = path.with_extension("tmp.png");
+    // Drawn under a temporary name, committed durably; removed if drawing fails.
+    let tmp = jobs::durable::PendingFile::keeping_extension(path)?;
     {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        let root = BitMapBackend::new(tmp.path(), size).into_drawing_area();
         let err = |e| anyhow!("drawing {}: {e:?}", path.display());
         root.fill(&WHITE).map_err(err)?;
         let root = root
@@ -101,8 +102,7 @@ pub fn weight_maps(path: &Path, weights: &[f64], centres: &[[f64; 3]], m: usize)
         }
         root.present().map_err(err)?;
     }
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+    Ok(tmp.commit()?)
 }
 
 /// Blue (−1) – light grey (0) – red (+1).

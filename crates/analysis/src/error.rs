@@ -17,8 +17,9 @@ pub enum AnalysisError {
     BadFile { path: PathBuf, message: String },
     #[error(transparent)]
     Crbm(#[from] crbm::CrbmError),
+    /// Job files: atomic writes, Parquet, part coverage, the sweep.json manifest.
     #[error(transparent)]
-    Table(#[from] surrogate::SurrogateError),
+    Jobs(#[from] jobs::JobsError),
 }
 
 pub type Result<T> = std::result::Result<T, AnalysisError>;

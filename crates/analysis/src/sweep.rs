@@ -2,7 +2,9 @@
 //! is trained, evaluated on the held-out frames, its couplings aggregated, and everything
 //! written under the sweep directory (Gaussian-visible models: [`crate::gauss_model`]):
 //!
-//! * `sweep.json`: the config (a resumed or sharded run must use the same one);
+//! * `sweep.json`: the config (a resumed or sharded run must use the same one; another config
+//!   is refused, naming the first differing key, unless the directory is started over with
+//!   [`start_fresh`]);
 //! * `models/m{index:05}.{npz,json}`: the model (crbm's format);
 //! * `models/m{index:05}.couplings.npy`: the aggregated coupling matrix (Gaussian models:
 //!   the voxel couplings `W diag⟨Var h⟩ Wᵀ`), f64 [K, K]; none for exploded models;
@@ -21,8 +23,10 @@ use crbm::recovery::{assembly_recovery, mean_jaccard};
 use crbm::stats::{evaluate_detailed, EvalConfig, FiveStatistics, Statistic};
 use crbm::synthetic::SyntheticConfig;
 use crbm::PcdTrainer;
+use jobs::durable::write_atomic;
+use jobs::settings::Manifest;
+use jobs::table::write_parquet;
 use polars::prelude::{Column, DataFrame};
-use surrogate::table::{write_atomic, write_parquet};
 
 use burn::tensor::Device;
 
@@ -186,27 +190,15 @@ impl SweepData {
     }
 }
 
-/// Prepares `dir` for a run of `cfg`: writes `sweep.json`, or checks that the one there is the
-/// same config once any model is finished (before that, e.g. after a run that failed while
-/// loading its data, the new config replaces it). Returns the models already finished; without
-/// `resume` there must be none.
+/// Prepares `dir` for a run of `cfg`: writes `sweep.json`, or refuses to run when the one there
+/// holds another config (naming the first differing key) — even before any model is finished,
+/// since a shard of the old config may still be running and would write parts the new config
+/// accepts. Returns the models already finished; without `resume` there must be none.
 pub fn prepare_dir(dir: &Path, cfg: &SweepConfig, resume: bool) -> Result<BTreeSet<usize>> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let path = dir.join(CONFIG_FILE);
     let ours = serde_json::to_value(cfg).map_err(|e| AnalysisError::Invalid(e.to_string()))?;
+    config_manifest(dir).check_or_write(&ours)?;
     let (done, broken) = finished_models(dir)?;
-    let same = path.is_file() && surrogate::json::same_settings(&read_json(&path)?, &ours);
-    if !same {
-        if !done.is_empty() {
-            return Err(AnalysisError::BadFile {
-                path,
-                message: "this directory holds a sweep with a different config; use another --out (or the same config)".into(),
-            });
-        }
-        let text = serde_json::to_string_pretty(&ours)
-            .map_err(|e| AnalysisError::Invalid(e.to_string()))?;
-        write_atomic(&path, text.as_bytes())?;
-    }
     if !resume && !done.is_empty() {
         return Err(AnalysisError::BadFile {
             path: dir.to_path_buf(),
@@ -220,6 +212,37 @@ pub fn prepare_dir(dir: &Path, cfg: &SweepConfig, resume: bool) -> Result<BTreeS
         std::fs::remove_file(&p).map_err(io_err(&p))?;
     }
     Ok(done)
+}
+
+/// The `sweep.json` manifest of `dir`.
+fn config_manifest(dir: &Path) -> Manifest {
+    Manifest::new(
+        dir.join(CONFIG_FILE),
+        "use another --out or the same config (or `run --fresh` to replace the config of a sweep \
+         with no finished model, once no shard of it is running)",
+    )
+}
+
+/// Starts `dir` over for a new config (`lambda-sweep run --fresh`): removes its `sweep.json`
+/// so that [`prepare_dir`] writes the new one. Refused when any model of the old config is
+/// finished (its results are never deleted here). The caller must make sure that no shard of
+/// the old config is still running.
+pub fn start_fresh(dir: &Path) -> Result<()> {
+    let (done, _) = finished_models(dir)?;
+    if !done.is_empty() {
+        return Err(AnalysisError::BadFile {
+            path: dir.join(crate::table::PARTS_DIR),
+            message: format!(
+                "holds {} finished models; --fresh only replaces the config of a sweep with none finished; use another --out",
+                done.len()
+            ),
+        });
+    }
+    let path = dir.join(CONFIG_FILE);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err(&path)(e)),
+        _ => Ok(()),
+    }
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
@@ -578,8 +601,22 @@ mod tests {
         let mut other = cfg.clone();
         other.seeds = 2;
         let e = prepare_dir(&dir, &other, true).unwrap_err().to_string();
-        assert!(e.contains("different config"), "{e}");
-        // Before any model is finished, a new config replaces the old one.
+        assert!(
+            e.contains("sweep.json: made with other settings (seeds: directory has 1, this run 2)"),
+            "{e}"
+        let e = prepare_dir(&fresh, &other, false).unwrap_err().to_string();
+        assert!(
+            e.contains("seeds: directory has 1, this run 2") && e.contains("--fresh"),
+            "{e}"
+        );
+        assert_eq!(load_dir_config(&fresh).unwrap(), cfg);
+        start_fresh(&fresh).unwrap();
+        );
+        // --fresh never discards finished models.
+        let e = start_fresh(&dir).unwrap_err().to_string();
+        assert!(e.contains("holds 1 finished models"), "{e}");
+        // Before any model is finished another config is refused too (a shard of the old one
+        // may still be running), unless the directory is started over.
         let fresh = dir.join("fresh");
         prepare_dir(&fresh, &cfg, false).unwrap();
         assert!(prepare_dir(&fresh, &other, false).unwrap().is_empty());

@@ -4,13 +4,14 @@
 //!
 //! Each finished model is written as its own part file `parts/part-{index:06}.parquet`
 //! (atomically, after its model and couplings are on disk), so a killed sweep loses at most the
-//! models in flight; `merge` checks that every model is present and writes `sweep.parquet`.
+//! models in flight; `merge` checks that every model is present once and nothing else is
+//! (`jobs::table::check_coverage`) and writes `sweep.parquet`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use jobs::table::{check_coverage, list_parts, part_name, read_parquet, write_parquet};
 use polars::prelude::*;
-use surrogate::table::{list_parts, part_name, read_parquet, write_parquet};
 
 use crate::error::{AnalysisError, Result};
 
@@ -427,40 +428,35 @@ pub fn read_parts(sweep_dir: &Path) -> Result<Vec<ModelRow>> {
 }
 
 /// Merges the parts of `sweep_dir` into `sweep.parquet` after checking that models
-/// `0..n_models` are all present (the error lists the missing ones) and none repeats.
+/// `0..n_models` are each present once and nothing else is (the error names the first missing
+/// part) and that every part holds the one model its name says.
 pub fn merge(sweep_dir: &Path, n_models: usize) -> Result<Vec<ModelRow>> {
-    let rows = read_parts(sweep_dir)?;
-    let present: BTreeSet<u64> = rows.iter().map(|r| r.index).collect();
-    if present.len() != rows.len() {
-        return Err(AnalysisError::BadFile {
-            path: sweep_dir.join(PARTS_DIR),
-            message: "a model index appears in two part files".into(),
-        });
-    }
-    let missing: Vec<String> = (0..n_models as u64)
-        .filter(|k| !present.contains(k))
-        .map(|k| k.to_string())
-        .collect();
-    if !missing.is_empty() {
-        let shown = missing.iter().take(20).cloned().collect::<Vec<_>>();
-        return Err(AnalysisError::BadFile {
-            path: sweep_dir.join(PARTS_DIR),
-            message: format!(
-                "{} of {n_models} models missing (models {}{}); run the missing shards (with --resume) first",
-                missing.len(),
-                shown.join(", "),
-                if missing.len() > 20 { ", …" } else { "" }
-            ),
-        });
-    }
-    if let Some(extra) = rows.iter().find(|r| r.index as usize >= n_models) {
-        return Err(AnalysisError::BadFile {
-            path: sweep_dir.join(PARTS_DIR),
-            message: format!(
-                "model {} is outside this sweep's {n_models} models (a different config?)",
-                extra.index
-            ),
-        });
+    let dir = sweep_dir.join(PARTS_DIR);
+    let parts = if dir.exists() {
+        list_parts(&dir)?
+    } else {
+        Vec::new()
+    };
+    let found: Vec<usize> = parts.iter().map(|(k, _)| *k).collect();
+    check_coverage(&dir, "models", &found, n_models)?;
+    let mut rows = Vec::with_capacity(parts.len());
+    for (k, p) in &parts {
+        let part = read_rows(p)?;
+        let message = match part.as_slice() {
+            [r] if r.index as usize == *k => None,
+            [r] => Some(format!("holds model {}'s row, expected model {k}", r.index)),
+            _ => Some(format!(
+                "expected the one row of model {k}, found {} rows",
+                part.len()
+            )),
+        };
+        if let Some(message) = message {
+            return Err(AnalysisError::BadFile {
+                path: p.clone(),
+                message,
+            });
+        }
+        rows.extend(part);
     }
     write_rows(&sweep_dir.join(MERGED_FILE), &rows)?;
     Ok(rows)
@@ -575,10 +571,30 @@ pub(crate) mod tests {
         std::fs::remove_file(&broken[0]).unwrap();
         let e = merge(&d, 3).unwrap_err().to_string();
         assert!(e.contains("1 of 3 models missing (models 1)"), "{e}");
+        assert!(e.contains("first missing file part-000001.parquet"), "{e}");
         write_part(&d, &row(1, 0.2, "weak")).unwrap();
         let rows = merge(&d, 3).unwrap();
         assert_eq!(rows.iter().map(|r| r.index).collect::<Vec<_>>(), [0, 1, 2]);
         assert_eq!(read_sweep(&d).unwrap(), rows);
+        // A part of a model beyond the sweep (another config) and a part holding another
+        // model's row are refused, naming the file.
+        write_part(&d, &row(5, 0.3, "weak")).unwrap();
+        let e = merge(&d, 3).unwrap_err().to_string();
+        assert!(
+            e.contains("part-000005.parquet is outside this job's 3 models"),
+            "{e}"
+        );
+        std::fs::remove_file(d.join(PARTS_DIR).join(part_name(5))).unwrap();
+        write_rows(
+            &d.join(PARTS_DIR).join(part_name(2)),
+            &[row(1, 0.2, "weak")],
+        )
+        .unwrap();
+        let e = merge(&d, 3).unwrap_err().to_string();
+        assert!(
+            e.contains("part-000002.parquet: holds model 1's row, expected model 2"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,57 +1,36 @@
-//! Durable atomic file writes: the content goes to a temporary file in the target's
-//! directory, which is synced, renamed over the target and the directory synced, so a
-//! crash leaves either the old file or the complete new one, never a torn one.
+//! Durable atomic file writes through the workspace's one implementation
+//! (`jobs::durable`): the content goes to a temporary file in the target's directory, which
+//! is synced, renamed over the target and the directory synced, so a crash leaves either the
+//! old file or the complete new one, never a torn one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use jobs::JobsError;
 
 use crate::error::{CrbmError, Result};
 
-fn io_err(path: &Path) -> impl Fn(std::io::Error) -> CrbmError + '_ {
-    move |source| CrbmError::Io {
-        path: path.to_path_buf(),
-        source,
+impl From<JobsError> for CrbmError {
+    fn from(e: JobsError) -> Self {
+        match e {
+            JobsError::Io { path, source } => CrbmError::Io { path, source },
+            other => CrbmError::Io {
+                path: other.path().map(Path::to_path_buf).unwrap_or_default(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
     }
 }
 
 /// Write `path` through `write(tmp_path)` (which creates the file at `tmp_path`), then
-/// fsync it, rename it to `path` and fsync the directory.
+/// fsync it, rename it to `path` and fsync the directory; a failed write removes the
+/// temporary file.
 pub fn write_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let tmp = temp_path(dir, path);
-    let result = write(&tmp).and_then(|()| {
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(io_err(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(io_err(path))?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(dir))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    jobs::durable::write_with(path, write)
 }
 
 /// Write `bytes` to `path` durably and atomically.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_with(path, |tmp| std::fs::write(tmp, bytes).map_err(io_err(tmp)))
-}
-
-/// A temporary name beside the target, unique per process, thread and call.
-fn temp_path(dir: &Path, path: &Path) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().and_then(|s| s.to_str()).unwrap_or("file");
-    dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ))
+    Ok(jobs::durable::write_atomic(path, bytes)?)
 }
 
 #[cfg(test)]
@@ -61,6 +40,7 @@ mod tests {
     #[test]
     fn writes_replace_the_file_and_a_failed_write_leaves_the_old_one() {
         let d = std::env::temp_dir().join(format!("crbm-durable-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
         let p = d.join("a.txt");
         write_bytes(&p, b"one").unwrap();
         write_bytes(&p, b"two").unwrap();

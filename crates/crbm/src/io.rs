@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use npyz::WriterBuilder;
 use serde::{Deserialize, Serialize};
 
+use crate::durable;
 use crate::error::{CrbmError, Result};
 use crate::layers::DRelu;
 use crate::model::Crbm;
@@ -140,6 +141,12 @@ pub fn import_npz(path: impl AsRef<Path>) -> Result<Crbm> {
 pub fn save_model(model: &Crbm, meta: &ModelMetadata, stem: impl AsRef<Path>) -> Result<()> {
     let stem = stem.as_ref();
     export_npz(model, with_ext(stem, "npz"))?;
+    let (jp, text) = metadata_json(model, meta, stem)?;
+    std::fs::write(&jp, text).map_err(io_err(&jp))
+}
+
+/// The metadata file of `stem` and its text (the model's shape filled in).
+fn metadata_json(model: &Crbm, meta: &ModelMetadata, stem: &Path) -> Result<(PathBuf, String)> {
     let meta = ModelMetadata {
         format_version: FORMAT_VERSION,
         n_visible: model.n_visible,
@@ -151,26 +158,17 @@ pub fn save_model(model: &Crbm, meta: &ModelMetadata, stem: impl AsRef<Path>) ->
         path: jp.clone(),
         source,
     })?;
-    std::fs::write(&jp, text).map_err(io_err(&jp))
+    Ok((jp, text))
 }
 
-/// [`save_model`] into a temporary stem beside `stem`, then both files renamed into place, so
-/// a crash never leaves a half-written model under the final name.
+/// [`save_model`] durably ([`crate::durable`]): each file is written to a temporary name,
+/// synced and renamed into place, parameters first, so a crash never leaves a half-written
+/// model under the final name, and a metadata file always has its parameters.
 pub fn save_model_atomic(model: &Crbm, meta: &ModelMetadata, stem: impl AsRef<Path>) -> Result<()> {
     let stem = stem.as_ref();
-    let dir = stem
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let name = stem.file_name().and_then(|s| s.to_str()).unwrap_or("model");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    save_model(model, meta, &tmp)?;
-    for ext in ["npz", "json"] {
-        let (from, to) = (with_ext(&tmp, ext), with_ext(stem, ext));
-        std::fs::rename(&from, &to).map_err(io_err(&to))?;
-    }
-    Ok(())
+    durable::write_with(&with_ext(stem, "npz"), |tmp| export_npz(model, tmp))?;
+    let (jp, text) = metadata_json(model, meta, stem)?;
+    durable::write_bytes(&jp, text.as_bytes())
 }
 
 /// Load a model saved by [`save_model`].

@@ -9,7 +9,7 @@
 //! * [`write_atomic`]: bytes already in memory.
 //! * [`write_with`]: a writer that must create the file itself (plotters' backends, burn's
 //!   `save_file`, `.npz` archives) writes to the temporary path it is given.
-//! * [`PendingFile`]: the same as a guard, for code that draws into the temporary path over
+//! * [`PendingFile`]: the same as a guard (optionally keeping the target's extension), for code that draws into the temporary path over
 //!   many steps: committed explicitly, removed when dropped uncommitted (an early `?`).
 //! * [`commit_file`]: the last step alone, for a temporary file from [`temp_path_for`].
 
@@ -34,24 +34,39 @@ pub fn create_parent_dir(path: &Path) -> Result<()> {
 }
 
 /// A temporary name beside `path`, unique per process (pid) and call (a process-wide
-/// counter), so concurrent writers — threads or processes — never share one. The target's
-/// extension is kept last, for writers that choose a format by it (plotters' bitmap backend):
-/// `plot.png` → `.plot.PID.COUNT.tmp.png`, `manifest` → `.manifest.PID.COUNT.tmp`.
+/// counter), so concurrent writers — threads or processes — never share one:
+/// `.NAME.PID.COUNT.tmp`. Hidden and ending in `.tmp`, so a file left by a killed writer is
+/// never taken for a part (`part-*.parquet`) or matched by a `*.parquet` glob.
 pub fn temp_path_for(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    parent_dir(path).join(format!(".{name}.{}.tmp", unique_suffix()))
+}
+
+/// Like [`temp_path_for`] but keeping the target's extension last, for writers that choose a
+/// format by it (plotters' bitmap backend): `plot.png` → `.plot.PID.COUNT.tmp.png`.
+pub fn temp_path_keeping_extension(path: &Path) -> PathBuf {
+    match (path.file_stem(), path.extension()) {
+        (Some(stem), Some(ext)) => parent_dir(path).join(format!(
+            ".{}.{}.tmp.{}",
+            stem.to_string_lossy(),
+            unique_suffix(),
+            ext.to_string_lossy()
+        )),
+        _ => temp_path_for(path),
+    }
+}
+
+/// `PID.COUNT`, new for every call in this process.
+fn unique_suffix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = |s: Option<&std::ffi::OsStr>| s.map(|n| n.to_string_lossy().into_owned());
-    let (stem, ext) = match (name(path.file_stem()), name(path.extension())) {
-        (Some(stem), Some(ext)) => (stem, format!(".{ext}")),
-        _ => (
-            name(path.file_name()).unwrap_or_else(|| "file".into()),
-            String::new(),
-        ),
-    };
-    parent_dir(path).join(format!(
-        ".{stem}.{}.{}.tmp{ext}",
+    format!(
+        "{}.{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
-    ))
+    )
 }
 
 /// Writes `bytes` to `path` durably and atomically (creating its directory).
@@ -89,10 +104,20 @@ pub struct PendingFile {
 }
 
 impl PendingFile {
+    /// A pending file named by [`temp_path_for`].
     pub fn new(target: &Path) -> Result<Self> {
+        Self::named(target, temp_path_for(target))
+    }
+
+    /// A pending file named by [`temp_path_keeping_extension`] (plots).
+    pub fn keeping_extension(target: &Path) -> Result<Self> {
+        Self::named(target, temp_path_keeping_extension(target))
+    }
+
+    fn named(target: &Path, tmp: PathBuf) -> Result<Self> {
         create_parent_dir(target)?;
         Ok(Self {
-            tmp: temp_path_for(target),
+            tmp,
             target: target.to_path_buf(),
             done: false,
         })
@@ -217,8 +242,13 @@ mod tests {
         create_parent_dir(&p).unwrap();
         let tmp = temp_path_for(&p);
         assert_eq!(tmp.parent(), p.parent());
-        assert_eq!(tmp.extension().unwrap(), "svg", "{}", tmp.display());
         let name = tmp.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(".plot.svg.") && name.ends_with(".tmp"),
+            "{name}"
+        );
+        let kept = temp_path_keeping_extension(&p);
+        let name = kept.file_name().unwrap().to_string_lossy().into_owned();
         assert!(
             name.starts_with(".plot.") && name.ends_with(".tmp.svg"),
             "{name}"
@@ -239,7 +269,7 @@ mod tests {
         let d = tmpdir("pending");
         let p = d.join("w.png");
         let draw = |fail: bool| -> Result<()> {
-            let f = PendingFile::new(&p)?;
+            let f = PendingFile::keeping_extension(&p)?;
             fs::write(f.path(), b"png").map_err(io_err(f.path()))?;
             if fail {
                 return Err(JobsError::Config("drawing failed".into()));

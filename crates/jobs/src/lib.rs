@@ -11,12 +11,15 @@
 //! * [`settings`]: settings comparison for resumes ([`settings::same_settings`], the first
 //!   differing key), FNV-1a fingerprints of inputs, and the [`settings::Manifest`] file that
 //!   binds a directory to its settings.
+//! * [`slurm`]: ready-to-submit Slurm scripts (job array of shards with `--resume`, a
+//!   dependent merge job, the submit script) for any shardable binary.
 //! * [`error`]: [`JobsError`], whose variants name the file or setting.
 
 pub mod durable;
 pub mod error;
 pub mod settings;
 pub mod shard;
+pub mod slurm;
 pub mod table;
 
 pub use error::{JobsError, Result};

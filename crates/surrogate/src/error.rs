@@ -43,6 +43,9 @@ pub enum SurrogateError {
     /// A group's input files (SC, FC, FCD, maps) are missing or malformed; names the file.
     #[error(transparent)]
     Data(#[from] pmfm_sim::data::DataError),
+    /// Writing or reading a job file (atomic writes, Parquet, part coverage); names the file.
+    #[error(transparent)]
+    Jobs(#[from] jobs::JobsError),
 }
 
 pub type Result<T> = std::result::Result<T, SurrogateError>;

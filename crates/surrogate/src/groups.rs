@@ -171,7 +171,7 @@ pub fn write_group(dir: &Path, g: &EmpiricalData) -> Result<()> {
     )?;
     write_npy_f64(dir.join("myelin.npy"), &[n], &g.myelin)?;
     write_npy_f64(dir.join("rsfc_gradient.npy"), &[n], &g.gradient)?;
-    crate::table::write_atomic(&dir.join(NAME_FILE), g.name.as_bytes())
+    crate::persist::write_atomic(&dir.join(NAME_FILE), g.name.as_bytes())
 }
 
 /// Reads a group written by [`write_group`] (validated; errors name the file).

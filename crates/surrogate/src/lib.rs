@@ -2,20 +2,19 @@
 //! costs without solving the ODE (`pmfm-model.md`, "Surrogate").
 //!
 //! * [`samples`]: the in-memory table of simulated parameter sets ([`Samples`]).
-//! * [`table`]: its Parquet form (polars): schema, validation, atomic chunked writes, merging.
+//! * [`table`]: its Parquet form (polars): schema, validation, reading parts, merging (the
+//!   part files, atomic writes and coverage checks are the `jobs` crate's).
 //! * [`design`]: how parameter sets are drawn (uniform, Latin hypercube, Gaussian clouds), all
 //!   restricted to the feasible region.
 //! * [`groups`]: subject groups (SC, empirical FC/FCD, maps) stored once per dataset, checked
 //!   to share a parcellation, and summarised into the descriptor a group-conditioned
 //!   surrogate takes as input.
-//! * [`shard`]: deterministic `i/n` sharding of a design and resume bookkeeping.
 //! * [`models`]: the surrogate families (MLP, quadratic baseline, region-token transformer,
 //!   group-conditioned MLP),
 //!   [`train`] their seeded training loop, [`ensemble`] several seeds with a predictive spread,
 //!   [`persist`] save/load with a JSON sidecar.
 //! * [`evaluator`]: scores θ with the simulator into [`Samples`] rows; [`normalise`] the
-//!   input and target scalings; [`json`] settings comparison for manifests; [`error`] the
-//!   crate's error type.
+//!   input and target scalings; [`error`] the crate's error type.
 //! * [`evaluation`]: reading several tables with their groups, the random or held-out-group
 //!   train/test split, held-out metrics and the per-family metrics table (`train-surrogate`).
 //! * [`transfer`]: predictions row by row with each row's group, held-out group splits and
@@ -30,12 +29,10 @@ pub mod error;
 pub mod evaluation;
 pub mod evaluator;
 pub mod groups;
-pub mod json;
 pub mod models;
 pub mod normalise;
 pub mod persist;
 pub mod samples;
-pub mod shard;
 pub mod table;
 pub mod train;
 pub mod transfer;

@@ -3,11 +3,11 @@
 //! normalisation, the token model's connectome, fit summary, provenance, and the size and
 //! FNV-1a hash of the weights file, so a sidecar never silently pairs with other weights).
 //!
-//! Both files are written to a temporary name and renamed into place, weights first: a
-//! directory with a sidecar always has the weights it describes.
+//! Both files are written durably (`jobs::durable`: temporary name, fsync, rename), weights
+//! first: a directory with a sidecar always has the weights it describes.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::Device;
@@ -68,15 +68,7 @@ struct Sidecar {
     weights_fnv1a64: String,
 }
 
-/// FNV-1a (64-bit) of `bytes`, as 16 hex digits.
-pub(crate) fn fnv1a64(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
-}
+pub(crate) use jobs::settings::fnv1a64;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SurrogateError + '_ {
     move |source| SurrogateError::Io {
@@ -92,12 +84,9 @@ fn load_err(path: &Path, message: impl Into<String>) -> SurrogateError {
     }
 }
 
-pub(crate) use crate::table::write_atomic;
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp{}", std::process::id()));
-    path.with_file_name(name)
+/// [`jobs::durable::write_atomic`] with this crate's error.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    Ok(jobs::durable::write_atomic(path, bytes)?)
 }
 
 /// Reads a file, naming it in a [`SurrogateError::Load`] when it is missing or unreadable.
@@ -119,16 +108,19 @@ impl Surrogate {
     pub fn save(&self, dir: &Path) -> Result<()> {
         fs::create_dir_all(dir).map_err(io(dir))?;
         let weights = dir.join(WEIGHTS_FILE);
-        let tmp = tmp_path(&weights);
-        self.net
-            .clone()
-            .save_file(&tmp)
-            .map_err(|e| SurrogateError::Io {
-                path: tmp.clone(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
-        let bytes = fs::read(&tmp).map_err(io(&tmp))?;
-        fs::rename(&tmp, &weights).map_err(io(&weights))?;
+        // The bytes as written, for the sidecar's size and hash.
+        let mut bytes = Vec::new();
+        jobs::durable::write_with(&weights, |tmp| {
+            self.net
+                .clone()
+                .save_file(tmp)
+                .map_err(|e| SurrogateError::Io {
+                    path: tmp.to_path_buf(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+            bytes = fs::read(tmp).map_err(io(tmp))?;
+            Ok::<(), SurrogateError>(())
+        })?;
         let sidecar = Sidecar {
             format: FORMAT.into(),
             version: VERSION,
@@ -279,6 +271,8 @@ mod tests {
     use super::*;
     use crate::models::test_data::{connectome, quadratic_samples, uniform_theta};
     use crate::models::Activation;
+
+    use std::path::PathBuf;
 
     fn test_dir(name: &str) -> PathBuf {
         let d =

@@ -15,12 +15,13 @@
 //! | `wall_s` | f64 | wall time of the batch per θ (s) |
 //!
 //! A dataset directory holds one `part-XXXXXX.parquet` per batch (each written atomically) and,
-//! once complete, the merged `dataset.parquet`.
+//! once complete, the merged `dataset.parquet`. Parquet I/O, part names and the merge's
+//! coverage check are the job layer's (`jobs::table`).
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use jobs::table::{check_coverage, list_parts, read_parquet, write_parquet};
 use pmfm_sim::params::{Theta, N_THETA, THETA_NAMES};
 use polars::prelude::*;
 
@@ -194,56 +195,9 @@ pub fn from_dataframe(df: &DataFrame, path: &Path) -> Result<Samples> {
     })
 }
 
-/// Writes `bytes` atomically: a temporary file in the same folder, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| SurrogateError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|s| s.to_str()).unwrap_or("out"),
-        std::process::id()
-    ));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
-}
-
-/// Writes a polars table as Parquet, atomically.
-pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
-    let mut buf = Vec::new();
-    ParquetWriter::new(&mut buf)
-        .finish(df)
-        .map_err(|e| SurrogateError::Parquet {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    write_atomic(path, &buf)
-}
-
-/// Reads a Parquet file into a polars table, naming the file in errors.
-pub fn read_parquet(path: &Path) -> Result<DataFrame> {
-    let f = std::fs::File::open(path).map_err(|source| SurrogateError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    ParquetReader::new(f)
-        .finish()
-        .map_err(|e| SurrogateError::Parquet {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
-}
-
 /// Writes `samples` as a Parquet dataset file, atomically.
 pub fn write_samples(path: &Path, samples: &Samples) -> Result<()> {
-    write_parquet(path, &mut to_dataframe(samples)?)
+    Ok(write_parquet(path, &mut to_dataframe(samples)?)?)
 }
 
 /// Reads one dataset file, or every `part-*.parquet` of a dataset directory (or its merged
@@ -275,33 +229,6 @@ pub fn read_many(paths: &[PathBuf]) -> Result<Samples> {
 /// Name of the merged table inside a dataset directory.
 pub const MERGED_FILE: &str = "dataset.parquet";
 
-/// File name of batch `b`'s part.
-pub fn part_name(b: usize) -> String {
-    format!("part-{b:06}.parquet")
-}
-
-/// The part files of a dataset directory as (batch, path), sorted by batch.
-pub fn list_parts(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
-    let rd = std::fs::read_dir(dir).map_err(|source| SurrogateError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut parts = Vec::new();
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        if let Some(num) = name
-            .strip_prefix("part-")
-            .and_then(|s| s.strip_suffix(".parquet"))
-        {
-            if let Ok(b) = num.parse::<usize>() {
-                parts.push((b, e.path()));
-            }
-        }
-    }
-    parts.sort();
-    Ok(parts)
-}
-
 /// Batches already on disk in `dir` whose part file reads back with the expected row count
 /// (`expected(b)`); unreadable or short parts (e.g. from a crash of an older writer) are
 /// reported so the caller can redo them.
@@ -326,29 +253,16 @@ pub fn finished_batches(
 }
 
 /// Merges the part files of `dir` into `dir/dataset.parquet`: checks that batches 0..n_batches
-/// are all present (the error lists the missing ones) and that no global index repeats, then
-/// writes the rows sorted by index. Returns the merged table.
+/// are each present once and nothing else is ([`check_coverage`]: the error names the first
+/// missing part) and that no global index repeats, then writes the rows sorted by index.
+/// Returns the merged table.
 pub fn merge_parts(dir: &Path, n_batches: usize) -> Result<Samples> {
     let parts = list_parts(dir)?;
-    let present: BTreeSet<usize> = parts.iter().map(|(b, _)| *b).collect();
-    let missing: Vec<usize> = (0..n_batches).filter(|b| !present.contains(b)).collect();
-    if !missing.is_empty() {
-        let shown: Vec<String> = missing.iter().take(20).map(|b| b.to_string()).collect();
-        return Err(SurrogateError::BadTable {
-            path: dir.to_path_buf(),
-            message: format!(
-                "{} of {n_batches} batches missing (batches {}{}); run the missing shards (with --resume) first",
-                missing.len(),
-                shown.join(", "),
-                if missing.len() > 20 { ", …" } else { "" }
-            ),
-        });
-    }
+    let found: Vec<usize> = parts.iter().map(|(b, _)| *b).collect();
+    check_coverage(dir, "batches", &found, n_batches)?;
     let mut all = Samples::default();
-    for (b, p) in &parts {
-        if *b < n_batches {
-            all.extend(&read_samples(p)?);
-        }
+    for (_, p) in &parts {
+        all.extend(&read_samples(p)?);
     }
     let merged = all.sorted_by_index();
     if let Some(w) = merged.index.windows(2).find(|w| w[0] == w[1]) {
@@ -364,6 +278,7 @@ pub fn merge_parts(dir: &Path, n_batches: usize) -> Result<Samples> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jobs::table::part_name;
 
     pub(crate) fn toy(n: usize, offset: u64) -> Samples {
         let mut s = Samples::default();
@@ -443,6 +358,7 @@ mod tests {
         write_samples(&d.join(part_name(2)), &toy(3, 6)).unwrap();
         let e = merge_parts(&d, 3).unwrap_err().to_string();
         assert!(e.contains("1 of 3 batches missing (batches 1)"), "{e}");
+        assert!(e.contains("first missing file part-000001.parquet"), "{e}");
         write_samples(&d.join(part_name(1)), &toy(3, 3)).unwrap();
         let m = merge_parts(&d, 3).unwrap();
         assert_eq!(m.index, (0..9).collect::<Vec<u64>>());

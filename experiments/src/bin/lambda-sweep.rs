@@ -1,19 +1,21 @@
 //! Trains and evaluates one cRBM per (λ, seed) of a sweep config, writing each finished model's
 //! row as its own Parquet part (atomically) and, when all are present, the merged
 //! `sweep.parquet`. `--resume` skips finished models; `--shard i/n` (or a Slurm array task)
-//! runs every n-th model, so shards can run anywhere and be merged with `merge`.
+//! runs every n-th model, so shards can run anywhere and be merged with `merge`. A directory
+//! keeps the config it was started with (`sweep.json`): another config is refused, naming the
+//! first differing key, unless `--fresh` starts a directory with no finished model over.
 
 use std::path::{Path, PathBuf};
 
-use analysis::sweep::load_dir_config;
+use analysis::sweep::{load_dir_config, start_fresh};
 use analysis::table::merge;
 use analysis::SweepConfig;
 use anyhow::{anyhow, bail, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use experiments::device::DeviceArgs;
-use experiments::slurm::{self, SlurmArgs};
 use experiments::sweep_run::run_sweep;
-use surrogate::shard::Shard;
+use jobs::shard::Shard;
+use jobs::slurm::{self, SlurmArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -53,6 +55,11 @@ enum Cmd {
         /// Skip models already finished in --out (after a kill, or to add shards).
         #[arg(long)]
         resume: bool,
+        /// Start --out over with this config when it holds another one (sweep.json) but no
+        /// finished model; without it another config is refused. Only when no shard of the
+        /// old config is still running: its models would join the new sweep.
+        #[arg(long, conflicts_with = "resume")]
+        fresh: bool,
         /// Run only shard i of n (0-based, e.g. 0/4). Defaults to SLURM_ARRAY_TASK_ID /
         /// SLURM_ARRAY_TASK_COUNT when set, else the whole sweep.
         #[arg(long)]
@@ -95,6 +102,7 @@ fn main() {
             preset,
             out,
             resume,
+            fresh,
             shard,
             max_models,
             device,
@@ -102,7 +110,7 @@ fn main() {
             config.as_deref(),
             preset,
             &out,
-            resume,
+            Start { resume, fresh },
             shard,
             max_models,
             &device,
@@ -129,11 +137,17 @@ fn preset_config(p: Preset) -> SweepConfig {
     }
 }
 
+/// How a run treats a directory that already holds a sweep (`--resume`, `--fresh`).
+struct Start {
+    resume: bool,
+    fresh: bool,
+}
+
 fn run(
     config: Option<&Path>,
     preset: Preset,
     out: &Path,
-    resume: bool,
+    start: Start,
     shard: Option<String>,
     max_models: Option<usize>,
     device: &DeviceArgs,
@@ -143,7 +157,17 @@ fn run(
         None => preset_config(preset),
     };
     let shard = Shard::resolve(shard.map(|s| s.parse()).transpose()?)?;
-    run_sweep(&cfg, out, resume, shard, max_models, &device.device()?)?;
+    if start.fresh {
+        start_fresh(out)?;
+    }
+    run_sweep(
+        &cfg,
+        out,
+        start.resume,
+        shard,
+        max_models,
+        &device.device()?,
+    )?;
     Ok(())
 }
 

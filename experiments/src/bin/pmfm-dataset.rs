@@ -21,18 +21,17 @@ use experiments::dataset::{DataArgs, GroupArgs};
 use experiments::device::DeviceArgs;
 use experiments::progress;
 use experiments::sim_args::SimArgs;
-use experiments::slurm::{self, SlurmArgs};
 use experiments::theta_input::read_theta_csv;
+use jobs::shard::{batch_seed, Batches, Shard};
+use jobs::slurm::{self, SlurmArgs};
+use jobs::table::part_name;
 use pmfm_fit::trajectory::{drive_run, TrajectoryDesign};
 use pmfm_sim::params::{Bounds, Theta};
 use pmfm_sim::simulator::SimConfig;
 use serde::{Deserialize, Serialize};
 use surrogate::design::{Design, DesignSpace};
 use surrogate::evaluator::Evaluator;
-use surrogate::shard::{batch_seed, Batches, Shard};
-use surrogate::table::{
-    finished_batches, merge_parts, part_name, read_samples, write_atomic, write_samples,
-};
+use surrogate::table::{finished_batches, merge_parts, read_samples, write_samples};
 use surrogate::Samples;
 
 #[derive(Parser, Debug)]
@@ -428,9 +427,11 @@ fn load_groups(
     }
 }
 
-/// Refuses a directory made with other settings or inputs (naming what differs), or an
-/// existing dataset without `--resume`; writes the manifest of a new one.
+/// Refuses a directory made with other settings or inputs (naming the first differing key or
+/// group), or an existing dataset without `--resume`; writes the manifest of a new one.
 fn check_or_write_manifest(out: &Path, manifest: &Manifest, resume: bool) -> Result<()> {
+    let file =
+        jobs::settings::Manifest::new(out.join(MANIFEST), "use another --out or the same settings");
     match read_manifest(out)? {
         Some(existing) if existing.groups != manifest.groups => {
             bail!(
@@ -439,27 +440,20 @@ fn check_or_write_manifest(out: &Path, manifest: &Manifest, resume: bool) -> Res
                 group_difference(&existing.groups, &manifest.groups)
             )
         }
-        Some(existing)
-            if !surrogate::json::same_settings(
+        Some(existing) => {
+            file.check(
                 &serde_json::to_value(&existing)?,
                 &serde_json::to_value(manifest)?,
-            ) =>
-        {
-            bail!(
-                "{}: made with other settings ({}); use another --out or the same settings",
-                out.join(MANIFEST).display(),
-                serde_json::to_string(&existing)?
-            )
+            )?;
+            if !resume {
+                bail!(
+                    "{} already holds a dataset; pass --resume to continue it or choose another --out",
+                    out.display()
+                );
+            }
+            Ok(())
         }
-        Some(_) if !resume => bail!(
-            "{} already holds a dataset; pass --resume to continue it or choose another --out",
-            out.display()
-        ),
-        Some(_) => Ok(()),
-        None => Ok(write_atomic(
-            &out.join(MANIFEST),
-            serde_json::to_string_pretty(manifest)?.as_bytes(),
-        )?),
+        None => Ok(file.write(&serde_json::to_value(manifest)?)?),
     }
 }
 
@@ -583,16 +577,24 @@ impl Job<'_> {
         let (done, limit, simulated) = (self.done, self.limit, &mut self.simulated);
         match self.design {
             JobDesign::Drawn(d) => {
+                let draw = |b: usize| -> Vec<Theta> {
+                    batches
+                        .range(b)
+                        .map(|k| space.draw(d, args.seed, k))
+                        .collect()
+                };
+                // Finished parts are kept only if they hold exactly their batch's θ (the draw
+                // is deterministic), so a resume never mixes in rows of another design.
+                for b in (0..per_group).filter(|b| done.contains(&(offset + b))) {
+                    let what = format!("the design draws for batch {}", offset + b);
+                    part_with_theta(&out.join(part_name(offset + b)), &draw(b), &what)?;
+                }
                 for &b in &todo {
                     if *simulated >= limit {
                         break;
                     }
                     *simulated += 1;
-                    let thetas: Vec<Theta> = batches
-                        .range(b)
-                        .map(|k| space.draw(d, args.seed, k))
-                        .collect();
-                    simulate(b, &thetas)?;
+                    simulate(b, &draw(b))?;
                 }
             }
             JobDesign::Trajectory(t) => {
@@ -636,10 +638,22 @@ impl Job<'_> {
 /// A finished generation of a trajectory run, read back for replay after checking that it holds
 /// exactly the θ the strategy asks for again.
 fn replayed(path: &Path, run: usize, b: usize, thetas: &[Theta]) -> Result<Samples> {
+    part_with_theta(path, thetas, &format!("run {run} asks for at batch {b}"))
+}
+
+/// The rows of a finished part, after checking that they hold exactly `thetas` in index order
+/// (bit for bit: θ are drawn deterministically); `expected` says where `thetas` come from.
+fn part_with_theta(path: &Path, thetas: &[Theta], expected: &str) -> Result<Samples> {
     let s = read_samples(path)?.sorted_by_index();
     if s.theta != thetas {
+        let row = s
+            .theta
+            .iter()
+            .zip(thetas)
+            .position(|(a, b)| a != b)
+            .unwrap_or(s.theta.len().min(thetas.len()));
         bail!(
-            "{}: holds other θ than run {run} asks for at batch {b}; was the directory made by another version? Use a fresh --out",
+            "{}: holds other θ than {expected} (first at row {row}); was the part changed or made by another version? Remove it to redo its batch, or use a fresh --out",
             path.display()
         );
     }

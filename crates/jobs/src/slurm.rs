@@ -17,57 +17,72 @@
 //! All paths in the scripts are absolute and every job runs in the directory the scripts were
 //! generated from (`--chdir`), so relative paths in the run options mean the same thing on the
 //! cluster as on the command line.
+//!
+//! With the `cli` feature, [`SlurmArgs`] is also a set of clap options (the binaries' `slurm`
+//! subcommands flatten it).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{io_err, JobsError, Result};
+
+/// Refuses with a one-line [`JobsError::Config`].
+macro_rules! bail {
+    ($($t:tt)*) => {
+        return Err(JobsError::Config(format!($($t)*)))
+    };
+}
+
 /// Resources and placement of the generated jobs (the `slurm` subcommand's options).
-#[derive(clap::Args, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SlurmArgs {
     /// Number of array tasks (shards); task k runs shard k of this many.
-    #[arg(long, default_value_t = 4)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 4))]
     pub tasks: usize,
     /// CPUs per task (`--cpus-per-task`); also caps each task's thread pool
     /// (RAYON_NUM_THREADS) unless that is already set.
-    #[arg(long, default_value_t = 1)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 1))]
     pub cpus_per_task: usize,
     /// Memory per task (`--mem`), e.g. 4G or 500M.
-    #[arg(long, default_value = "4G")]
+    #[cfg_attr(feature = "cli", arg(long, default_value = "4G"))]
     pub mem: String,
     /// Time limit per task (`--time`), e.g. 04:00:00 or 1-00:00:00.
-    #[arg(long, default_value = "04:00:00")]
+    #[cfg_attr(feature = "cli", arg(long, default_value = "04:00:00"))]
     pub time: String,
     /// Time limit of the merge job.
-    #[arg(long, default_value = "01:00:00")]
+    #[cfg_attr(feature = "cli", arg(long, default_value = "01:00:00"))]
     pub merge_time: String,
     /// Partition (`--partition`); the cluster's default when absent.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub partition: Option<String>,
     /// Job name (`--job-name`; the merge job gets `-merge` appended). Default: the binary's name.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub job_name: Option<String>,
     /// Extra `#SBATCH` option for both jobs, e.g. --sbatch-option=--account=lab (repeatable).
-    #[arg(
-        long = "sbatch-option",
-        value_name = "OPTION",
-        allow_hyphen_values = true
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long = "sbatch-option",
+            value_name = "OPTION",
+            allow_hyphen_values = true
+        )
     )]
     pub sbatch_options: Vec<String>,
     /// Where the scripts are written. Default: slurm/JOB_NAME.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub script_dir: Option<PathBuf>,
     /// Where the per-task logs go (JOB_NAME-ARRAYID_TASK.out). Default: SCRIPT_DIR/logs.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub log_dir: Option<PathBuf>,
     /// Working directory of the jobs. Default: the current directory.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub chdir: Option<PathBuf>,
     /// The binary the tasks run. Default: this binary (its absolute path).
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub binary: Option<PathBuf>,
 }
 
@@ -265,7 +280,7 @@ impl SlurmArgs {
     }
 
     fn resolve(&self, default_name: &str) -> Result<Resolved> {
-        let cwd = std::env::current_dir().context("reading the current directory")?;
+        let cwd = std::env::current_dir().map_err(io_err(Path::new(".")))?;
         let name = self.job_name.clone().unwrap_or_else(|| default_name.into());
         check_word("--job-name", &name)?;
         let dir = absolute(
@@ -279,17 +294,20 @@ impl SlurmArgs {
         let chdir = absolute(&cwd, self.chdir.as_deref().unwrap_or(&cwd));
         let binary = match &self.binary {
             Some(b) => absolute(&cwd, b),
-            None => std::env::current_exe().context("finding this binary's path")?,
+            None => std::env::current_exe()
+                .map_err(|e| JobsError::Config(format!("cannot find this binary's path: {e}")))?,
+        };
+        let utf8 = |what: &str, p: &Path| match p.to_str() {
+            Some(s) => Ok(s.to_string()),
+            None => Err(JobsError::Config(format!(
+                "{what} {} is not UTF-8",
+                p.display()
+            ))),
         };
         for (what, p) in [("log directory", &log_dir), ("--chdir", &chdir)] {
-            let s = p
-                .to_str()
-                .with_context(|| format!("{what} {} is not UTF-8", p.display()))?;
-            check_word(what, s)?;
+            check_word(what, &utf8(what, p)?)?;
         }
-        binary
-            .to_str()
-            .with_context(|| format!("binary {} is not UTF-8", binary.display()))?;
+        utf8("binary", &binary)?;
         Ok(Resolved {
             name,
             dir,
@@ -404,12 +422,12 @@ echo "logs:" {logs}
 }
 
 fn write_script(path: &Path, text: &str) -> Result<()> {
-    crate::output::write_atomic(path, text.as_bytes())?;
+    crate::durable::write_atomic(path, text.as_bytes())?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-            .with_context(|| format!("making {} executable", path.display()))?;
+            .map_err(io_err(path))?;
     }
     Ok(())
 }
@@ -420,9 +438,8 @@ pub fn write_scripts(cfg: &SlurmArgs, job: &Job) -> Result<Scripts> {
     cfg.validate()?;
     task_args(&job.task_args)?;
     let r = cfg.resolve(&job.name)?;
-    std::fs::create_dir_all(&r.dir).with_context(|| format!("creating {}", r.dir.display()))?;
-    std::fs::create_dir_all(&r.log_dir)
-        .with_context(|| format!("creating {}", r.log_dir.display()))?;
+    std::fs::create_dir_all(&r.dir).map_err(io_err(&r.dir))?;
+    std::fs::create_dir_all(&r.log_dir).map_err(io_err(&r.log_dir))?;
     let scripts = Scripts {
         array: r.dir.join("array.sbatch"),
         merge: r.dir.join("merge.sbatch"),
