@@ -1,14 +1,20 @@
 //! Running several fitting methods on one data set and reporting them side by side: run tables
-//! (Parquet), the polars comparison table, convergence plots. Shared by `compare-optimizers`,
-//! `fit` and `pipeline`.
+//! (Parquet), the polars comparison table, convergence plots, and the time-to-quality curves of
+//! validated checkpoints (`compare-optimizers`). Shared by `compare-optimizers`, `fit` and
+//! `pipeline`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
+use pmfm_fit::checkpoints::checkpoint_rows;
 use pmfm_fit::compare::{best_validated, comparison_table, convergence};
 use pmfm_fit::methods::{run_method, FitTarget, Method, MethodConfig, Outcome};
 use pmfm_fit::run_table::read_run_tables;
+use pmfm_fit::time_to_quality::{
+    checkpoint_frame, curves, speedup_table, speedups, time_to_quality_table, BuildCost, Curve,
+    Speedup,
+};
 use pmfm_sim::params::Theta;
 use polars::prelude::DataFrame;
 use surrogate::ensemble::Ensemble;
@@ -128,6 +134,157 @@ fn convergence_plots(conv: &DataFrame, dir: &Path) -> Result<()> {
             ..Default::default()
         },
     )
+}
+
+/// Validates up to `k` best-so-far checkpoints of each outcome's search (same noise for every
+/// method) and writes `out/checkpoints/<method>.parquet`; `build` gives each method's surrogate
+/// build cost. The validation time is recorded apart, never added to a method's clock.
+pub fn write_checkpoints(
+    outcomes: &[Outcome],
+    evaluator: &Evaluator,
+    cfg: &MethodConfig,
+    k: usize,
+    build: &dyn Fn(Method) -> BuildCost,
+    out: &Path,
+) -> Result<()> {
+    for o in outcomes {
+        let rows = checkpoint_rows(o, evaluator, cfg, k, build(o.method))
+            .with_context(|| format!("validating the checkpoints of {}", o.method.name()))?;
+        eprintln!(
+            "{}: {} checkpoints validated in {:.1} s (not counted in its time)",
+            o.method.name(),
+            rows.len().saturating_sub(1),
+            rows.first().map_or(0.0, |r| r.checkpoint_validate_s)
+        );
+        let path = out
+            .join("checkpoints")
+            .join(format!("{}.parquet", o.method.name()));
+        write_parquet(&path, &mut checkpoint_frame(&rows)?)?;
+    }
+    Ok(())
+}
+
+/// Builds the time-to-quality table and speedups from `dir/checkpoints/*.parquet` alone and
+/// writes `time_to_quality.parquet`, `time_to_quality_speedup.parquet`,
+/// `time_to_quality.png` (validated cost vs wall time) and `time_to_quality_sims.png` (vs
+/// simulations); `None` when the directory holds no checkpoint tables.
+pub fn time_to_quality_report(dir: &Path, groups_served: usize) -> Result<Option<Vec<Speedup>>> {
+    let cp_dir = dir.join("checkpoints");
+    if !cp_dir.is_dir() {
+        return Ok(None);
+    }
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&cp_dir)
+        .with_context(|| format!("reading {}", cp_dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    paths.sort();
+    let mut all: Option<DataFrame> = None;
+    for p in &paths {
+        let df = crate::output::read_parquet(p)?;
+        all = Some(match all {
+            None => df,
+            Some(acc) => acc
+                .vstack(&df)
+                .with_context(|| format!("{}: not a checkpoint table", p.display()))?,
+        });
+    }
+    let Some(all) = all else { return Ok(None) };
+    let curves = curves(&all).with_context(|| format!("reading {}", cp_dir.display()))?;
+    write_parquet(
+        &dir.join("time_to_quality.parquet"),
+        &mut time_to_quality_table(&curves)?,
+    )?;
+    let s = speedups(&curves, groups_served)?;
+    write_parquet(
+        &dir.join("time_to_quality_speedup.parquet"),
+        &mut speedup_table(&s, groups_served)?,
+    )?;
+    time_to_quality_plots(&curves, dir)?;
+    Ok(Some(s))
+}
+
+/// Best-so-far validated cost as steps, each curve held to the right edge of the plot.
+fn time_to_quality_plots(curves: &[Curve], dir: &Path) -> Result<()> {
+    let steps = |x: &dyn Fn(&pmfm_fit::time_to_quality::CurvePoint) -> f64| -> Vec<Series> {
+        let right = curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(x))
+            .fold(f64::NEG_INFINITY, f64::max);
+        curves
+            .iter()
+            .map(|c| {
+                let mut pts: Vec<(f64, f64)> = Vec::new();
+                for p in c.points.iter().filter(|p| p.validated_cost.is_finite()) {
+                    if let Some(&(_, prev)) = pts.last() {
+                        pts.push((x(p), prev));
+                    }
+                    pts.push((x(p), p.validated_cost));
+                }
+                if let Some(&(_, last)) = pts.last() {
+                    pts.push((right, last));
+                }
+                Series::new(c.method.clone(), pts)
+            })
+            .collect()
+    };
+    let axes = |title: &str, x_label: &str| Axes {
+        title: title.into(),
+        x_label: x_label.into(),
+        y_label: "best validated total cost so far".into(),
+        log_x: true,
+        ..Default::default()
+    };
+    plots::lines(
+        &dir.join("time_to_quality.png"),
+        &steps(&|p| p.wall_s.max(1e-3)),
+        &axes(
+            "validated cost vs wall time",
+            "cumulative wall time of the method (s)",
+        ),
+    )?;
+    // Surrogate searches spend no simulation; plot them at 1 so the log axis keeps them.
+    plots::lines(
+        &dir.join("time_to_quality_sims.png"),
+        &steps(&|p| (p.simulations as f64).max(1.0)),
+        &axes(
+            "validated cost vs Euler simulations",
+            "cumulative Euler simulations (1 = none)",
+        ),
+    )
+}
+
+/// Prints the speedup table at equal validated cost.
+pub fn print_speedups(rows: &[Speedup], groups_served: usize) {
+    println!(
+        "time to quality (speedup = euler-cmaes time to within 5% of the method's validated cost / the method's time; build amortised over {groups_served} group(s)):"
+    );
+    println!(
+        "{:>16} {:>11} {:>10} {:>12} {:>9} {:>10} {:>11} {:>10}  note",
+        "method",
+        "final_cost",
+        "time_s",
+        "euler_time_s",
+        "speedup",
+        "dataset_s",
+        "training_s",
+        "sp+build"
+    );
+    for r in rows {
+        println!(
+            "{:>16} {:>11.4} {:>10.2} {:>12.2} {:>9.2} {:>10.1} {:>11.1} {:>10.2}  {}",
+            r.method,
+            r.final_cost,
+            r.time_s,
+            r.euler_time_s,
+            r.speedup,
+            r.build.dataset_s,
+            r.build.training_s,
+            r.speedup_amortised,
+            r.reason
+        );
+    }
 }
 
 /// Generates a parameter→cost dataset in process (Latin hypercube, batches of `batch`) and

@@ -16,10 +16,15 @@
 //!   runs recorded generation by generation, replayed on resume).
 //! * [`run_table`]: the tidy run table (one row per evaluated θ, Parquet).
 //! * [`compare`]: the comparison table of several runs, from their run tables alone.
+//! * [`checkpoints`]: best-so-far checkpoints of a finished search, validated afterwards with
+//!   the noise of every method's validation (and what a surrogate cost to build).
+//! * [`time_to_quality`]: validated cost against cumulative wall time and simulations per
+//!   method, and the speedup at equal validated cost against Euler-CMA-ES.
 //! * [`inputs`]: what a simulation depends on besides θ (schedule, FCD window, data
 //!   fingerprint), bound into resumable runs.
 
 pub mod active;
+pub mod checkpoints;
 pub mod compare;
 pub mod gradient;
 pub mod inputs;
@@ -28,6 +33,7 @@ pub mod methods;
 pub mod run_table;
 pub mod sim_objective;
 pub mod surrogate_objective;
+pub mod time_to_quality;
 pub mod trajectory;
 
 pub use optimize::OptimizeError;

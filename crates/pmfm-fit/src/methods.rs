@@ -584,6 +584,20 @@ fn search(
     }
 }
 
+/// The simulator of every validation: `n_dup_validate` duplicates with noise seeded from the
+/// run's seed alone (not the method), and common random numbers within a batch, so the same θ
+/// validated by two methods of one comparison sees the same noise and gets the same cost.
+pub fn validation_objective<'a>(
+    evaluator: &'a Evaluator,
+    cfg: &MethodConfig,
+) -> EulerObjective<'a> {
+    EulerObjective::new(
+        evaluator,
+        cfg.n_dup_validate,
+        cfg.seed ^ 0x5EED_0F_7A11_DA7E,
+    )
+}
+
 /// The validation: the candidates re-simulated with fresh noise and `n_dup_validate`
 /// duplicates, appended to the table; returns the candidates, their search costs and their
 /// validated evaluations.
@@ -594,11 +608,7 @@ fn validate(
 ) -> Result<(Vec<Vec<f64>>, Vec<f64>, Vec<Evaluation>), OptimizeError> {
     let xs: Vec<Vec<f64>> = cands.iter().map(|c| c.0.clone()).collect();
     let predicted: Vec<f64> = cands.iter().map(|c| c.1).collect();
-    let mut validator = EulerObjective::new(
-        evaluator,
-        cfg.n_dup_validate,
-        cfg.seed ^ 0x5EED_0F_7A11_DA7E,
-    );
+    let mut validator = validation_objective(evaluator, cfg);
     let evals: Vec<Evaluation> = if xs.is_empty() {
         vec![]
     } else {

@@ -1,21 +1,28 @@
 //! Runs (or reads back from Parquet) several pMFM fits — Euler-CMA-ES, surrogate-CMA-ES and
 //! surrogate gradient descent (both validated on the simulator), random search — and prints one
-//! comparison table built with polars from the run tables, plus convergence plots.
+//! comparison table built with polars from the run tables, plus convergence plots; then the
+//! time to quality: up to --ttq-checkpoints best-so-far θ of each search validated with the same
+//! noise for every method, the validated cost against wall time and simulations
+//! (`time_to_quality.parquet` and plots), and the speedup at equal validated cost against
+//! Euler-CMA-ES, with the surrogate's dataset and training time amortised over --groups-served.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Parser;
 use experiments::comparison::{
-    best_thetas, build_surrogate, outcome_thetas, print_table, report, run_methods, Truth,
+    best_thetas, build_surrogate, outcome_thetas, print_speedups, print_table, report, run_methods,
+    time_to_quality_report, write_checkpoints, Truth,
 };
 use experiments::dataset::DataArgs;
 use experiments::device::DeviceArgs;
 use experiments::method_args::MethodArgs;
 use experiments::sim_args::SimArgs;
 use experiments::theta_input::read_candidates;
+use pmfm_fit::checkpoints::surrogate_build_cost;
 use pmfm_fit::inputs::SimInputs;
 use pmfm_fit::methods::{FitTarget, Method};
+use pmfm_fit::time_to_quality::BuildCost;
 use surrogate::ensemble::Ensemble;
 use surrogate::evaluator::Evaluator;
 
@@ -47,6 +54,18 @@ struct Args {
     reference_by_column: bool,
     #[arg(long, default_value_t = 3)]
     ensemble: usize,
+    /// Training epochs of each member of the in-process surrogate (default: the surrogate
+    /// crate's).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Best-so-far checkpoints of each search validated for the time-to-quality curves
+    /// (log-spaced in time; the method's own validation is added as its last point).
+    #[arg(long, default_value_t = 8)]
+    ttq_checkpoints: usize,
+    /// Groups one trained surrogate serves: its dataset and training time are divided by this
+    /// in the amortised speedup.
+    #[arg(long, default_value_t = 1)]
+    groups_served: usize,
     #[command(flatten)]
     method_args: MethodArgs,
     #[arg(long, default_value = "out/compare-optimizers")]
@@ -67,6 +86,13 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<()> {
+    if args.ttq_checkpoints == 0 || args.groups_served == 0 {
+        bail!(
+            "--ttq-checkpoints and --groups-served must be at least 1 (got {} and {})",
+            args.ttq_checkpoints,
+            args.groups_served
+        );
+    }
     if args.from_runs {
         let t = report(&args.out)?;
         if args.data.data.is_some() {
@@ -79,6 +105,9 @@ fn run(args: Args) -> Result<()> {
             let found = best_thetas(&args.out)?;
             let truth = Truth::synthetic(&data.myelin, &data.gradient);
             print_table(&t, Some((found.as_slice(), &truth)));
+        }
+        if let Some(s) = time_to_quality_report(&args.out, args.groups_served)? {
+            print_speedups(&s, args.groups_served);
         }
         return Ok(());
     }
@@ -107,16 +136,25 @@ fn run(args: Args) -> Result<()> {
     let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
     let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
     let mut start_table = args.method_args.table()?;
+    let mut surrogate_build = BuildCost::default();
     let surrogate = if methods.iter().any(|m| m.needs_surrogate()) {
         Some(match &args.surrogate {
-            Some(dir) => Ensemble::load(dir, &device)?,
+            Some(dir) => {
+                let m = Ensemble::load(dir, &device)?;
+                let (cost, notes) = surrogate_build_cost(&m);
+                for n in notes {
+                    eprintln!("{}: {n}", dir.display());
+                }
+                surrogate_build = cost;
+                m
+            }
             None => {
                 let (m, s, gen_s, train_s) = build_surrogate(
                     &evaluator,
                     args.dataset_size,
                     64,
                     args.ensemble,
-                    None,
+                    args.epochs,
                     args.method_args.seed,
                     &device,
                     &args.out,
@@ -127,6 +165,10 @@ fn run(args: Args) -> Result<()> {
                     s.valid.iter().filter(|v| **v).count(),
                     args.ensemble
                 );
+                surrogate_build = BuildCost {
+                    dataset_s: gen_s,
+                    training_s: train_s,
+                };
                 // surrogate-active starts from the same data unless --table says otherwise.
                 start_table.get_or_insert(s);
                 m
@@ -151,6 +193,27 @@ fn run(args: Args) -> Result<()> {
         table: start_table.as_ref(),
     };
     let outcomes = run_methods(&methods, &target, &cfg, &device, &args.out)?;
+    // surrogate-active trains its own models inside its search clock; its start table is its
+    // dataset (each row carries its share of the batch's simulation time).
+    let active_dataset_s = start_table
+        .as_ref()
+        .map_or(0.0, |t| t.wall_s.iter().sum::<f64>());
+    let build = |m: Method| match m {
+        _ if m.needs_surrogate() => surrogate_build,
+        Method::SurrogateActive => BuildCost {
+            dataset_s: active_dataset_s,
+            training_s: 0.0,
+        },
+        _ => BuildCost::default(),
+    };
+    write_checkpoints(
+        &outcomes,
+        &evaluator,
+        &cfg,
+        args.ttq_checkpoints,
+        &build,
+        &args.out,
+    )?;
     let table = report(&args.out)?;
     let truth = args
         .data
@@ -159,8 +222,11 @@ fn run(args: Args) -> Result<()> {
         .then(|| Truth::synthetic(evaluator.myelin(), evaluator.gradient()));
     let found = outcome_thetas(&outcomes);
     print_table(&table, truth.as_ref().map(|t| (found.as_slice(), t)));
+    if let Some(s) = time_to_quality_report(&args.out, args.groups_served)? {
+        print_speedups(&s, args.groups_served);
+    }
     println!(
-        "run tables, comparison.parquet and convergence plots in {}",
+        "run tables, comparison.parquet, time_to_quality.parquet and their plots in {}",
         args.out.display()
     );
     Ok(())
