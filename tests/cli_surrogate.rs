@@ -1,10 +1,13 @@
 //! End-to-end tests of the surrogate and optimizer binaries on a small synthetic-default dataset:
 //! train-surrogate writes models, metrics and plots; surrogate-speedup times both sides; the
 //! pipeline prints its comparison table, which compare-optimizers rebuilds from the Parquet run
-//! tables alone; bad tables give one clear error line and a non-zero exit.
+//! tables alone; bad tables give one clear error line and a non-zero exit; a surrogate-active fit
+//! killed at a random point resumes to the uninterrupted run's table, and refuses a resume with
+//! another schedule.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jobs::table::write_parquet;
 use surrogate::table::{read_samples, to_dataframe, write_samples};
@@ -389,4 +392,121 @@ fn reference_candidates_are_validated_beside_the_fits() {
     let o = run(c);
     assert!(!o.status.success());
     assert!(text(&o).contains("--reference FILE"), "{}", text(&o));
+}
+
+/// `fit --method surrogate-active` on `table` into `out` with the short schedule of `duration`
+/// seconds: 4 rounds of 4 θ, a 1-member ensemble.
+fn active_fit(table: &Path, out: &Path, duration: &str) -> Command {
+    let mut schedule: [&str; 8] = SHORT;
+    schedule[1] = duration;
+    let mut c = bin("fit");
+    c.args(schedule)
+        .args(["--method", "surrogate-active", "--table"])
+        .arg(table)
+        .arg("--out")
+        .arg(out)
+        .args([
+            "--active-rounds",
+            "4",
+            "--active-batch",
+            "4",
+            "--active-ensemble",
+            "1",
+            "--active-epochs",
+            "20",
+            "--validate-top",
+            "2",
+            "--seed",
+            "3",
+        ]);
+    c
+}
+
+/// The run table without its wall-clock column (the only one that differs between runs).
+fn untimed_run_table(out: &Path) -> polars::prelude::DataFrame {
+    jobs::table::read_parquet(&out.join("surrogate-active.parquet"))
+        .unwrap()
+        .drop("elapsed_s")
+        .unwrap()
+}
+
+#[test]
+fn killed_active_fit_resumes_to_the_uninterrupted_table_and_refuses_another_schedule() {
+    let d = tmp("active-crash");
+    let table = d.join("start");
+    let mut gen = bin("pmfm-dataset");
+    gen.args(SHORT)
+        .args(["--n", "24", "--batch", "24", "--seed", "2", "--out"])
+        .arg(&table);
+    let o = run(gen);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let full = d.join("full");
+    let o = run(active_fit(&table, &full, "80"));
+    assert!(o.status.success(), "{}", text(&o));
+    let reference = untimed_run_table(&full);
+    // 4 rounds × 4 simulated θ, then 2 validated candidates, every simulated cost finite.
+    assert_eq!(reference.height(), 16 + 2, "{reference}");
+    let true_total = reference
+        .column("true_total")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .to_vec();
+    assert!(
+        true_total.iter().all(|c| c.is_some_and(f64::is_finite)),
+        "{reference}"
+    );
+
+    // SIGKILL at a random point: after round k's record (k = 0, 1 or 2) plus 0–200 ms.
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let (k, delay_ms) = (seed % 3, (seed / 3) % 200);
+    eprintln!("killing after round {k} + {delay_ms} ms (seed {seed})");
+    let killed = d.join("killed");
+    let rounds = killed.join("surrogate-active.rounds");
+    let mut child = active_fit(&table, &killed, "80")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !rounds.join(format!("round-{k:03}.json")).is_file() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "round {k} not written in 300 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(delay_ms as u64));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the fit finished before it was killed"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!killed.join("surrogate-active.parquet").exists());
+
+    // Another schedule is refused, naming the setting; nothing is simulated or written.
+    let o = run(active_fit(&table, &killed, "90"));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let errors: Vec<&str> = std::str::from_utf8(&o.stderr)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", text(&o));
+    assert!(errors[0].contains("active.json"), "{}", text(&o));
+    assert!(errors[0].contains("duration"), "{}", text(&o));
+    assert!(!text(&o).contains("panicked"), "{}", text(&o));
+    assert!(!killed.join("surrogate-active.parquet").exists());
+
+    // The same command resumes after the finished rounds and ends with the same table.
+    let o = run(active_fit(&table, &killed, "80"));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("active: resuming after"), "{}", text(&o));
+    let resumed = untimed_run_table(&killed);
+    assert!(reference.equals_missing(&resumed), "{reference}\n{resumed}");
 }

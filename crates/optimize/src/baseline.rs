@@ -18,7 +18,7 @@
 
 use std::cell::RefCell;
 
-use cmaes::{CMAESOptions, DVector, TerminationReason, Weights};
+use cmaes::{CMAESOptions, DVector, ObjectiveFunction, TerminationReason, Weights, CMAES};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -185,6 +185,17 @@ struct Strategy {
     axis_ratio: f64,
 }
 
+impl Strategy {
+    fn of<F: ObjectiveFunction>(state: &CMAES<F>, scale: &[f64]) -> Self {
+        Self {
+            generation: state.generation(),
+            mean: state.mean().iter().zip(scale).map(|(v, s)| v * s).collect(),
+            sigma: state.sigma(),
+            axis_ratio: state.axis_ratio(),
+        }
+    }
+}
+
 /// Refuses configurations and objectives the crate cannot run as asked.
 fn check_expressible<O: Objective + ?Sized>(
     objective: &O,
@@ -328,17 +339,7 @@ pub fn minimize_per_point<O: Objective + ?Sized>(
                 generation: total_generations,
                 lambda,
             };
-            let strategy = Strategy {
-                generation: state.generation(),
-                mean: state
-                    .mean()
-                    .iter()
-                    .zip(&scale)
-                    .map(|(v, s)| v * s)
-                    .collect(),
-                sigma: state.sigma(),
-                axis_ratio: state.axis_ratio(),
-            };
+            let strategy = Strategy::of(&state, &scale);
             history.push(t.generation_report(at, strategy, started.elapsed().as_secs_f64()));
             final_sigma = state.sigma();
             if config.sigma_min.is_some_and(|s| state.sigma() < s) {

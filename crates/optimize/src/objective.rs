@@ -279,7 +279,7 @@ impl Observer for LogObserver {
 /// Serde helpers that write `f64` as the shortest decimal string that parses back to the same
 /// bits (Rust's `{:?}`), including `inf` and `NaN`. Checkpoints use them because JSON has no
 /// non-finite numbers and serde_json's default float parser is not always correctly rounded.
-pub(crate) mod exact {
+pub mod exact {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn encode(x: f64) -> String {

@@ -33,7 +33,7 @@ use std::time::Instant;
 use burn::tensor::Device;
 use jobs::shard::batch_seed;
 use optimize::cma::{minimize, BoundsHandling, CmaConfig};
-use optimize::objective::{Evaluation, Objective};
+use optimize::objective::{exact, Evaluation, Objective};
 use optimize::OptimizeError;
 use pmfm_sim::params::{Theta, N_THETA};
 use rand::{Rng, SeedableRng};
@@ -256,26 +256,39 @@ impl ActiveConfig {
     }
 }
 
-/// What one round did (its JSON record).
+/// What one round did (its JSON record). Floats are written as exact strings
+/// ([`optimize::objective::exact`]), so a resumed run reads back the very numbers an
+/// uninterrupted run keeps in memory (its run table is then identical, not merely close).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoundRecord {
     pub round: usize,
     /// The trust region's centre (best-ranked simulated θ) and its ranking score.
+    #[serde(with = "exact::vector")]
     pub centre: Vec<f64>,
+    #[serde(with = "exact::scalar")]
     pub centre_score: f64,
     /// Whether the centre came from the previous round's batch (None in round 0).
     pub success: Option<bool>,
     /// Radius of this round's search and the counters after its update.
+    #[serde(with = "exact::scalar")]
     pub radius: f64,
     pub successes: usize,
     pub failures: usize,
     /// The simulated θ, the ensemble's mean and spread there, and the simulated total costs.
+    #[serde(with = "exact::matrix")]
     pub picks: Vec<Vec<f64>>,
+    #[serde(with = "exact::vector")]
     pub predicted: Vec<f64>,
+    #[serde(with = "exact::vector")]
     pub spread: Vec<f64>,
+    #[serde(with = "exact::vector")]
     pub true_total: Vec<f64>,
+    /// Wall times of the round's training, search and simulation (s).
+    #[serde(with = "exact::scalar")]
     pub train_s: f64,
+    #[serde(with = "exact::scalar")]
     pub search_s: f64,
+    #[serde(with = "exact::scalar")]
     pub simulate_s: f64,
 }
 
@@ -388,8 +401,8 @@ fn finished_rounds(dir: &Path) -> Result<Vec<(RoundRecord, Samples)>, OptimizeEr
         let mut record: RoundRecord = read_json(&record_path)?;
         let rows = surrogate::table::read_samples(&rows_path)
             .map_err(|e| bad_file(&rows_path, e.to_string()))?;
-        // JSON numbers are compared with a tolerance (a decimal round trip may move the last
-        // bit); the Parquet rows are exact and replace them.
+        // The record's θ must be the rows' θ (compared with a tolerance so that a record edited
+        // by hand in plain decimals still matches); the Parquet rows replace them.
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1e-300);
         let same =
             record.round == done.len()

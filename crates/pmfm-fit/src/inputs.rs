@@ -16,7 +16,10 @@ pub struct SimInputs {
     /// FCD window (frames).
     pub fcd_window: usize,
     /// FNV-1a fingerprint of the empirical targets (SC, FC, FCD CDF, myelin, gradient), hex.
-    pub data_fingerprint: String,
+    /// A refused resume names the first differing key in alphabetical order, and this one sorts
+    /// after `schedule` and `fcd_window`: the synthetic default's targets are simulated with the
+    /// schedule, so a changed `--duration` is named as such rather than as other data.
+    pub targets_fingerprint: String,
 }
 
 impl SimInputs {
@@ -24,7 +27,7 @@ impl SimInputs {
         Self {
             schedule,
             fcd_window,
-            data_fingerprint: surrogate::groups::fingerprint(data),
+            targets_fingerprint: surrogate::groups::fingerprint(data),
         }
     }
 }
