@@ -273,7 +273,7 @@ pub fn print_speedups(rows: &[Speedup], groups_served: usize) {
     );
     for r in rows {
         println!(
-            "{:>16} {:>11.4} {:>10.2} {:>12.2} {:>9.2} {:>10.1} {:>11.1} {:>10.2}  {}",
+            "{:>16} {:>11.4} {:>10.3} {:>12.3} {:>9.2} {:>10.1} {:>11.1} {:>10.2}  {}",
             r.method,
             r.final_cost,
             r.time_s,

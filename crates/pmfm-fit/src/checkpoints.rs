@@ -15,7 +15,7 @@ use optimize::OptimizeError;
 use surrogate::ensemble::Ensemble;
 use surrogate::evaluator::Evaluator;
 
-use crate::methods::{validation_objective, MethodConfig, Outcome};
+use crate::methods::{validation_objective, Method, MethodConfig, Outcome};
 use crate::run_table::RunTable;
 use crate::time_to_quality::{BuildCost, CheckpointRow};
 
@@ -32,8 +32,21 @@ pub struct Checkpoint {
     pub search_cost: f64,
 }
 
-/// One checkpoint per search generation in which the best-so-far θ changed, in run order.
-pub fn search_checkpoints(table: &RunTable) -> Vec<Checkpoint> {
+/// Whether `method`'s search rows carry the clock at the *start* of their batch (CMA-ES observer
+/// rows), rather than at its end (active rounds, random search, gradient descent).
+pub fn stamped_at_batch_start(method: Method) -> bool {
+    matches!(method, Method::EulerCmaes | Method::SurrogateCmaes)
+}
+
+/// One checkpoint per search generation in which the best-so-far θ changed, in run order. Its
+/// time is when the generation's costs were known: the latest row time of the generation, or,
+/// when rows carry the clock at the start of their batch (`batch_start_stamps`), the next
+/// generation's start, and `search_end_s` after the last generation.
+pub fn search_checkpoints(
+    table: &RunTable,
+    batch_start_stamps: bool,
+    search_end_s: f64,
+) -> Vec<Checkpoint> {
     let search: Vec<_> = table.rows.iter().filter(|r| r.phase == "search").collect();
     let mut out: Vec<Checkpoint> = Vec::new();
     let mut best: Option<(f64, &Vec<f64>)> = None;
@@ -52,11 +65,17 @@ pub fn search_checkpoints(table: &RunTable) -> Vec<Checkpoint> {
                 .iter()
                 .rev()
                 .take_while(|x| x.generation == r.generation);
+            let ended = same_generation
+                .map(|x| x.elapsed_s)
+                .fold(r.elapsed_s, f64::max);
+            let search_s = match (batch_start_stamps, search.get(k + 1)) {
+                (false, _) => ended,
+                (true, Some(next)) => next.elapsed_s.max(ended),
+                (true, None) => search_end_s.max(ended),
+            };
             out.push(Checkpoint {
                 generation: r.generation,
-                search_s: same_generation
-                    .map(|x| x.elapsed_s)
-                    .fold(r.elapsed_s, f64::max),
+                search_s,
                 simulations: r.simulations,
                 theta: theta.clone(),
                 search_cost: cost,
@@ -128,7 +147,12 @@ pub fn checkpoint_rows(
             "must be at least 1, got 0",
         ));
     }
-    let picked = log_spaced(&search_checkpoints(&outcome.table), k);
+    let all = search_checkpoints(
+        &outcome.table,
+        stamped_at_batch_start(outcome.method),
+        outcome.search_s,
+    );
+    let picked = log_spaced(&all, k);
     let (evals, validate_s) = validate_checkpoints(evaluator, cfg, &picked)?;
     let method = outcome.method.name().to_string();
     let row = |j: usize, kind: &str| CheckpointRow {
@@ -245,7 +269,7 @@ mod tests {
         let mut v = row(4, 0.1, 9.0, 9);
         v.phase = "validation".into();
         t.rows.push(v);
-        let c = search_checkpoints(&t);
+        let c = search_checkpoints(&t, false, 4.0);
         assert_eq!(c.len(), 2);
         assert_eq!(
             (
@@ -266,6 +290,10 @@ mod tests {
             ),
             (3, 3.5, 6, 1.0)
         );
+        // Rows stamped at the start of their batch: a generation ends where the next starts,
+        // the last one at the end of the search.
+        let c = search_checkpoints(&t, true, 4.0);
+        assert_eq!((c[0].search_s, c[1].search_s), (2.0, 4.0));
     }
 
     #[test]

@@ -19,9 +19,11 @@
 //! | `checkpoint_validate_s` | f64 | wall time of the checkpoint validation (never in `wall_s`) |
 //!
 //! The time-to-quality table adds `validated_cost`, the best validated cost so far (monotone
-//! non-increasing). The speedup of a method whose final validated cost is `c`: the Euler-CMA-ES
-//! wall time to its first row with validated cost ≤ 1.05·c, divided by the method's own time to
-//! its first row with validated cost ≤ 1.05·c.
+//! non-increasing). The speedup of a method whose own result (its `final` row) validates at
+//! `c`: the Euler-CMA-ES wall time to its first row with best-so-far validated cost ≤ 1.05·c,
+//! divided by the method's own time to its first row with best-so-far validated cost ≤ 1.05·c.
+//! A checkpoint that validates better than the method's result does not lower `c`: the method
+//! never validated it itself.
 
 use optimize::OptimizeError;
 use pmfm_sim::params::THETA_NAMES;
@@ -108,6 +110,8 @@ pub fn checkpoint_frame(rows: &[CheckpointRow]) -> Result<DataFrame, OptimizeErr
 pub struct Curve {
     pub method: String,
     pub points: Vec<CurvePoint>,
+    /// The validated cost of the method's own result (its last row; ∞ when invalid).
+    pub delivered_cost: f64,
     pub build: BuildCost,
 }
 
@@ -120,8 +124,8 @@ pub struct CurvePoint {
 }
 
 impl Curve {
-    /// The method's final validated cost (its last point; ∞ when none was valid).
-    pub fn final_cost(&self) -> f64 {
+    /// The best validated cost so far at the last point (∞ when none was valid).
+    pub fn best_so_far(&self) -> f64 {
         self.points
             .last()
             .map_or(f64::INFINITY, |p| p.validated_cost)
@@ -176,6 +180,7 @@ pub fn curves(checkpoints: &DataFrame) -> Result<Vec<Curve>, OptimizeError> {
                 out.push(Curve {
                     method: m,
                     points: vec![],
+                    delivered_cost: f64::INFINITY,
                     build: BuildCost {
                         dataset_s: dataset.get(k).unwrap_or(f64::NAN),
                         training_s: training.get(k).unwrap_or(f64::NAN),
@@ -185,7 +190,8 @@ pub fn curves(checkpoints: &DataFrame) -> Result<Vec<Curve>, OptimizeError> {
             }
         };
         let c = cost.get(k).filter(|c| !c.is_nan()).unwrap_or(f64::INFINITY);
-        let best = curve.final_cost().min(c);
+        let best = curve.best_so_far().min(c);
+        curve.delivered_cost = c;
         curve.points.push(CurvePoint {
             wall_s: wall.get(k).unwrap_or(f64::NAN),
             simulations: sims.get(k).unwrap_or(0),
@@ -233,7 +239,7 @@ pub fn time_to_quality_table(curves: &[Curve]) -> Result<DataFrame, OptimizeErro
 #[derive(Debug, Clone, PartialEq)]
 pub struct Speedup {
     pub method: String,
-    /// The method's final validated cost `c`.
+    /// The validated cost `c` of the method's own result (its `final` row).
     pub final_cost: f64,
     /// The method's wall time and simulations to its first point within 5 % of `c`.
     pub time_s: f64,
@@ -270,7 +276,7 @@ pub fn speedups(curves: &[Curve], groups_served: usize) -> Result<Vec<Speedup>, 
 }
 
 fn speedup(curve: &Curve, euler: Option<&Curve>, groups_served: usize) -> Speedup {
-    let c = curve.final_cost();
+    let c = curve.delivered_cost;
     let own = curve.reaching(c).filter(|_| c.is_finite());
     let reached = euler.and_then(|e| e.reaching(c)).filter(|_| c.is_finite());
     let reason = match (own, euler, reached) {
@@ -431,6 +437,21 @@ mod tests {
         assert!(s[1].reason.is_empty());
         assert!(s[2].speedup.is_nan());
         assert!(s[2].reason.contains("never reaches"), "{}", s[2].reason);
+        // A checkpoint better than the method's own result does not lower its cost c = 1.0;
+        // the curve reaches within 5 % of c at its first point.
+        let lucky = table(&[
+            rows(
+                "euler-cmaes",
+                &[(10.0, 100, 2.0), (100.0, 1000, 1.04)],
+                NONE,
+            ),
+            rows("surrogate-cmaes", &[(1.0, 0, 0.9), (5.0, 24, 1.0)], NONE),
+        ]);
+        let l = speedups(&lucky, 1).unwrap();
+        assert_eq!(
+            (l[1].final_cost, l[1].time_s, l[1].speedup),
+            (1.0, 1.0, 100.0)
+        );
         let t = speedup_table(&s, 4).unwrap();
         assert_eq!(t.height(), 3);
         assert!(speedups(&c, 0).is_err());
