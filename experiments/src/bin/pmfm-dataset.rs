@@ -492,6 +492,18 @@ struct Job<'a> {
     t0: Instant,
 }
 
+/// One group's share of the job: where its batches and rows start, its simulator, its bar.
+struct GroupRun<'d> {
+    data: &'d pmfm_sim::data::EmpiricalData,
+    /// Global batch number of the group's local batch 0.
+    offset: usize,
+    /// Global row index of the group's first θ.
+    row_offset: u64,
+    evaluator: Evaluator,
+    space: DesignSpace,
+    bar: indicatif::ProgressBar,
+}
+
 impl Job<'_> {
     /// Runs this shard's part of the design on group `gi` of `n_groups`: its batches are
     /// `gi·per_group + b`, its row indices `gi·n_total + k`; a shard owns the pairs
@@ -504,32 +516,20 @@ impl Job<'_> {
         device: &burn::tensor::Device,
         sim: &SimConfig,
     ) -> Result<()> {
-        let args = self.args;
         let per_group = self.batches.count();
         let offset = gi * per_group;
-        let row_offset = (gi * self.batches.range(per_group - 1).end as usize) as u64;
-        let evaluator = Evaluator::new(data, *sim, args.sim.fcd_window, device)?;
-        let space = DesignSpace::new(&data.myelin, &data.gradient, Bounds::default())?;
-        let unit = |local: usize| gi * per_group + local;
-        let owned: Vec<usize> = match self.design {
-            JobDesign::Drawn(_) => (0..per_group)
-                .filter(|&b| self.shard.owns(unit(b)))
-                .collect(),
-            JobDesign::Trajectory(t) => (0..t.runs)
-                .filter(|&r| self.shard.owns(gi * t.runs + r))
-                .flat_map(|r| (0..t.generations).map(move |g| t.batch(r, g)))
-                .collect(),
-        };
-        let todo: Vec<usize> = owned
-            .iter()
-            .copied()
+        let todo: Vec<usize> = self
+            .owned_batches(gi)
+            .into_iter()
             .filter(|b| !self.done.contains(&(offset + b)))
             .collect();
-        let len = |b: usize| {
-            let r = self.batches.range(b);
-            r.end - r.start
-        };
-        let n_todo: u64 = todo.iter().map(|&b| len(b)).sum();
+        let n_todo: u64 = todo
+            .iter()
+            .map(|&b| {
+                let r = self.batches.range(b);
+                r.end - r.start
+            })
+            .sum();
         eprintln!(
             "group {}/{n_groups} {} · design {} · shard {} · {} of {} batches to do ({} θ, batch {}, n_dup {}) → {}",
             gi + 1,
@@ -539,99 +539,135 @@ impl Job<'_> {
             todo.len(),
             per_group,
             n_todo,
-            args.batch,
-            args.n_dup,
-            args.out.display()
+            self.args.batch,
+            self.args.n_dup,
+            self.args.out.display()
         );
-        let bar = progress::bar(n_todo, "θ");
-        let design_name = self.design.name();
-        let (batches, out, t0) = (self.batches, &args.out, self.t0);
-        let (n_valid, n_done) = (&mut self.n_valid, &mut self.n_done);
-        // Simulates local batch b's θ, writes its part and reports progress.
-        let mut simulate = |b: usize, thetas: &[Theta]| -> Result<Samples> {
-            let range = batches.range(b);
-            let seed = batch_seed(args.seed, offset + b);
-            let s = evaluator.samples(
-                thetas,
-                row_offset + range.start,
-                args.n_dup,
-                seed,
-                design_name,
-            )?;
-            write_samples(&out.join(part_name(offset + b)), &s)?;
-            *n_valid += s.valid.iter().filter(|v| **v).count();
-            *n_done += s.len();
-            bar.inc(s.len() as u64);
-            bar.set_message(format!("{n_valid} valid"));
-            if bar.is_hidden() {
-                eprintln!(
-                    "batch {}: {} θ, {:.3} s/θ, {n_done} done, {:.0} s elapsed",
-                    offset + b,
-                    s.len(),
-                    s.wall_s.first().copied().unwrap_or(0.0),
-                    t0.elapsed().as_secs_f64()
-                );
-            }
-            Ok(s)
+        let group = GroupRun {
+            data,
+            offset,
+            row_offset: (gi * self.batches.range(per_group - 1).end as usize) as u64,
+            evaluator: Evaluator::new(data, *sim, self.args.sim.fcd_window, device)?,
+            space: DesignSpace::new(&data.myelin, &data.gradient, Bounds::default())?,
+            bar: progress::bar(n_todo, "θ"),
         };
-        let (done, limit, simulated) = (self.done, self.limit, &mut self.simulated);
+        let design = self.design;
+        match design {
+            JobDesign::Drawn(d) => self.run_drawn(&group, d, &todo)?,
+            JobDesign::Trajectory(t) => self.run_trajectories(&group, gi, t)?,
+        }
+        group.bar.finish_and_clear();
+        Ok(())
+    }
+
+    /// The local batches of group `gi` this shard owns (all generations of its runs for a
+    /// trajectory design).
+    fn owned_batches(&self, gi: usize) -> Vec<usize> {
+        let per_group = self.batches.count();
         match self.design {
-            JobDesign::Drawn(d) => {
-                let draw = |b: usize| -> Vec<Theta> {
-                    batches
-                        .range(b)
-                        .map(|k| space.draw(d, args.seed, k))
-                        .collect()
-                };
-                // Finished parts are kept only if they hold exactly their batch's θ (the draw
-                // is deterministic), so a resume never mixes in rows of another design.
-                for b in (0..per_group).filter(|b| done.contains(&(offset + b))) {
-                    let what = format!("the design draws for batch {}", offset + b);
-                    part_with_theta(&out.join(part_name(offset + b)), &draw(b), &what)?;
-                }
-                for &b in &todo {
-                    if *simulated >= limit {
-                        break;
-                    }
-                    *simulated += 1;
-                    simulate(b, &draw(b))?;
-                }
-            }
-            JobDesign::Trajectory(t) => {
-                let runs: Vec<usize> = (0..t.runs)
-                    .filter(|&r| self.shard.owns(gi * t.runs + r))
-                    .collect();
-                for r in runs {
-                    // Groups share the runs' seeds: group g's run r starts where any group's
-                    // run r would (from the group's own maps).
-                    let res = drive_run::<anyhow::Error>(
-                        t,
-                        r,
-                        args.seed,
-                        &data.myelin,
-                        &data.gradient,
-                        &Bounds::default(),
-                        |b, thetas| {
-                            let s = if done.contains(&(offset + b)) {
-                                replayed(&out.join(part_name(offset + b)), r, b, thetas)?
-                            } else if *simulated >= limit {
-                                return Err(BatchLimit.into());
-                            } else {
-                                *simulated += 1;
-                                simulate(b, thetas)?
-                            };
-                            Ok(search_costs(&s))
-                        },
-                    );
-                    match res {
-                        Err(e) if e.is::<BatchLimit>() => break,
-                        other => other.with_context(|| format!("{}: CMA-ES run {r}", data.name))?,
-                    }
-                }
+            JobDesign::Drawn(_) => (0..per_group)
+                .filter(|&b| self.shard.owns(gi * per_group + b))
+                .collect(),
+            JobDesign::Trajectory(t) => (0..t.runs)
+                .filter(|&r| self.shard.owns(gi * t.runs + r))
+                .flat_map(|r| (0..t.generations).map(move |g| t.batch(r, g)))
+                .collect(),
+        }
+    }
+
+    /// A drawn design: checks the finished parts hold exactly their batch's θ, then simulates
+    /// the batches in `todo` (up to `--max-batches`).
+    fn run_drawn(&mut self, g: &GroupRun, d: &Design, todo: &[usize]) -> Result<()> {
+        let draw = |b: usize| -> Vec<Theta> {
+            self.batches
+                .range(b)
+                .map(|k| g.space.draw(d, self.args.seed, k))
+                .collect()
+        };
+        // Finished parts are kept only if they hold exactly their batch's θ (the draw is
+        // deterministic), so a resume never mixes in rows of another design.
+        for b in (0..self.batches.count()).filter(|b| self.done.contains(&(g.offset + b))) {
+            let what = format!("the design draws for batch {}", g.offset + b);
+            part_with_theta(
+                &self.args.out.join(part_name(g.offset + b)),
+                &draw(b),
+                &what,
+            )?;
+        }
+        let room = self.limit.saturating_sub(self.simulated);
+        let thetas: Vec<(usize, Vec<Theta>)> =
+            todo.iter().take(room).map(|&b| (b, draw(b))).collect();
+        for (b, t) in thetas {
+            self.simulated += 1;
+            self.simulate(g, b, &t)?;
+        }
+        Ok(())
+    }
+
+    /// A trajectory design: drives this shard's CMA-ES runs of group `gi`, replaying finished
+    /// generations from their parts and simulating the others (up to `--max-batches`).
+    fn run_trajectories(&mut self, g: &GroupRun, gi: usize, t: &TrajectoryDesign) -> Result<()> {
+        let runs: Vec<usize> = (0..t.runs)
+            .filter(|&r| self.shard.owns(gi * t.runs + r))
+            .collect();
+        for r in runs {
+            // Groups share the runs' seeds: group g's run r starts where any group's run r
+            // would (from the group's own maps).
+            let res = drive_run::<anyhow::Error>(
+                t,
+                r,
+                self.args.seed,
+                &g.data.myelin,
+                &g.data.gradient,
+                &Bounds::default(),
+                |b, thetas| {
+                    let s = if self.done.contains(&(g.offset + b)) {
+                        replayed(&self.args.out.join(part_name(g.offset + b)), r, b, thetas)?
+                    } else if self.simulated >= self.limit {
+                        return Err(BatchLimit.into());
+                    } else {
+                        self.simulated += 1;
+                        self.simulate(g, b, thetas)?
+                    };
+                    Ok(search_costs(&s))
+                },
+            );
+            match res {
+                Err(e) if e.is::<BatchLimit>() => break,
+                other => other.with_context(|| format!("{}: CMA-ES run {r}", g.data.name))?,
             }
         }
-        bar.finish_and_clear();
         Ok(())
+    }
+
+    /// Simulates local batch `b`'s θ of group `g`, writes its part and reports progress.
+    fn simulate(&mut self, g: &GroupRun, b: usize, thetas: &[Theta]) -> Result<Samples> {
+        let args = self.args;
+        let range = self.batches.range(b);
+        let seed = batch_seed(args.seed, g.offset + b);
+        let s = g.evaluator.samples(
+            thetas,
+            g.row_offset + range.start,
+            args.n_dup,
+            seed,
+            self.design.name(),
+        )?;
+        write_samples(&args.out.join(part_name(g.offset + b)), &s)?;
+        self.n_valid += s.valid.iter().filter(|v| **v).count();
+        self.n_done += s.len();
+        g.bar.inc(s.len() as u64);
+        g.bar.set_message(format!("{} valid", self.n_valid));
+        if g.bar.is_hidden() {
+            eprintln!(
+                "batch {}: {} θ, {:.3} s/θ, {} done, {:.0} s elapsed",
+                g.offset + b,
+                s.len(),
+                s.wall_s.first().copied().unwrap_or(0.0),
+                self.n_done,
+                self.t0.elapsed().as_secs_f64()
+            );
+        }
+        Ok(s)
     }
 }
 
