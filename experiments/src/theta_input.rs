@@ -36,23 +36,10 @@ pub fn read_theta_csv(path: &Path, by_column: bool) -> Result<Vec<Theta>> {
     thetas_of_rows(&numeric_rows(path)?, by_column, path)
 }
 
-/// The numeric rows of a CSV file (a non-numeric first row is taken as a header).
+/// The numeric rows of a CSV file (a non-numeric first row is taken as a header; rows may
+/// differ in length), read by `arrays::text`.
 fn numeric_rows(path: &Path) -> Result<Vec<Vec<f64>>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut rows: Vec<Vec<f64>> = Vec::new();
-    for (k, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let cells: Result<Vec<f64>, _> = line.split(',').map(|c| c.trim().parse::<f64>()).collect();
-        match cells {
-            Ok(r) => rows.push(r),
-            Err(_) if k == 0 => continue, // header
-            Err(e) => bail!("{}: line {}: {e}", path.display(), k + 1),
-        }
-    }
-    Ok(rows)
+    Ok(arrays::text::read_rows(path)?)
 }
 
 /// θ vectors from numeric rows, in either layout (see [`read_theta_csv`]).

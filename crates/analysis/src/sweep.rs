@@ -461,43 +461,35 @@ pub const STATISTICS: [(Statistic, &str); 5] = [
     (Statistic::Hh, "hh"),
 ];
 
-/// Writes a row-major f64 matrix [rows, rows] as `.npy`, atomically.
+/// Writes a row-major f64 matrix [rows, values.len() / rows] as `.npy`, atomically.
 pub fn write_matrix_npy(path: &Path, values: &[f64], rows: usize) -> Result<()> {
-    use npyz::WriterBuilder;
     let cols = values.len() / rows.max(1);
-    let mut buf = Vec::new();
-    {
-        let mut w = npyz::WriteOptions::new()
-            .default_dtype()
-            .shape(&[rows as u64, cols as u64])
-            .writer(&mut buf)
-            .begin_nd()
-            .map_err(io_err(path))?;
-        w.extend(values.iter().copied()).map_err(io_err(path))?;
-        w.finish().map_err(io_err(path))?;
-    }
-    Ok(write_atomic(path, &buf)?)
+    let bytes = arrays::npy::encode(path, &[rows, cols], values).map_err(array_err)?;
+    Ok(write_atomic(path, &bytes)?)
 }
 
-/// Reads a 2-D f64 `.npy` matrix; returns (values row-major, rows, cols).
+/// Reads a 2-D `.npy` matrix (any real dtype, C or Fortran order); returns (values
+/// row-major, rows, cols).
 pub fn read_matrix_npy(path: &Path) -> Result<(Vec<f64>, usize, usize)> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
-    let bad = |message: String| AnalysisError::BadFile {
-        path: path.to_path_buf(),
-        message,
-    };
-    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a .npy file: {e}")))?;
-    let shape = npy.shape().to_vec();
-    if shape.len() != 2 {
-        return Err(bad(format!("expected a 2-D matrix, shape is {shape:?}")));
+    let a = arrays::npy::read(path).map_err(array_err)?;
+    match a.matrix_dims() {
+        Some((rows, cols)) => Ok((a.values, rows, cols)),
+        None => Err(AnalysisError::BadFile {
+            path: path.to_path_buf(),
+            message: format!("expected a 2-D matrix, shape is {:?}", a.shape),
+        }),
     }
-    if npy.order() != npyz::Order::C {
-        return Err(bad("Fortran-ordered arrays are not supported".into()));
+}
+
+/// An `arrays` error as an analysis error naming the same file.
+fn array_err(e: arrays::ArrayError) -> AnalysisError {
+    match e {
+        arrays::ArrayError::Io { path, source } => AnalysisError::Io { path, source },
+        other => AnalysisError::BadFile {
+            path: other.path().to_path_buf(),
+            message: other.problem(),
+        },
     }
-    let v: Vec<f64> = npy
-        .into_vec()
-        .map_err(|e| bad(format!("expected f64 values: {e}")))?;
-    Ok((v, shape[0] as usize, shape[1] as usize))
 }
 
 #[cfg(test)]
@@ -604,13 +596,6 @@ mod tests {
         assert!(
             e.contains("sweep.json: made with other settings (seeds: directory has 1, this run 2)"),
             "{e}"
-        let e = prepare_dir(&fresh, &other, false).unwrap_err().to_string();
-        assert!(
-            e.contains("seeds: directory has 1, this run 2") && e.contains("--fresh"),
-            "{e}"
-        );
-        assert_eq!(load_dir_config(&fresh).unwrap(), cfg);
-        start_fresh(&fresh).unwrap();
         );
         // --fresh never discards finished models.
         let e = start_fresh(&dir).unwrap_err().to_string();
@@ -619,6 +604,13 @@ mod tests {
         // may still be running), unless the directory is started over.
         let fresh = dir.join("fresh");
         prepare_dir(&fresh, &cfg, false).unwrap();
+        let e = prepare_dir(&fresh, &other, false).unwrap_err().to_string();
+        assert!(
+            e.contains("seeds: directory has 1, this run 2") && e.contains("--fresh"),
+            "{e}"
+        );
+        assert_eq!(load_dir_config(&fresh).unwrap(), cfg);
+        start_fresh(&fresh).unwrap();
         assert!(prepare_dir(&fresh, &other, false).unwrap().is_empty());
         assert_eq!(load_dir_config(&fresh).unwrap(), other);
         assert_eq!(load_dir_config(&dir).unwrap(), cfg);

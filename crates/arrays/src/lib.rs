@@ -5,7 +5,7 @@
 //! | [`npy`] | NumPy `.npy` 1.0–3.0 | [`npy::read`], [`npy::parse`], [`npy::encode`] |
 //! | [`npz`] | NumPy `.npz` (zip of `.npy`) | [`npz::Archive`] |
 //! | [`mat`] | MATLAB Level 5 MAT-files (`-v6`, `-v7`) | [`mat::read`], [`mat::read_vector`], [`mat::list_variables`] |
-//! | [`text`] | comma/whitespace-separated numbers | [`text::read`], [`text::parse`] |
+//! | [`text`] | comma/whitespace-separated numbers | [`text::read`], [`text::read_vector`], [`text::read_rows`] (ragged, header) |
 //! | `decode` (private) | element decoding and Fortran → C reordering shared by npy and mat | |
 //!
 //! Every reader returns an [`Array`]: the shape, the stored element type ([`Dtype`]) and

@@ -33,7 +33,7 @@ impl Archive {
     /// [`ArrayError::Io`], [`ArrayError::NpzUnreadable`] (not a zip, truncated).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ArrayError> {
         let path = path.as_ref();
-        let zip = npyz::npz::NpzArchive::open(path).map_err(|e| match e.kind() {
+        let mut zip = npyz::npz::NpzArchive::open(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ArrayError::NotFound {
                 path: path.to_path_buf(),
             },
@@ -42,7 +42,10 @@ impl Archive {
                 reason: e.to_string(),
             },
         })?;
-        let names = zip.array_names().map(str::to_string).collect();
+        let names = array_names(&mut zip).map_err(|reason| ArrayError::NpzUnreadable {
+            path: path.to_path_buf(),
+            reason,
+        })?;
         Ok(Archive {
             path: path.to_path_buf(),
             zip,
@@ -119,6 +122,19 @@ impl Archive {
         }
         Ok(bytes)
     }
+}
+
+/// The arrays' names in archive order (`NpzArchive::array_names` follows a hash map).
+fn array_names(zip: &mut npyz::npz::NpzArchive<BufReader<File>>) -> Result<Vec<String>, String> {
+    let archive = zip.zip_archive();
+    let mut names = Vec::new();
+    for i in 0..archive.len() {
+        let member = archive.by_index_raw(i).map_err(|e| e.to_string())?;
+        if let Some(name) = npyz::npz::array_name_from_file_name(member.name()) {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
 }
 
 #[cfg(test)]

@@ -46,42 +46,24 @@ pub fn read_vector(path: impl AsRef<Path>) -> Result<Vec<f64>, ArrayError> {
 /// has a different number of values than the first (e.g. a file cut short),
 /// [`ArrayError::Empty`]. Values are not validated (NaN passes).
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Array, ArrayError> {
-    // Invalid UTF-8 becomes U+FFFD, which then fails to parse with a position,
-    // a better message than "invalid UTF-8 at byte N".
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text.as_ref());
-
     let mut data = Vec::new();
     let mut cols: Option<usize> = None;
     let mut rows = 0usize;
-    for (line_idx, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let before = data.len();
-        for (byte_col, field) in split_fields(line) {
-            let value: f64 = field.parse().map_err(|_| ArrayError::Parse {
-                path: path.to_path_buf(),
-                line: line_idx + 1,
-                col: line[..byte_col].chars().count() + 1,
-                token: shorten(field),
-            })?;
-            data.push(value);
-        }
-        let found = data.len() - before;
+    for (line_no, line) in data_lines(bytes).iter() {
+        let row = parse_line(path, *line_no, line)?;
         match cols {
-            None => cols = Some(found),
-            Some(expected) if expected != found => {
+            None => cols = Some(row.len()),
+            Some(expected) if expected != row.len() => {
                 return Err(ArrayError::Ragged {
                     path: path.to_path_buf(),
-                    line: line_idx + 1,
+                    line: *line_no,
                     expected,
-                    found,
+                    found: row.len(),
                 });
             }
             Some(_) => {}
         }
+        data.extend(row);
         rows += 1;
     }
     match cols {
@@ -94,6 +76,65 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Array, ArrayError> {
             path: path.to_path_buf(),
         }),
     }
+}
+
+/// Reads a table whose rows may differ in length (e.g. θ vectors with extra columns) and
+/// whose first line may be a header: one `Vec` per non-blank, non-comment line, in file
+/// order. A first line that does not parse as numbers is skipped as a header; any later
+/// one is an error. Errors: [`ArrayError::NotFound`], [`ArrayError::Io`],
+/// [`ArrayError::Parse`], [`ArrayError::Empty`] (no numeric row).
+pub fn read_rows(path: impl AsRef<Path>) -> Result<Vec<Vec<f64>>, ArrayError> {
+    let path = path.as_ref();
+    parse_rows(path, &read_bytes(path)?)
+}
+
+/// [`read_rows`] on the bytes of a text file.
+pub fn parse_rows(path: &Path, bytes: &[u8]) -> Result<Vec<Vec<f64>>, ArrayError> {
+    let mut rows = Vec::new();
+    for (k, (line_no, line)) in data_lines(bytes).iter().enumerate() {
+        match parse_line(path, *line_no, line) {
+            Ok(row) => rows.push(row),
+            Err(_) if k == 0 => continue, // a header
+            Err(e) => return Err(e),
+        }
+    }
+    if rows.is_empty() {
+        return Err(ArrayError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(rows)
+}
+
+/// `(1-based line number, line)` of the lines holding data: blank lines and `#` comments
+/// skipped, a UTF-8 BOM dropped. Invalid UTF-8 becomes U+FFFD, which then fails to parse
+/// with a position, a better message than "invalid UTF-8 at byte N".
+fn data_lines(bytes: &[u8]) -> Vec<(usize, String)> {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text.as_ref());
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let trimmed = line.trim();
+            !trimmed.is_empty() && !trimmed.starts_with('#')
+        })
+        .map(|(k, line)| (k + 1, line.to_string()))
+        .collect()
+}
+
+/// The numbers of one line; errors name the line and column of the first bad field.
+fn parse_line(path: &Path, line_no: usize, line: &str) -> Result<Vec<f64>, ArrayError> {
+    split_fields(line)
+        .into_iter()
+        .map(|(byte_col, field)| {
+            field.parse::<f64>().map_err(|_| ArrayError::Parse {
+                path: path.to_path_buf(),
+                line: line_no,
+                col: line[..byte_col].chars().count() + 1,
+                token: shorten(field),
+            })
+        })
+        .collect()
 }
 
 /// Splits one line into `(byte offset, field)` pairs, fields trimmed.
@@ -247,6 +288,31 @@ mod tests {
         let err = read_vector(&mat).expect_err("matrix");
         assert!(matches!(err, ArrayError::WrongShape { .. }), "{err:?}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn rows_may_be_ragged_and_start_with_a_header() {
+        let p = Path::new("theta.csv");
+        let rows = parse_rows(p, b"w0,wm,G\n1,2,3\n\n4,5,6,7\n").expect("header + ragged");
+        assert_eq!(rows, vec![vec![1.0, 2.0, 3.0], vec![4.0, 5.0, 6.0, 7.0]]);
+        let rows = parse_rows(p, b"1 2\n3\n").expect("no header");
+        assert_eq!(rows, vec![vec![1.0, 2.0], vec![3.0]]);
+        let err = parse_rows(p, b"w0,wm\n1,2\nx,3\n").expect_err("a second non-numeric line");
+        assert!(
+            matches!(
+                err,
+                ArrayError::Parse {
+                    line: 3,
+                    col: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = parse_rows(p, b"w0,wm\n").expect_err("only a header");
+        assert!(matches!(err, ArrayError::Empty { .. }), "{err:?}");
+        let err = parse_rows(p, b"w0,wm\n\x00\x01 not, numbers\n").expect_err("garbage");
+        assert!(err.to_string().starts_with("theta.csv:2:1:"), "{err}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use npyz::WriterBuilder;
 use serde::{Deserialize, Serialize};
 
+use crate::data::load::array_err;
 use crate::durable;
 use crate::error::{CrbmError, Result};
 use crate::layers::DRelu;
@@ -79,18 +80,16 @@ pub fn export_npz(model: &Crbm, path: impl AsRef<Path>) -> Result<()> {
 /// Read parameters written by [`export_npz`].
 pub fn import_npz(path: impl AsRef<Path>) -> Result<Crbm> {
     let path = path.as_ref();
-    let e = io_err(path);
-    let mut npz = npyz::npz::NpzArchive::open(path).map_err(&e)?;
+    let mut npz = arrays::npz::Archive::open(path).map_err(array_err)?;
     let mut get = |name: &str| -> Result<(Vec<u64>, Vec<f64>)> {
-        let a = npz
-            .by_name(name)
-            .map_err(&e)?
-            .ok_or_else(|| CrbmError::Data {
+        if !npz.contains(name) {
+            return Err(CrbmError::Data {
                 path: path.to_path_buf(),
                 reason: format!("missing array {name:?}"),
-            })?;
-        let shape = a.shape().to_vec();
-        Ok((shape, a.into_vec::<f64>().map_err(&e)?))
+            });
+        }
+        let a = npz.read(name).map_err(array_err)?;
+        Ok((a.shape.iter().map(|&d| d as u64).collect(), a.values))
     };
     let (ws, weights) = get("weights")?;
     if ws.len() != 2 {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::GaussCrbm;
 use super::train::{GaussTrainConfig, GaussTrainReport};
+use crate::data::load::array_err;
 use crate::durable;
 use crate::error::{CrbmError, Result};
 use crate::layers::DRelu;
@@ -69,18 +70,16 @@ fn write_npz(model: &GaussCrbm, path: &Path) -> Result<()> {
 }
 
 fn read_npz(path: &Path) -> Result<GaussCrbm> {
-    let e = io_err(path);
-    let mut npz = npyz::npz::NpzArchive::open(path).map_err(&e)?;
+    let mut npz = arrays::npz::Archive::open(path).map_err(array_err)?;
     let mut get = |name: &str| -> Result<(Vec<u64>, Vec<f64>)> {
-        let a = npz
-            .by_name(name)
-            .map_err(&e)?
-            .ok_or_else(|| CrbmError::Data {
+        if !npz.contains(name) {
+            return Err(CrbmError::Data {
                 path: path.to_path_buf(),
                 reason: format!("missing array {name:?} (not a Gaussian-visible model?)"),
-            })?;
-        let shape = a.shape().to_vec();
-        Ok((shape, a.into_vec::<f64>().map_err(&e)?))
+            });
+        }
+        let a = npz.read(name).map_err(array_err)?;
+        Ok((a.shape.iter().map(|&d| d as u64).collect(), a.values))
     };
     let (ws, weights) = get("weights")?;
     if ws.len() != 2 {
