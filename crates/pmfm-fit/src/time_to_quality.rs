@@ -23,7 +23,9 @@
 //! `c`: the Euler-CMA-ES wall time to its first row with best-so-far validated cost ≤ 1.05·c,
 //! divided by the method's own time to its first row with best-so-far validated cost ≤ 1.05·c.
 //! A checkpoint that validates better than the method's result does not lower `c`: the method
-//! never validated it itself.
+//! never validated it itself. A checkpoint's time leaves out the validation a surrogate search
+//! would need to know its quality, so `speedup_to_result` divides instead by the method's time
+//! to its own validated result (search + validation, the `final` row).
 
 use optimize::OptimizeError;
 use pmfm_sim::params::THETA_NAMES;
@@ -250,6 +252,10 @@ pub struct Speedup {
     pub euler_simulations: f64,
     /// `euler_time_s / time_s`.
     pub speedup: f64,
+    /// The method's wall time to its own validated result (search + validation).
+    pub result_s: f64,
+    /// `euler_time_s / result_s`.
+    pub speedup_to_result: f64,
     pub build: BuildCost,
     /// Build time divided by the groups the surrogate serves.
     pub amortised_build_s: f64,
@@ -291,6 +297,7 @@ fn speedup(curve: &Curve, euler: Option<&Curve>, groups_served: usize) -> Speedu
     };
     let time_s = own.map_or(f64::NAN, |p| p.wall_s);
     let euler_time_s = reached.map_or(f64::NAN, |p| p.wall_s);
+    let result_s = curve.points.last().map_or(f64::NAN, |p| p.wall_s);
     let b = curve.build;
     // Unknown build parts (NaN) stay NaN in the amortised numbers.
     let amortised_build_s = (b.dataset_s + b.training_s) / groups_served as f64;
@@ -302,6 +309,8 @@ fn speedup(curve: &Curve, euler: Option<&Curve>, groups_served: usize) -> Speedu
         euler_time_s,
         euler_simulations: reached.map_or(f64::NAN, |p| p.simulations as f64),
         speedup: euler_time_s / time_s,
+        result_s,
+        speedup_to_result: euler_time_s / result_s,
         build: b,
         amortised_build_s,
         speedup_amortised: euler_time_s / (time_s + amortised_build_s),
@@ -329,6 +338,8 @@ pub fn speedup_table(rows: &[Speedup], groups_served: usize) -> Result<DataFrame
         f("euler_time_s", &|r| r.euler_time_s),
         f("euler_simulations", &|r| r.euler_simulations),
         f("speedup", &|r| r.speedup),
+        f("result_s", &|r| r.result_s),
+        f("speedup_to_result", &|r| r.speedup_to_result),
         f("dataset_s", &|r| r.build.dataset_s),
         f("training_s", &|r| r.build.training_s),
         Column::new(
@@ -431,6 +442,7 @@ mod tests {
             (1.0, 2.0, 100.0)
         );
         assert_eq!(s[1].speedup, 50.0);
+        assert_eq!((s[1].result_s, s[1].speedup_to_result), (5.0, 20.0));
         assert_eq!(s[1].euler_simulations, 1000.0);
         assert_eq!(s[1].amortised_build_s, 10.0);
         assert_eq!(s[1].speedup_amortised, 100.0 / 12.0);
