@@ -78,8 +78,14 @@ fn render(path: &Path, format: Format, _ext: &str, fig: &impl Figure) -> Result<
     let file = jobs::durable::PendingFile::keeping_extension(path)?;
     // The backend is dropped when `draw` returns (it may flush a partial file on drop).
     match format {
-        Format::Png => fig.draw(BitMapBackend::new(file.path(), SIZE).into_drawing_area(), format),
-        Format::Svg => fig.draw(SVGBackend::new(file.path(), SIZE).into_drawing_area(), format),
+        Format::Png => fig.draw(
+            BitMapBackend::new(file.path(), SIZE).into_drawing_area(),
+            format,
+        ),
+        Format::Svg => fig.draw(
+            SVGBackend::new(file.path(), SIZE).into_drawing_area(),
+            format,
+        ),
     }
     .with_context(|| format!("cannot draw {}", path.display()))?;
     Ok(file.commit()?)

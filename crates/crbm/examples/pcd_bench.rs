@@ -101,12 +101,12 @@ fn main() {
     }
     println!("ratio to floor: {:.2}", per_update / floor);
     println!(
-        "{} sweeps: first v·W gather {:.3} s, dReLU sampling {:.3} s, fused h·Wᵀ + Bernoulli + next v·W {:.3} s (the h·Wᵀ GEMM alone, unfused: {:.3} s); rest of the update (statistics, parameter step) {:.3} s",
+        "{} sweeps: v·W gather {:.3} s, dReLU sampling {:.3} s, h·Wᵀ GEMM {:.3} s, Bernoulli sampling {:.3} s; rest of the update (statistics, parameter step) {:.3} s",
         sz.sweeps,
         stage[0],
         stage[1],
         stage[2],
-        gemm_s * kf,
+        stage[3],
         per_update - stage.iter().sum::<f64>()
     );
     fused_block_sizes(&sw, trainer.chains(), sz.sweeps);
@@ -134,7 +134,7 @@ fn fused_block_sizes(sw: &SamplerWeights, chains: &crbm::SparseBatch, sweeps: us
         })
         .collect();
     println!(
-        "fused h → v pass per update by block size (default {}): {}",
+        "fused h → v pass (GEMM + Bernoulli + next v·W; not the default) per update by block size (default {}): {}",
         crbm::sweeps::BLOCK,
         times.join(", ")
     );
@@ -205,21 +205,25 @@ fn gemm_seconds(sw: &SamplerWeights, batch: usize) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Where one update's sweeps spend their time, on a copy of the chains: the first sweep's
-/// v·W gather, the dReLU draws and the fused h → v pass, each summed over `sweeps` sweeps.
-fn sweep_stages(sw: &SamplerWeights, chains: &crbm::SparseBatch, sweeps: usize) -> [f64; 3] {
+/// Where one update's sweeps spend their time, on a copy of the chains: the four stages of
+/// a sweep (v·W gather, dReLU draws, h·Wᵀ GEMM, Bernoulli rows), each summed over `sweeps`.
+fn sweep_stages(sw: &SamplerWeights, chains: &crbm::SparseBatch, sweeps: usize) -> [f64; 4] {
     let mut v = chains.clone();
-    let mut stage = [0.0f64; 3];
-    let t = Instant::now();
-    let mut inputs = sw.hidden_inputs(&v);
-    stage[0] += t.elapsed().as_secs_f64();
+    let mut stage = [0.0f64; 4];
+    let mut scratch = Vec::new();
     for s in 0..sweeps as u64 {
+        let t = Instant::now();
+        let inputs = sw.hidden_inputs(&v);
+        stage[0] += t.elapsed().as_secs_f64();
         let t = Instant::now();
         let h = sw.sample_hidden(&inputs, 7, 2 * s);
         stage[1] += t.elapsed().as_secs_f64();
         let t = Instant::now();
-        (v, inputs) = sw.sample_visible_fused(&h, v.len(), 7, 2 * s + 1);
+        sw.visible_preactivations(&h, &mut scratch);
         stage[2] += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        v = sw.sample_visible(&scratch, 7, 2 * s + 1);
+        stage[3] += t.elapsed().as_secs_f64();
     }
     stage
 }

@@ -5,8 +5,7 @@
 //! * h → v: `X = h·Wᵀ + g` as one dense f32 GEMM (the `gemm` crate, also what
 //!   burn's Flex backend uses), then exact Bernoulli sampling by logit-table
 //!   look-up (no exp in ~255/256 cases) with one xoshiro256++ stream per row.
-//!   The PCD sweeps themselves run the fused form of this half ([`crate::sweeps`]); these
-//!   stages stay for the statistics, the benchmarks and as the reference.
+//!   [`crate::sweeps`] holds a fused form of this half (measured, not yet the default).
 //!
 //! Rows are processed in parallel with rayon; every row's random stream is
 //! derived from `(seed, step, row)` and every reduction has a fixed order, so
@@ -199,8 +198,8 @@ impl SamplerWeights {
         SparseBatch { n_visible: n, rows }
     }
 
-    /// One full sweep v → h → v, in place (the fused pass of [`crate::sweeps`]). `step` must
-    /// differ between calls that share a seed (it indexes the random streams).
+    /// One full sweep v → h → v, in place. `step` must differ between calls that share a seed
+    /// (it indexes the random streams).
     pub fn gibbs_sweep(&self, v: &mut SparseBatch, seed: u64, step: u64) {
         self.gibbs_sweeps(v, 1, seed, step);
     }
@@ -260,7 +259,7 @@ fn sample_bernoulli_row(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::layers::bernoulli::sigmoid;
 
@@ -277,14 +276,27 @@ mod tests {
                 counts[i as usize] += 1;
             }
         }
-        // Pool neighbouring neurons (similar p) into groups of 100 to test the rate.
-        for grp in 0..n / 100 {
-            let p: f64 = (grp * 100..(grp + 1) * 100)
+        assert_pooled_rates(&x, &g, &counts, reps, 100);
+    }
+
+    /// Units pooled in groups of `pool` neighbours (similar p): each group's count of ones over
+    /// `reps` draws is within 5 standard errors of Σ σ(x + g).
+    pub(crate) fn assert_pooled_rates(
+        x: &[f32],
+        g: &[f32],
+        counts: &[u32],
+        reps: u64,
+        pool: usize,
+    ) {
+        for grp in 0..x.len() / pool {
+            let idx = grp * pool..(grp + 1) * pool;
+            let p: f64 = idx
+                .clone()
                 .map(|i| sigmoid((x[i] + g[i]) as f64))
                 .sum::<f64>()
-                / 100.0;
-            let c: u32 = counts[grp * 100..(grp + 1) * 100].iter().sum();
-            let t = (100 * reps) as f64;
+                / pool as f64;
+            let c: u32 = counts[idx].iter().sum();
+            let t = (pool as u64 * reps) as f64;
             let se = (p * (1.0 - p) / t).sqrt();
             assert!(
                 (c as f64 / t - p).abs() < 5.0 * se + 1e-9,

@@ -10,8 +10,8 @@
 //!   gradient for small N, sign fix-up.
 //! * [`dense`]: the one strided f32 GEMM of the host kernels.
 //! * [`gibbs`] (sparse CPU kernels) and [`tensor`] (burn `Device` tensors):
-//!   batched block-Gibbs sampling; [`sweeps`]: the CPU sweeps with the h → v product,
-//!   Bernoulli draws and the next v·W fused per column block (the PCD hot path).
+//!   batched block-Gibbs sampling; [`sweeps`]: several sweeps at once, and the h → v product,
+//!   Bernoulli draws and next v·W fused per column block (measured, not yet the default).
 //! * [`train`]: PCD with Adam/RMSprop, penalties ([`penalty`]), clipping, decay,
 //!   hidden standardisation, divergence detection (sparse CPU kernels);
 //!   [`tensor_train`]: the same PCD update on device tensors.

@@ -24,13 +24,11 @@ use crate::error::{CrbmError, Result};
 use crate::gibbs::SamplerWeights;
 use crate::layers::DReluMoments;
 use crate::model::{Crbm, Gradient, MAX_EXACT_VISIBLE};
-use crate::optim::{AdamStep, Optimizer, OptimizerState};
-use crate::penalty::{column_abs_sums, Penalty};
+use crate::optim::{Optimizer, OptimizerState};
+use crate::penalty::Penalty;
 use crate::rng::lane_rng;
-use weight_pass::{fused_weight_step, PassSummary, WeightBuffers};
 
 mod standardized;
-mod weight_pass;
 pub use standardized::{Standardization, StandardizeConfig};
 
 /// Training hyper-parameters (serde, with defaults; call [`TrainConfig::validate`]).
@@ -248,10 +246,6 @@ pub struct PcdTrainer<'a> {
     epoch: usize,
     /// The chains' hidden inputs `v·W` [n_chains, M] after the last sweeps.
     chain_inputs: Vec<f32>,
-    /// What the last fused weight pass saw (max |w|, finiteness, column sums of |w|); None
-    /// after an unfused update. While Some, the weight gradient is all zeros and the
-    /// sampler's f32 weights are current.
-    last_pass: Option<PassSummary>,
     pub update: usize,
     pub report: TrainReport,
 }
@@ -303,7 +297,6 @@ impl<'a> PcdTrainer<'a> {
             cursor: usize::MAX,
             epoch: 0,
             chain_inputs: Vec::new(),
-            last_pass: None,
             update: 0,
             report: TrainReport::default(),
             model,
@@ -355,11 +348,7 @@ impl<'a> PcdTrainer<'a> {
         self.update += 1;
         let diverged = self.check_divergence();
         if !diverged {
-            if self.last_pass.is_some() {
-                self.sampler.refresh_except_weights(&self.model);
-            } else {
-                self.sampler.refresh(&self.model);
-            }
+            self.sampler.refresh(&self.model);
         }
         if self.config.log_every > 0 && (self.update % self.config.log_every == 0 || diverged) {
             self.log_point(&batch, lr);
@@ -386,9 +375,7 @@ impl<'a> PcdTrainer<'a> {
         // The sweeps return the chains' hidden inputs under the current weights.
         let mom_c = self.sampler.hidden_moments(&self.chain_inputs);
         let g = &mut self.grad;
-        if self.last_pass.is_none() {
-            g.weights.par_iter_mut().for_each(|x| *x = 0.0);
-        }
+        g.weights.par_iter_mut().for_each(|x| *x = 0.0);
         for v in [
             &mut g.fields,
             &mut g.gamma_plus,
@@ -405,11 +392,6 @@ impl<'a> PcdTrainer<'a> {
     /// The update of the plain parameters, with the optional hidden-input standardisation
     /// ([`TrainConfig::standardize_hidden`]).
     fn plain_update(&mut self, batch: &SparseBatch, lr: f64, step_no: u64) {
-        if let Some(adam) = self.fused_adam(lr, step_no) {
-            self.fused_plain_update(adam, lr, step_no);
-            return;
-        }
-        self.last_pass = None;
         let (n, m) = (self.model.n_visible, self.model.n_hidden);
         let standardize_hidden = self.config.standardize_hidden;
         let old_centre: Option<Vec<f64>> = standardize_hidden.then(|| self.centre());
@@ -450,52 +432,10 @@ impl<'a> PcdTrainer<'a> {
         }
     }
 
-    /// Adam's constants when the plain update can run as one fused weight pass (Adam, no
-    /// clipping, no hidden-input standardisation); None otherwise.
-    fn fused_adam(&self, lr: f64, step_no: u64) -> Option<AdamStep> {
-        if self.config.standardize_hidden || self.config.grad_clip_norm.is_some() {
-            return None;
-        }
-        self.optimizers.weights.adam_step(lr, step_no)
-    }
-
-    /// The plain update with the weights in one pass ([`weight_pass`]); the fields and hidden
-    /// parameters by the optimiser as usual.
-    fn fused_plain_update(&mut self, adam: AdamStep, lr: f64, step_no: u64) {
-        let (n, m) = (self.model.n_visible, self.model.n_hidden);
-        let col_abs = match self.last_pass.take() {
-            _ if !self.config.penalty.needs_column_sums() => vec![0.0; m],
-            Some(pass) => pass.col_abs,
-            None => column_abs_sums(&self.model.weights, n, m),
-        };
-        let summary = fused_weight_step(
-            WeightBuffers {
-                weights: &mut self.model.weights,
-                grad: &mut self.grad.weights,
-                m: &mut self.optimizers.weights.m,
-                v: &mut self.optimizers.weights.v,
-                mirror: &mut self.sampler.weights,
-            },
-            m,
-            &self.config.penalty,
-            &col_abs,
-            adam,
-        );
-        self.optimizers.step_except_weights(
-            &mut self.model,
-            &self.grad,
-            lr,
-            step_no,
-            self.config.gamma_min,
-        );
-        self.last_pass = Some(summary);
-    }
-
     /// The standardised update ([`TrainConfig::standardize`]): penalty on the plain weights,
     /// gradient and optimiser step in the standardised parameters, back to the plain model,
     /// then track the hidden offsets and scales on the batch and absorb the scales.
     fn standardized_update(&mut self, batch: &SparseBatch, lr: f64, step_no: u64) {
-        self.last_pass = None;
         let (n, m) = (self.model.n_visible, self.model.n_hidden);
         let Some(st) = self.standardization.as_mut() else {
             return;
@@ -566,18 +506,10 @@ impl<'a> PcdTrainer<'a> {
     }
 
     fn check_divergence(&mut self) -> bool {
-        // After a fused pass its max |w| and finiteness stand for the weights.
-        let (weights_finite, max_abs) = match &self.last_pass {
-            Some(p) => (p.finite, p.max_abs),
-            None => (
-                self.model.weights.iter().all(|w| w.is_finite()),
-                self.model.max_abs_weight(),
-            ),
-        };
-        let reason = if !weights_finite || !self.model.is_finite_except_weights() {
+        let reason = if !self.model.is_finite() {
             Some("non-finite parameter".to_string())
         } else {
-            let w = max_abs;
+            let w = self.model.max_abs_weight();
             (w > self.config.max_abs_weight)
                 .then(|| format!("max |w| = {w:.3e} > {}", self.config.max_abs_weight))
         };
@@ -703,18 +635,6 @@ impl Optimizers {
     /// One ascent step of every parameter of `params` along `grad`; γ± kept ≥ `gamma_min`.
     fn step(&mut self, params: &mut Crbm, grad: &Gradient, lr: f64, t: u64, gamma_min: f64) {
         self.weights.step(&mut params.weights, &grad.weights, lr, t);
-        self.step_except_weights(params, grad, lr, t, gamma_min);
-    }
-
-    /// [`Optimizers::step`] of the fields and hidden parameters only.
-    fn step_except_weights(
-        &mut self,
-        params: &mut Crbm,
-        grad: &Gradient,
-        lr: f64,
-        t: u64,
-        gamma_min: f64,
-    ) {
         self.fields.step(&mut params.fields, &grad.fields, lr, t);
         let mut hp: [Vec<f64>; 4] = [
             params.hidden.iter().map(|u| u.gamma_plus).collect(),

@@ -21,7 +21,7 @@ use experiments::sim_args::SimArgs;
 use experiments::theta_input::read_candidates;
 use pmfm_fit::checkpoints::surrogate_build_cost;
 use pmfm_fit::inputs::SimInputs;
-use pmfm_fit::methods::{FitTarget, Method};
+use pmfm_fit::methods::{FitTarget, Method, MethodConfig};
 use pmfm_fit::time_to_quality::BuildCost;
 use surrogate::ensemble::Ensemble;
 use surrogate::evaluator::Evaluator;
@@ -94,88 +94,19 @@ fn run(args: Args) -> Result<()> {
         );
     }
     if args.from_runs {
-        let t = report(&args.out)?;
-        if args.data.data.is_some() {
-            print_table(&t, None);
-        } else {
-            // Synthetic runs: θ recovery too, against the ground truth and the default's maps.
-            let device = args.device.device()?;
-            let sim = args.sim.config()?;
-            let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
-            let found = best_thetas(&args.out)?;
-            let truth = Truth::synthetic(&data.myelin, &data.gradient);
-            print_table(&t, Some((found.as_slice(), &truth)));
-        }
-        if let Some(s) = time_to_quality_report(&args.out, args.groups_served)? {
-            print_speedups(&s, args.groups_served);
-        }
-        return Ok(());
+        return rebuild_from_runs(&args);
     }
-    let mut methods: Vec<Method> = args
-        .methods
-        .split(',')
-        .map(Method::parse)
-        .collect::<Result<_, _>>()?;
-    let mut cfg = args.method_args.config()?;
-    if let Some(path) = &args.reference {
-        cfg.candidates = read_candidates(path, args.reference_by_column)?
-            .into_iter()
-            .map(|(t, c)| (t.to_vec(), c))
-            .collect();
-        if !methods.contains(&Method::Reference) {
-            methods.push(Method::Reference);
-        }
-    } else if methods.contains(&Method::Reference) {
-        bail!("the reference method needs --reference FILE");
-    }
-    if methods.is_empty() {
-        bail!("--methods names no method");
-    }
+    let (methods, cfg) = methods_and_config(&args)?;
     let device = args.device.device()?;
     let sim = args.sim.config()?;
     let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
     let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
     let mut start_table = args.method_args.table()?;
-    let mut surrogate_build = BuildCost::default();
-    let surrogate = if methods.iter().any(|m| m.needs_surrogate()) {
-        Some(match &args.surrogate {
-            Some(dir) => {
-                let m = Ensemble::load(dir, &device)?;
-                let (cost, notes) = surrogate_build_cost(&m);
-                for n in notes {
-                    eprintln!("{}: {n}", dir.display());
-                }
-                surrogate_build = cost;
-                m
-            }
-            None => {
-                let (m, s, gen_s, train_s) = build_surrogate(
-                    &evaluator,
-                    args.dataset_size,
-                    64,
-                    args.ensemble,
-                    args.epochs,
-                    args.method_args.seed,
-                    &device,
-                    &args.out,
-                )?;
-                println!(
-                    "surrogate: dataset of {} θ ({} valid) simulated in {gen_s:.1} s, {}-member MLP ensemble trained in {train_s:.1} s",
-                    s.len(),
-                    s.valid.iter().filter(|v| **v).count(),
-                    args.ensemble
-                );
-                surrogate_build = BuildCost {
-                    dataset_s: gen_s,
-                    training_s: train_s,
-                };
-                // surrogate-active starts from the same data unless --table says otherwise.
-                start_table.get_or_insert(s);
-                m
-            }
-        })
+    let (surrogate, surrogate_build) = if methods.iter().any(|m| m.needs_surrogate()) {
+        let (m, cost) = surrogate_for(&args, &evaluator, &device, &mut start_table)?;
+        (Some(m), cost)
     } else {
-        None
+        (None, BuildCost::default())
     };
     if start_table.is_none() {
         if let Some(m) = methods.iter().find(|m| m.needs_table()) {
@@ -230,4 +161,93 @@ fn run(args: Args) -> Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// `--from-runs`: the comparison and time-to-quality tables and plots from OUT's saved tables.
+fn rebuild_from_runs(args: &Args) -> Result<()> {
+    let t = report(&args.out)?;
+    if args.data.data.is_some() {
+        print_table(&t, None);
+    } else {
+        // Synthetic runs: θ recovery too, against the ground truth and the default's maps.
+        let device = args.device.device()?;
+        let sim = args.sim.config()?;
+        let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
+        let found = best_thetas(&args.out)?;
+        let truth = Truth::synthetic(&data.myelin, &data.gradient);
+        print_table(&t, Some((found.as_slice(), &truth)));
+    }
+    if let Some(s) = time_to_quality_report(&args.out, args.groups_served)? {
+        print_speedups(&s, args.groups_served);
+    }
+    Ok(())
+}
+
+/// The methods named by `--methods` (plus `reference` with `--reference`) and their settings.
+fn methods_and_config(args: &Args) -> Result<(Vec<Method>, MethodConfig)> {
+    let mut methods: Vec<Method> = args
+        .methods
+        .split(',')
+        .map(Method::parse)
+        .collect::<Result<_, _>>()?;
+    let mut cfg = args.method_args.config()?;
+    if let Some(path) = &args.reference {
+        cfg.candidates = read_candidates(path, args.reference_by_column)?
+            .into_iter()
+            .map(|(t, c)| (t.to_vec(), c))
+            .collect();
+        if !methods.contains(&Method::Reference) {
+            methods.push(Method::Reference);
+        }
+    } else if methods.contains(&Method::Reference) {
+        bail!("the reference method needs --reference FILE");
+    }
+    if methods.is_empty() {
+        bail!("--methods names no method");
+    }
+    Ok((methods, cfg))
+}
+
+/// The surrogate the surrogate methods query: `--surrogate`'s, or one trained here on a fresh
+/// dataset (which then also becomes the start table unless `--table` gave one); with what its
+/// dataset and training cost.
+fn surrogate_for(
+    args: &Args,
+    evaluator: &Evaluator,
+    device: &burn::tensor::Device,
+    start_table: &mut Option<surrogate::Samples>,
+) -> Result<(Ensemble, BuildCost)> {
+    if let Some(dir) = &args.surrogate {
+        let m = Ensemble::load(dir, device)?;
+        let (cost, notes) = surrogate_build_cost(&m);
+        for n in notes {
+            eprintln!("{}: {n}", dir.display());
+        }
+        return Ok((m, cost));
+    }
+    let (m, s, gen_s, train_s) = build_surrogate(
+        evaluator,
+        args.dataset_size,
+        64,
+        args.ensemble,
+        args.epochs,
+        args.method_args.seed,
+        device,
+        &args.out,
+    )?;
+    println!(
+        "surrogate: dataset of {} θ ({} valid) simulated in {gen_s:.1} s, {}-member MLP ensemble trained in {train_s:.1} s",
+        s.len(),
+        s.valid.iter().filter(|v| **v).count(),
+        args.ensemble
+    );
+    // surrogate-active starts from the same data unless --table says otherwise.
+    start_table.get_or_insert(s);
+    Ok((
+        m,
+        BuildCost {
+            dataset_s: gen_s,
+            training_s: train_s,
+        },
+    ))
 }
