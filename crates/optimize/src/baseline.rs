@@ -241,17 +241,8 @@ fn restart_start<O: Objective + ?Sized>(
     let mut start = config.start.clone();
     if restart > 0 {
         if let Some(b) = config.restarts.as_ref().and_then(|i| i.start_box.as_ref()) {
-            for _ in 0..1000 {
-                let x: Vec<f64> = b
-                    .lower
-                    .iter()
-                    .zip(&b.upper)
-                    .map(|(l, u)| l + (u - l) * rng.random::<f64>())
-                    .collect();
-                if objective.is_feasible(&x) {
-                    start = x;
-                    break;
-                }
+            if let Some(x) = b.draw_feasible(rng, objective, 1000) {
+                start = x;
             }
         }
     }

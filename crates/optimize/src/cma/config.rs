@@ -46,6 +46,27 @@ pub struct StartBox {
     pub upper: Vec<f64>,
 }
 
+impl StartBox {
+    /// The first of up to `tries` uniform draws from the box that `objective` finds feasible
+    /// (None if none was).
+    pub fn draw_feasible<O: crate::objective::Objective + ?Sized>(
+        &self,
+        rng: &mut impl rand::Rng,
+        objective: &O,
+        tries: usize,
+    ) -> Option<Vec<f64>> {
+        (0..tries).find_map(|_| {
+            let x: Vec<f64> = self
+                .lower
+                .iter()
+                .zip(&self.upper)
+                .map(|(l, u)| l + (u - l) * rng.random::<f64>())
+                .collect();
+            objective.is_feasible(&x).then_some(x)
+        })
+    }
+}
+
 /// IPOP restarts (Auger & Hansen 2005): after a local stop, restart with the population
 /// multiplied by `population_factor`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,6 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::config::{BoundsHandling, CmaConfig};
@@ -693,18 +692,8 @@ impl CmaRun {
             .as_ref()
             .and_then(|i| i.start_box.as_ref())
         {
-            let rng = self.es.rng_mut();
-            for _ in 0..max_tries {
-                let x: Vec<f64> = b
-                    .lower
-                    .iter()
-                    .zip(&b.upper)
-                    .map(|(l, u)| l + (u - l) * rng.random::<f64>())
-                    .collect();
-                if objective.is_feasible(&x) {
-                    mean = x;
-                    break;
-                }
+            if let Some(x) = b.draw_feasible(self.es.rng_mut(), objective, max_tries) {
+                mean = x;
             }
         }
         let rng = self.es.rng.clone();
