@@ -11,6 +11,8 @@
 //! * [`train`]: standardised PCD on any device, with explosion detection.
 //! * [`evaluate`]: sampling from the prior or from data, the five statistics on
 //!   continuous frames, nRMSE; explosions met while sampling.
+//! * [`stability`]: whether a model is normalisable at all — an exact certificate of
+//!   log Z = +∞ (a direction of h where the quadratic gain beats the dReLU curvature).
 //! * [`couplings`]: voxel couplings `W diag⟨Var h⟩ Wᵀ`, assembly recovery.
 //! * [`fit`]: one model end to end (split, train, evaluate, score against planted truth).
 //! * [`input`]: where the visible units come from (voxel archive, traces, the voxelised
@@ -26,6 +28,7 @@ pub mod host;
 pub mod input;
 pub mod io;
 pub mod model;
+pub mod stability;
 pub mod standardized;
 pub mod tensor;
 pub mod train;
