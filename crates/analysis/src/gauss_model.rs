@@ -14,12 +14,13 @@ use burn::tensor::Device;
 use crbm::gauss::fit::{fit, GaussFit, Truth};
 use crbm::gauss::input::load_recordings;
 use crbm::gauss::io::{save, GaussMetadata};
-use crbm::gauss::train::Phase;
+use crbm::gauss::stability::normalisability;
+use crbm::gauss::train::{GaussExplosion, Phase};
 use crbm::Frames;
 
 use crate::config::{Job, SweepConfig, Visible};
 use crate::error::Result;
-use crate::sweep::{model_stem, weight_sparsity, write_identity_points, write_matrix_npy};
+use crate::sweep::{job_row, model_stem, write_identity_points, write_matrix_npy};
 use crate::table::ModelRow;
 
 /// The voxel signals of a Gaussian sweep.
@@ -147,56 +148,56 @@ pub fn run_gauss_model(
     Ok(row)
 }
 
-/// The table row of a fit (timings and coupling path filled in by the caller).
+/// Phase, update and sampling sweep of a model's explosion (`updates`: the trained model's
+/// last update, the one a sampling explosion is charged to).
+fn explosion_phase(
+    explosion: Option<&GaussExplosion>,
+    updates: u64,
+) -> (Option<&'static str>, Option<u64>, Option<u64>) {
+    match explosion {
+        Some(e) if e.phase == Phase::Training => (Some("training"), Some(e.at as u64), None),
+        Some(e) => (Some("sampling"), Some(updates), Some(e.at as u64)),
+        None => (None, None, None),
+    }
+}
+
+/// The table row of a fit (timings and coupling path filled in by the caller), with the
+/// normalisability diagnostics of the trained model (`crbm::gauss::stability`). A model
+/// certified improper (log Z = +∞) is not counted as exploded unless its chains ran away:
+/// on the synthetic brain almost every trained model, at every λ, is marginally improper
+/// (README, "Explosions, honestly").
 fn row_of(cfg: &SweepConfig, job: &Job, f: &GaussFit, stem: &str, batch: usize) -> ModelRow {
     let r = &f.evaluation.report;
-    let explosion = f.explosion();
-    let updates = f.train_report.updates_done as u64;
-    let exploded_update = explosion.map(|e| match e.phase {
-        Phase::Training => e.at as u64,
-        Phase::Sampling => updates,
-    });
     let m = &f.model;
+    let updates = f.train_report.updates_done as u64;
+    let proper = m.is_valid().then(|| normalisability(m, job.seed));
+    let explosion = f.explosion();
+    let (phase, exploded_update, exploded_sweep) = explosion_phase(explosion, updates);
+    let exploded = phase.is_some();
     ModelRow {
-        index: job.index as u64,
-        lambda: job.lambda,
-        range: job.range.clone(),
-        seed: job.seed,
-        recording: job.recording as u64,
-        penalty: cfg.penalty.name().into(),
-        visible: Visible::Gaussian.name().into(),
         nrmse_v: r.v,
         nrmse_h: r.h,
         nrmse_vh: r.vh,
         nrmse_vv: r.vv,
         nrmse_hh: r.hh,
         norm4: r.norm4,
-        bad: r.bad || explosion.is_some(),
-        good: r.good && explosion.is_none(),
-        exploded: explosion.is_some(),
+        bad: r.bad || exploded,
+        good: r.good && !exploded,
+        exploded,
         exploded_epoch: exploded_update
             .map(|u| u as f64 * batch as f64 / f.train_frames.max(1) as f64),
         exploded_update,
-        exploded_phase: explosion.map(|e| match e.phase {
-            Phase::Training => "training".into(),
-            Phase::Sampling => "sampling".into(),
-        }),
-        exploded_sweep: explosion
-            .filter(|e| e.phase == Phase::Sampling)
-            .map(|e| e.at as u64),
+        exploded_phase: phase.map(str::to_string),
+        exploded_sweep,
         stability_margin: explosion
             .map(|e| e.stability_margin)
             .unwrap_or(f.train_report.stability_margin),
+        growth_rate: proper.as_ref().map_or(f64::NAN, |n| n.best_growth),
+        growth_bound: proper.as_ref().map_or(f64::NAN, |n| n.upper_bound),
         updates,
-        train_s: 0.0,
-        eval_s: 0.0,
-        sparsity: weight_sparsity(&m.weights, m.n_visible, m.n_hidden),
-        max_abs_weight: m.weights.iter().fold(0.0f64, |a, w| a.max(w.abs())),
         mean_jaccard: f.truth.as_ref().map(|t| t.mean_jaccard),
         coupling_correlation: f.truth.as_ref().map(|t| t.coupling_correlation),
-        model_path: stem.to_string(),
-        couplings_path: None,
-        n_groups: 0,
+        ..job_row(cfg, job, Visible::Gaussian, stem, &m.weights, m.n_hidden)
     }
 }
 
@@ -245,6 +246,11 @@ pub(crate) mod tests {
             ("gaussian", "strong")
         );
         assert!(!row.exploded && row.norm4.is_finite() && row.stability_margin.is_finite());
+        // The growth rate found never exceeds its certified upper bound, which never exceeds
+        // minus the stability margin.
+        assert!(row.growth_rate.is_finite(), "{row:?}");
+        assert!(row.growth_rate <= row.growth_bound + 1e-9, "{row:?}");
+        assert!(row.growth_bound <= -row.stability_margin + 1e-9, "{row:?}");
         assert!(row.coupling_correlation.is_some_and(|r| r.is_finite()));
         let (j, k1, k2) = read_matrix_npy(&dir.join(row.couplings_path.as_ref().unwrap())).unwrap();
         assert_eq!((k1, k2, row.n_groups), (k, k, k as u64));
@@ -272,5 +278,26 @@ pub(crate) mod tests {
         assert!(u >= 1 && u <= wild.gauss.train.n_updates as u64 && boom.updates <= u);
         assert!(boom.exploded_epoch.is_some_and(|e| e > 0.0));
         assert!(boom.couplings_path.is_none() && boom.norm4.is_nan());
+    }
+
+    #[test]
+    fn explosions_take_their_phase_and_sampling_ones_the_last_update() {
+        let runaway = |phase, at| GaussExplosion {
+            phase,
+            at,
+            reason: "runaway".into(),
+            stability_margin: -1.0,
+        };
+        let training = runaway(Phase::Training, 7);
+        let sampling = runaway(Phase::Sampling, 450);
+        assert_eq!(
+            explosion_phase(Some(&training), 30),
+            (Some("training"), Some(7), None)
+        );
+        assert_eq!(
+            explosion_phase(Some(&sampling), 30),
+            (Some("sampling"), Some(30), Some(450))
+        );
+        assert_eq!(explosion_phase(None, 30), (None, None, None));
     }
 }

@@ -267,6 +267,54 @@ pub fn model_stem(index: usize) -> String {
     format!("{MODELS_DIR}/m{index:05}")
 }
 
+/// The row of `job` before any result: NaN statistics, bad, not exploded, no couplings,
+/// and the weight summaries of the saved model (`weights` [N, M] row-major).
+pub fn job_row(
+    cfg: &SweepConfig,
+    job: &Job,
+    visible: Visible,
+    stem: &str,
+    weights: &[f64],
+    n_hidden: usize,
+) -> ModelRow {
+    let nan = f64::NAN;
+    ModelRow {
+        index: job.index as u64,
+        lambda: job.lambda,
+        range: job.range.clone(),
+        seed: job.seed,
+        recording: job.recording as u64,
+        penalty: cfg.penalty.name().into(),
+        visible: visible.name().into(),
+        nrmse_v: nan,
+        nrmse_h: nan,
+        nrmse_vh: nan,
+        nrmse_vv: nan,
+        nrmse_hh: nan,
+        norm4: nan,
+        bad: true,
+        good: false,
+        exploded: false,
+        exploded_epoch: None,
+        exploded_update: None,
+        exploded_phase: None,
+        exploded_sweep: None,
+        stability_margin: nan,
+        growth_rate: nan,
+        growth_bound: nan,
+        updates: 0,
+        train_s: 0.0,
+        eval_s: 0.0,
+        sparsity: weight_sparsity(weights, weights.len() / n_hidden.max(1), n_hidden),
+        max_abs_weight: weights.iter().fold(0.0f64, |m, w| m.max(w.abs())),
+        mean_jaccard: None,
+        coupling_correlation: None,
+        model_path: stem.to_string(),
+        couplings_path: None,
+        n_groups: 0,
+    }
+}
+
 /// Trains, evaluates and saves one Bernoulli model; `on_update(k)` is called after each
 /// update. The row's part file is left to the caller (it marks the model finished).
 pub fn run_raster_model(
@@ -299,39 +347,21 @@ pub fn run_raster_model(
         dir.join(&stem),
     )?;
     let exploded = report.exploded.clone();
-    let nan = f64::NAN;
     let mut row = ModelRow {
-        index: job.index as u64,
-        lambda: job.lambda,
-        range: job.range.clone(),
-        seed: job.seed,
-        recording: job.recording as u64,
-        penalty: cfg.penalty.name().into(),
-        visible: Visible::Bernoulli.name().into(),
-        nrmse_v: nan,
-        nrmse_h: nan,
-        nrmse_vh: nan,
-        nrmse_vv: nan,
-        nrmse_hh: nan,
-        norm4: nan,
-        bad: true,
-        good: false,
         exploded: exploded.is_some(),
         exploded_epoch: exploded.as_ref().map(|x| x.epoch),
         exploded_update: exploded.as_ref().map(|x| x.update as u64),
         exploded_phase: exploded.as_ref().map(|_| "training".into()),
-        exploded_sweep: None,
-        stability_margin: f64::NAN,
         updates: report.updates_done as u64,
         train_s,
-        eval_s: 0.0,
-        sparsity: weight_sparsity(&model.weights, model.n_visible, model.n_hidden),
-        max_abs_weight: model.weights.iter().fold(0.0f64, |m, w| m.max(w.abs())),
-        mean_jaccard: None,
-        coupling_correlation: None,
-        model_path: stem.clone(),
-        couplings_path: None,
-        n_groups: 0,
+        ..job_row(
+            cfg,
+            job,
+            Visible::Bernoulli,
+            &stem,
+            &model.weights,
+            model.n_hidden,
+        )
     };
     if exploded.is_none() {
         evaluate_raster_model(cfg, data, job, dir, &model, &mut row)?;

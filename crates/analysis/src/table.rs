@@ -56,6 +56,13 @@ pub struct ModelRow {
     /// Gaussian models: `min γ± − λ_max(Wᵀ diag(1/γ) W)` of the model (at the explosion, if
     /// it exploded); > 0 guarantees a normalisable model. NaN for Bernoulli models.
     pub stability_margin: f64,
+    /// Gaussian models: the largest growth rate `q(u)` of log p̃(t u)/t² found over
+    /// directions u of h (`crbm::gauss::stability`); > 0 certifies an improper model
+    /// (log Z = +∞). NaN for Bernoulli models.
+    pub growth_rate: f64,
+    /// Gaussian models: the upper bound `λ_max(Wᵀ diag(1/γ) W − diag(min γ±))` on that
+    /// growth rate; < 0 certifies a proper model. NaN for Bernoulli models.
+    pub growth_bound: f64,
     /// Parameter updates done.
     pub updates: u64,
     /// Training and evaluation wall time, s.
@@ -79,9 +86,9 @@ pub struct ModelRow {
 }
 
 /// Column names, in table order. `recording`, `visible`, `exploded_phase`,
-/// `exploded_sweep`, `stability_margin` and `coupling_correlation` may be absent from tables
-/// of older sweeps.
-pub const COLUMNS: [&str; 31] = [
+/// `exploded_sweep`, `stability_margin`, `growth_rate`, `growth_bound` and
+/// `coupling_correlation` may be absent from tables of older sweeps.
+pub const COLUMNS: [&str; 33] = [
     "index",
     "lambda",
     "range",
@@ -103,6 +110,8 @@ pub const COLUMNS: [&str; 31] = [
     "exploded_phase",
     "exploded_sweep",
     "stability_margin",
+    "growth_rate",
+    "growth_bound",
     "updates",
     "train_s",
     "eval_s",
@@ -151,6 +160,8 @@ pub fn to_dataframe(rows: &[ModelRow]) -> Result<DataFrame> {
         col!("exploded_phase", |r| r.exploded_phase.clone()),
         col!("exploded_sweep", |r| r.exploded_sweep),
         col!("stability_margin", |r| r.stability_margin),
+        col!("growth_rate", |r| r.growth_rate),
+        col!("growth_bound", |r| r.growth_bound),
         col!("updates", |r| r.updates),
         col!("train_s", |r| r.train_s),
         col!("eval_s", |r| r.eval_s),
@@ -193,20 +204,38 @@ impl<'a> Columns<'a> {
         }
     }
 
+    /// The column `name` cast to `to` after checking that its type `fits` (nulls pass);
+    /// `strict` refuses values that do not convert.
+    fn cast(
+        &self,
+        name: &str,
+        fits: fn(&DataType) -> bool,
+        to: DataType,
+        strict: bool,
+        expected: &str,
+    ) -> Result<Column> {
+        let c = self.get(name)?;
+        if !fits(c.dtype()) && c.dtype() != &DataType::Null {
+            return Err(self.wrong(c, expected));
+        }
+        let cast = if strict {
+            c.strict_cast(&to)
+        } else {
+            c.cast(&to)
+        };
+        cast.map_err(|_| self.wrong(c, expected))
+    }
+
     /// Floats (integers widened); nulls kept as None.
     fn f64s(&self, name: &str) -> Result<Vec<Option<f64>>> {
-        let c = self.get(name)?;
-        if !c.dtype().is_primitive_numeric() && c.dtype() != &DataType::Null {
-            return Err(self.wrong(c, "f64"));
-        }
-        let cast = c
-            .cast(&DataType::Float64)
-            .map_err(|_| self.wrong(c, "f64"))?;
-        Ok(cast
-            .f64()
-            .map_err(|_| self.wrong(c, "f64"))?
-            .iter()
-            .collect())
+        let c = self.cast(
+            name,
+            DataType::is_primitive_numeric,
+            DataType::Float64,
+            false,
+            "f64",
+        )?;
+        Ok(c.f64().map_err(|_| self.wrong(&c, "f64"))?.iter().collect())
     }
 
     /// Floats where null reads as NaN.
@@ -219,16 +248,10 @@ impl<'a> Columns<'a> {
     }
 
     fn u64s(&self, name: &str) -> Result<Vec<Option<u64>>> {
-        let c = self.get(name)?;
-        if !c.dtype().is_integer() && c.dtype() != &DataType::Null {
-            return Err(self.wrong(c, "unsigned integer"));
-        }
-        let cast = c
-            .strict_cast(&DataType::UInt64)
-            .map_err(|_| self.wrong(c, "unsigned integer"))?;
-        Ok(cast
-            .u64()
-            .map_err(|_| self.wrong(c, "unsigned integer"))?
+        let expected = "unsigned integer";
+        let c = self.cast(name, DataType::is_integer, DataType::UInt64, true, expected)?;
+        Ok(c.u64()
+            .map_err(|_| self.wrong(&c, expected))?
             .iter()
             .collect())
     }
@@ -312,9 +335,11 @@ pub fn from_dataframe(df: &DataFrame, path: &Path) -> Result<Vec<ModelRow>> {
     let exploded_sweep = optional_column(c.has("exploded_sweep"), n, None, || {
         c.u64s("exploded_sweep")
     })?;
-    let stability_margin = optional_column(c.has("stability_margin"), n, f64::NAN, || {
-        c.f64s_nan("stability_margin")
-    })?;
+    let [stability_margin, growth_rate, growth_bound] =
+        ["stability_margin", "growth_rate", "growth_bound"]
+            .map(|name| optional_column(c.has(name), n, f64::NAN, || c.f64s_nan(name)));
+    let (stability_margin, growth_rate, growth_bound) =
+        (stability_margin?, growth_rate?, growth_bound?);
     let coupling_correlation = optional_column(c.has("coupling_correlation"), n, None, || {
         c.f64s("coupling_correlation")
     })?;
@@ -343,6 +368,8 @@ pub fn from_dataframe(df: &DataFrame, path: &Path) -> Result<Vec<ModelRow>> {
             exploded_phase: exploded_phase[k].clone(),
             exploded_sweep: exploded_sweep[k],
             stability_margin: stability_margin[k],
+            growth_rate: growth_rate[k],
+            growth_bound: growth_bound[k],
             updates: updates[k],
             train_s: train_s[k],
             eval_s: eval_s[k],
@@ -508,6 +535,8 @@ pub(crate) mod tests {
             exploded_phase: None,
             exploded_sweep: None,
             stability_margin: 0.5,
+            growth_rate: -0.25,
+            growth_bound: 0.75,
             updates: 100,
             train_s: 1.5,
             eval_s: 0.5,
@@ -541,6 +570,7 @@ pub(crate) mod tests {
         a.exploded_phase = Some("sampling".into());
         a.exploded_sweep = Some(650);
         a.stability_margin = -3.5;
+        a.growth_rate = 1.25;
         a.couplings_path = None;
         a.mean_jaccard = None;
         let rows = vec![a, row(1, 2.0, "strong")];
@@ -554,6 +584,7 @@ pub(crate) mod tests {
             (back[0].exploded_sweep, back[0].stability_margin),
             (Some(650), -3.5)
         );
+        assert_eq!((back[0].growth_rate, back[0].growth_bound), (1.25, 0.75));
         assert_eq!(back[0].couplings_path, None);
         assert_eq!(back[1], rows[1]);
     }
@@ -629,6 +660,8 @@ pub(crate) mod tests {
             "exploded_phase",
             "exploded_sweep",
             "stability_margin",
+            "growth_rate",
+            "growth_bound",
             "coupling_correlation",
         ] {
             df = df.drop(c).unwrap();
@@ -637,6 +670,7 @@ pub(crate) mod tests {
         let back = read_rows(&p).unwrap();
         assert_eq!(back[0].visible, "bernoulli");
         assert!(back[0].stability_margin.is_nan() && back[0].coupling_correlation.is_none());
+        assert!(back[0].growth_rate.is_nan() && back[0].growth_bound.is_nan());
         assert_eq!(back[0].norm4, 0.4);
     }
 }
