@@ -140,38 +140,14 @@ fn array_names(zip: &mut npyz::npz::NpzArchive<BufReader<File>>) -> Result<Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::TempDir;
+    use crate::test_support::{write_spikes_and_other_npz, TempDir};
     use crate::Dtype;
-    use npyz::WriterBuilder;
-
-    /// An archive with `spikes` (f32, 2×3) and `other` (i64, [1]).
-    fn write_two(path: &Path) {
-        let mut npz = npyz::npz::NpzWriter::create(path).unwrap();
-        let mut w = npz
-            .array::<f32>("spikes", Default::default())
-            .unwrap()
-            .default_dtype()
-            .shape(&[2, 3])
-            .begin_nd()
-            .unwrap();
-        w.extend([0.0f32, 1.0, 0.0, 1.0, 1.0, 0.0]).unwrap();
-        w.finish().unwrap();
-        let mut w = npz
-            .array::<i64>("other", Default::default())
-            .unwrap()
-            .default_dtype()
-            .shape(&[1])
-            .begin_nd()
-            .unwrap();
-        w.extend([5i64]).unwrap();
-        w.finish().unwrap();
-    }
 
     #[test]
     fn reads_arrays_by_name_and_lists_them() {
         let dir = TempDir::new("npz-read");
         let p = dir.path().join("r.npz");
-        write_two(&p);
+        write_spikes_and_other_npz(&p);
         let mut z = Archive::open(&p).unwrap();
         assert_eq!(z.names(), &["spikes".to_string(), "other".to_string()]);
         let a = z.read("spikes").unwrap();

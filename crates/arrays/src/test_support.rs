@@ -1,5 +1,6 @@
-//! Test helpers (feature `test-support`): self-deleting temporary folders and a minimal
-//! MATLAB v5 writer, for tests of `.mat` inputs here and in the crates that read them.
+//! Test helpers (feature `test-support`): self-deleting temporary folders, a two-array
+//! `.npz` fixture and a minimal MATLAB v5 writer, for tests of array inputs here and in
+//! the crates that read them.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +33,31 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// An `.npz` archive at `path` with `spikes` (f32, 2×3: `[[0, 1, 0], [1, 1, 0]]`) and
+/// `other` (i64, [1]: `[5]`).
+pub fn write_spikes_and_other_npz(path: &Path) {
+    use npyz::WriterBuilder;
+    let mut npz = npyz::npz::NpzWriter::create(path).unwrap();
+    let mut w = npz
+        .array::<f32>("spikes", Default::default())
+        .unwrap()
+        .default_dtype()
+        .shape(&[2, 3])
+        .begin_nd()
+        .unwrap();
+    w.extend([0.0f32, 1.0, 0.0, 1.0, 1.0, 0.0]).unwrap();
+    w.finish().unwrap();
+    let mut w = npz
+        .array::<i64>("other", Default::default())
+        .unwrap()
+        .default_dtype()
+        .shape(&[1])
+        .begin_nd()
+        .unwrap();
+    w.extend([5i64]).unwrap();
+    w.finish().unwrap();
 }
 
 /// One variable for [`write_mat_v5`].

@@ -11,20 +11,13 @@ use std::path::Path;
 use arrays::ArrayError;
 
 use crate::batch::SparseBatch;
-use crate::error::{CrbmError, Result};
+use crate::error::{io_err, CrbmError, Result};
 use crate::frames::Frames;
 
 pub(super) fn data_err(path: &Path, reason: impl Into<String>) -> CrbmError {
     CrbmError::Data {
         path: path.to_path_buf(),
         reason: reason.into(),
-    }
-}
-
-fn io_err(path: &Path) -> impl Fn(std::io::Error) -> CrbmError + '_ {
-    move |source| CrbmError::Io {
-        path: path.to_path_buf(),
-        source,
     }
 }
 
@@ -322,29 +315,8 @@ mod tests {
 
     #[test]
     fn npz_raster_is_read_by_key() {
-        use npyz::WriterBuilder;
         let p = tmp("r.npz");
-        {
-            let mut npz = npyz::npz::NpzWriter::create(&p).unwrap();
-            let mut w = npz
-                .array::<f32>("spikes", Default::default())
-                .unwrap()
-                .default_dtype()
-                .shape(&[2, 3])
-                .begin_nd()
-                .unwrap();
-            w.extend([0.0f32, 1.0, 0.0, 1.0, 1.0, 0.0]).unwrap();
-            w.finish().unwrap();
-            let mut w = npz
-                .array::<i64>("other", Default::default())
-                .unwrap()
-                .default_dtype()
-                .shape(&[1])
-                .begin_nd()
-                .unwrap();
-            w.extend([5i64]).unwrap();
-            w.finish().unwrap();
-        }
+        arrays::test_support::write_spikes_and_other_npz(&p);
         let r = load_raster(&p, Some("spikes")).unwrap();
         assert_eq!(r.rows, vec![vec![1], vec![0, 1]]);
         let e = load_raster(&p, None).unwrap_err().to_string();
