@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::layers::bernoulli::{sigmoid, softplus};
+use crate::layers::DRelu;
 use crate::model::Crbm;
 use crate::rng::lane_rng;
 
@@ -51,12 +52,7 @@ pub fn ais_log_partition(model: &Crbm, cfg: &AisConfig) -> (f64, f64) {
             for step in 0..k {
                 let (b0, b1) = (step as f64 / k as f64, (step + 1) as f64 / k as f64);
                 let input = model.hidden_input(&v);
-                lw += model
-                    .hidden
-                    .iter()
-                    .zip(&input)
-                    .map(|(u, &x)| u.cgf(b1 * x) - u.cgf(b0 * x))
-                    .sum::<f64>();
+                lw += weight_increment(&model.hidden, &input, b0, b1);
                 // Transition at β1 (leaves P_β1 invariant).
                 for ((hm, u), &x) in h.iter_mut().zip(&model.hidden).zip(&input) {
                     *hm = u.sample(b1 * x, &mut rng);
@@ -73,11 +69,27 @@ pub fn ais_log_partition(model: &Crbm, cfg: &AisConfig) -> (f64, f64) {
             lw
         })
         .collect();
+    ais_estimate(log_z0, &log_w)
+}
+
+/// The AIS weight increment from β0 to β1 at hidden inputs `input` [M]:
+/// `Σ_μ [Φ_μ(β1 I_μ) − Φ_μ(β0 I_μ)]`.
+pub(crate) fn weight_increment(hidden: &[DRelu], input: &[f64], b0: f64, b1: f64) -> f64 {
+    hidden
+        .iter()
+        .zip(input)
+        .map(|(u, &x)| u.cgf(b1 * x) - u.cgf(b0 * x))
+        .sum::<f64>()
+}
+
+/// The AIS estimate `log Z_0 + ln mean_c exp(log_w_c)` from the chains' log-weights, and
+/// the standard error of the log-mean-weight (delta method).
+pub(crate) fn ais_estimate(log_z0: f64, log_w: &[f64]) -> (f64, f64) {
     let mx = log_w.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let w: Vec<f64> = log_w.iter().map(|l| (l - mx).exp()).collect();
-    let mean = w.iter().sum::<f64>() / w.len() as f64;
+    let mean = w.iter().sum::<f64>() / w.len().max(1) as f64;
     let var = w.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (w.len().max(2) - 1) as f64;
-    let se = (var / w.len() as f64).sqrt() / mean;
+    let se = (var / w.len().max(1) as f64).sqrt() / mean;
     (log_z0 + mx + mean.ln(), se)
 }
 

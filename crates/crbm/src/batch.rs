@@ -1,6 +1,53 @@
 //! Sparse binary batches: a binary frame is stored as the sorted list of its
 //! active (=1) neuron indices, since spike rasters are ~2–5% ones and every
-//! visible→hidden product is then a gather-sum over those indices.
+//! visible→hidden product is then a gather-sum over those indices. [`BatchOrder`]: the
+//! epoch-shuffled mini-batch order every PCD trainer draws its data batches in.
+
+use rand::seq::SliceRandom;
+
+use crate::rng::lane_rng;
+
+/// The random lane of the data order's shuffles (epoch e draws from `(seed, e, lane)`).
+pub(crate) const DATA_ORDER_LANE: u64 = 1 << 40;
+
+/// Mini-batches of frame indices: each epoch a fresh shuffle of all T frames (seeded by the
+/// run's seed and the epoch number), cut into consecutive batches; an epoch's remainder
+/// shorter than a batch is skipped.
+#[derive(Clone, Debug)]
+pub(crate) struct BatchOrder {
+    order: Vec<usize>,
+    /// Start of the next batch in `order`; `usize::MAX` before the first batch.
+    cursor: usize,
+    epoch: usize,
+}
+
+impl Default for BatchOrder {
+    fn default() -> Self {
+        Self {
+            order: Vec::new(),
+            cursor: usize::MAX,
+            epoch: 0,
+        }
+    }
+}
+
+impl BatchOrder {
+    /// Indices of the next `b` of `n_frames` frames (b ≤ n_frames).
+    pub(crate) fn next(&mut self, n_frames: usize, b: usize, seed: u64) -> &[usize] {
+        if self.cursor == usize::MAX || self.cursor + b > self.order.len() {
+            if self.cursor != usize::MAX {
+                self.epoch += 1;
+            }
+            self.order = (0..n_frames).collect();
+            self.order
+                .shuffle(&mut lane_rng(seed, self.epoch as u64, DATA_ORDER_LANE));
+            self.cursor = 0;
+        }
+        let idx = &self.order[self.cursor..self.cursor + b];
+        self.cursor += b;
+        idx
+    }
+}
 
 /// A batch of binary frames over `n_visible` neurons; `rows[b]` holds the
 /// active indices of frame b (sorted, each < n_visible).

@@ -40,16 +40,22 @@ pub fn mean_hidden_variance(model: &Crbm, data: &SparseBatch) -> Vec<f64> {
 pub fn approx_couplings(model: &Crbm, data: &SparseBatch) -> Vec<f64> {
     let (n, m) = (model.n_visible, model.n_hidden);
     let var = mean_hidden_variance(model, data);
+    couplings_from_variance(&model.weights, n, m, &var)
+}
+
+/// `J_ij = Σ_μ w_iμ w_jμ var_μ` for weights [N, M] and per-unit variances [M]: dense [N, N]
+/// row-major, diagonal 0 (the approximate couplings of either model kind).
+pub fn couplings_from_variance(weights: &[f64], n: usize, m: usize, var: &[f64]) -> Vec<f64> {
     let mut j = vec![0.0; n * n];
     j.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
-        let wi = &model.weights[i * m..(i + 1) * m];
+        let wi = &weights[i * m..(i + 1) * m];
         for (k, out) in row.iter_mut().enumerate() {
             if k != i {
-                let wk = &model.weights[k * m..(k + 1) * m];
+                let wk = &weights[k * m..(k + 1) * m];
                 *out = wi
                     .iter()
                     .zip(wk)
-                    .zip(&var)
+                    .zip(var)
                     .map(|((a, b), v)| a * b * v)
                     .sum();
             }

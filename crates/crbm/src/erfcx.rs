@@ -80,6 +80,7 @@ pub fn erfcx(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quadrature::simpson_weight;
 
     /// Reference `ln erfcx(x)` from the integral representation
     /// `erfcx(x) = (2/√π) ∫₀^∞ exp(−t² − 2xt) dt`, valid for every real x,
@@ -98,13 +99,7 @@ mod tests {
         let mut s = 0.0;
         for k in 0..=n {
             let t = lo + k as f64 * h;
-            let w = if k == 0 || k == n {
-                1.0
-            } else if k % 2 == 1 {
-                4.0
-            } else {
-                2.0
-            };
+            let w = simpson_weight(k, n);
             s += w * (-t * t - 2.0 * x * t - f_star).exp();
         }
         (2.0 / std::f64::consts::PI.sqrt()).ln() + f_star + (s * h / 3.0).ln()

@@ -37,3 +37,25 @@ pub enum CrbmError {
 }
 
 pub type Result<T> = std::result::Result<T, CrbmError>;
+
+/// An I/O error naming `path`.
+pub(crate) fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> CrbmError + '_ {
+    move |source| CrbmError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `Err(InvalidConfig)` for a setting that fails validation: the field's name, its value
+/// as written, and what it must be.
+pub(crate) fn invalid_config<T, V: ToString>(
+    field: &'static str,
+    value: V,
+    reason: &'static str,
+) -> Result<T> {
+    Err(CrbmError::InvalidConfig {
+        field,
+        value: value.to_string(),
+        reason,
+    })
+}

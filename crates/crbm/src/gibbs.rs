@@ -260,23 +260,59 @@ fn sample_bernoulli_row(
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use rand::rngs::SmallRng;
+
     use super::*;
     use crate::layers::bernoulli::sigmoid;
 
     #[test]
     fn bernoulli_rows_have_the_right_rates() {
-        let n = 4000;
-        let x: Vec<f32> = (0..n).map(|i| -6.0 + 12.0 * i as f32 / n as f32).collect();
-        let g = vec![0.5f32; n];
-        let reps = 400;
-        let mut counts = vec![0u32; n];
-        for r in 0..reps {
-            let mut rng = lane_rng(1, r, 0);
-            for i in sample_bernoulli_row(&x, &g, &logit_table(), &mut rng) {
-                counts[i as usize] += 1;
+        let ramp = RateRamp {
+            n: 4000,
+            from: -6.0,
+            span: 12.0,
+            field: 0.5,
+            reps: 400,
+            seed: 1,
+            pool: 100,
+        };
+        let table = logit_table();
+        ramp.check(|x, g, rng| sample_bernoulli_row(x, g, &table, rng));
+    }
+
+    /// A rate test: `n` units with inputs x ramping from `from` over `span` and one field,
+    /// `reps` rows drawn (row r from the stream `(seed, r, 0)`), pooled rates checked by
+    /// [`assert_pooled_rates`].
+    pub(crate) struct RateRamp {
+        pub n: usize,
+        pub from: f32,
+        pub span: f32,
+        pub field: f32,
+        pub reps: u64,
+        pub seed: u64,
+        pub pool: usize,
+    }
+
+    impl RateRamp {
+        /// Draw the rows with `draw(x, g, rng)` (the active indices) and check the rates.
+        pub(crate) fn check(
+            &self,
+            mut draw: impl FnMut(&[f32], &[f32], &mut SmallRng) -> Vec<u32>,
+        ) {
+            let n = self.n;
+            let x: Vec<f32> = (0..n)
+                .map(|i| self.from + self.span * i as f32 / n as f32)
+                .collect();
+            let g = vec![self.field; n];
+            let mut counts = vec![0u32; n];
+            for r in 0..self.reps {
+                let mut rng = lane_rng(self.seed, r, 0);
+                for i in draw(&x, &g, &mut rng) {
+                    counts[i as usize] += 1;
+                }
             }
+            assert_pooled_rates(&x, &g, &counts, self.reps, self.pool);
         }
-        assert_pooled_rates(&x, &g, &counts, reps, 100);
     }
 
     /// Units pooled in groups of `pool` neighbours (similar p): each group's count of ones over

@@ -8,14 +8,12 @@
 
 use std::path::{Path, PathBuf};
 
-use npyz::WriterBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::data::load::array_err;
 use crate::durable;
-use crate::error::{CrbmError, Result};
-use crate::layers::DRelu;
+use crate::error::{io_err, CrbmError, Result};
 use crate::model::Crbm;
+use crate::npz_params::{json_text, read_json, read_model_npz, with_ext, write_model_npz};
 use crate::train::{TrainConfig, TrainReport};
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -34,105 +32,28 @@ pub struct ModelMetadata {
     pub report: Option<TrainReport>,
 }
 
-fn with_ext(stem: &Path, ext: &str) -> PathBuf {
-    let mut s = stem.as_os_str().to_owned();
-    s.push(".");
-    s.push(ext);
-    PathBuf::from(s)
-}
-
-fn io_err(path: &Path) -> impl Fn(std::io::Error) -> CrbmError + '_ {
-    move |source| CrbmError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 /// Write the parameters to a `.npz` archive.
 pub fn export_npz(model: &Crbm, path: impl AsRef<Path>) -> Result<()> {
-    let path = path.as_ref();
-    let e = io_err(path);
-    let mut npz = npyz::npz::NpzWriter::create(path).map_err(&e)?;
-    let (n, m) = (model.n_visible as u64, model.n_hidden as u64);
-    let hidden = |f: fn(&DRelu) -> f64| model.hidden.iter().map(f).collect::<Vec<f64>>();
-    let arrays: [(&str, Vec<u64>, Vec<f64>); 6] = [
-        ("weights", vec![n, m], model.weights.clone()),
-        ("fields", vec![n], model.fields.clone()),
-        ("gamma_plus", vec![m], hidden(|u| u.gamma_plus)),
-        ("gamma_minus", vec![m], hidden(|u| u.gamma_minus)),
-        ("theta_plus", vec![m], hidden(|u| u.theta_plus)),
-        ("theta_minus", vec![m], hidden(|u| u.theta_minus)),
-    ];
-    for (name, shape, data) in arrays {
-        let mut w = npz
-            .array::<f64>(name, Default::default())
-            .map_err(&e)?
-            .default_dtype()
-            .shape(&shape)
-            .begin_nd()
-            .map_err(&e)?;
-        w.extend(data).map_err(&e)?;
-        w.finish().map_err(&e)?;
-    }
-    Ok(())
+    let visible = [("fields", model.fields.as_slice())];
+    write_model_npz(
+        path.as_ref(),
+        model.n_visible,
+        &model.weights,
+        &visible,
+        &model.hidden,
+    )
 }
 
 /// Read parameters written by [`export_npz`].
 pub fn import_npz(path: impl AsRef<Path>) -> Result<Crbm> {
-    let path = path.as_ref();
-    let mut npz = arrays::npz::Archive::open(path).map_err(array_err)?;
-    let mut get = |name: &str| -> Result<(Vec<u64>, Vec<f64>)> {
-        if !npz.contains(name) {
-            return Err(CrbmError::Data {
-                path: path.to_path_buf(),
-                reason: format!("missing array {name:?}"),
-            });
-        }
-        let a = npz.read(name).map_err(array_err)?;
-        Ok((a.shape.iter().map(|&d| d as u64).collect(), a.values))
-    };
-    let (ws, weights) = get("weights")?;
-    if ws.len() != 2 {
-        return Err(CrbmError::Data {
-            path: path.to_path_buf(),
-            reason: format!("weights must be 2-D, got {ws:?}"),
-        });
-    }
-    let (n, m) = (ws[0] as usize, ws[1] as usize);
-    let (_, fields) = get("fields")?;
-    let (_, gp) = get("gamma_plus")?;
-    let (_, gm) = get("gamma_minus")?;
-    let (_, tp) = get("theta_plus")?;
-    let (_, tm) = get("theta_minus")?;
-    for (name, len, want) in [
-        ("fields", fields.len(), n),
-        ("gamma_plus", gp.len(), m),
-        ("gamma_minus", gm.len(), m),
-        ("theta_plus", tp.len(), m),
-        ("theta_minus", tm.len(), m),
-    ] {
-        if len != want {
-            return Err(CrbmError::Shape {
-                what: format!("{}: {name}", path.display()),
-                expected: want,
-                got: len,
-            });
-        }
-    }
-    let hidden = (0..m)
-        .map(|k| DRelu {
-            gamma_plus: gp[k],
-            gamma_minus: gm[k],
-            theta_plus: tp[k],
-            theta_minus: tm[k],
-        })
-        .collect();
+    let a = read_model_npz(path.as_ref(), ["fields"], "")?;
+    let [fields] = a.visible;
     Ok(Crbm {
-        n_visible: n,
-        n_hidden: m,
-        weights,
+        n_visible: a.n,
+        n_hidden: a.m,
+        weights: a.weights,
         fields,
-        hidden,
+        hidden: a.hidden,
     })
 }
 
@@ -153,10 +74,7 @@ fn metadata_json(model: &Crbm, meta: &ModelMetadata, stem: &Path) -> Result<(Pat
         ..meta.clone()
     };
     let jp = with_ext(stem, "json");
-    let text = serde_json::to_string_pretty(&meta).map_err(|source| CrbmError::Json {
-        path: jp.clone(),
-        source,
-    })?;
+    let text = json_text(&meta, &jp)?;
     Ok((jp, text))
 }
 
@@ -175,11 +93,7 @@ pub fn load_model(stem: impl AsRef<Path>) -> Result<(Crbm, ModelMetadata)> {
     let stem = stem.as_ref();
     let model = import_npz(with_ext(stem, "npz"))?;
     let jp = with_ext(stem, "json");
-    let text = std::fs::read_to_string(&jp).map_err(io_err(&jp))?;
-    let meta: ModelMetadata = serde_json::from_str(&text).map_err(|source| CrbmError::Json {
-        path: jp.clone(),
-        source,
-    })?;
+    let meta: ModelMetadata = read_json(&jp)?;
     if meta.n_visible != model.n_visible || meta.n_hidden != model.n_hidden {
         return Err(CrbmError::Shape {
             what: format!("{}: metadata N·M vs npz", jp.display()),

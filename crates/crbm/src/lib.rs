@@ -5,7 +5,8 @@
 //! et al. 2023).
 //!
 //! * [`erfcx`], [`layers`]: stable log-erfcx; dReLU Φ, Φ′, Φ″ and exact sampling
-//!   (ReLU, Gaussian special cases); Bernoulli units.
+//!   (ReLU, Gaussian special cases); Bernoulli units. The private `quadrature` holds the
+//!   Simpson weights of the exact quadratures and of the reference integrals in tests.
 //! * [`model`]: parameters, energy, free energy, exact log Z / likelihood /
 //!   gradient for small N, sign fix-up.
 //! * [`dense`]: the one strided f32 GEMM of the host kernels.
@@ -15,10 +16,12 @@
 //! * [`train`]: PCD with Adam/RMSprop, penalties ([`penalty`]), clipping, decay,
 //!   hidden standardisation, divergence detection (sparse CPU kernels);
 //!   [`tensor_train`]: the same PCD update on device tensors.
-//! * [`data`], [`synthetic`]: loaders, chronological split, planted-assembly generator.
+//! * [`data`], [`synthetic`]: loaders, chronological split, planted-assembly generator;
+//!   [`batch`]: sparse binary batches and the epoch-shuffled mini-batch order of every trainer.
 //! * [`stats`], [`couplings`], [`ais`]: five statistics and nRMSE, effective
 //!   couplings and their aggregation, AIS log Z.
-//! * [`io`]: `.npz` parameters + JSON metadata.
+//! * [`io`]: `.npz` parameters + JSON metadata (the file layout shared with
+//!   [`gauss::io`] lives in the private `npz_params`).
 //! * [`recovery`]: Jaccard overlap of planted assemblies with hidden units.
 
 pub mod ais;
@@ -36,8 +39,10 @@ pub mod gibbs;
 pub mod io;
 pub mod layers;
 pub mod model;
+mod npz_params;
 pub mod optim;
 pub mod penalty;
+mod quadrature;
 pub mod recovery;
 pub mod rng;
 pub mod stats;

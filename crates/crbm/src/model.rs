@@ -8,6 +8,7 @@
 
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::SparseBatch;
@@ -54,6 +55,31 @@ impl Gradient {
             gamma_minus: vec![0.0; m],
             theta_plus: vec![0.0; m],
             theta_minus: vec![0.0; m],
+        }
+    }
+
+    /// The per-unit parts (fields, γ+, γ−, θ+, θ−), everything but the weights.
+    pub fn unit_parts(&self) -> [&Vec<f64>; 5] {
+        [
+            &self.fields,
+            &self.gamma_plus,
+            &self.gamma_minus,
+            &self.theta_plus,
+            &self.theta_minus,
+        ]
+    }
+
+    /// `x ← f(x)` for every component (the weights in parallel).
+    pub fn map_in_place(&mut self, f: impl Fn(f64) -> f64 + Sync) {
+        self.weights.par_iter_mut().for_each(|x| *x = f(*x));
+        for v in [
+            &mut self.fields,
+            &mut self.gamma_plus,
+            &mut self.gamma_minus,
+            &mut self.theta_plus,
+            &mut self.theta_minus,
+        ] {
+            v.iter_mut().for_each(|x| *x = f(*x));
         }
     }
 }
@@ -107,7 +133,7 @@ impl Crbm {
     pub fn free_energy(&self, active: &[u32]) -> f64 {
         let input = self.hidden_input(active);
         let gv: f64 = active.iter().map(|&i| self.fields[i as usize]).sum();
-        let phi: f64 = self.hidden.iter().zip(&input).map(|(u, &x)| u.cgf(x)).sum();
+        let phi = DRelu::cgf_sum(&self.hidden, &input);
         -gv - phi
     }
 
@@ -122,12 +148,7 @@ impl Crbm {
                 }
             }
         }
-        e + self
-            .hidden
-            .iter()
-            .zip(h)
-            .map(|(u, &x)| u.potential(x))
-            .sum::<f64>()
+        e + DRelu::potential_sum(&self.hidden, h)
     }
 
     /// Exact log Z by enumerating all 2^N visible states (N ≤ [`MAX_EXACT_VISIBLE`]).
@@ -217,19 +238,7 @@ impl Crbm {
     /// γ+↔γ−, θ+↔θ−); P(v) is unchanged, assemblies read as positive weights.
     /// Returns the flipped unit indices.
     pub fn fix_signs(&mut self) -> Vec<usize> {
-        let (n, m) = (self.n_visible, self.n_hidden);
-        let mut flipped = Vec::new();
-        for mu in 0..m {
-            let s: f64 = (0..n).map(|i| self.weights[i * m + mu]).sum();
-            if s < 0.0 {
-                for i in 0..n {
-                    self.weights[i * m + mu] = -self.weights[i * m + mu];
-                }
-                self.hidden[mu] = self.hidden[mu].flipped();
-                flipped.push(mu);
-            }
-        }
-        flipped
+        flip_negative_units(&mut self.weights, &mut self.hidden)
     }
 
     /// Whether every parameter is finite.
@@ -239,18 +248,33 @@ impl Crbm {
 
     /// Whether the fields and hidden-unit parameters (not the weights) are all finite.
     pub fn is_finite_except_weights(&self) -> bool {
-        self.fields.iter().all(|x| x.is_finite())
-            && self.hidden.iter().all(|u| {
-                [u.gamma_plus, u.gamma_minus, u.theta_plus, u.theta_minus]
-                    .iter()
-                    .all(|x| x.is_finite())
-            })
+        self.fields.iter().all(|x| x.is_finite()) && self.hidden.iter().all(DRelu::is_finite)
     }
 
     /// max |w_iμ|.
     pub fn max_abs_weight(&self) -> f64 {
         self.weights.iter().fold(0.0, |a, w| a.max(w.abs()))
     }
+}
+
+/// The sign fix-up of either model kind: flip every hidden unit μ whose weight column
+/// (`weights` [N, M] row-major, M = `hidden.len()`) sums to a negative number (w → −w,
+/// γ+↔γ−, θ+↔θ−). Returns the flipped unit indices.
+pub(crate) fn flip_negative_units(weights: &mut [f64], hidden: &mut [DRelu]) -> Vec<usize> {
+    let m = hidden.len();
+    let n = if m == 0 { 0 } else { weights.len() / m };
+    let mut flipped = Vec::new();
+    for mu in 0..m {
+        let s: f64 = (0..n).map(|i| weights[i * m + mu]).sum();
+        if s < 0.0 {
+            for i in 0..n {
+                weights[i * m + mu] = -weights[i * m + mu];
+            }
+            hidden[mu] = hidden[mu].flipped();
+            flipped.push(mu);
+        }
+    }
+    flipped
 }
 
 /// ln Σ exp(x_k) without overflow.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Elements per rayon task in the element-wise updates.
 const CHUNK: usize = 1 << 14;
 
-use crate::error::{CrbmError, Result};
+use crate::error::{invalid_config, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -37,13 +37,6 @@ impl Default for Optimizer {
 
 impl Optimizer {
     pub fn validate(&self) -> Result<()> {
-        let bad = |field, value: f64, reason| {
-            Err(CrbmError::InvalidConfig {
-                field,
-                value: value.to_string(),
-                reason,
-            })
-        };
         match *self {
             Optimizer::Sgd => Ok(()),
             Optimizer::Adam {
@@ -52,22 +45,22 @@ impl Optimizer {
                 epsilon,
             } => {
                 if !(0.0..1.0).contains(&beta1) {
-                    return bad("optimizer.beta1", beta1, "must be in [0, 1)");
+                    return invalid_config("optimizer.beta1", beta1, "must be in [0, 1)");
                 }
                 if !(0.0..1.0).contains(&beta2) {
-                    return bad("optimizer.beta2", beta2, "must be in [0, 1)");
+                    return invalid_config("optimizer.beta2", beta2, "must be in [0, 1)");
                 }
                 if !(epsilon > 0.0) {
-                    return bad("optimizer.epsilon", epsilon, "must be > 0");
+                    return invalid_config("optimizer.epsilon", epsilon, "must be > 0");
                 }
                 Ok(())
             }
             Optimizer::Rmsprop { rho, epsilon } => {
                 if !(0.0..1.0).contains(&rho) {
-                    return bad("optimizer.rho", rho, "must be in [0, 1)");
+                    return invalid_config("optimizer.rho", rho, "must be in [0, 1)");
                 }
                 if !(epsilon > 0.0) {
-                    return bad("optimizer.epsilon", epsilon, "must be > 0");
+                    return invalid_config("optimizer.epsilon", epsilon, "must be > 0");
                 }
                 Ok(())
             }
@@ -189,6 +182,25 @@ impl OptimizerState {
             *v *= s * s;
         }
     }
+}
+
+/// Learning rate at update `t` (0-based) of `n_updates`: `initial` until the fraction
+/// `decay_after` of training, then geometric decay to `last` at the last update.
+pub fn learning_rate_at(
+    initial: f64,
+    last: f64,
+    decay_after: f64,
+    n_updates: usize,
+    t: usize,
+) -> f64 {
+    let total = n_updates.max(1) as f64;
+    let start = decay_after * total;
+    let t = t as f64;
+    if t < start || total - start < 1.0 {
+        return initial;
+    }
+    let frac = ((t - start) / (total - 1.0 - start).max(1.0)).min(1.0);
+    initial * (last / initial).powf(frac)
 }
 
 #[cfg(test)]

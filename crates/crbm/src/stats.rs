@@ -155,10 +155,7 @@ pub fn five_statistics(model: &Crbm, frames: &SparseBatch, pairs: &[(u32, u32)])
         })
         .collect();
     let v = frames.mean_activity();
-    let mut h = vec![0.0; m];
-    for row in hmean.chunks(m.max(1)) {
-        h.iter_mut().zip(row).for_each(|(a, x)| *a += x / t);
-    }
+    let (h, hh) = hidden_statistics(&hmean, m, t);
     // ⟨v_i h_μ⟩, split over neuron ranges so threads write disjoint rows.
     let mut vh = vec![0.0; n * m];
     let per = n.div_ceil(rayon::current_num_threads() * 4).max(1);
@@ -197,14 +194,24 @@ pub fn five_statistics(model: &Crbm, frames: &SparseBatch, pairs: &[(u32, u32)])
             co as f64 / t - v[i as usize] * v[j as usize]
         })
         .collect();
+    FiveStatistics { v, h, vh, vv, hh }
+}
+
+/// ⟨h_μ⟩ [M] and the connected ⟨h_μ h_ν⟩ − ⟨h_μ⟩⟨h_ν⟩ over μ < ν (row-major pairs) from
+/// per-frame hidden values `frame_h` [T, M], averaged over `t` frames.
+pub(crate) fn hidden_statistics(frame_h: &[f64], m: usize, t: f64) -> (Vec<f64>, Vec<f64>) {
+    let mut h = vec![0.0; m];
+    for row in frame_h.chunks(m.max(1)) {
+        h.iter_mut().zip(row).for_each(|(a, x)| *a += x / t);
+    }
     let mut hh = Vec::with_capacity(m * m.saturating_sub(1) / 2);
     for mu in 0..m {
         for nu in mu + 1..m {
-            let s: f64 = hmean.chunks(m).map(|r| r[mu] * r[nu]).sum();
+            let s: f64 = frame_h.chunks(m).map(|r| r[mu] * r[nu]).sum();
             hh.push(s / t - h[mu] * h[nu]);
         }
     }
-    FiveStatistics { v, h, vh, vv, hh }
+    (h, hh)
 }
 
 fn rmse(x: &[f64], y: &[f64]) -> f64 {

@@ -279,23 +279,23 @@ mod tests {
     /// within 5 standard errors), over a range of a that crosses both saturated ends.
     #[test]
     fn block_draws_have_the_bernoulli_rates() {
-        let w = 1000;
-        let x: Vec<f32> = (0..w).map(|i| -9.0 + 18.0 * i as f32 / w as f32).collect();
-        let g = vec![0.25f32; w];
-        let reps = 600;
-        let mut counts = vec![0u32; w];
+        let ramp = crate::gibbs::tests::RateRamp {
+            n: 1000,
+            from: -9.0,
+            span: 18.0,
+            field: 0.25,
+            reps: 600,
+            seed: 3,
+            pool: 50,
+        };
         let mut bounds = Bounds::default();
-        bounds.fill(&x, &g);
-        for r in 0..reps {
-            let mut rng = lane_rng(3, r, 0);
+        ramp.check(|x, g, rng| {
+            bounds.fill(x, g);
             let mut active = Vec::new();
-            bounds.sample(0, &mut rng, &mut active);
+            bounds.sample(0, rng, &mut active);
             assert!(active.windows(2).all(|p| p[0] < p[1]));
-            for i in active {
-                counts[i as usize] += 1;
-            }
-        }
-        crate::gibbs::tests::assert_pooled_rates(&x, &g, &counts, reps, 50);
+            active
+        });
     }
 
     /// The thresholds bracket the exact 256·σ(a): every bucket below `one_below` lies wholly

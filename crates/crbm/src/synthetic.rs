@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::SparseBatch;
 use crate::data::Recording;
-use crate::error::{CrbmError, Result};
+use crate::error::{invalid_config, CrbmError, Result};
 use crate::rng::lane_rng;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -118,15 +118,8 @@ impl SyntheticConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        let bad = |field, value: String, reason| {
-            Err(CrbmError::InvalidConfig {
-                field,
-                value,
-                reason,
-            })
-        };
         if self.n_neurons == 0 || self.n_frames == 0 {
-            return bad(
+            return invalid_config(
                 "n_neurons/n_frames",
                 format!("{}/{}", self.n_neurons, self.n_frames),
                 "must be ≥ 1",
@@ -140,11 +133,11 @@ impl SyntheticConfig {
             ("background_rate", self.background_rate),
         ] {
             if !(0.0..=1.0).contains(&p) {
-                return bad(f, p.to_string(), "must be a probability in [0, 1]");
+                return invalid_config(f, p.to_string(), "must be a probability in [0, 1]");
             }
         }
         if self.semi_axes.iter().any(|a| !(*a > 0.0)) || !(self.assembly_radius > 0.0) {
-            return bad(
+            return invalid_config(
                 "semi_axes/assembly_radius",
                 format!("{:?}", self.semi_axes),
                 "must be > 0",
@@ -152,14 +145,14 @@ impl SyntheticConfig {
         }
         if let Some(f) = self.shared_fraction {
             if !(0.0..=1.0).contains(&f) {
-                return bad(
+                return invalid_config(
                     "shared_fraction",
                     f.to_string(),
                     "must be a fraction in [0, 1]",
                 );
             }
             if f > 0.0 && self.n_assemblies < 2 {
-                return bad(
+                return invalid_config(
                     "shared_fraction",
                     f.to_string(),
                     "sharing members needs at least 2 assemblies",
@@ -167,7 +160,7 @@ impl SyntheticConfig {
             }
         }
         if !(self.background_log_sd >= 0.0) {
-            return bad(
+            return invalid_config(
                 "background_log_sd",
                 self.background_log_sd.to_string(),
                 "must be ≥ 0",

@@ -42,6 +42,28 @@ pub fn log_erfcx<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     b.mask_where(small, a)
 }
 
+/// A [1, K] row tensor of f64 values (stored as f32).
+pub(crate) fn row(values: &[f64], device: &Device) -> Tensor<2> {
+    let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+    Tensor::<2>::from_data(TensorData::new(v, [1, values.len()]), device)
+}
+
+/// Host f64 copy of a tensor, row-major.
+pub(crate) fn host(t: &Tensor<2>) -> Vec<f64> {
+    t.to_data()
+        .try_to_vec::<f32>()
+        .unwrap_or_default()
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+
+/// The hidden layer on the host from its [1, M] parameter tensors γ+, γ−, θ+, θ−.
+pub(crate) fn drelu_from_tensors(columns: [&Tensor<2>; 4]) -> Vec<DRelu> {
+    let [gp, gm, tp, tm] = columns.map(host);
+    DRelu::from_columns([&gp, &gm, &tp, &tm])
+}
+
 /// dReLU parameters as [1, M] tensors (broadcast over a batch).
 #[derive(Clone, Debug)]
 pub struct DReluTensors {
@@ -53,15 +75,13 @@ pub struct DReluTensors {
 
 impl DReluTensors {
     pub fn new(units: &[DRelu], device: &Device) -> Self {
-        let row = |f: fn(&DRelu) -> f64| {
-            let v: Vec<f32> = units.iter().map(|u| f(u) as f32).collect();
-            Tensor::<2>::from_data(TensorData::new(v, [1, units.len()]), device)
-        };
+        let [gamma_plus, gamma_minus, theta_plus, theta_minus] =
+            DRelu::columns(units).map(|c| row(&c, device));
         Self {
-            gamma_plus: row(|u| u.gamma_plus),
-            gamma_minus: row(|u| u.gamma_minus),
-            theta_plus: row(|u| u.theta_plus),
-            theta_minus: row(|u| u.theta_minus),
+            gamma_plus,
+            gamma_minus,
+            theta_plus,
+            theta_minus,
         }
     }
 

@@ -7,16 +7,15 @@
 //! asking for it here is a config error.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::seq::SliceRandom;
 
-use crate::batch::SparseBatch;
+use crate::batch::{BatchOrder, SparseBatch, DATA_ORDER_LANE};
 use crate::error::{CrbmError, Result};
 use crate::layers::DRelu;
 use crate::model::Crbm;
 use crate::optim::Optimizer;
 use crate::penalty::Penalty;
 use crate::rng::lane_rng;
-use crate::tensor::{DReluTensors, TensorSampler};
+use crate::tensor::{drelu_from_tensors, host, row, DReluTensors, TensorSampler};
 use crate::train::{curve_point, Explosion, TrainConfig, TrainReport};
 
 /// Parameter tensors: w [N, M], g [1, N], γ+, γ−, θ+, θ− [1, M].
@@ -28,54 +27,28 @@ pub struct DeviceParams {
 impl DeviceParams {
     pub fn upload(model: &Crbm, device: &Device) -> Self {
         let (n, m) = (model.n_visible, model.n_hidden);
-        let t = |v: Vec<f64>, shape: [usize; 2]| {
-            Tensor::<2>::from_data(
-                TensorData::new(v.into_iter().map(|x| x as f32).collect::<Vec<f32>>(), shape),
-                device,
-            )
-        };
-        let h = |f: fn(&DRelu) -> f64| model.hidden.iter().map(f).collect::<Vec<f64>>();
+        let w: Vec<f32> = model.weights.iter().map(|&x| x as f32).collect();
+        let [gp, gm, tp, tm] = DRelu::columns(&model.hidden).map(|c| row(&c, device));
         Self {
             tensors: [
-                t(model.weights.clone(), [n, m]),
-                t(model.fields.clone(), [1, n]),
-                t(h(|u| u.gamma_plus), [1, m]),
-                t(h(|u| u.gamma_minus), [1, m]),
-                t(h(|u| u.theta_plus), [1, m]),
-                t(h(|u| u.theta_minus), [1, m]),
+                Tensor::<2>::from_data(TensorData::new(w, [n, m]), device),
+                row(&model.fields, device),
+                gp,
+                gm,
+                tp,
+                tm,
             ],
         }
     }
 
     pub fn download(&self) -> Crbm {
-        let v = |t: &Tensor<2>| -> Vec<f64> {
-            t.to_data()
-                .try_to_vec::<f32>()
-                .unwrap_or_default()
-                .into_iter()
-                .map(f64::from)
-                .collect()
-        };
         let [n, m] = self.tensors[0].dims();
-        let [gp, gm, tp, tm] = [
-            v(&self.tensors[2]),
-            v(&self.tensors[3]),
-            v(&self.tensors[4]),
-            v(&self.tensors[5]),
-        ];
         Crbm {
             n_visible: n,
             n_hidden: m,
-            weights: v(&self.tensors[0]),
-            fields: v(&self.tensors[1]),
-            hidden: (0..m)
-                .map(|k| DRelu {
-                    gamma_plus: gp[k],
-                    gamma_minus: gm[k],
-                    theta_plus: tp[k],
-                    theta_minus: tm[k],
-                })
-                .collect(),
+            weights: host(&self.tensors[0]),
+            fields: host(&self.tensors[1]),
+            hidden: self.download_hidden_only(),
         }
     }
 
@@ -146,14 +119,11 @@ pub struct DeviceTrainer<'a> {
     data: &'a SparseBatch,
     moments: Vec<(Tensor<2>, Tensor<2>)>,
     chains: Tensor<2>,
-    order: Vec<usize>,
-    cursor: usize,
-    epoch: usize,
+    batches: BatchOrder,
     pub update: usize,
     pub report: TrainReport,
 }
 
-const DATA_ORDER_LANE: u64 = 1 << 40;
 const CHAIN_SEED_MIX: u64 = 0x5EED_C4A1;
 
 impl<'a> DeviceTrainer<'a> {
@@ -205,9 +175,7 @@ impl<'a> DeviceTrainer<'a> {
             data,
             moments,
             chains,
-            order: Vec::new(),
-            cursor: usize::MAX,
-            epoch: 0,
+            batches: BatchOrder::default(),
             update: 0,
             report: TrainReport::default(),
         })
@@ -215,20 +183,7 @@ impl<'a> DeviceTrainer<'a> {
 
     fn next_batch(&mut self) -> SparseBatch {
         let b = self.config.batch_size.min(self.data.len());
-        if self.cursor == usize::MAX || self.cursor + b > self.order.len() {
-            if self.cursor != usize::MAX {
-                self.epoch += 1;
-            }
-            self.order = (0..self.data.len()).collect();
-            self.order.shuffle(&mut lane_rng(
-                self.config.seed,
-                self.epoch as u64,
-                DATA_ORDER_LANE,
-            ));
-            self.cursor = 0;
-        }
-        let idx = &self.order[self.cursor..self.cursor + b];
-        self.cursor += b;
+        let idx = self.batches.next(self.data.len(), b, self.config.seed);
         self.data.select(idx)
     }
 
@@ -361,28 +316,8 @@ impl<'a> DeviceTrainer<'a> {
 impl DeviceParams {
     /// Host copy of the hidden parameters only (the sampler needs them on the host).
     fn download_hidden_only(&self) -> Vec<DRelu> {
-        let v = |t: &Tensor<2>| -> Vec<f64> {
-            t.to_data()
-                .try_to_vec::<f32>()
-                .unwrap_or_default()
-                .into_iter()
-                .map(f64::from)
-                .collect()
-        };
-        let [gp, gm, tp, tm] = [
-            v(&self.tensors[2]),
-            v(&self.tensors[3]),
-            v(&self.tensors[4]),
-            v(&self.tensors[5]),
-        ];
-        (0..gp.len())
-            .map(|k| DRelu {
-                gamma_plus: gp[k],
-                gamma_minus: gm[k],
-                theta_plus: tp[k],
-                theta_minus: tm[k],
-            })
-            .collect()
+        let [_, _, gp, gm, tp, tm] = &self.tensors;
+        drelu_from_tensors([gp, gm, tp, tm])
     }
 }
 

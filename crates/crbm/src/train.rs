@@ -15,16 +15,15 @@
 //! A run that produces NaN/∞ or |w| > `max_abs_weight` stops and is reported
 //! as exploded (never a panic).
 
-use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::batch::SparseBatch;
-use crate::error::{CrbmError, Result};
+use crate::batch::{BatchOrder, SparseBatch, DATA_ORDER_LANE};
+use crate::error::{invalid_config, CrbmError, Result};
 use crate::gibbs::SamplerWeights;
 use crate::layers::DReluMoments;
 use crate::model::{Crbm, Gradient, MAX_EXACT_VISIBLE};
-use crate::optim::{Optimizer, OptimizerState};
+use crate::optim::{learning_rate_at, Optimizer, OptimizerState};
 use crate::penalty::Penalty;
 use crate::rng::lane_rng;
 
@@ -116,60 +115,53 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
-        fn bad<T: ToString>(field: &'static str, v: T, reason: &'static str) -> Result<()> {
-            Err(CrbmError::InvalidConfig {
-                field,
-                value: v.to_string(),
-                reason,
-            })
-        }
         if self.n_hidden == 0 {
-            return bad("n_hidden", self.n_hidden, "must be ≥ 1");
+            return invalid_config("n_hidden", self.n_hidden, "must be ≥ 1");
         }
         if self.batch_size == 0 {
-            return bad("batch_size", self.batch_size, "must be ≥ 1");
+            return invalid_config("batch_size", self.batch_size, "must be ≥ 1");
         }
         if self.n_chains == 0 {
-            return bad("n_chains", self.n_chains, "must be ≥ 1");
+            return invalid_config("n_chains", self.n_chains, "must be ≥ 1");
         }
         if self.gibbs_steps == 0 {
-            return bad("gibbs_steps", self.gibbs_steps, "must be ≥ 1");
+            return invalid_config("gibbs_steps", self.gibbs_steps, "must be ≥ 1");
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad(
+            return invalid_config(
                 "learning_rate",
                 self.learning_rate,
                 "must be finite and > 0",
             );
         }
         if !(self.learning_rate_final > 0.0 && self.learning_rate_final <= self.learning_rate) {
-            return bad(
+            return invalid_config(
                 "learning_rate_final",
                 self.learning_rate_final,
                 "must be in (0, learning_rate]",
             );
         }
         if !(0.0..=1.0).contains(&self.decay_after) {
-            return bad("decay_after", self.decay_after, "must be in [0, 1]");
+            return invalid_config("decay_after", self.decay_after, "must be in [0, 1]");
         }
         if let Some(c) = self.grad_clip_norm {
             if !(c > 0.0) {
-                return bad("grad_clip_norm", c, "must be > 0");
+                return invalid_config("grad_clip_norm", c, "must be > 0");
             }
         }
         if !(self.max_abs_weight > 0.0) {
-            return bad("max_abs_weight", self.max_abs_weight, "must be > 0");
+            return invalid_config("max_abs_weight", self.max_abs_weight, "must be > 0");
         }
         if !(self.gamma_min > 0.0) {
-            return bad("gamma_min", self.gamma_min, "must be > 0");
+            return invalid_config("gamma_min", self.gamma_min, "must be > 0");
         }
         if let Some(s) = self.init_weight_std {
             if !(s.is_finite() && s >= 0.0) {
-                return bad("init_weight_std", s, "must be finite and ≥ 0");
+                return invalid_config("init_weight_std", s, "must be finite and ≥ 0");
             }
         }
         if self.standardize.enabled && self.standardize_hidden {
-            return bad(
+            return invalid_config(
                 "standardize_hidden",
                 true,
                 "standardize.enabled already standardises the hidden units",
@@ -183,14 +175,13 @@ impl TrainConfig {
     /// Learning rate at update t (0-based): constant, then geometric decay from
     /// `learning_rate` to `learning_rate_final` over the last (1 − decay_after) of training.
     pub fn learning_rate_at(&self, t: usize) -> f64 {
-        let total = self.n_updates.max(1) as f64;
-        let start = self.decay_after * total;
-        let t = t as f64;
-        if t < start || total - start < 1.0 {
-            return self.learning_rate;
-        }
-        let frac = ((t - start) / (total - 1.0 - start).max(1.0)).min(1.0);
-        self.learning_rate * (self.learning_rate_final / self.learning_rate).powf(frac)
+        learning_rate_at(
+            self.learning_rate,
+            self.learning_rate_final,
+            self.decay_after,
+            self.n_updates,
+            t,
+        )
     }
 }
 
@@ -241,16 +232,13 @@ pub struct PcdTrainer<'a> {
     optimizers: Optimizers,
     /// Offsets and scales of standardised training (None: plain training).
     standardization: Option<Standardization>,
-    order: Vec<usize>,
-    cursor: usize,
-    epoch: usize,
+    batches: BatchOrder,
     /// The chains' hidden inputs `v·W` [n_chains, M] after the last sweeps.
     chain_inputs: Vec<f32>,
     pub update: usize,
     pub report: TrainReport,
 }
 
-const DATA_ORDER_LANE: u64 = 1 << 40;
 const CHAIN_SEED_MIX: u64 = 0x5EED_C4A1;
 
 impl<'a> PcdTrainer<'a> {
@@ -293,9 +281,7 @@ impl<'a> PcdTrainer<'a> {
                 .standardize
                 .enabled
                 .then(|| Standardization::from_data(data, m, config.standardize.epsilon_v)),
-            order: Vec::new(),
-            cursor: usize::MAX,
-            epoch: 0,
+            batches: BatchOrder::default(),
             chain_inputs: Vec::new(),
             update: 0,
             report: TrainReport::default(),
@@ -307,20 +293,7 @@ impl<'a> PcdTrainer<'a> {
 
     fn next_batch(&mut self) -> SparseBatch {
         let b = self.config.batch_size.min(self.data.len());
-        if self.cursor == usize::MAX || self.cursor + b > self.order.len() {
-            if self.cursor != usize::MAX {
-                self.epoch += 1;
-            }
-            self.order = (0..self.data.len()).collect();
-            self.order.shuffle(&mut lane_rng(
-                self.config.seed,
-                self.epoch as u64,
-                DATA_ORDER_LANE,
-            ));
-            self.cursor = 0;
-        }
-        let idx = &self.order[self.cursor..self.cursor + b];
-        self.cursor += b;
+        let idx = self.batches.next(self.data.len(), b, self.config.seed);
         self.data.select(idx)
     }
 
@@ -375,16 +348,7 @@ impl<'a> PcdTrainer<'a> {
         // The sweeps return the chains' hidden inputs under the current weights.
         let mom_c = self.sampler.hidden_moments(&self.chain_inputs);
         let g = &mut self.grad;
-        g.weights.par_iter_mut().for_each(|x| *x = 0.0);
-        for v in [
-            &mut g.fields,
-            &mut g.gamma_plus,
-            &mut g.gamma_minus,
-            &mut g.theta_plus,
-            &mut g.theta_minus,
-        ] {
-            v.iter_mut().for_each(|x| *x = 0.0);
-        }
+        g.map_in_place(|_| 0.0);
         accumulate(g, batch, &mom_d, m, 1.0 / batch.len() as f64);
         accumulate(g, &self.chains, &mom_c, m, -1.0 / self.chains.len() as f64);
     }
@@ -677,29 +641,14 @@ fn clip_gradient(g: &mut Gradient, max_norm: Option<f64>) {
         return;
     };
     let norm2: f64 = g.weights.par_iter().map(|x| x * x).sum::<f64>()
-        + [
-            &g.fields,
-            &g.gamma_plus,
-            &g.gamma_minus,
-            &g.theta_plus,
-            &g.theta_minus,
-        ]
-        .iter()
-        .map(|v| v.iter().map(|x| x * x).sum::<f64>())
-        .sum::<f64>();
+        + g.unit_parts()
+            .iter()
+            .map(|v| v.iter().map(|x| x * x).sum::<f64>())
+            .sum::<f64>();
     let norm = norm2.sqrt();
     if norm > max_norm {
         let s = max_norm / norm;
-        g.weights.par_iter_mut().for_each(|x| *x *= s);
-        for v in [
-            &mut g.fields,
-            &mut g.gamma_plus,
-            &mut g.gamma_minus,
-            &mut g.theta_plus,
-            &mut g.theta_minus,
-        ] {
-            v.iter_mut().for_each(|x| *x *= s);
-        }
+        g.map_in_place(|x| x * s);
     }
 }
 

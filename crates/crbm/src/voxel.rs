@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use arrays::Dtype;
 
 use crate::data::load::array_err;
-use crate::error::{CrbmError, Result};
+use crate::error::{invalid_config, io_err, CrbmError, Result};
 use crate::frames::Frames;
 
 /// Version of the archive layout written by [`Voxelised::save`].
@@ -73,28 +73,21 @@ impl Default for VoxelConfig {
 impl VoxelConfig {
     /// Typed error for the first invalid setting.
     pub fn validate(&self) -> Result<()> {
-        let bad = |field, value: String, reason| {
-            Err(CrbmError::InvalidConfig {
-                field,
-                value,
-                reason,
-            })
-        };
         if !(self.voxel_size.is_finite() && self.voxel_size > 0.0) {
-            return bad(
+            return invalid_config(
                 "voxel_size",
                 self.voxel_size.to_string(),
                 "must be finite and > 0 (µm)",
             );
         }
         if self.min_neurons == 0 {
-            return bad("min_neurons", "0".into(), "must be ≥ 1");
+            return invalid_config("min_neurons", "0", "must be ≥ 1");
         }
         if !(self.pad.is_finite() && self.pad >= 0.0) {
-            return bad("pad", self.pad.to_string(), "must be finite and ≥ 0");
+            return invalid_config("pad", self.pad.to_string(), "must be finite and ≥ 0");
         }
         if self.max_voxels == 0 {
-            return bad("max_voxels", "0".into(), "must be ≥ 1");
+            return invalid_config("max_voxels", "0", "must be ≥ 1");
         }
         Ok(())
     }
@@ -473,13 +466,6 @@ pub struct VoxelSidecar {
 /// The sidecar's path: the archive's with extension `.json` (`voxels.npz` → `voxels.json`).
 pub fn sidecar_path(npz: &Path) -> PathBuf {
     npz.with_extension("json")
-}
-
-fn io_err(path: &Path) -> impl Fn(std::io::Error) -> CrbmError + '_ {
-    move |source| CrbmError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 type NpzOut = npyz::npz::NpzWriter<BufWriter<File>>;

@@ -12,7 +12,7 @@ use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::SparseBatch;
-use crate::error::{CrbmError, Result};
+use crate::error::{invalid_config, CrbmError, Result};
 use crate::frames::Frames;
 use crate::rng::lane_rng;
 
@@ -55,25 +55,18 @@ pub struct Split {
 impl SplitConfig {
     fn test_segments(&self) -> Result<Vec<usize>> {
         let (s, h) = (self.n_segments, self.n_test_segments);
-        let bad = |field, value: usize, reason| {
-            Err(CrbmError::InvalidConfig {
-                field,
-                value: value.to_string(),
-                reason,
-            })
-        };
         if s < 2 {
-            return bad("n_segments", s, "must be ≥ 2");
+            return invalid_config("n_segments", s, "must be ≥ 2");
         }
         if h == 0 || h >= s {
-            return bad("n_test_segments", h, "must be in 1..n_segments");
+            return invalid_config("n_test_segments", h, "must be in 1..n_segments");
         }
         let mut segs = match &self.held_out {
             HeldOut::Spread => (0..h).map(|k| (2 * k + 1) * s / (2 * h)).collect(),
             HeldOut::Seeded { seed } => sample(&mut lane_rng(*seed, 0, 0), s, h).into_vec(),
             HeldOut::Explicit { segments } => {
                 if segments.len() != h || segments.iter().any(|&x| x >= s) {
-                    return bad(
+                    return invalid_config(
                         "held_out.segments",
                         segments.len(),
                         "need n_test_segments distinct indices < n_segments",
@@ -85,7 +78,7 @@ impl SplitConfig {
         segs.sort_unstable();
         segs.dedup();
         if segs.len() != h {
-            return bad("held_out.segments", segs.len(), "segments must be distinct");
+            return invalid_config("held_out.segments", segs.len(), "segments must be distinct");
         }
         Ok(segs)
     }

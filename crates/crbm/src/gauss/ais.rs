@@ -10,7 +10,7 @@ use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
 use super::model::GaussCrbm;
-use crate::ais::AisConfig;
+use crate::ais::{ais_estimate, weight_increment, AisConfig};
 use crate::rng::lane_rng;
 
 /// AIS estimate of log Z and the standard error of the log-mean-weight (delta method).
@@ -40,12 +40,7 @@ pub fn ais_log_partition(model: &GaussCrbm, cfg: &AisConfig) -> (f64, f64) {
             for step in 0..k {
                 let (b0, b1) = (step as f64 / k as f64, (step + 1) as f64 / k as f64);
                 let input = model.hidden_input(&v);
-                lw += model
-                    .hidden
-                    .iter()
-                    .zip(&input)
-                    .map(|(u, &x)| u.cgf(b1 * x) - u.cgf(b0 * x))
-                    .sum::<f64>();
+                lw += weight_increment(&model.hidden, &input, b0, b1);
                 scaled
                     .weights
                     .iter_mut()
@@ -56,12 +51,7 @@ pub fn ais_log_partition(model: &GaussCrbm, cfg: &AisConfig) -> (f64, f64) {
             lw
         })
         .collect();
-    let m = log_w.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let w: Vec<f64> = log_w.iter().map(|x| (x - m).exp()).collect();
-    let mean = w.iter().sum::<f64>() / w.len().max(1) as f64;
-    let var = w.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (w.len().max(2) - 1) as f64;
-    let se = (var / w.len().max(1) as f64).sqrt() / mean;
-    (log_z0 + m + mean.ln(), se)
+    ais_estimate(log_z0, &log_w)
 }
 
 #[cfg(test)]

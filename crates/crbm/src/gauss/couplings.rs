@@ -36,22 +36,7 @@ pub fn mean_hidden_variance(model: &GaussCrbm, frames: &Frames) -> Vec<f64> {
 pub fn couplings(model: &GaussCrbm, frames: &Frames) -> Vec<f64> {
     let (n, m) = (model.n_visible, model.n_hidden);
     let var = mean_hidden_variance(model, frames);
-    let mut j = vec![0.0; n * n];
-    j.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
-        let wi = &model.weights[i * m..(i + 1) * m];
-        for (k, out) in row.iter_mut().enumerate() {
-            if k != i {
-                let wk = &model.weights[k * m..(k + 1) * m];
-                *out = wi
-                    .iter()
-                    .zip(wk)
-                    .zip(&var)
-                    .map(|((a, b), v)| a * b * v)
-                    .sum();
-            }
-        }
-    });
-    j
+    crate::couplings::couplings_from_variance(&model.weights, n, m, &var)
 }
 
 /// Pearson correlation of two [N, N] matrices over their upper triangles (i < j).

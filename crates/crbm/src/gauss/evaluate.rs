@@ -226,10 +226,7 @@ pub fn five_statistics(model: &GaussCrbm, frames: &Frames, pairs: &[(u32, u32)])
     let t = t_len.max(1) as f64;
     let hm = hidden_means(model, frames);
     let (v, _) = frames.mean_var();
-    let mut h = vec![0.0; m];
-    for r in hm.chunks(m.max(1)) {
-        h.iter_mut().zip(r).for_each(|(a, x)| *a += x / t);
-    }
+    let (h, hh) = crate::stats::hidden_statistics(&hm, m, t);
     let vh: Vec<f64> = (0..n)
         .into_par_iter()
         .flat_map_iter(|i| {
@@ -258,13 +255,6 @@ pub fn five_statistics(model: &GaussCrbm, frames: &Frames, pairs: &[(u32, u32)])
             a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>() / t - v[i as usize] * v[j as usize]
         })
         .collect();
-    let mut hh = Vec::with_capacity(m * m.saturating_sub(1) / 2);
-    for mu in 0..m {
-        for nu in mu + 1..m {
-            let s: f64 = hm.chunks(m).map(|r| r[mu] * r[nu]).sum();
-            hh.push(s / t - h[mu] * h[nu]);
-        }
-    }
     FiveStatistics { v, h, vh, vv, hh }
 }
 

@@ -95,7 +95,7 @@ impl HostGibbs {
             .for_each(|(r, row)| {
                 let mut rng = lane_rng(seed, step, r as u64);
                 for (x, u) in row.iter_mut().zip(&self.hidden) {
-                    *x = if x.is_finite() && finite_unit(u) {
+                    *x = if x.is_finite() && u.is_finite() {
                         u.sample(*x as f64, &mut rng) as f32
                     } else {
                         f32::NAN
@@ -144,12 +144,6 @@ impl HostGibbs {
             self.sweep(&mut chains.values, &mut h, seed, first_step + s);
         }
     }
-}
-
-fn finite_unit(u: &DRelu) -> bool {
-    [u.gamma_plus, u.gamma_minus, u.theta_plus, u.theta_minus]
-        .iter()
-        .all(|x| x.is_finite())
 }
 
 #[cfg(test)]

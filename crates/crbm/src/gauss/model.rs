@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{CrbmError, Result};
 use crate::frames::Frames;
 use crate::layers::DRelu;
+use crate::quadrature::simpson_weight;
 use crate::rng::lane_rng;
 
 /// Largest M for which [`GaussCrbm::quadrature`] is offered.
@@ -214,23 +215,13 @@ impl GaussCrbm {
     pub fn energy(&self, v: &[f64], h: &[f64]) -> f64 {
         let input = self.hidden_input(v);
         let coupling: f64 = input.iter().zip(h).map(|(a, b)| a * b).sum();
-        let u: f64 = self
-            .hidden
-            .iter()
-            .zip(h)
-            .map(|(u, &x)| u.potential(x))
-            .sum();
+        let u = DRelu::potential_sum(&self.hidden, h);
         self.visible_energy(v) + u - coupling
     }
 
     /// Free energy `F(v)`; `log P(v) = −F(v) − log Z`.
     pub fn free_energy(&self, v: &[f64]) -> f64 {
-        let phi: f64 = self
-            .hidden
-            .iter()
-            .zip(self.hidden_input(v))
-            .map(|(u, x)| u.cgf(x))
-            .sum();
+        let phi = DRelu::cgf_sum(&self.hidden, &self.hidden_input(v));
         self.visible_energy(v) - phi
     }
 
@@ -245,12 +236,7 @@ impl GaussCrbm {
                 (t + x).powi(2) / (2.0 * g) + 0.5 * (2.0 * std::f64::consts::PI / g).ln()
             })
             .sum();
-        let u: f64 = self
-            .hidden
-            .iter()
-            .zip(h)
-            .map(|(u, &x)| u.potential(x))
-            .sum();
+        let u = DRelu::potential_sum(&self.hidden, h);
         visible - u
     }
 
@@ -283,28 +269,12 @@ impl GaussCrbm {
             .chain(&self.theta)
             .all(|x| x.is_finite())
             && self.gamma.iter().all(|g| g.is_finite() && *g > 0.0)
-            && self.hidden.iter().all(|u| {
-                [u.gamma_plus, u.gamma_minus, u.theta_plus, u.theta_minus]
-                    .iter()
-                    .all(|x| x.is_finite())
-                    && u.gamma_plus > 0.0
-                    && u.gamma_minus > 0.0
-            })
+            && self.hidden.iter().all(DRelu::is_valid)
     }
 
     /// Flip every hidden unit whose weights sum to a negative number (P(v) unchanged).
     pub fn fix_signs(&mut self) -> Vec<usize> {
-        let (n, m) = (self.n_visible, self.n_hidden);
-        let mut flipped = Vec::new();
-        for mu in 0..m {
-            let s: f64 = (0..n).map(|i| self.weights[i * m + mu]).sum();
-            if s < 0.0 {
-                (0..n).for_each(|i| self.weights[i * m + mu] = -self.weights[i * m + mu]);
-                self.hidden[mu] = self.hidden[mu].flipped();
-                flipped.push(mu);
-            }
-        }
-        flipped
+        crate::model::flip_negative_units(&mut self.weights, &mut self.hidden)
     }
 
     /// Expected sufficient statistics over data frames (hidden terms as E[·|v]).
@@ -443,16 +413,13 @@ fn simpson_nodes(range: f64, n: usize) -> (Vec<f64>, Vec<f64>) {
     for k in 0..=2 * n {
         xs.push(-range + k as f64 * dx);
         // Each half is its own Simpson rule, so the node at 0 gets both end weights.
-        let j = k % n;
-        let w = if k == 0 || k == 2 * n {
-            1.0
-        } else if j == 0 {
-            2.0
-        } else if j % 2 == 1 {
-            4.0
+        let left = if k <= n { simpson_weight(k, n) } else { 0.0 };
+        let right = if k >= n {
+            simpson_weight(k - n, n)
         } else {
-            2.0
+            0.0
         };
+        let w = left + right;
         ws.push(w * dx / 3.0);
     }
     (xs, ws)

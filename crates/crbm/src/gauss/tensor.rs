@@ -14,23 +14,8 @@ use super::standardized::{Standardization, StandardizedGauss};
 use crate::frames::Frames;
 use crate::layers::DRelu;
 use crate::rng::lane_rng;
-use crate::tensor::DReluTensors;
-
-/// A [1, K] row tensor of f64 values.
-pub(crate) fn row(values: &[f64], device: &Device) -> Tensor<2> {
-    let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
-    Tensor::<2>::from_data(TensorData::new(v, [1, values.len()]), device)
-}
-
-/// Host f64 copy of a tensor.
-pub(crate) fn host(t: &Tensor<2>) -> Vec<f64> {
-    t.to_data()
-        .try_to_vec::<f32>()
-        .unwrap_or_default()
-        .into_iter()
-        .map(f64::from)
-        .collect()
-}
+use crate::tensor::{drelu_from_tensors, DReluTensors};
+pub(crate) use crate::tensor::{host, row};
 
 /// Frames [T, N] as a device tensor.
 pub fn upload_frames(frames: &Frames, device: &Device) -> Tensor<2> {
@@ -65,40 +50,28 @@ impl GaussTensors {
     pub fn upload(model: &GaussCrbm, device: &Device) -> Self {
         let (n, m) = (model.n_visible, model.n_hidden);
         let w: Vec<f32> = model.weights.iter().map(|&x| x as f32).collect();
-        let h = |f: fn(&DRelu) -> f64| model.hidden.iter().map(f).collect::<Vec<f64>>();
+        let [gamma_plus, gamma_minus, theta_plus, theta_minus] =
+            DRelu::columns(&model.hidden).map(|c| row(&c, device));
         Self {
             weights: Tensor::<2>::from_data(TensorData::new(w, [n, m]), device),
             gamma: row(&model.gamma, device),
             theta: row(&model.theta, device),
-            gamma_plus: row(&h(|u| u.gamma_plus), device),
-            gamma_minus: row(&h(|u| u.gamma_minus), device),
-            theta_plus: row(&h(|u| u.theta_plus), device),
-            theta_minus: row(&h(|u| u.theta_minus), device),
+            gamma_plus,
+            gamma_minus,
+            theta_plus,
+            theta_minus,
         }
     }
 
     pub fn download(&self) -> GaussCrbm {
         let [n, m] = self.weights.dims();
-        let [gp, gm, tp, tm] = [
-            host(&self.gamma_plus),
-            host(&self.gamma_minus),
-            host(&self.theta_plus),
-            host(&self.theta_minus),
-        ];
         GaussCrbm {
             n_visible: n,
             n_hidden: m,
             weights: host(&self.weights),
             gamma: host(&self.gamma),
             theta: host(&self.theta),
-            hidden: (0..m)
-                .map(|k| DRelu {
-                    gamma_plus: gp[k],
-                    gamma_minus: gm[k],
-                    theta_plus: tp[k],
-                    theta_minus: tm[k],
-                })
-                .collect(),
+            hidden: self.hidden_host(),
         }
     }
 
@@ -140,20 +113,12 @@ impl GaussTensors {
 
     /// dReLU parameters on the host, shape [M] (for exact hidden sampling).
     pub fn hidden_host(&self) -> Vec<DRelu> {
-        let [gp, gm, tp, tm] = [
-            host(&self.gamma_plus),
-            host(&self.gamma_minus),
-            host(&self.theta_plus),
-            host(&self.theta_minus),
-        ];
-        (0..gp.len())
-            .map(|k| DRelu {
-                gamma_plus: gp[k],
-                gamma_minus: gm[k],
-                theta_plus: tp[k],
-                theta_minus: tm[k],
-            })
-            .collect()
+        drelu_from_tensors([
+            &self.gamma_plus,
+            &self.gamma_minus,
+            &self.theta_plus,
+            &self.theta_minus,
+        ])
     }
 
     /// Free energies F(v) of a batch [B, N], shape [B, 1].
@@ -285,7 +250,7 @@ impl GaussGibbs {
                 for ((h, &x), u) in h.iter_mut().zip(x).zip(&self.hidden) {
                     // A non-finite input (a chain that ran away) has no distribution to
                     // sample; NaN propagates to the explosion check.
-                    *h = if x.is_finite() && finite_unit(u) {
+                    *h = if x.is_finite() && u.is_valid() {
                         u.sample(x as f64, &mut rng) as f32
                     } else {
                         f32::NAN
@@ -313,14 +278,6 @@ fn standard_normals(b: usize, n: usize, seed: u64, step: u64, device: &Device) -
             .for_each(|x| *x = StandardNormal.sample(&mut rng));
     });
     Tensor::<2>::from_data(TensorData::new(z, [b, n]), device)
-}
-
-fn finite_unit(u: &DRelu) -> bool {
-    [u.gamma_plus, u.gamma_minus, u.theta_plus, u.theta_minus]
-        .iter()
-        .all(|x| x.is_finite())
-        && u.gamma_plus > 0.0
-        && u.gamma_minus > 0.0
 }
 
 /// Largest |x| of a tensor and whether every entry is finite (one device→host read).

@@ -17,7 +17,6 @@
 //! reason and the stability margin (see [`super::model::GaussCrbm::stability_margin`]).
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::host::{GibbsEngine, HostGibbs};
@@ -27,10 +26,11 @@ use super::tensor::{
     download_frames, max_abs_finite, upload_frames, GaussGibbs, GaussTensors,
     StandardizationTensors,
 };
-use crate::error::{CrbmError, Result};
+use crate::batch::BatchOrder;
+use crate::error::{invalid_config, CrbmError, Result};
 use crate::frames::Frames;
+use crate::optim::learning_rate_at;
 use crate::penalty::Penalty;
-use crate::rng::lane_rng;
 
 /// Training hyper-parameters; defaults are the reference pipeline's
 /// (`VoxelizedSingleFishTraining.jl`) except where noted. Check with [`Self::validate`].
@@ -112,14 +112,6 @@ impl Default for GaussTrainConfig {
     }
 }
 
-fn invalid<T: ToString>(field: &'static str, v: T, reason: &'static str) -> CrbmError {
-    CrbmError::InvalidConfig {
-        field,
-        value: v.to_string(),
-        reason,
-    }
-}
-
 impl GaussTrainConfig {
     pub fn validate(&self) -> Result<()> {
         let positive = [
@@ -128,32 +120,32 @@ impl GaussTrainConfig {
             ("gibbs_steps", self.gibbs_steps),
         ];
         if let Some((f, v)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(invalid(f, v, "must be ≥ 1"));
+            return invalid_config(f, v, "must be ≥ 1");
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(invalid(
+            return invalid_config(
                 "learning_rate",
                 self.learning_rate,
                 "must be finite and > 0",
-            ));
+            );
         }
         if !(self.learning_rate_final > 0.0 && self.learning_rate_final <= self.learning_rate) {
-            return Err(invalid(
+            return invalid_config(
                 "learning_rate_final",
                 self.learning_rate_final,
                 "must be in (0, learning_rate]",
-            ));
+            );
         }
         let unit = [("decay_after", self.decay_after), ("damping", self.damping)];
         if let Some((f, v)) = unit.iter().find(|(_, v)| !(0.0..=1.0).contains(v)) {
-            return Err(invalid(f, v, "must be in [0, 1]"));
+            return invalid_config(f, v, "must be in [0, 1]");
         }
         let betas = [
             ("adam_beta1", self.adam_beta1),
             ("adam_beta2", self.adam_beta2),
         ];
         if let Some((f, v)) = betas.iter().find(|(_, v)| !(0.0..1.0).contains(v)) {
-            return Err(invalid(f, v, "must be in [0, 1)"));
+            return invalid_config(f, v, "must be in [0, 1)");
         }
         let pos = [
             ("adam_epsilon", self.adam_epsilon),
@@ -161,7 +153,7 @@ impl GaussTrainConfig {
             ("max_abs_state", self.max_abs_state),
         ];
         if let Some((f, v)) = pos.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
-            return Err(invalid(f, v, "must be finite and > 0"));
+            return invalid_config(f, v, "must be finite and > 0");
         }
         let nonneg = [
             ("eps_v", self.eps_v),
@@ -169,7 +161,7 @@ impl GaussTrainConfig {
             ("init_weight_std", self.init_weight_std),
         ];
         if let Some((f, v)) = nonneg.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
-            return Err(invalid(f, v, "must be finite and ≥ 0"));
+            return invalid_config(f, v, "must be finite and ≥ 0");
         }
         self.penalty.validate()
     }
@@ -185,14 +177,13 @@ impl GaussTrainConfig {
 
     /// Learning rate at update t: constant, then geometric decay to the final rate.
     pub fn learning_rate_at(&self, t: usize) -> f64 {
-        let total = self.n_updates.max(1) as f64;
-        let start = self.decay_after * total;
-        let t = t as f64;
-        if t < start || total - start < 1.0 {
-            return self.learning_rate;
-        }
-        let frac = ((t - start) / (total - 1.0 - start).max(1.0)).min(1.0);
-        self.learning_rate * (self.learning_rate_final / self.learning_rate).powf(frac)
+        learning_rate_at(
+            self.learning_rate,
+            self.learning_rate_final,
+            self.decay_after,
+            self.n_updates,
+            t,
+        )
     }
 }
 
@@ -261,14 +252,11 @@ pub struct GaussTrainer {
     data_v2: Tensor<2>,
     chains: Tensor<2>,
     adam: Adam,
-    order: Vec<usize>,
-    cursor: usize,
-    epoch: usize,
+    batches: BatchOrder,
     pub update: usize,
     pub report: GaussTrainReport,
 }
 
-const DATA_ORDER_LANE: u64 = 1 << 40;
 const CHAIN_SEED_MIX: u64 = 0x6A55_C4A1;
 
 impl GaussTrainer {
@@ -329,9 +317,7 @@ impl GaussTrainer {
             },
             params,
             standardization: st,
-            order: Vec::new(),
-            cursor: usize::MAX,
-            epoch: 0,
+            batches: BatchOrder::default(),
             update: 0,
             report: GaussTrainReport::default(),
             config,
@@ -345,23 +331,9 @@ impl GaussTrainer {
 
     fn next_batch(&mut self) -> Tensor<2> {
         let b = self.config.batch_size.min(self.n_frames);
-        if self.cursor == usize::MAX || self.cursor + b > self.order.len() {
-            if self.cursor != usize::MAX {
-                self.epoch += 1;
-            }
-            self.order = (0..self.n_frames).collect();
-            self.order.shuffle(&mut lane_rng(
-                self.config.seed,
-                self.epoch as u64,
-                DATA_ORDER_LANE,
-            ));
-            self.cursor = 0;
-        }
-        let idx: Vec<i64> = self.order[self.cursor..self.cursor + b]
-            .iter()
+        let idx: Vec<i64> = (self.batches.next(self.n_frames, b, self.config.seed).iter())
             .map(|&k| k as i64)
             .collect();
-        self.cursor += b;
         let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [b]), &self.device);
         self.data.clone().select(0, idx)
     }
@@ -654,6 +626,25 @@ mod tests {
     use super::super::tensor::host;
     use super::*;
     use crate::gauss::model::GaussGradient;
+    use crate::rng::lane_rng;
+
+    /// A small run's settings: M hidden units, batch size, sweeps per update and updates,
+    /// no training curve, the rest at their defaults.
+    fn tiny_config(
+        n_hidden: usize,
+        batch_size: usize,
+        gibbs_steps: usize,
+        n_updates: usize,
+    ) -> GaussTrainConfig {
+        GaussTrainConfig {
+            n_hidden,
+            batch_size,
+            gibbs_steps,
+            n_updates,
+            log_every: 0,
+            ..Default::default()
+        }
+    }
 
     /// `n` exact samples of a model: host Gibbs chains, one per sample, long burn-in.
     fn exact_samples(model: &GaussCrbm, n: usize, seed: u64) -> Frames {
@@ -745,14 +736,7 @@ mod tests {
         let device = Device::flex();
         let teacher = GaussCrbm::random(6, 3, 0.5, 5);
         let data = exact_samples(&teacher, 200, 3);
-        let cfg = GaussTrainConfig {
-            n_hidden: 3,
-            batch_size: 50,
-            gibbs_steps: 2,
-            n_updates: 5,
-            log_every: 0,
-            ..Default::default()
-        };
+        let cfg = tiny_config(3, 50, 2, 5);
         let mut t = GaussTrainer::new(&data, cfg, &device).unwrap();
         for _ in 0..3 {
             t.step();
@@ -789,16 +773,11 @@ mod tests {
         let train = exact_samples(&teacher, 2000, 11);
         let test = exact_samples(&teacher, 1000, 12);
         let cfg = GaussTrainConfig {
-            n_hidden: 2,
-            batch_size: 100,
-            gibbs_steps: 5,
-            n_updates: 600,
             learning_rate: 2e-2,
             learning_rate_final: 1e-3,
             penalty: Penalty::None,
-            log_every: 0,
             seed: 4,
-            ..Default::default()
+            ..tiny_config(2, 100, 5, 600)
         };
         let fresh = GaussTrainer::new(&train, cfg.clone(), &device)
             .unwrap()
@@ -818,14 +797,7 @@ mod tests {
     fn same_seed_same_model() {
         let device = Device::flex();
         let data = exact_samples(&GaussCrbm::random(5, 2, 0.5, 1), 200, 1);
-        let cfg = GaussTrainConfig {
-            n_hidden: 2,
-            batch_size: 20,
-            gibbs_steps: 3,
-            n_updates: 20,
-            log_every: 0,
-            ..Default::default()
-        };
+        let cfg = tiny_config(2, 20, 3, 20);
         let a = train_gauss(&data, cfg.clone(), &device).unwrap().0;
         let b = train_gauss(&data, cfg.clone(), &device).unwrap().0;
         assert_eq!(a, b);
@@ -842,14 +814,9 @@ mod tests {
         let device = Device::flex();
         let data = exact_samples(&GaussCrbm::random(12, 3, 0.4, 2), 300, 4);
         let cfg = GaussTrainConfig {
-            n_hidden: 3,
-            batch_size: 30,
-            gibbs_steps: 5,
-            n_updates: 30,
             learning_rate: 1e-2,
             learning_rate_final: 1e-3,
-            log_every: 0,
-            ..Default::default()
+            ..tiny_config(3, 30, 5, 30)
         };
         let tensor = train_gauss(&data, cfg.clone(), &device).unwrap().0;
         let host_cfg = GaussTrainConfig {
@@ -877,15 +844,10 @@ mod tests {
         let device = Device::flex();
         let data = exact_samples(&GaussCrbm::random(6, 2, 0.3, 2), 100, 5);
         let cfg = GaussTrainConfig {
-            n_hidden: 2,
-            batch_size: 50,
-            gibbs_steps: 50,
-            n_updates: 5,
             learning_rate: 1e-6,
             learning_rate_final: 1e-6,
             standardize: false,
-            log_every: 0,
-            ..Default::default()
+            ..tiny_config(2, 50, 50, 5)
         };
         let mut unstable = GaussCrbm::random(6, 2, 0.3, 3);
         unstable.weights.iter_mut().for_each(|w| *w *= 8.0);

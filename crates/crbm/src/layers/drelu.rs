@@ -161,6 +161,58 @@ impl DRelu {
             theta_minus: self.theta_plus,
         }
     }
+
+    /// The four parameters in the order of [`Self::COLUMN_NAMES`].
+    pub fn params(&self) -> [f64; 4] {
+        [
+            self.gamma_plus,
+            self.gamma_minus,
+            self.theta_plus,
+            self.theta_minus,
+        ]
+    }
+
+    /// Whether all four parameters are finite.
+    pub fn is_finite(&self) -> bool {
+        self.params().iter().all(|x| x.is_finite())
+    }
+
+    /// Whether the unit is a proper one: finite parameters and γ± > 0.
+    pub fn is_valid(&self) -> bool {
+        self.is_finite() && self.gamma_plus > 0.0 && self.gamma_minus > 0.0
+    }
+
+    /// `Σ_μ U_μ(h_μ)` of a hidden layer at the state `h` [M].
+    pub fn potential_sum(units: &[DRelu], h: &[f64]) -> f64 {
+        units.iter().zip(h).map(|(u, &x)| u.potential(x)).sum()
+    }
+
+    /// `Σ_μ Φ_μ(I_μ)` of a hidden layer at the inputs `input` [M].
+    pub fn cgf_sum(units: &[DRelu], input: &[f64]) -> f64 {
+        units.iter().zip(input).map(|(u, &x)| u.cgf(x)).sum()
+    }
+
+    /// Names of the parameter columns of a hidden layer, as the `.npz` files and the
+    /// device tensors store them.
+    pub const COLUMN_NAMES: [&'static str; 4] =
+        ["gamma_plus", "gamma_minus", "theta_plus", "theta_minus"];
+
+    /// The parameter columns γ+, γ−, θ+, θ− of a hidden layer, shape [M] each.
+    pub fn columns(units: &[DRelu]) -> [Vec<f64>; 4] {
+        std::array::from_fn(|c| units.iter().map(|u| u.params()[c]).collect())
+    }
+
+    /// A hidden layer from its columns γ+, γ−, θ+, θ− (shape [M] each; M from γ+).
+    pub fn from_columns([gp, gm, tp, tm]: [&[f64]; 4]) -> Vec<DRelu> {
+        (0..gp.len())
+            .map(|k| DRelu {
+                gamma_plus: gp[k],
+                gamma_minus: gm[k],
+                theta_plus: tp[k],
+                theta_minus: tm[k],
+            })
+            .collect()
+    }
 }
 
 /// ReLU hidden unit: `U(h) = γh²/2 + θh` for h ≥ 0, +∞ for h < 0
@@ -248,6 +300,7 @@ fn sigmoid(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quadrature::simpson_weight;
     use rand::SeedableRng;
 
     /// ln ∫₀^∞ exp(−γy²/2 + s·y) dy and the first two moments of y, by
@@ -265,13 +318,7 @@ mod tests {
         let (mut z, mut m1, mut m2) = (0.0, 0.0, 0.0);
         for k in 0..=n {
             let y = lo + k as f64 * h;
-            let w = if k == 0 || k == n {
-                1.0
-            } else if k % 2 == 1 {
-                4.0
-            } else {
-                2.0
-            };
+            let w = simpson_weight(k, n);
             let e = w * (f(y) - f_star).exp();
             z += e;
             m1 += e * y;

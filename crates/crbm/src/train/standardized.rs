@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::SparseBatch;
-use crate::error::{CrbmError, Result};
+use crate::error::{invalid_config, Result};
 use crate::model::{Crbm, Gradient};
 
 /// Settings of standardised training (defaults: on, with the reference wrapper's ε_v = 0.1,
@@ -59,29 +59,22 @@ impl StandardizeConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        let bad = |field, value: f64, reason| {
-            Err(CrbmError::InvalidConfig {
-                field,
-                value: value.to_string(),
-                reason,
-            })
-        };
         if !(self.epsilon_v.is_finite() && self.epsilon_v >= 0.0) {
-            return bad(
+            return invalid_config(
                 "standardize.epsilon_v",
                 self.epsilon_v,
                 "must be finite and ≥ 0",
             );
         }
         if !(self.epsilon_h.is_finite() && self.epsilon_h >= 0.0) {
-            return bad(
+            return invalid_config(
                 "standardize.epsilon_h",
                 self.epsilon_h,
                 "must be finite and ≥ 0",
             );
         }
         if !(0.0..=1.0).contains(&self.damping) {
-            return bad("standardize.damping", self.damping, "must be in [0, 1]");
+            return invalid_config("standardize.damping", self.damping, "must be in [0, 1]");
         }
         Ok(())
     }
