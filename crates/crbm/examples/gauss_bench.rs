@@ -16,6 +16,8 @@
 //! Engines: the host Gibbs kernels and the tensor sweeps on the CPU (flex) device, and the
 //! tensor sweeps on wgpu when `wgpu` is given.
 
+mod common;
+
 use std::time::Instant;
 
 use burn::tensor::Device;
@@ -27,13 +29,7 @@ use rand_distr::{Distribution as _, StandardNormal};
 use rayon::prelude::*;
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let get = |k: usize, d: usize| args.get(k).copied().unwrap_or(d);
-    let (k, m, batch, sweeps, updates) =
-        (get(0, 2000), get(1, 30), get(2, 100), get(3, 50), get(4, 5));
+    let [k, m, batch, sweeps, updates] = common::sizes_from_args([2000, 30, 100, 50, 5]);
     println!(
         "K={k} M={m} batch={batch} chains={batch} sweeps={sweeps} threads={} cpu: {}",
         rayon::current_num_threads(),

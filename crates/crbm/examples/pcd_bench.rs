@@ -12,6 +12,8 @@
 //! (`tensor_train::DeviceTrainer`) on the flex (CPU) device, and `wgpu` (build with the `wgpu`
 //! feature) to time it on the GPU; the first update is untimed (shader compilation).
 
+mod common;
+
 use std::time::Instant;
 
 use crbm::dense::machine;
@@ -29,17 +31,13 @@ struct Sizes {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let get = |k: usize, d: usize| args.get(k).copied().unwrap_or(d);
+    let [n, m, batch, sweeps, updates] = common::sizes_from_args([40_000, 200, 100, 15, 5]);
     let sz = Sizes {
-        n: get(0, 40_000),
-        m: get(1, 200),
-        batch: get(2, 100),
-        sweeps: get(3, 15),
-        updates: get(4, 5),
+        n,
+        m,
+        batch,
+        sweeps,
+        updates,
     };
 
     let baseline = machine::Baseline::measure();
