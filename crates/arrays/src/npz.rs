@@ -176,7 +176,7 @@ mod tests {
         assert!(err.to_string().contains("garbage.npz"), "{err}");
 
         let good = dir.path().join("good.npz");
-        write_two(&good);
+        write_spikes_and_other_npz(&good);
         let bytes = std::fs::read(&good).unwrap();
         let t = dir.path().join("trunc.npz");
         for cut in (0..bytes.len()).step_by(7) {
