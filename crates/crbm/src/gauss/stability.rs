@@ -61,6 +61,45 @@ pub fn growth_rate(model: &GaussCrbm, u: &[f64]) -> f64 {
     quadratic_growth(&a, model, u)
 }
 
+/// The height, in nats, of the barrier that chains leaving h = 0 along the ray `t·u`
+/// (t ≥ 0, |u| = 1, `q = growth_rate(u)` > 0) must climb before the ray runs off: on the ray
+/// the signs of h are fixed, so `log p̃(t u) − log p̃(0) = q t²/2 + b t` exactly, with slope
+/// `b = Σ_i θ_i (W u)_i / γ_i − Σ_μ θ±_μ(sign u_μ) |u_μ|` (θ+ for u_μ ≥ 0, θ− otherwise, the
+/// dReLU convention `U(h) = γ−h²/2 − θ−h` for h < 0). The barrier is `b²/(2q)` when b < 0,
+/// 0 when b ≥ 0 (nothing holds the chains), +∞ when q ≤ 0 (the ray never runs off).
+pub fn escape_barrier(model: &GaussCrbm, u: &[f64]) -> f64 {
+    let m = model.n_hidden;
+    let q = growth_rate(model, u);
+    if !(q > 0.0) {
+        return f64::INFINITY;
+    }
+    let norm = u.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let visible: f64 = (0..model.n_visible)
+        .map(|i| {
+            let wu: f64 = (0..m).map(|mu| model.weights[i * m + mu] * u[mu]).sum();
+            model.theta[i] * wu / model.gamma[i]
+        })
+        .sum();
+    let hidden: f64 = model
+        .hidden
+        .iter()
+        .zip(u)
+        .map(|(d, &x)| {
+            if x >= 0.0 {
+                d.theta_plus * x
+            } else {
+                -d.theta_minus * x
+            }
+        })
+        .sum();
+    let b = (visible - hidden) / norm;
+    if b >= 0.0 {
+        0.0
+    } else {
+        b * b / (2.0 * q)
+    }
+}
+
 /// Decides (when it can) whether `model` is normalisable; `seed` picks the random starts of
 /// the ascent (same seed → same answer).
 pub fn normalisability(model: &GaussCrbm, seed: u64) -> Normalisability {
@@ -309,6 +348,31 @@ mod tests {
         let (small, _) = c.quadrature(12.0, 200).unwrap();
         let (large, _) = c.quadrature(24.0, 400).unwrap();
         large - small
+    }
+
+    #[test]
+    fn the_escape_barrier_is_the_exact_dip_of_the_log_marginal_along_the_ray() {
+        // Improper along (1, 1)/√2 (q = 1.5, see below); the log-marginal along the ray,
+        // from hidden_log_marginal, must be exactly q t²/2 + b t, its minimum −b²/(2q).
+        let mut c = model(vec![1.0, 1.0, 1.0, 1.0], 2, &[(2.5, 30.0), (2.5, 30.0)]);
+        c.hidden.iter_mut().for_each(|d| d.theta_plus = 1.3);
+        c.theta = vec![0.4, -0.1];
+        let u = [0.5f64.sqrt(), 0.5f64.sqrt()];
+        let barrier = escape_barrier(&c, &u);
+        let at = |t: f64| {
+            c.hidden_log_marginal(&[t * u[0], t * u[1]]) - c.hidden_log_marginal(&[0.0, 0.0])
+        };
+        let dip = (0..=4000)
+            .map(|k| at(k as f64 * 0.001))
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            barrier > 0.1 && (barrier + dip).abs() < 1e-5,
+            "{barrier} vs {dip}"
+        );
+        // A positive slope holds nothing back; a proper direction never runs off.
+        c.hidden.iter_mut().for_each(|d| d.theta_plus = -1.0);
+        assert_eq!(escape_barrier(&c, &u), 0.0);
+        assert_eq!(escape_barrier(&c, &[1.0, 0.0]), f64::INFINITY);
     }
 
     #[test]
