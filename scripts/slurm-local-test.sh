@@ -206,6 +206,35 @@ submit_jobs() {
     [[ -n "${MERGE_ID:-}" ]] || fail "$1 did not report the job ids"
 }
 
+# Stage $1: binary $2's `slurm` command writes a 4-task job array (job name $3) and its merge job
+# to $4, with the remaining arguments (more options, then `--` and the task command); then they
+# run and must leave the merged table $5, each task running its own shard k/4 (from
+# SLURM_ARRAY_TASK_ID: the task command has no --shard). Sets ARRAY_ID, MERGE_ID, T_ARRAY (s).
+array_job() {
+    local what=$1 bin=$2 name=$3 scripts=$4 table=$5 t0 k logs
+    shift 5
+    STAGE="$what: writing the Slurm scripts"
+    "$bin" slurm --tasks 4 --cpus-per-task 1 --mem 2G --time 00:30:00 \
+        --job-name "$name" --script-dir "$scripts" "$@"
+    ! grep -q -- '--shard' "$scripts/array.sbatch" || fail "the task command contains --shard"
+
+    STAGE="$what: job array"
+    t0=$(date +%s)
+    submit_jobs "$scripts/submit.sh"
+    wait_jobs "$ARRAY_ID" "$MERGE_ID"
+    T_ARRAY=$(( $(date +%s) - t0 ))
+    [[ -f "$table" ]] || fail "no merged $(basename "$table") after the merge job"
+    shopt -s nullglob
+    logs=("$scripts/logs/$name-$ARRAY_ID"_*.out)
+    shopt -u nullglob
+    [[ ${#logs[@]} -eq 4 ]] || fail "expected 4 per-task logs, found ${#logs[@]}"
+    for k in 0 1 2 3; do
+        grep -q "shard $k/4" "$scripts/logs/$name-${ARRAY_ID}_$k.out" \
+            || fail "task $k's log does not show shard $k/4"
+    done
+    say "$what array $ARRAY_ID + merge $MERGE_ID done in $T_ARRAY s"
+}
+
 STAGE="smoke test (sbatch --array=0-3 --wrap)"
 SMOKE=$(sbatch --parsable --array=0-3 --output="$WORK/out/smoke-%a.out" --mem=100M \
     --wrap 'echo "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT"')
@@ -219,29 +248,9 @@ say "smoke job array $SMOKE: 4 tasks saw SLURM_ARRAY_TASK_ID/COUNT = k/4"
 # (a) pmfm-dataset: 48 θ in 8 batches of 6, 4 shards.
 DS_ARGS=(--duration 80 --burn-in 5 --fcd-window 20 --warmup-steps 100 --n 48 --batch 6 --seed 5)
 
-STAGE="dataset: writing the Slurm scripts"
-"$DATASET" slurm --tasks 4 --cpus-per-task 1 --mem 2G --time 00:30:00 --partition local \
-    --job-name ds-test --script-dir "$WORK/ds-scripts" \
-    -- "${DS_ARGS[@]}" --out "$WORK/ds-array"
-! grep -q -- '--shard' "$WORK/ds-scripts/array.sbatch" || fail "the task command contains --shard"
-
-STAGE="dataset: job array"
-t0=$(date +%s)
-submit_jobs "$WORK/ds-scripts/submit.sh"
-DS_ARRAY=$ARRAY_ID DS_MERGE=$MERGE_ID
-wait_jobs "$DS_ARRAY" "$DS_MERGE"
-T_DS_ARRAY=$(( $(date +%s) - t0 ))
-[[ -f "$WORK/ds-array/dataset.parquet" ]] || fail "no merged dataset.parquet after the merge job"
-shopt -s nullglob
-logs=("$WORK/ds-scripts/logs"/ds-test-"$DS_ARRAY"_*.out)
-shopt -u nullglob
-n_logs=${#logs[@]}
-[[ $n_logs -eq 4 ]] || fail "expected 4 per-task logs, found $n_logs"
-for k in 0 1 2 3; do
-    grep -q "shard $k/4" "$WORK/ds-scripts/logs/ds-test-${DS_ARRAY}_$k.out" \
-        || fail "task $k's log does not show shard $k/4"
-done
-say "dataset array $DS_ARRAY + merge $DS_MERGE done in $T_DS_ARRAY s"
+array_job dataset "$DATASET" ds-test "$WORK/ds-scripts" "$WORK/ds-array/dataset.parquet" \
+    --partition local -- "${DS_ARGS[@]}" --out "$WORK/ds-array"
+DS_ARRAY=$ARRAY_ID DS_MERGE=$MERGE_ID T_DS_ARRAY=$T_ARRAY
 
 STAGE="dataset: single process"
 t0=$(date +%s)
@@ -283,24 +292,9 @@ say "task 1 re-run ($REPAIR) and merge ($REMERGE) restored the table in $T_DS_RE
 # The tiny sweep of the end-to-end tests (8 models, under a second each).
 cp "$(dirname "$0")/../tests/tiny-sweep.toml" "$WORK/sweep.toml"
 
-STAGE="sweep: writing the Slurm scripts"
-"$SWEEP" slurm --tasks 4 --cpus-per-task 1 --mem 2G --time 00:30:00 \
-    --job-name sweep-test --script-dir "$WORK/sweep-scripts" \
+array_job sweep "$SWEEP" sweep-test "$WORK/sweep-scripts" "$WORK/sweep-array/sweep.parquet" \
     -- run --config "$WORK/sweep.toml" --out "$WORK/sweep-array"
-! grep -q -- '--shard' "$WORK/sweep-scripts/array.sbatch" || fail "the task command contains --shard"
-
-STAGE="sweep: job array"
-t0=$(date +%s)
-submit_jobs "$WORK/sweep-scripts/submit.sh"
-SW_ARRAY=$ARRAY_ID SW_MERGE=$MERGE_ID
-wait_jobs "$SW_ARRAY" "$SW_MERGE"
-T_SW_ARRAY=$(( $(date +%s) - t0 ))
-[[ -f "$WORK/sweep-array/sweep.parquet" ]] || fail "no merged sweep.parquet after the merge job"
-for k in 0 1 2 3; do
-    grep -q "shard $k/4" "$WORK/sweep-scripts/logs/sweep-test-${SW_ARRAY}_$k.out" \
-        || fail "task $k's log does not show shard $k/4"
-done
-say "sweep array $SW_ARRAY + merge $SW_MERGE done in $T_SW_ARRAY s"
+SW_ARRAY=$ARRAY_ID SW_MERGE=$MERGE_ID T_SW_ARRAY=$T_ARRAY
 
 STAGE="sweep: single process"
 t0=$(date +%s)

@@ -4,8 +4,14 @@
 //! `panicked`. Schedules are tiny and the data directory has 6 regions, so each case fails at
 //! validation or loading in well under a second; none may start a long simulation.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::files::{h5_fixture, npy_f64, samples, write, write_data_dir};
+use common::{
+    bin, error_problem, tmp_dir, SHORT_60 as SHORT, SHORT_60_FRAMES as SHORT_FRAMES, THETA6,
+};
 
 /// One bad invocation: the binary, its arguments, and a word the error line must contain.
 struct Case {
@@ -15,121 +21,18 @@ struct Case {
     needle: String,
 }
 
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "simulate" => env!("CARGO_BIN_EXE_simulate"),
-        "cost" => env!("CARGO_BIN_EXE_cost"),
-        "pmfm-dataset" => env!("CARGO_BIN_EXE_pmfm-dataset"),
-        "fit" => env!("CARGO_BIN_EXE_fit"),
-        "pipeline" => env!("CARGO_BIN_EXE_pipeline"),
-        "train-surrogate" => env!("CARGO_BIN_EXE_train-surrogate"),
-        "compare-optimizers" => env!("CARGO_BIN_EXE_compare-optimizers"),
-        "surrogate-speedup" => env!("CARGO_BIN_EXE_surrogate-speedup"),
-        "bench-sim" => env!("CARGO_BIN_EXE_bench-sim"),
-        "train-crbm" => env!("CARGO_BIN_EXE_train-crbm"),
-        "voxelize" => env!("CARGO_BIN_EXE_voxelize"),
-        "lambda-sweep" => env!("CARGO_BIN_EXE_lambda-sweep"),
-        "analyze-sweep" => env!("CARGO_BIN_EXE_analyze-sweep"),
-        other => panic!("unknown binary {other}"),
-    }
-}
-
-/// 60 s main loop, 5 s burn-in: 77 BOLD frames; 200 warm-up steps; FCD window 20.
-const SHORT: [&str; 8] = [
-    "--duration",
-    "60",
-    "--burn-in",
-    "5",
-    "--fcd-window",
-    "20",
-    "--warmup-steps",
-    "200",
-];
-/// BOLD frames SHORT keeps.
-const SHORT_FRAMES: usize = 77;
-const THETA6: &str = "0.5,0,0,0.3,0,0,2,0.005,0,0";
-
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bad-inputs-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    tmp_dir("bad-inputs", name)
 }
 
 fn s(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
 
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
-
-/// A .npy file (format 1.0) of little-endian f64 values with the given shape.
-fn npy_f64(shape: &[usize], values: &[f64]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    b.extend_from_slice(header.as_bytes());
-    for v in values {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    b
-}
-
-/// A data directory in the reference layout (6 regions, split "train").
-fn write_data_dir(dir: &Path) {
-    let n = 6;
-    let (mut sc, mut fc) = (String::new(), String::new());
-    for i in 0..n {
-        let sr: Vec<String> = (0..n)
-            .map(|j| {
-                if i == j {
-                    "0".into()
-                } else {
-                    format!("{}", 10 + (i + j) % 5)
-                }
-            })
-            .collect();
-        let fr: Vec<String> = (0..n)
-            .map(|j| {
-                if i == j {
-                    "1".into()
-                } else {
-                    format!("0.{}", 1 + (i + j) % 7)
-                }
-            })
-            .collect();
-        sc.push_str(&(sr.join(",") + "\n"));
-        fc.push_str(&(fr.join(",") + "\n"));
-    }
-    std::fs::create_dir_all(dir).unwrap();
-    write(dir, "sc_train.csv", sc.as_bytes());
-    write(dir, "fc_train.csv", fc.as_bytes());
-    let maps: String = (0..n)
-        .map(|k| format!("{}\n", 1.2 + 0.05 * k as f64))
-        .collect();
-    write(dir, "myelin.csv", maps.as_bytes());
-    write(dir, "rsfc_gradient.csv", maps.as_bytes());
-    let cdf: String = (0..10_000).map(|k| format!("{}\n", k / 10)).collect();
-    write(dir, "fcd_train.csv", cdf.as_bytes());
-}
-
 /// A copy of the good data directory with `file` replaced by `bytes` (and `remove` deleted).
 fn broken_data_dir(base: &Path, name: &str, remove: &[&str], file: &str, bytes: &[u8]) -> PathBuf {
     let d = base.join(name);
-    write_data_dir(&d);
+    write_data_dir(&d, 6);
     for r in remove {
         std::fs::remove_file(d.join(r)).unwrap();
     }
@@ -140,7 +43,7 @@ fn broken_data_dir(base: &Path, name: &str, remove: &[&str], file: &str, bytes: 
 /// The corpus, built in `dir`.
 fn corpus(dir: &Path) -> Vec<Case> {
     let data = dir.join("data");
-    write_data_dir(&data);
+    write_data_dir(&data, 6);
     let out = s(&dir.join("out"));
     let mut cases = Vec::new();
     let mut add = |what: &str, bin: &'static str, args: Vec<String>, needle: &str| {
@@ -175,11 +78,7 @@ fn corpus(dir: &Path) -> Vec<Case> {
     let flat_bold = write(dir, "flat_bold.npy", &npy_f64(&[60], &[0.5; 60]));
     let garbage_npz = write(dir, "garbage.npz", b"PK\x03\x04 truncated zip archive");
     let garbage_h5 = write(dir, "garbage.h5", b"\x89HDF\r\n\x1a\n then nothing useful");
-    let fixture = Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
-    )
-    .join("../crates/crbm/tests/data/raster.h5");
+    let fixture = h5_fixture();
     let h5 = std::fs::read(&fixture).unwrap_or_else(|e| panic!("{}: {e}", fixture.display()));
     let trunc_h5 = write(dir, "trunc.h5", &h5[..h5.len() / 3]);
     let garbage_parquet = write(dir, "garbage.parquet", b"PAR1 this is no parquet PAR1");
@@ -661,22 +560,14 @@ fn with_huge_dataspace(h5: &[u8]) -> Vec<u8> {
 fn parquet_bytes() -> Vec<u8> {
     let d = tmp("parquet");
     let p = d.join("t.parquet");
-    let mut samples = surrogate::Samples::default();
-    for k in 0..8u64 {
-        let mut theta = pmfm_sim::synthetic::TRUE_THETA;
-        theta[6] += k as f64 * 0.01;
-        samples.index.push(k);
-        samples.theta.push(theta);
-        samples.fc_cost.push(0.5);
-        samples.ks_cost.push(0.5);
-        samples.total_cost.push(1.0);
-        samples.valid.push(true);
-        samples.n_dup.push(1);
-        samples.seed.push(0);
-        samples.dataset.push("t".into());
-        samples.design.push("lhs".into());
-        samples.wall_s.push(0.1);
-    }
+    let samples = samples(
+        (0..8).map(|k| {
+            let mut theta = pmfm_sim::synthetic::TRUE_THETA;
+            theta[6] += k as f64 * 0.01;
+            theta
+        }),
+        "t",
+    );
     surrogate::table::write_samples(&p, &samples).unwrap();
     std::fs::read(&p).unwrap()
 }
@@ -712,34 +603,16 @@ fn last_wins(args: &[String]) -> Vec<String> {
 fn check(cases: &[Case]) -> Vec<String> {
     let mut failures = Vec::new();
     for c in cases {
-        let o = Command::new(exe(c.bin))
-            .args(last_wins(&c.args))
-            .env_remove("BURN_DEVICE")
-            .env_remove("SLURM_ARRAY_TASK_ID")
-            .env_remove("SLURM_ARRAY_TASK_COUNT")
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-        let problem = if err.contains("panicked") {
-            Some("panicked")
-        } else if o.status.code() != Some(1) {
-            Some("exit code is not 1")
-        } else if lines.len() != 1 {
-            Some("not exactly one error: line")
-        } else if !lines[0].contains(&c.needle) {
-            Some("error line does not name the culprit")
-        } else {
-            None
-        };
-        if let Some(p) = problem {
+        let o = bin(c.bin).args(last_wins(&c.args)).output().unwrap();
+        if let Some(p) = error_problem(&o, &[&c.needle]) {
             failures.push(format!(
-                "{} ({} {}): {p} (exit {:?}, want {:?})\n{err}",
+                "{} ({} {}): {p} (exit {:?}, want {:?})\n{}",
                 c.what,
                 c.bin,
                 c.args.join(" "),
                 o.status.code(),
-                c.needle
+                c.needle,
+                String::from_utf8_lossy(&o.stderr)
             ));
         }
     }

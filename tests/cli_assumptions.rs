@@ -2,72 +2,30 @@
 //! summary, pair and cell tables and the plot, with finite, positive noise-floor distances;
 //! bad inputs give one clear error line naming the flag.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use jobs::table::read_parquet;
-use polars::prelude::DataFrame;
 
-/// A short schedule (the synthetic groups are built with it too).
-const SHORT: [&str; 8] = [
-    "--duration",
-    "80",
-    "--burn-in",
-    "5",
-    "--fcd-window",
-    "20",
-    "--warmup-steps",
-    "100",
-];
+use common::tables::{f64s, strs};
+use common::{bin, fresh_path, run, stderr, SHORT};
 
 fn cmd(out: &Path, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pmfm-assumptions"));
-    c.env_remove("BURN_DEVICE")
-        .args(SHORT)
-        .arg("--out")
-        .arg(out)
-        .args(extra);
+    let mut c = bin("pmfm-assumptions");
+    c.args(SHORT).arg("--out").arg(out).args(extra);
     c
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pmfm-assumptions-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn run(mut c: Command) -> Output {
-    c.output().expect("binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn f64s(df: &DataFrame, col: &str) -> Vec<f64> {
-    df.column(col)
-        .unwrap()
-        .f64()
-        .unwrap()
-        .iter()
-        .map(|x| x.unwrap_or(f64::NAN))
-        .collect()
-}
-
-fn strs(df: &DataFrame, col: &str) -> Vec<String> {
-    df.column(col)
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .map(|x| x.unwrap_or("").to_string())
-        .collect()
+    fresh_path("pmfm-assumptions", name)
 }
 
 #[test]
 fn three_synthetic_groups_give_tables_plot_and_a_noise_floor() {
     let out = tmp("run");
-    let o = run(cmd(
+    let o = run(&mut cmd(
         &out,
         &[
             "--groups",
@@ -140,7 +98,7 @@ fn bad_inputs_give_one_line_naming_the_flag() {
         (vec!["--groups", "synthetic:0"], "--groups"),
         (vec![], "--groups"),
     ] {
-        let o = run(cmd(&out, &extra));
+        let o = run(&mut cmd(&out, &extra));
         assert!(!o.status.success(), "{extra:?} succeeded");
         let e = stderr(&o);
         let lines: Vec<&str> = e.lines().collect();

@@ -1,37 +1,23 @@
 //! End-to-end tests of `train-crbm`: a quick run on a small synthetic default and on a
 //! small raster file, and one clear error line with a non-zero exit for each kind of bad input.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use experiments::output::read_parquet;
 
+use common::files::{h5_fixture, npy_u8};
+use common::tables::{bool_opts, column_names, f64_opts, strs, u64_opts};
+use common::{assert_one_error, bin, run_ok, stdout, tmp_dir};
+
 fn train_crbm() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_train-crbm"));
-    c.env_remove("BURN_DEVICE");
-    c
+    bin("train-crbm")
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("crbm-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The values of a u64 / f64 Parquet column (None for nulls).
-fn u64_column(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<u64>> {
-    let c = df.column(name).unwrap().u64().unwrap();
-    (0..c.len()).map(|i| c.get(i)).collect()
-}
-
-fn f64_column(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<f64>> {
-    let c = df.column(name).unwrap().f64().unwrap();
-    (0..c.len()).map(|i| c.get(i)).collect()
+    tmp_dir("crbm-cli", name)
 }
 
 /// Header and data rows of a CSV file.
@@ -108,15 +94,14 @@ const CURVE_COLUMNS: [&str; 7] = [
 #[test]
 fn quick_synthetic_run_writes_model_curve_report_and_recovery() {
     let out = tmp("synthetic");
-    let o = train_crbm()
-        .args(["--neurons", "300", "--assemblies", "5", "--frames", "1000"])
-        .args(QUICK)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "stderr: {}", stderr(&o));
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let o = run_ok(
+        train_crbm()
+            .args(["--neurons", "300", "--assemblies", "5", "--frames", "1000"])
+            .args(QUICK)
+            .arg("--out")
+            .arg(&out),
+    );
+    let stdout = stdout(&o);
     assert!(
         stdout.contains("norm4") && stdout.contains("mean Jaccard"),
         "{stdout}"
@@ -162,53 +147,18 @@ fn quick_synthetic_run_writes_model_curve_report_and_recovery() {
     // The same tables as Parquet.
     let df = read_parquet(&out.join("report.parquet")).unwrap();
     assert_eq!(df.height(), 1);
-    let names: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    assert_eq!(names, REPORT_COLUMNS);
-    assert_eq!(
-        df.column("n_hidden").unwrap().u64().unwrap().get(0),
-        Some(8)
-    );
-    assert_eq!(
-        df.column("penalty").unwrap().str().unwrap().get(0),
-        Some("l2l1")
-    );
-    assert_eq!(
-        df.column("exploded").unwrap().bool().unwrap().get(0),
-        Some(false)
-    );
-    let pq_jaccard = df
-        .column("mean_jaccard")
-        .unwrap()
-        .f64()
-        .unwrap()
-        .get(0)
-        .unwrap();
+    assert_eq!(column_names(&df), REPORT_COLUMNS);
+    assert_eq!(u64_opts(&df, "n_hidden")[0], Some(8));
+    assert_eq!(strs(&df, "penalty")[0], "l2l1");
+    assert_eq!(bool_opts(&df, "exploded")[0], Some(false));
+    let pq_jaccard = f64_opts(&df, "mean_jaccard")[0].unwrap();
     assert!((pq_jaccard - jaccard).abs() < 1e-12);
-    assert!(df
-        .column("dataset")
-        .unwrap()
-        .str()
-        .unwrap()
-        .get(0)
-        .unwrap()
-        .starts_with("synthetic("));
+    assert!(strs(&df, "dataset")[0].starts_with("synthetic("));
 
     let df = read_parquet(&out.join("training_curve.parquet")).unwrap();
-    let names: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    assert_eq!(names, CURVE_COLUMNS);
-    assert_eq!(
-        u64_column(&df, "update"),
-        [10, 20, 30, 40, 50, 60].map(Some)
-    );
-    assert!(f64_column(&df, "data_free_energy")
+    assert_eq!(column_names(&df), CURVE_COLUMNS);
+    assert_eq!(u64_opts(&df, "update"), [10, 20, 30, 40, 50, 60].map(Some));
+    assert!(f64_opts(&df, "data_free_energy")
         .iter()
         .all(|x| x.is_some_and(f64::is_finite)));
     // N = 300 > 20: no exact likelihood, stored as nulls.
@@ -216,12 +166,10 @@ fn quick_synthetic_run_writes_model_curve_report_and_recovery() {
 
     let df = read_parquet(&out.join("assembly_recovery.parquet")).unwrap();
     assert_eq!(df.height(), 5);
-    let names: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    assert_eq!(names, ["assembly", "size", "best_unit", "jaccard"]);
+    assert_eq!(
+        column_names(&df),
+        ["assembly", "size", "best_unit", "jaccard"]
+    );
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
@@ -244,10 +192,9 @@ fn quick_synthetic_run_writes_model_curve_report_and_recovery() {
 #[test]
 fn synthetic_default_recovers_planted_assemblies() {
     let out = tmp("default").join("out");
-    let o = train_crbm().arg("--out").arg(&out).output().unwrap();
-    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    run_ok(train_crbm().arg("--out").arg(&out));
     let df = read_parquet(&out.join("report.parquet")).unwrap();
-    let get = |c: &str| f64_column(&df, c)[0].unwrap_or(f64::NAN);
+    let get = |c: &str| f64_opts(&df, c)[0].unwrap_or(f64::NAN);
     let (jaccard, v, vh, vv) = (
         get("mean_jaccard"),
         get("nrmse_v"),
@@ -258,12 +205,9 @@ fn synthetic_default_recovers_planted_assemblies() {
         "synthetic default: mean Jaccard {jaccard:.3}, nRMSE v {v:.3} vh {vh:.3} vv {vv:.3}, {:.1} s",
         get("wall_s")
     );
-    assert_eq!(u64_column(&df, "n_neurons")[0], Some(2000));
-    assert_eq!(u64_column(&df, "n_hidden")[0], Some(100));
-    assert_eq!(
-        df.column("exploded").unwrap().bool().unwrap().get(0),
-        Some(false)
-    );
+    assert_eq!(u64_opts(&df, "n_neurons")[0], Some(2000));
+    assert_eq!(u64_opts(&df, "n_hidden")[0], Some(100));
+    assert_eq!(bool_opts(&df, "exploded")[0], Some(false));
     let rec = read_parquet(&out.join("assembly_recovery.parquet")).unwrap();
     assert_eq!(rec.height(), 20);
     assert!(jaccard >= 0.8, "mean Jaccard {jaccard}");
@@ -291,19 +235,18 @@ fn raster_file_with_coordinates_and_regions_trains() {
     .unwrap();
     std::fs::write(d.join("regions.txt"), "a\na\na\nb\nb\nb\n").unwrap();
     let out = d.join("out");
-    let o = train_crbm()
-        .arg("--data")
-        .arg(d.join("r.csv"))
-        .arg("--coords")
-        .arg(d.join("xyz.csv"))
-        .arg("--regions")
-        .arg(d.join("regions.txt"))
-        .args(QUICK)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    run_ok(
+        train_crbm()
+            .arg("--data")
+            .arg(d.join("r.csv"))
+            .arg("--coords")
+            .arg(d.join("xyz.csv"))
+            .arg("--regions")
+            .arg(d.join("regions.txt"))
+            .args(QUICK)
+            .arg("--out")
+            .arg(&out),
+    );
     for f in [
         "model.npz",
         "model.json",
@@ -323,64 +266,37 @@ fn raster_file_with_coordinates_and_regions_trains() {
     let df = read_parquet(&out.join("report.parquet")).unwrap();
     // No planted assemblies: mean_jaccard is null.
     assert_eq!(df.column("mean_jaccard").unwrap().null_count(), 1);
-    assert_eq!(
-        df.column("n_neurons").unwrap().u64().unwrap().get(0),
-        Some(6)
-    );
+    assert_eq!(u64_opts(&df, "n_neurons")[0], Some(6));
     // N = 6: the curve carries the exact log-likelihood, which must be finite and ≤ 0.
     let df = read_parquet(&out.join("training_curve.parquet")).unwrap();
-    let ll = f64_column(&df, "exact_log_likelihood");
+    let ll = f64_opts(&df, "exact_log_likelihood");
     assert!(!ll.is_empty());
     assert!(ll
         .iter()
         .all(|x| x.is_some_and(|x| x.is_finite() && x <= 0.0)));
 }
 
-/// The HDF5 fixture written by h5py (`crates/crbm/tests/data/make_fixture.py`).
-fn h5_fixture() -> PathBuf {
-    // Crate directory at run time (a shared target dir may hold a binary compiled elsewhere).
-    Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
-    )
-    .join("../crates/crbm/tests/data/raster.h5")
-}
-
 #[test]
 fn hdf5_raster_with_coordinates_from_the_same_file_trains() {
     let out = tmp("hdf5").join("out");
     let h5 = h5_fixture();
-    let o = train_crbm()
-        .arg("--data")
-        .arg(&h5)
-        .args(["--key", "/fish1/spikes"])
-        .arg("--coords")
-        .arg(&h5)
-        .args(["--coords-key", "fish1/coords"])
-        .args(QUICK)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    run_ok(
+        train_crbm()
+            .arg("--data")
+            .arg(&h5)
+            .args(["--key", "/fish1/spikes"])
+            .arg("--coords")
+            .arg(&h5)
+            .args(["--coords-key", "fish1/coords"])
+            .args(QUICK)
+            .arg("--out")
+            .arg(&out),
+    );
     let df = read_parquet(&out.join("report.parquet")).unwrap();
-    assert_eq!(
-        df.column("n_neurons").unwrap().u64().unwrap().get(0),
-        Some(7)
-    );
+    assert_eq!(u64_opts(&df, "n_neurons")[0], Some(7));
     // 40 frames: 28 train, 12 test.
-    assert_eq!(
-        df.column("train_frames").unwrap().u64().unwrap().get(0),
-        Some(28)
-    );
-    assert!(df
-        .column("dataset")
-        .unwrap()
-        .str()
-        .unwrap()
-        .get(0)
-        .unwrap()
-        .ends_with("raster.h5"));
+    assert_eq!(u64_opts(&df, "train_frames")[0], Some(28));
+    assert!(strs(&df, "dataset")[0].ends_with("raster.h5"));
 
     // A wrong dataset path or a 3 × N coordinate table: one error line naming the file.
     for extra in [
@@ -394,31 +310,8 @@ fn hdf5_raster_with_coordinates_from_the_same_file_trains() {
             c.arg("--coords").arg(&h5);
         }
         let o = c.args(&extra).arg("--out").arg(&out).output().unwrap();
-        let err = stderr(&o);
-        assert!(!o.status.success(), "{extra:?}: exit 0");
-        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-        assert_eq!(lines.len(), 1, "{extra:?}: {err}");
-        assert!(lines[0].contains("raster.h5"), "{extra:?}: {err}");
+        assert_one_error(&o, &["raster.h5"], &format!("{extra:?}"));
     }
-}
-
-/// A valid `.npy` header (u8, shape `[t, n]`) followed by `payload` bytes.
-fn npy_u8(t: usize, n: usize, payload: &[u8]) -> Vec<u8> {
-    npy_u8_shape(&format!("({t}, {n})"), payload)
-}
-
-/// A `.npy` of u8 with the shape written as a Python tuple, e.g. `"(2, 3)"`.
-fn npy_u8_shape(shape: &str, payload: &[u8]) -> Vec<u8> {
-    let mut header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    b.extend_from_slice(header.as_bytes());
-    b.extend_from_slice(payload);
-    b
 }
 
 #[test]
@@ -426,22 +319,18 @@ fn bad_inputs_give_one_error_line_naming_the_file() {
     let d = tmp("bad");
     let good = d.join("good.csv");
     std::fs::write(&good, "1,0,1\n0,1,0\n1,1,0\n0,0,1\n").unwrap();
-    let write = |name: &str, bytes: &[u8]| {
-        let p = d.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    };
+    let write = |name: &str, bytes: &[u8]| common::files::write(&d, name, bytes);
     // (raster, coordinates, file the error must name)
     let nonbinary = write("nonbinary.csv", b"1,0,1\n0,2,0\n");
     let empty = write("empty.csv", b"");
     let zeros = write("zeros.csv", b"0,0,0\n0,0,0\n");
     let coords = write("coords.csv", b"0,0,0\n1,1,1\n");
     let missing = d.join("missing.npy");
-    let truncated = write("truncated.npy", &npy_u8(10, 5, &[0, 1, 0, 1, 1, 0, 0]));
-    let zeros_npy = write("zeros.npy", &npy_u8(12, 3, &[0; 36]));
+    let truncated = write("truncated.npy", &npy_u8("(10, 5)", &[0, 1, 0, 1, 1, 0, 0]));
+    let zeros_npy = write("zeros.npy", &npy_u8("(12, 3)", &[0; 36]));
     let three_d = write(
         "three_d.npy",
-        &npy_u8_shape("(2, 2, 2)", &[0, 1, 1, 0, 1, 1, 0, 1]),
+        &npy_u8("(2, 2, 2)", &[0, 1, 1, 0, 1, 1, 0, 1]),
     );
     let nan = write("nan.csv", b"1,0,1\n0,nan,0\n");
     let text = write("text.csv", b"1,0,1\n0,yes,0\n");
@@ -505,14 +394,8 @@ fn bad_inputs_give_one_error_line_naming_the_file() {
             c.arg(flag).arg(value);
         }
         let o = c.arg("--out").arg(d.join("out")).output().unwrap();
-        let err = stderr(&o);
         let name = named.file_name().unwrap().to_str().unwrap();
-        assert!(!o.status.success(), "{name}: exit 0; stderr: {err}");
-        assert!(!err.contains("panicked"), "{name}: {err}");
-        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-        assert_eq!(lines.len(), 1, "{name}: {err}");
-        assert!(lines[0].contains(name), "{name}: {err}");
-        assert!(lines[0].contains(words), "{name}: want {words:?} in {err}");
+        assert_one_error(&o, &[name, words], name);
     }
     assert!(!d.join("out").exists(), "no outputs after a failed load");
 }

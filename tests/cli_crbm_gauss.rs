@@ -2,28 +2,14 @@
 //! archive written by `voxelize`, continuous and binary trace files, and one clear error line
 //! with exit 1 for each kind of bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn bin(name: &str) -> Command {
-    let exe = match name {
-        "train-crbm" => env!("CARGO_BIN_EXE_train-crbm"),
-        _ => env!("CARGO_BIN_EXE_voxelize"),
-    };
-    let mut c = Command::new(exe);
-    c.env_remove("BURN_DEVICE");
-    c
-}
+use std::path::{Path, PathBuf};
+
+use common::{assert_one_error, bin, run, stderr, tmp_dir};
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("crbm-gauss-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    tmp_dir("crbm-gauss-cli", name)
 }
 
 /// A small, quick training: few units and updates, short evaluation chains.
@@ -46,6 +32,19 @@ const QUICK: [&str; 16] = [
     "20",
 ];
 
+/// `train-crbm` with the QUICK settings, `extra` and `--data data` (if given) into `out`, which
+/// must succeed; returns its `report.json`.
+fn train(data: Option<&Path>, extra: &[&str], out: &Path) -> serde_json::Value {
+    let mut c = bin("train-crbm");
+    c.args(QUICK).args(extra);
+    if let Some(data) = data {
+        c.arg("--data").arg(data);
+    }
+    let o = run(c.arg("--out").arg(out));
+    assert!(o.status.success(), "{data:?}: {}", stderr(&o));
+    report(out)
+}
+
 fn report(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("report.json")).unwrap();
     serde_json::from_str(&text).unwrap()
@@ -64,15 +63,18 @@ fn assert_finite_nrmse(r: &serde_json::Value) {
 #[test]
 fn synthetic_brain_run_writes_model_report_pictures_and_truth_scores() {
     let out = tmp("synthetic");
-    let o = bin("train-crbm")
-        .args(QUICK)
-        .args(["--brain-neurons", "1500", "--brain-frames", "600"])
-        .args(["--voxel-size", "80", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let r = report(&out);
+    let r = train(
+        None,
+        &[
+            "--brain-neurons",
+            "1500",
+            "--brain-frames",
+            "600",
+            "--voxel-size",
+            "80",
+        ],
+        &out,
+    );
     assert_finite_nrmse(&r);
     assert_eq!(r["visible"], "gaussian");
     assert_eq!(r["eval_start"], "prior");
@@ -112,7 +114,7 @@ fn synthetic_brain_run_writes_model_report_pictures_and_truth_scores() {
 fn a_voxelize_archive_and_trace_files_train_and_binary_rasters_are_allowed() {
     let d = tmp("files");
     let archive = d.join("voxels.npz");
-    let o = bin("voxelize")
+    let o = run(bin("voxelize")
         .args([
             "--synthetic",
             "--neurons",
@@ -123,21 +125,10 @@ fn a_voxelize_archive_and_trace_files_train_and_binary_rasters_are_allowed() {
             "80",
             "--out",
         ])
-        .arg(&archive)
-        .output()
-        .unwrap();
+        .arg(&archive));
     assert!(o.status.success(), "{}", stderr(&o));
     let out = d.join("from-archive");
-    let o = bin("train-crbm")
-        .args(QUICK)
-        .arg("--data")
-        .arg(&archive)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let r = report(&out);
+    let r = train(Some(&archive), &[], &out);
     assert_finite_nrmse(&r);
     // The archive carries the planted truth: it is scored.
     assert!(r["mean_jaccard"].as_f64().is_some(), "{r}");
@@ -160,27 +151,19 @@ fn a_voxelize_archive_and_trace_files_train_and_binary_rasters_are_allowed() {
         let p = d.join(name);
         std::fs::write(&p, text).unwrap();
         let out = d.join(name.replace(".csv", ""));
-        let o = bin("train-crbm")
-            .args(QUICK)
-            .arg("--data")
-            .arg(&p)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{name}: {}", stderr(&o));
-        assert_eq!(report(&out)["n_visible"], 3);
+        assert_eq!(train(Some(&p), &[], &out)["n_visible"], 3);
     }
+}
+
+/// `--visible gaussian`, then `rest`.
+fn gauss<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+    [&["--visible", "gaussian"][..], rest].concat()
 }
 
 #[test]
 fn bad_inputs_give_one_error_line_and_exit_1() {
     let d = tmp("bad");
-    let write = |name: &str, text: &str| {
-        let p = d.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    };
+    let write = |name: &str, text: &str| common::files::write(&d, name, text);
     let continuous = write(
         "cont.csv",
         &(0..40)
@@ -196,103 +179,36 @@ fn bad_inputs_give_one_error_line_and_exit_1() {
     );
     let coords_short = write("coords.csv", "0,0,0\n");
     let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (continuous, nan, constant) = (s(&continuous), s(&nan), s(&constant));
+    let coords_short = s(&coords_short);
     // (arguments, words the error line must contain)
-    let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
         // A Bernoulli model on continuous data is refused, pointing at --visible gaussian.
         (
-            vec!["--data".into(), s(&continuous)],
+            vec!["--data", &continuous],
             vec!["cont.csv", "--visible gaussian"],
         ),
+        (gauss(&["--data", &nan]), vec!["nan.csv", "non-finite"]),
+        (gauss(&["--data", &constant]), vec!["const.csv", "constant"]),
         (
-            vec![
-                "--visible".into(),
-                "gaussian".into(),
-                "--data".into(),
-                s(&nan),
-            ],
-            vec!["nan.csv", "non-finite"],
-        ),
-        (
-            vec![
-                "--visible".into(),
-                "gaussian".into(),
-                "--data".into(),
-                s(&constant),
-            ],
-            vec!["const.csv", "constant"],
-        ),
-        (
-            vec![
-                "--visible".into(),
-                "gaussian".into(),
-                "--data".into(),
-                s(&continuous),
-                "--coords".into(),
-                s(&coords_short),
-            ],
+            gauss(&["--data", &continuous, "--coords", &coords_short]),
             vec!["coords.csv"],
         ),
         (
             // Standardised Bernoulli training has no tensor engine: refused, not ignored.
-            vec!["--engine".into(), "tensor".into()],
+            vec!["--engine", "tensor"],
             vec!["--engine tensor", "--plain"],
         ),
-        (
-            vec![
-                "--visible".into(),
-                "gaussian".into(),
-                "--voxel-size".into(),
-                "0".into(),
-            ],
-            vec!["voxel_size"],
-        ),
-        (
-            vec![
-                "--visible".into(),
-                "gaussian".into(),
-                "--hidden".into(),
-                "0".into(),
-            ],
-            vec!["n_hidden"],
-        ),
-        (
-            vec![
-                "--visible".into(),
-                "gaussian".into(),
-                "--eval-chains".into(),
-                "0".into(),
-            ],
-            vec!["n_chains"],
-        ),
-        (
-            vec![
-                "--visible".into(),
-                "gaussian".into(),
-                "--device".into(),
-                "tpu".into(),
-            ],
-            vec!["tpu"],
-        ),
+        (gauss(&["--voxel-size", "0"]), vec!["voxel_size"]),
+        (gauss(&["--hidden", "0"]), vec!["n_hidden"]),
+        (gauss(&["--eval-chains", "0"]), vec!["n_chains"]),
+        (gauss(&["--device", "tpu"]), vec!["tpu"]),
     ];
     for (args, words) in cases {
-        let out = d.join("out");
-        let o = bin("train-crbm")
+        let o = run(bin("train-crbm")
             .args(&args)
             .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
-        let e = stderr(&o);
-        assert_eq!(o.status.code(), Some(1), "{args:?}: {e}");
-        assert!(!e.contains("panicked"), "{args:?}: {e}");
-        let lines: Vec<&str> = e.lines().filter(|l| l.starts_with("error:")).collect();
-        assert_eq!(lines.len(), 1, "{args:?}: {e}");
-        for w in words {
-            assert!(
-                lines[0].contains(w),
-                "{args:?}: missing {w:?} in {}",
-                lines[0]
-            );
-        }
+            .arg(d.join("out")));
+        assert_one_error(&o, &words, &format!("{args:?}"));
     }
 }

@@ -1,51 +1,37 @@
 //! End-to-end tests of `pmfm-dataset`: a run killed mid-way and resumed gives the same table as
 //! an uninterrupted run; shards merge to the same table; bad settings give one clear error.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jobs::table::list_parts;
 use surrogate::table::{read_samples, write_samples};
 use surrogate::Samples;
 
-/// A short schedule (the synthetic default is built with it too) so a batch takes well under
-/// a second.
-const SHORT: [&str; 8] = [
-    "--duration",
-    "80",
-    "--burn-in",
-    "5",
-    "--fcd-window",
-    "20",
-    "--warmup-steps",
-    "100",
-];
+use common::{bin, fresh_path, run, run_ok, stderr, stdout, SHORT};
 
-fn dataset_cmd(out: &Path, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pmfm-dataset"));
-    c.env_remove("BURN_DEVICE")
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .env_remove("SLURM_ARRAY_TASK_COUNT")
-        .args(SHORT)
-        .args(["--n", "60", "--batch", "6", "--seed", "5", "--out"])
+/// `pmfm-dataset` with the short schedule (a batch takes well under a second), the job's
+/// `settings`, `--out out`, then `extra`.
+fn dataset(settings: &[&str], out: &Path, extra: &[&str]) -> Command {
+    let mut c = bin("pmfm-dataset");
+    c.args(SHORT)
+        .args(settings)
+        .arg("--out")
         .arg(out)
         .args(extra);
     c
 }
 
+/// A Latin-hypercube job: 60 θ in batches of 6.
+fn dataset_cmd(out: &Path, extra: &[&str]) -> Command {
+    dataset(&["--n", "60", "--batch", "6", "--seed", "5"], out, extra)
+}
+
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pmfm-dataset-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn run(mut c: Command) -> Output {
-    c.output().expect("binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    fresh_path("pmfm-dataset", name)
 }
 
 /// The table without the wall-time column (the only one that differs between runs).
@@ -58,8 +44,7 @@ fn rows(dir: &Path) -> Samples {
 #[test]
 fn killed_and_resumed_run_equals_uninterrupted_run_and_shards_merge_to_it() {
     let full = tmp("full");
-    let o = run(dataset_cmd(&full, &[]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(&mut dataset_cmd(&full, &[]));
     let reference = rows(&full);
     assert_eq!(reference.len(), 60);
     assert_eq!(reference.index, (0..60).collect::<Vec<u64>>());
@@ -94,11 +79,10 @@ fn killed_and_resumed_run_equals_uninterrupted_run_and_shards_merge_to_it() {
     assert!(!killed.join("dataset.parquet").exists());
 
     // Without --resume the directory is refused; with it, the job completes.
-    let o = run(dataset_cmd(&killed, &[]));
+    let o = run(&mut dataset_cmd(&killed, &[]));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
-    let o = run(dataset_cmd(&killed, &["--resume"]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_ok(&mut dataset_cmd(&killed, &["--resume"]));
     let e = stderr(&o);
     assert!(
         e.contains(&format!("{} of 10 batches to do", 10 - parts_at_kill)),
@@ -108,12 +92,9 @@ fn killed_and_resumed_run_equals_uninterrupted_run_and_shards_merge_to_it() {
 
     // Two shards (one of them stopped after one batch and resumed), then merge.
     let sharded = tmp("sharded");
-    let o = run(dataset_cmd(&sharded, &["--shard", "1/2"]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_ok(&mut dataset_cmd(&sharded, &["--shard", "1/2"]));
     assert!(String::from_utf8_lossy(&o.stdout).contains("5 of 10 batches on disk"));
-    let mut merge = Command::new(env!("CARGO_BIN_EXE_pmfm-dataset"));
-    merge.arg("merge").arg(&sharded);
-    let o = run(merge);
+    let o = run(bin("pmfm-dataset").arg("merge").arg(&sharded));
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("5 of 10 batches missing (batches 0, 2, 4, 6, 8)"),
@@ -124,9 +105,8 @@ fn killed_and_resumed_run_equals_uninterrupted_run_and_shards_merge_to_it() {
     slurm
         .env("SLURM_ARRAY_TASK_ID", "0")
         .env("SLURM_ARRAY_TASK_COUNT", "2");
-    assert!(run(slurm).status.success());
-    let o = run(dataset_cmd(&sharded, &["--resume", "--shard", "0/2"]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(run(&mut slurm).status.success());
+    let o = run_ok(&mut dataset_cmd(&sharded, &["--resume", "--shard", "0/2"]));
     assert!(
         stderr(&o).contains("4 of 10 batches to do"),
         "{}",
@@ -138,9 +118,8 @@ fn killed_and_resumed_run_equals_uninterrupted_run_and_shards_merge_to_it() {
 #[test]
 fn settings_that_differ_from_the_directory_are_refused() {
     let dir = tmp("mismatch");
-    let o = run(dataset_cmd(&dir, &["--max-batches", "1"]));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(dataset_cmd(&dir, &["--resume", "--n-dup", "2"]));
+    run_ok(&mut dataset_cmd(&dir, &["--max-batches", "1"]));
+    let o = run(&mut dataset_cmd(&dir, &["--resume", "--n-dup", "2"]));
     assert!(!o.status.success());
     let e = stderr(&o);
     let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("error: ")).collect();
@@ -155,7 +134,7 @@ fn settings_that_differ_from_the_directory_are_refused() {
         (vec!["--design", "gaussian"], "--centres"),
         (vec!["--n-dup", "0"], "--n-dup must be at least 1"),
     ] {
-        let o = run(dataset_cmd(&tmp("bad"), &args));
+        let o = run(&mut dataset_cmd(&tmp("bad"), &args));
         assert!(!o.status.success(), "{args:?}");
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
         assert_eq!(
@@ -171,15 +150,14 @@ fn settings_that_differ_from_the_directory_are_refused() {
 #[test]
 fn resume_refuses_a_part_whose_theta_is_not_its_batch_of_the_design() {
     let dir = tmp("tampered-theta");
-    let o = run(dataset_cmd(&dir, &["--max-batches", "2"]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(&mut dataset_cmd(&dir, &["--max-batches", "2"]));
     let part = dir.join("part-000001.parquet");
     let mut s = read_samples(&part).unwrap();
     assert_eq!(s.len(), 6);
     // The smallest possible change: one coefficient of one row, one unit in the last place.
     s.theta[3][2] = f64::from_bits(s.theta[3][2].to_bits() + 1);
     write_samples(&part, &s).unwrap();
-    let o = run(dataset_cmd(&dir, &["--resume"]));
+    let o = run(&mut dataset_cmd(&dir, &["--resume"]));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let e = stderr(&o);
     let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("error: ")).collect();
@@ -237,13 +215,13 @@ fn gaussian_design_with_seventeen_digit_centres_resumes() {
         v.into_iter().map(String::from).collect::<Vec<_>>()
     };
     let a = args(&["--max-batches", "1"]);
-    let o = run(dataset_cmd(
+    let o = run(&mut dataset_cmd(
         &out,
         &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
     ));
     assert!(o.status.success(), "{}", stderr(&o));
     let a = args(&["--resume", "--max-batches", "1"]);
-    let o = run(dataset_cmd(
+    let o = run(&mut dataset_cmd(
         &out,
         &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
     ));
@@ -253,23 +231,18 @@ fn gaussian_design_with_seventeen_digit_centres_resumes() {
 
 /// A CMA-ES-trajectory job: 3 runs × 4 generations × population 6.
 fn trajectory_cmd(out: &Path, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pmfm-dataset"));
-    c.env_remove("BURN_DEVICE")
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .env_remove("SLURM_ARRAY_TASK_COUNT")
-        .args(SHORT)
-        .args(["--design", "cmaes", "--cma-runs", "3", "--generations", "4"])
-        .args(["--batch", "6", "--seed", "9", "--out"])
-        .arg(out)
-        .args(extra);
-    c
+    let job = ["--design", "cmaes", "--cma-runs", "3", "--generations", "4"];
+    dataset(
+        &[&job[..], &["--batch", "6", "--seed", "9"]].concat(),
+        out,
+        extra,
+    )
 }
 
 #[test]
 fn trajectory_design_resumes_by_replay_and_shards_by_run() {
     let full = tmp("traj-full");
-    let o = run(trajectory_cmd(&full, &[]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(&mut trajectory_cmd(&full, &[]));
     let reference = rows(&full);
     assert_eq!(reference.len(), 72);
     assert_eq!(reference.index, (0..72).collect::<Vec<u64>>());
@@ -282,11 +255,9 @@ fn trajectory_design_resumes_by_replay_and_shards_by_run() {
 
     // Stopped in the middle of run 1, then resumed: run 1 is replayed from its parts on disk.
     let stopped = tmp("traj-stopped");
-    let o = run(trajectory_cmd(&stopped, &["--max-batches", "6"]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(&mut trajectory_cmd(&stopped, &["--max-batches", "6"]));
     assert_eq!(list_parts(&stopped).unwrap().len(), 6);
-    let o = run(trajectory_cmd(&stopped, &["--resume"]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_ok(&mut trajectory_cmd(&stopped, &["--resume"]));
     assert!(
         stderr(&o).contains("6 of 12 batches to do"),
         "{}",
@@ -297,21 +268,19 @@ fn trajectory_design_resumes_by_replay_and_shards_by_run() {
     // Shards split the runs (0 and 2 | 1) and merge to the same table.
     let sharded = tmp("traj-sharded");
     for s in ["1/2", "0/2"] {
-        let o = run(trajectory_cmd(&sharded, &["--resume", "--shard", s]));
-        assert!(o.status.success(), "{}", stderr(&o));
+        run_ok(&mut trajectory_cmd(&sharded, &["--resume", "--shard", s]));
     }
     assert_eq!(rows(&sharded), reference);
 
     // A part that does not continue its run's trajectory is named, not silently reused.
     let tampered = tmp("traj-tampered");
-    let o = run(trajectory_cmd(&tampered, &["--max-batches", "6"]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(&mut trajectory_cmd(&tampered, &["--max-batches", "6"]));
     std::fs::copy(
         tampered.join("part-000001.parquet"),
         tampered.join("part-000005.parquet"),
     )
     .unwrap();
-    let o = run(trajectory_cmd(&tampered, &["--resume"]));
+    let o = run(&mut trajectory_cmd(&tampered, &["--resume"]));
     assert!(!o.status.success());
     let e = stderr(&o);
     assert!(
@@ -320,23 +289,25 @@ fn trajectory_design_resumes_by_replay_and_shards_by_run() {
     );
 
     // --n must agree with runs × generations × batch.
-    let o = run(trajectory_cmd(&tmp("traj-bad"), &["--n", "100"]));
+    let o = run(&mut trajectory_cmd(&tmp("traj-bad"), &["--n", "100"]));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("disagrees"), "{}", stderr(&o));
 }
 
+/// A CMA-ES-trajectory job over two synthetic groups: 2 runs × 3 generations × 6 per group.
 fn groups_cmd(out: &Path, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pmfm-dataset"));
-    c.env_remove("BURN_DEVICE")
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .env_remove("SLURM_ARRAY_TASK_COUNT")
-        .args(SHORT)
-        .args(["--groups", "synthetic:0-1", "--design", "cmaes"])
-        .args(["--cma-runs", "2", "--generations", "3"])
-        .args(["--batch", "6", "--seed", "9", "--out"])
-        .arg(out)
-        .args(extra);
-    c
+    let groups = ["--groups", "synthetic:0-1", "--design", "cmaes"];
+    let job = [
+        "--cma-runs",
+        "2",
+        "--generations",
+        "3",
+        "--batch",
+        "6",
+        "--seed",
+        "9",
+    ];
+    dataset(&[&groups[..], &job].concat(), out, extra)
 }
 
 /// Name of synthetic family group `g` with the default seeds.
@@ -347,8 +318,7 @@ fn family_group(g: usize) -> String {
 #[test]
 fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
     let full = tmp("groups-full");
-    let o = run(groups_cmd(&full, &[]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(&mut groups_cmd(&full, &[]));
     let reference = rows(&full);
     // 2 groups × 2 runs × 3 generations × 6 = 72 rows, indices per group offset by 36.
     assert_eq!(reference.len(), 72);
@@ -371,23 +341,20 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
 
     // Stopped inside group 0, resumed: equal to the uninterrupted table.
     let stopped = tmp("groups-stopped");
-    let o = run(groups_cmd(&stopped, &["--max-batches", "4"]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(&mut groups_cmd(&stopped, &["--max-batches", "4"]));
     assert_eq!(list_parts(&stopped).unwrap().len(), 4);
-    let o = run(groups_cmd(&stopped, &["--resume"]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(&mut groups_cmd(&stopped, &["--resume"]));
     assert_eq!(rows(&stopped), reference);
 
     // Shards split (group, run) pairs: 3 shards over 4 pairs merge to the same table.
     let sharded = tmp("groups-sharded");
     for s in ["2/3", "0/3", "1/3"] {
-        let o = run(groups_cmd(&sharded, &["--resume", "--shard", s]));
-        assert!(o.status.success(), "{}", stderr(&o));
+        run_ok(&mut groups_cmd(&sharded, &["--resume", "--shard", s]));
     }
     assert_eq!(rows(&sharded), reference);
 
     // Resuming with other group inputs is refused, naming the groups.
-    let o = run(groups_cmd(
+    let o = run(&mut groups_cmd(
         &stopped,
         &["--resume", "--theta-variability", "0.2"],
     ));
@@ -405,32 +372,87 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
 
     // A group-conditioned surrogate and the θ-only MLP on the same rows, group 1 held out.
     let models = tmp("groups-models");
-    let o = Command::new(env!("CARGO_BIN_EXE_train-surrogate"))
-        .env_remove("BURN_DEVICE")
-        .args(["--table"])
-        .arg(&full)
-        .args([
-            "--models",
-            "group,mlp",
-            "--epochs",
-            "5",
-            "--width",
-            "16",
-            "--depth",
-            "1",
-        ])
-        .args(["--group-split", &family_group(1), "--out"])
-        .arg(&models)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(
+        bin("train-surrogate")
+            .args(["--table"])
+            .arg(&full)
+            .args([
+                "--models",
+                "group,mlp",
+                "--epochs",
+                "5",
+                "--width",
+                "16",
+                "--depth",
+                "1",
+            ])
+            .args(["--group-split", &family_group(1), "--out"])
+            .arg(&models),
+    );
     let df = experiments::output::read_parquet(&models.join("group_metrics.parquet")).unwrap();
     assert_eq!(df.height(), 2);
     let n_valid = df.column("n_valid").unwrap().u64().unwrap();
     assert!((0..df.height()).all(|k| n_valid.get(k).unwrap() > 20));
     assert!(models.join("group").join("ensemble.json").exists());
+
+    // Fitting the held-out group with the group-conditioned surrogate (CMA-ES and GD on the
+    // predictor, Euler validation of the top candidates): it is conditioned on a group it
+    // never saw and the validated costs are finite.
+    let held_out = full
+        .join("groups")
+        .join(surrogate::groups::group_dir_name(&family_group(1)));
+    for method in ["surrogate-cmaes", "surrogate-gd"] {
+        let out = tmp(&format!("groups-fit-{method}"));
+        let o = run_ok(
+            bin("fit")
+                .args(SHORT)
+                .args(["--method", method, "--surrogate"])
+                .arg(models.join("group"))
+                .arg("--data")
+                .arg(&held_out)
+                .args(["--split", surrogate::groups::GROUP_SPLIT])
+                .args(["--surrogate-generations", "4", "--gd-starts", "4"])
+                .args(["--validate-top", "2", "--n-dup-validate", "1"])
+                .arg("--out")
+                .arg(&out),
+        );
+        let text = stdout(&o);
+        assert!(
+            text.contains("group-conditioned surrogate conditioned on")
+                && text.contains("(not among its 1 training groups)"),
+            "{method}: {text}"
+        );
+        let cost: f64 = text
+            .split("best validated total cost ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{method}: no validated cost in {text}"));
+        assert!(cost.is_finite() && cost > 0.0, "{method}: {cost}");
+    }
+    // The training group itself is recognised as seen.
+    let seen = full
+        .join("groups")
+        .join(surrogate::groups::group_dir_name(&family_group(0)));
+    let o = run_ok(
+        bin("fit")
+            .args(SHORT)
+            .args(["--method", "surrogate-cmaes", "--surrogate"])
+            .arg(models.join("group"))
+            .arg("--data")
+            .arg(&seen)
+            .args(["--split", surrogate::groups::GROUP_SPLIT])
+            .args(["--surrogate-generations", "2", "--validate-top", "1"])
+            .args(["--n-dup-validate", "1", "--out"])
+            .arg(tmp("groups-fit-seen")),
+    );
+    assert!(
+        stdout(&o).contains("(one of its 1 training groups)"),
+        "{}",
+        stdout(&o)
+    );
     // Without groups in the tables, the group family is refused with one line.
-    let o = Command::new(env!("CARGO_BIN_EXE_train-surrogate"))
+    let o = bin("train-surrogate")
         .args(["--table"])
         .arg(full.join("dataset.parquet"))
         .args(["--models", "group", "--out"])
@@ -459,7 +481,10 @@ fn bad_group_inputs_give_one_clear_error() {
     };
     surrogate::groups::write_group(&dir, &small).unwrap();
     let spec = format!("synthetic:0,{}:group", dir.display());
-    let o = run(trajectory_cmd(&tmp("groups-bad-out"), &["--groups", &spec]));
+    let o = run(&mut trajectory_cmd(
+        &tmp("groups-bad-out"),
+        &["--groups", &spec],
+    ));
     assert!(!o.status.success());
     let e = stderr(&o);
     assert!(e.contains("'small' has 6 regions"), "{e}");
@@ -470,14 +495,14 @@ fn bad_group_inputs_give_one_clear_error() {
     );
     // Its FCD missing: the error names the file.
     std::fs::remove_file(dir.join("fcd_group.npy")).unwrap();
-    let o = run(trajectory_cmd(
+    let o = run(&mut trajectory_cmd(
         &tmp("groups-bad-out2"),
         &["--groups", &spec],
     ));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("fcd_group"), "{}", stderr(&o));
     // --groups and --data together are refused.
-    let o = run(trajectory_cmd(
+    let o = run(&mut trajectory_cmd(
         &tmp("groups-bad-out3"),
         &["--groups", "synthetic:0", "--data", "/nonexistent"],
     ));

@@ -1,81 +1,17 @@
 //! End-to-end tests of the pMFM binaries: a quick run on the synthetic default, and one clear
 //! error line with a non-zero exit for each kind of bad input.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const SHORT: [&str; 8] = [
-    "--duration",
-    "60",
-    "--burn-in",
-    "5",
-    "--fcd-window",
-    "20",
-    "--warmup-steps",
-    "200",
-];
-
-fn bin(name: &str) -> Command {
-    let path = match name {
-        "simulate" => env!("CARGO_BIN_EXE_simulate"),
-        "cost" => env!("CARGO_BIN_EXE_cost"),
-        "pipeline" => env!("CARGO_BIN_EXE_pipeline"),
-        other => panic!("unknown binary {other}"),
-    };
-    let mut c = Command::new(path);
-    c.env_remove("BURN_DEVICE");
-    c
-}
+use common::files::write_data_dir;
+use common::{assert_one_error, bin, run_ok, stderr, tmp_dir, SHORT_60 as SHORT, THETA6};
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pmfm-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    tmp_dir("pmfm-cli", name)
 }
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Writes a small data directory in the reference layout (6 regions, split "train").
-fn write_dir(dir: &Path, n: usize) {
-    let mut sc = String::new();
-    let mut fc = String::new();
-    for i in 0..n {
-        let sr: Vec<String> = (0..n)
-            .map(|j| {
-                if i == j {
-                    "0".into()
-                } else {
-                    format!("{}", 10 + (i + j) % 5)
-                }
-            })
-            .collect();
-        let fr: Vec<String> = (0..n)
-            .map(|j| {
-                if i == j {
-                    "1".into()
-                } else {
-                    format!("0.{}", 1 + (i + j) % 7)
-                }
-            })
-            .collect();
-        sc.push_str(&(sr.join(",") + "\n"));
-        fc.push_str(&(fr.join(",") + "\n"));
-    }
-    std::fs::write(dir.join("sc_train.csv"), sc).unwrap();
-    std::fs::write(dir.join("fc_train.csv"), fc).unwrap();
-    let maps: String = (0..n)
-        .map(|k| format!("{}\n", 1.2 + 0.05 * k as f64))
-        .collect();
-    std::fs::write(dir.join("myelin.csv"), &maps).unwrap();
-    std::fs::write(dir.join("rsfc_gradient.csv"), &maps).unwrap();
-    let cdf: String = (0..10_000).map(|k| format!("{}\n", k / 10)).collect();
-    std::fs::write(dir.join("fcd_train.csv"), cdf).unwrap();
-}
-
-const THETA6: &str = "0.5,0,0,0.3,0,0,2,0.005,0,0";
 
 fn simulate_on(dir: &Path, out: &Path) -> Output {
     bin("simulate")
@@ -94,51 +30,34 @@ fn simulate_on(dir: &Path, out: &Path) -> Output {
         .unwrap()
 }
 
-/// One line on stderr naming `needle`, exit code non-zero, no panic.
+/// One line on stderr naming `needle`, exit code 1, no panic.
 fn assert_clean_error(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "expected exit code 1 (an error, not a panic); stderr: {err}"
-    );
-    assert!(
-        !err.contains("panicked"),
-        "panic instead of an error: {err}"
-    );
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(lines.len(), 1, "expected one error line, got: {err}");
-    assert!(
-        lines[0].contains(needle),
-        "error line does not name {needle}: {}",
-        lines[0]
-    );
+    assert_one_error(o, &[needle], needle);
 }
 
 #[test]
 fn simulate_writes_bold_fc_and_costs_on_the_synthetic_default() {
     let out = tmp("sim");
-    let o = bin("simulate")
-        .args([
-            "--n-dup",
-            "2",
-            "--seed",
-            "3",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .args([
-            "--theta",
-            "0.63,-0.058,0.0019,0.272,0.0081,-0.0064,6.4,0.0057,-0.00006,-0.00008",
-        ])
-        .args([
-            "--theta",
-            "0.6,-0.058,0.0019,0.25,0.0081,-0.0064,5.0,0.005,-0.00006,-0.00008",
-        ])
-        .args(SHORT)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(
+        bin("simulate")
+            .args([
+                "--n-dup",
+                "2",
+                "--seed",
+                "3",
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .args([
+                "--theta",
+                "0.63,-0.058,0.0019,0.272,0.0081,-0.0064,6.4,0.0057,-0.00006,-0.00008",
+            ])
+            .args([
+                "--theta",
+                "0.6,-0.058,0.0019,0.25,0.0081,-0.0064,5.0,0.005,-0.00006,-0.00008",
+            ])
+            .args(SHORT),
+    );
     let bytes = std::fs::read(out.join("bold.npy")).unwrap();
     // 60 s main loop (6001 steps, 72 per TR): slots 0..=83, first 7 dropped (5 s burn-in) → 77 frames; 68 regions; 2 sets × 2 dups.
     let header = String::from_utf8_lossy(&bytes[..128.min(bytes.len())]).into_owned();
@@ -166,25 +85,24 @@ fn simulate_writes_bold_fc_and_costs_on_the_synthetic_default() {
 #[test]
 fn cost_rescores_bold_written_by_simulate() {
     let dir = tmp("roundtrip-data");
-    write_dir(&dir, 6);
+    write_data_dir(&dir, 6);
     let out = tmp("roundtrip-out");
     let o = simulate_on(&dir, &out);
     assert!(o.status.success(), "{}", stderr(&o));
     let table = out.join("recost.csv");
-    let o2 = bin("cost")
-        .args([
-            "--data",
-            dir.to_str().unwrap(),
-            "--bold",
-            out.join("bold.npy").to_str().unwrap(),
-            "--n-dup",
-            "1",
-        ])
-        .args(["--out", table.to_str().unwrap()])
-        .args(SHORT)
-        .output()
-        .unwrap();
-    assert!(o2.status.success(), "{}", stderr(&o2));
+    run_ok(
+        bin("cost")
+            .args([
+                "--data",
+                dir.to_str().unwrap(),
+                "--bold",
+                out.join("bold.npy").to_str().unwrap(),
+                "--n-dup",
+                "1",
+            ])
+            .args(["--out", table.to_str().unwrap()])
+            .args(SHORT),
+    );
     let a = std::fs::read_to_string(out.join("costs.csv")).unwrap();
     let b = std::fs::read_to_string(&table).unwrap();
     let total = |s: &str, col: &str| column(s, col, 0);
@@ -215,7 +133,7 @@ fn column(csv: &str, col: &str, row: usize) -> f64 {
 #[test]
 fn truncated_csv_is_a_clear_error() {
     let dir = tmp("truncated");
-    write_dir(&dir, 6);
+    write_data_dir(&dir, 6);
     let sc = std::fs::read_to_string(dir.join("sc_train.csv")).unwrap();
     std::fs::write(dir.join("sc_train.csv"), &sc[..sc.len() - 6]).unwrap();
     assert_clean_error(&simulate_on(&dir, &dir.join("out")), "sc_train.csv");
@@ -224,7 +142,7 @@ fn truncated_csv_is_a_clear_error() {
 #[test]
 fn non_square_sc_is_a_clear_error() {
     let dir = tmp("nonsquare");
-    write_dir(&dir, 6);
+    write_data_dir(&dir, 6);
     let sc = std::fs::read_to_string(dir.join("sc_train.csv")).unwrap();
     let cut: String = sc.lines().take(5).map(|l| format!("{l}\n")).collect();
     std::fs::write(dir.join("sc_train.csv"), cut).unwrap();
@@ -234,7 +152,7 @@ fn non_square_sc_is_a_clear_error() {
 #[test]
 fn nan_in_fc_is_a_clear_error() {
     let dir = tmp("nanfc");
-    write_dir(&dir, 6);
+    write_data_dir(&dir, 6);
     let fc = std::fs::read_to_string(dir.join("fc_train.csv"))
         .unwrap()
         .replacen("0.2", "NaN", 1);
@@ -245,18 +163,14 @@ fn nan_in_fc_is_a_clear_error() {
 #[test]
 fn missing_file_is_a_clear_error() {
     let dir = tmp("missing");
-    write_dir(&dir, 6);
+    write_data_dir(&dir, 6);
     std::fs::remove_file(dir.join("myelin.csv")).unwrap();
     assert_clean_error(&simulate_on(&dir, &dir.join("out")), "myelin.csv");
 }
 
 #[test]
 fn mat_without_the_expected_variable_is_a_clear_error() {
-    let shared = Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
-    )
-    .join("../../shared/data/kong2021/fcd_train.mat");
+    let shared = common::workspace_file("../shared/data/kong2021/fcd_train.mat");
 
     if !shared.exists() {
         if std::env::var("PMFM_REQUIRE_DATA").is_ok_and(|v| v == "1") {
@@ -269,7 +183,7 @@ fn mat_without_the_expected_variable_is_a_clear_error() {
         return;
     }
     let dir = tmp("matvar");
-    write_dir(&dir, 6);
+    write_data_dir(&dir, 6);
     // A real MATLAB file whose variable is train_aveM, offered as the "vali" split.
     for f in ["sc", "fc"] {
         std::fs::copy(
@@ -301,7 +215,7 @@ fn mat_without_the_expected_variable_is_a_clear_error() {
 #[test]
 fn bad_noise_file_and_bad_theta_are_clear_errors() {
     let dir = tmp("badnoise");
-    write_dir(&dir, 6);
+    write_data_dir(&dir, 6);
     let o = bin("simulate")
         .args([
             "--data",

@@ -5,90 +5,54 @@
 //! killed at a random point resumes to the uninterrupted run's table, and refuses a resume with
 //! another schedule.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jobs::table::write_parquet;
 use surrogate::table::{read_samples, to_dataframe, write_samples};
 
-const SHORT: [&str; 8] = [
-    "--duration",
-    "80",
-    "--burn-in",
-    "5",
-    "--fcd-window",
-    "20",
-    "--warmup-steps",
-    "100",
-];
-
-fn bin(name: &str) -> Command {
-    let path = match name {
-        "pmfm-dataset" => env!("CARGO_BIN_EXE_pmfm-dataset"),
-        "train-surrogate" => env!("CARGO_BIN_EXE_train-surrogate"),
-        "surrogate-speedup" => env!("CARGO_BIN_EXE_surrogate-speedup"),
-        "pipeline" => env!("CARGO_BIN_EXE_pipeline"),
-        "compare-optimizers" => env!("CARGO_BIN_EXE_compare-optimizers"),
-        "fit" => env!("CARGO_BIN_EXE_fit"),
-        other => panic!("unknown binary {other}"),
-    };
-    let mut c = Command::new(path);
-    c.env_remove("BURN_DEVICE");
-    c
-}
+use common::files::samples;
+use common::{assert_one_error, bin, is_png, lines_starting, run, run_ok, text, tmp_dir, SHORT};
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("surrogate-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    tmp_dir("surrogate-cli", name)
 }
 
-fn run(mut c: Command) -> Output {
-    c.output().expect("binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn is_png(p: &Path) -> bool {
-    image::open(p)
-        .map(|i| i.width() > 100 && i.height() > 100)
-        .unwrap_or(false)
+/// A scratch directory `name` holding a dataset (`data/`) that `pmfm-dataset` wrote on the
+/// synthetic default with the short schedule: `n` θ in batches of `batch`. Returns both paths.
+fn dir_with_dataset(name: &str, n: &str, batch: &str, seed: &str) -> (PathBuf, PathBuf) {
+    let d = tmp(name);
+    let data = d.join("data");
+    run_ok(
+        bin("pmfm-dataset")
+            .args(SHORT)
+            .args(["--n", n, "--batch", batch, "--seed", seed, "--out"])
+            .arg(&data),
+    );
+    (d, data)
 }
 
 #[test]
 fn train_surrogate_and_speedup_on_a_small_dataset() {
-    let d = tmp("train");
-    let data = d.join("data");
-    let mut gen = bin("pmfm-dataset");
-    gen.args(SHORT)
-        .args(["--n", "192", "--batch", "64", "--seed", "1", "--out"])
-        .arg(&data);
-    let o = run(gen);
-    assert!(o.status.success(), "{}", text(&o));
+    let (d, data) = dir_with_dataset("train", "192", "64", "1");
     let out = d.join("models");
-    let mut train = bin("train-surrogate");
-    train
-        .args(SHORT)
-        .args(["--table"])
-        .arg(&data)
-        .args([
-            "--models",
-            "quadratic,mlp,tokens",
-            "--epochs",
-            "30",
-            "--out",
-        ])
-        .arg(&out);
-    let o = run(train);
-    assert!(o.status.success(), "{}", text(&o));
+    run_ok(
+        bin("train-surrogate")
+            .args(SHORT)
+            .args(["--table"])
+            .arg(&data)
+            .args([
+                "--models",
+                "quadratic,mlp,tokens",
+                "--epochs",
+                "30",
+                "--out",
+            ])
+            .arg(&out),
+    );
     for f in [
         "identity_mlp.png",
         "learning_curve_mlp.png",
@@ -104,21 +68,20 @@ fn train_surrogate_and_speedup_on_a_small_dataset() {
         .iter()
         .all(|a| a.is_some_and(|a| (0.0..=1.0).contains(&a))));
 
-    let mut speed = bin("surrogate-speedup");
-    speed
-        .args(SHORT)
-        .args([
-            "--sim-batches",
-            "8",
-            "--surrogate-batches",
-            "64,512",
-            "--repeats",
-            "1",
-            "--model",
-        ])
-        .arg(out.join("mlp"));
-    let o = run(speed);
-    assert!(o.status.success(), "{}", text(&o));
+    let o = run_ok(
+        bin("surrogate-speedup")
+            .args(SHORT)
+            .args([
+                "--sim-batches",
+                "8",
+                "--surrogate-batches",
+                "64,512",
+                "--repeats",
+                "1",
+                "--model",
+            ])
+            .arg(out.join("mlp")),
+    );
     let t = text(&o);
     assert!(t.contains("faster than the Euler simulator"), "{t}");
 }
@@ -126,21 +89,10 @@ fn train_surrogate_and_speedup_on_a_small_dataset() {
 #[test]
 fn bad_tables_give_one_clear_error() {
     let d = tmp("bad");
-    let mut s = surrogate::Samples::default();
-    for k in 0..30u64 {
-        s.index.push(k);
-        s.theta
-            .push([0.5, 0.0, 0.0, 0.3, 0.0, 0.0, 5.0, 0.005, 0.0, 0.0]);
-        s.fc_cost.push(0.5);
-        s.ks_cost.push(0.5);
-        s.total_cost.push(1.0);
-        s.valid.push(true);
-        s.n_dup.push(1);
-        s.seed.push(0);
-        s.dataset.push("toy".into());
-        s.design.push("lhs".into());
-        s.wall_s.push(0.1);
-    }
+    let s = samples(
+        [[0.5, 0.0, 0.0, 0.3, 0.0, 0.0, 5.0, 0.005, 0.0, 0.0]; 30],
+        "toy",
+    );
     let mut nan = s.clone();
     nan.theta[7][6] = f64::NAN;
     write_samples(&d.join("nan.parquet"), &nan).unwrap();
@@ -157,18 +109,11 @@ fn bad_tables_give_one_clear_error() {
         ("junk.parquet", "not a readable Parquet table"),
         ("absent.parquet", "absent.parquet"),
     ] {
-        let mut c = bin("train-surrogate");
-        c.arg("--table").arg(d.join(file)).args(["--models", "mlp"]);
-        let o = run(c);
-        assert_eq!(o.status.code(), Some(1), "{file}: {}", text(&o));
-        let err = String::from_utf8_lossy(&o.stderr);
-        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-        assert_eq!(lines.len(), 1, "{file}: {err}");
-        assert!(
-            lines[0].contains(file) && lines[0].contains(needle),
-            "{file}: {err}"
-        );
-        assert!(!err.contains("panicked"), "{file}: {err}");
+        let o = run(bin("train-surrogate")
+            .arg("--table")
+            .arg(d.join(file))
+            .args(["--models", "mlp"]));
+        assert_one_error(&o, &[file, needle], file);
     }
 }
 
@@ -176,28 +121,28 @@ fn bad_tables_give_one_clear_error() {
 fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     // The main job: pMFM dataset, surrogate, fits, comparison; then the quick cRBM λ sweep.
     let out = tmp("pipeline");
-    let mut p = bin("pipeline");
-    p.args(SHORT)
-        .args([
-            "--dataset-size",
-            "256",
-            "--ensemble",
-            "2",
-            "--epochs",
-            "40",
-            "--population",
-            "12",
-            "--generations",
-            "4",
-            "--random-budget",
-            "32",
-            "--active-rounds",
-            "2",
-            "--out",
-        ])
-        .arg(&out);
-    let o = run(p);
-    assert!(o.status.success(), "{}", text(&o));
+    let o = run_ok(
+        bin("pipeline")
+            .args(SHORT)
+            .args([
+                "--dataset-size",
+                "256",
+                "--ensemble",
+                "2",
+                "--epochs",
+                "40",
+                "--population",
+                "12",
+                "--generations",
+                "4",
+                "--random-budget",
+                "32",
+                "--active-rounds",
+                "2",
+                "--out",
+            ])
+            .arg(&out),
+    );
     let t = text(&o);
     for m in [
         "euler-cmaes",
@@ -257,36 +202,19 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
         }
     }
     std::fs::remove_file(out.join("comparison.parquet")).unwrap();
-    let mut c = bin("compare-optimizers");
-    c.arg("--from-runs").arg("--out").arg(&out);
-    let o = run(c);
-    assert!(o.status.success(), "{}", text(&o));
+    run_ok(
+        bin("compare-optimizers")
+            .arg("--from-runs")
+            .arg("--out")
+            .arg(&out),
+    );
     let again = jobs::table::read_parquet(&out.join("comparison.parquet")).unwrap();
     assert!(first.equals_missing(&again), "{first}\n{again}");
 
     // fit --method surrogate-active from the pipeline's dataset: needs --table, writes its
     // rounds beside the run table, and a second run resumes them instead of simulating again.
     let fit_out = out.join("fit");
-    let fit = |extra: &[&str]| {
-        let mut c = bin("fit");
-        c.args(SHORT)
-            .args(["--method", "surrogate-active", "--out"])
-            .arg(&fit_out)
-            .args([
-                "--active-rounds",
-                "2",
-                "--active-batch",
-                "6",
-                "--active-ensemble",
-                "1",
-                "--active-epochs",
-                "20",
-                "--validate-top",
-                "2",
-            ])
-            .args(extra);
-        run(c)
-    };
+    let fit = |extra: &[&str]| run(&mut surrogate_active(SHORT, &fit_out, "2", "6", extra));
     let o = fit(&[]);
     assert!(!o.status.success());
     assert!(text(&o).contains("needs --table"), "{}", text(&o));
@@ -296,12 +224,9 @@ fn pipeline_runs_end_to_end_and_its_table_is_rebuilt_from_parquet() {
     std::fs::write(&junk, "θ,cost\n").unwrap();
     let o = fit(&["--table", junk.to_str().unwrap()]);
     assert!(!o.status.success());
-    let errors: Vec<String> = text(&o)
-        .lines()
-        .filter(|l| l.starts_with("error"))
-        .map(String::from)
-        .collect();
-    assert_eq!(errors.len(), 1, "{}", text(&o));
+    let t = text(&o);
+    let errors = lines_starting(&t, "error");
+    assert_eq!(errors.len(), 1, "{t}");
     assert!(errors[0].contains("junk.parquet"), "{}", text(&o));
     assert!(!text(&o).contains("panicked"), "{}", text(&o));
     let table = out.join("dataset.parquet");
@@ -343,15 +268,15 @@ fn reference_candidates_are_validated_beside_the_fits() {
     csv += "0.1,0.5\n0.023,0.5\n0.123,1.0\n";
     let file = out.join("candidates.csv");
     std::fs::write(&file, csv).unwrap();
-    let mut c = bin("compare-optimizers");
-    c.args(SHORT)
-        .args(["--methods", "random", "--random-budget", "8", "--out"])
-        .arg(&out)
-        .arg("--reference")
-        .arg(&file)
-        .arg("--reference-by-column");
-    let o = run(c);
-    assert!(o.status.success(), "{}", text(&o));
+    let o = run_ok(
+        bin("compare-optimizers")
+            .args(SHORT)
+            .args(["--methods", "random", "--random-budget", "8", "--out"])
+            .arg(&out)
+            .arg("--reference")
+            .arg(&file)
+            .arg("--reference-by-column"),
+    );
     assert!(text(&o).contains("reference"), "{}", text(&o));
     let t = jobs::table::read_parquet(&out.join("comparison.parquet")).unwrap();
     assert_eq!(t.height(), 2);
@@ -389,9 +314,35 @@ fn reference_candidates_are_validated_beside_the_fits() {
     c.args(SHORT)
         .args(["--methods", "reference", "--out"])
         .arg(out.join("x"));
-    let o = run(c);
+    let o = run(&mut c);
     assert!(!o.status.success());
     assert!(text(&o).contains("--reference FILE"), "{}", text(&o));
+}
+
+/// `fit --method surrogate-active` into `out` with `schedule`: `rounds` rounds of `batch` θ, a
+/// 1-member ensemble trained for 20 epochs, the top 2 validated; then `extra`.
+fn surrogate_active(
+    schedule: [&str; 8],
+    out: &Path,
+    rounds: &str,
+    batch: &str,
+    extra: &[&str],
+) -> Command {
+    let mut c = bin("fit");
+    c.args(schedule)
+        .args(["--method", "surrogate-active", "--out"])
+        .arg(out)
+        .args(["--active-rounds", rounds, "--active-batch", batch])
+        .args([
+            "--active-ensemble",
+            "1",
+            "--active-epochs",
+            "20",
+            "--validate-top",
+            "2",
+        ])
+        .args(extra);
+    c
 }
 
 /// `fit --method surrogate-active` on `table` into `out` with the short schedule of `duration`
@@ -399,27 +350,8 @@ fn reference_candidates_are_validated_beside_the_fits() {
 fn active_fit(table: &Path, out: &Path, duration: &str) -> Command {
     let mut schedule: [&str; 8] = SHORT;
     schedule[1] = duration;
-    let mut c = bin("fit");
-    c.args(schedule)
-        .args(["--method", "surrogate-active", "--table"])
-        .arg(table)
-        .arg("--out")
-        .arg(out)
-        .args([
-            "--active-rounds",
-            "4",
-            "--active-batch",
-            "4",
-            "--active-ensemble",
-            "1",
-            "--active-epochs",
-            "20",
-            "--validate-top",
-            "2",
-            "--seed",
-            "3",
-        ]);
-    c
+    let table = table.to_str().unwrap();
+    surrogate_active(schedule, out, "4", "4", &["--table", table, "--seed", "3"])
 }
 
 /// The run table without its wall-clock column (the only one that differs between runs).
@@ -432,18 +364,10 @@ fn untimed_run_table(out: &Path) -> polars::prelude::DataFrame {
 
 #[test]
 fn killed_active_fit_resumes_to_the_uninterrupted_table_and_refuses_another_schedule() {
-    let d = tmp("active-crash");
-    let table = d.join("start");
-    let mut gen = bin("pmfm-dataset");
-    gen.args(SHORT)
-        .args(["--n", "24", "--batch", "24", "--seed", "2", "--out"])
-        .arg(&table);
-    let o = run(gen);
-    assert!(o.status.success(), "{}", text(&o));
+    let (d, table) = dir_with_dataset("active-crash", "24", "24", "2");
 
     let full = d.join("full");
-    let o = run(active_fit(&table, &full, "80"));
-    assert!(o.status.success(), "{}", text(&o));
+    run_ok(&mut active_fit(&table, &full, "80"));
     let reference = untimed_run_table(&full);
     // 4 rounds × 4 simulated θ, then 2 validated candidates, every simulated cost finite.
     assert_eq!(reference.height(), 16 + 2, "{reference}");
@@ -490,13 +414,10 @@ fn killed_active_fit_resumes_to_the_uninterrupted_table_and_refuses_another_sche
     assert!(!killed.join("surrogate-active.parquet").exists());
 
     // Another schedule is refused, naming the setting; nothing is simulated or written.
-    let o = run(active_fit(&table, &killed, "90"));
+    let o = run(&mut active_fit(&table, &killed, "90"));
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let errors: Vec<&str> = std::str::from_utf8(&o.stderr)
-        .unwrap()
-        .lines()
-        .filter(|l| l.starts_with("error"))
-        .collect();
+    let err = std::str::from_utf8(&o.stderr).unwrap();
+    let errors = lines_starting(err, "error");
     assert_eq!(errors.len(), 1, "{}", text(&o));
     assert!(errors[0].contains("active.json"), "{}", text(&o));
     assert!(errors[0].contains("duration"), "{}", text(&o));
@@ -504,8 +425,7 @@ fn killed_active_fit_resumes_to_the_uninterrupted_table_and_refuses_another_sche
     assert!(!killed.join("surrogate-active.parquet").exists());
 
     // The same command resumes after the finished rounds and ends with the same table.
-    let o = run(active_fit(&table, &killed, "80"));
-    assert!(o.status.success(), "{}", text(&o));
+    let o = run_ok(&mut active_fit(&table, &killed, "80"));
     assert!(text(&o).contains("active: resuming after"), "{}", text(&o));
     let resumed = untimed_run_table(&killed);
     assert!(reference.equals_missing(&resumed), "{reference}\n{resumed}");

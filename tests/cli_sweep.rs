@@ -3,73 +3,26 @@
 //! it; every plot of the report is a decodable, non-blank image; bad inputs give one clear
 //! error line and a non-zero exit.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-use analysis::table::{read_rows, ModelRow};
+use std::path::Path;
+
+use common::sweep::{
+    analyze, assert_bad_configs, assert_resumes_to, assert_shards_merge_to, kill_after, parts,
+    rows, run_sweep, write_config,
+};
+use common::{stderr, tmp_dir};
 
 /// A tiny sweep: 4 λ in two ranges × 2 seeds on 150 neurons, 40 updates per model (shared with
 /// scripts/slurm-local-test.sh).
 const CONFIG: &str = include_str!("tiny-sweep.toml");
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lambda-sweep-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tmp(name: &str) -> std::path::PathBuf {
+    tmp_dir("lambda-sweep", name)
 }
 
-fn config(dir: &Path) -> PathBuf {
-    let p = dir.join("sweep.toml");
-    std::fs::write(&p, CONFIG).unwrap();
-    p
-}
-
-fn sweep(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_lambda-sweep"));
-    c.env_remove("SLURM_ARRAY_TASK_ID")
-        .env_remove("SLURM_ARRAY_TASK_COUNT")
-        .args(args);
-    c
-}
-
-fn run_sweep(cfg: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut c = sweep(&["run", "--config"]);
-    c.arg(cfg).arg("--out").arg(out).args(extra);
-    c.output().expect("lambda-sweep runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The merged table without the wall-time columns (the only ones that differ between runs).
-fn rows(dir: &Path) -> Vec<ModelRow> {
-    read_rows(&dir.join("sweep.parquet"))
-        .expect("merged table")
-        .into_iter()
-        .map(|mut r| {
-            r.train_s = 0.0;
-            r.eval_s = 0.0;
-            r
-        })
-        .collect()
-}
-
-/// Floats compared bit for bit, NaN equal to NaN.
-fn same(a: &[ModelRow], b: &[ModelRow]) -> bool {
-    format!("{a:?}") == format!("{b:?}")
-}
-
-fn parts(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("parts"))
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
-                .count()
-        })
-        .unwrap_or(0)
+fn config(dir: &Path) -> std::path::PathBuf {
+    write_config(dir, CONFIG)
 }
 
 #[test]
@@ -96,20 +49,7 @@ fn killed_sweep_resumes_to_the_uninterrupted_table_shards_merge_and_the_report_d
 
     // SIGKILL as soon as two models are finished; resume; same table, nothing retrained.
     let killed = base.join("killed");
-    let mut c = sweep(&["run", "--config"]);
-    c.arg(&cfg).arg("--out").arg(&killed);
-    let mut child = c
-        .stderr(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while parts(&killed) < 2 && t0.elapsed() < Duration::from_secs(300) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let survived = parts(&killed);
+    let survived = kill_after(&cfg, &killed, 2);
     assert!(
         (2..8).contains(&survived),
         "{survived} models finished before the kill"
@@ -130,13 +70,7 @@ fn killed_sweep_resumes_to_the_uninterrupted_table_shards_merge_and_the_report_d
         "a second run without --resume must refuse"
     );
     assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
-    let o = run_sweep(&cfg, &killed, &["--resume"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains(&format!("{} already finished", survived)),
-        "{}",
-        stderr(&o)
-    );
+    assert_resumes_to(&cfg, &killed, survived, &reference);
     for (name, t) in before {
         let now = std::fs::metadata(killed.join("parts").join(&name))
             .unwrap()
@@ -144,40 +78,13 @@ fn killed_sweep_resumes_to_the_uninterrupted_table_shards_merge_and_the_report_d
             .unwrap();
         assert_eq!(now, t, "{name} was rewritten on resume");
     }
-    assert!(same(&rows(&killed), &reference));
 
     // Two shards, then merge.
-    let sharded = base.join("sharded");
-    let o = run_sweep(&cfg, &sharded, &["--shard", "1/2"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("4 of 8 models finished"),
-        "{}",
-        stderr(&o)
-    );
-    let o = sweep(&["merge"]).arg(&sharded).output().unwrap();
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("4 of 8 models missing (models 0, 2, 4, 6)"),
-        "{}",
-        stderr(&o)
-    );
-    let o = run_sweep(&cfg, &sharded, &["--shard", "0/2", "--resume"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = sweep(&["merge"]).arg(&sharded).output().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(same(&rows(&sharded), &reference));
+    assert_shards_merge_to(&cfg, &base.join("sharded"), &reference);
 
     // The report: tables, plots, summary, from the sweep directory alone.
     let report = base.join("report");
-    let o = Command::new(env!("CARGO_BIN_EXE_analyze-sweep"))
-        .arg(&full)
-        .arg("--out")
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stdout = common::sweep::report(&full, &[], &report);
     assert!(stdout.contains("adjusted Rand"), "{stdout}");
     let md = std::fs::read_to_string(report.join("summary.md")).unwrap();
     for stem in [
@@ -266,42 +173,25 @@ fn another_config_is_refused_naming_the_key_unless_the_directory_is_started_fres
 #[test]
 fn bad_inputs_give_one_clear_error_and_a_nonzero_exit() {
     let base = tmp("bad");
-    let cases: Vec<(String, &str)> = vec![
-        (
-            "[train]\nlearning_rat = 0.1\n".into(),
-            "unknown key 'learning_rat'",
-        ),
-        ("seeds = 0\n".into(), "seeds"),
-        ("[[grids]\n".into(), "sweep.toml"),
-        ("[data]\nraster = \"missing.npy\"\n".into(), "missing.npy"),
-    ];
-    for (k, (text, needle)) in cases.iter().enumerate() {
-        let dir = base.join(format!("c{k}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("sweep.toml");
-        std::fs::write(&p, text).unwrap();
-        let o = run_sweep(&p, &dir.join("out"), &[]);
-        let e = stderr(&o);
-        assert_eq!(o.status.code(), Some(1), "{text}: {e}");
-        assert!(
-            e.starts_with("error: ") && e.contains(needle),
-            "{text}: {e}"
-        );
-        assert!(!e.contains("panicked"), "{e}");
-    }
+    assert_bad_configs(
+        &base,
+        &[
+            (
+                "[train]\nlearning_rat = 0.1\n",
+                "unknown key 'learning_rat'",
+            ),
+            ("seeds = 0\n", "seeds"),
+            ("[[grids]\n", "sweep.toml"),
+            ("[data]\nraster = \"missing.npy\"\n", "missing.npy"),
+        ],
+    );
     let o = run_sweep(&base.join("nope.toml"), &base.join("out"), &[]);
     assert!(stderr(&o).contains("nope.toml"), "{}", stderr(&o));
     let o = run_sweep(&config(&base), &base.join("out"), &["--shard", "2/2"]);
     assert!(stderr(&o).contains("shard"), "{}", stderr(&o));
 
     // analyze-sweep: not a directory; a sweep without a table; a corrupt table.
-    let analyze = |dir: &Path| {
-        Command::new(env!("CARGO_BIN_EXE_analyze-sweep"))
-            .arg(dir)
-            .output()
-            .unwrap()
-    };
-    let o = analyze(&base.join("absent"));
+    let o = analyze(&base.join("absent"), &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("not a sweep directory"),
@@ -310,10 +200,10 @@ fn bad_inputs_give_one_clear_error_and_a_nonzero_exit() {
     );
     let empty = base.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let o = analyze(&empty);
+    let o = analyze(&empty, &[]);
     assert!(stderr(&o).contains("no sweep.parquet"), "{}", stderr(&o));
     std::fs::write(empty.join("sweep.parquet"), b"garbage").unwrap();
-    let o = analyze(&empty);
+    let o = analyze(&empty, &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("sweep.parquet"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"));

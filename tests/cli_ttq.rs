@@ -2,57 +2,22 @@
 //! checkpoints per method (same validation noise as the methods' own validation), the
 //! time-to-quality table and plots, the speedup table, and their rebuild from the saved tables.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use polars::prelude::*;
+use polars::prelude::DataFrame;
 
-const SHORT: [&str; 8] = [
-    "--duration",
-    "80",
-    "--burn-in",
-    "5",
-    "--fcd-window",
-    "20",
-    "--warmup-steps",
-    "100",
-];
+use common::tables::{f64s, strs};
+use common::{bin, is_png, run_ok, text, tmp_dir, SHORT};
 
 fn compare_optimizers() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_compare-optimizers"));
-    c.env_remove("BURN_DEVICE");
-    c
+    bin("compare-optimizers")
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ttq-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn is_png(p: &Path) -> bool {
-    image::open(p)
-        .map(|i| i.width() > 100 && i.height() > 100)
-        .unwrap_or(false)
-}
-
-fn f64s(df: &DataFrame, c: &str) -> Vec<f64> {
-    let col = df.column(c).unwrap().cast(&DataType::Float64).unwrap();
-    col.f64().unwrap().into_no_null_iter().collect()
-}
-
-fn strs(df: &DataFrame, c: &str) -> Vec<String> {
-    let col = df.column(c).unwrap().str().unwrap().clone();
-    col.iter().map(|v| v.unwrap_or("").to_string()).collect()
+    tmp_dir("ttq-cli", name)
 }
 
 fn read(p: &Path) -> DataFrame {
@@ -86,32 +51,32 @@ const METHODS: [&str; 2] = ["euler-cmaes", "surrogate-cmaes"];
 #[test]
 fn time_to_quality_curves_speedups_and_their_rebuild() {
     let out = tmp("run");
-    let mut c = compare_optimizers();
-    c.args(SHORT)
-        .args([
-            "--methods",
-            "euler-cmaes,surrogate-cmaes",
-            "--dataset-size",
-            "64",
-            "--ensemble",
-            "1",
-            "--epochs",
-            "20",
-            "--population",
-            "8",
-            "--generations",
-            "6",
-            "--validate-top",
-            "2",
-            "--ttq-checkpoints",
-            "3",
-            "--groups-served",
-            "4",
-            "--out",
-        ])
-        .arg(&out);
-    let o = c.output().unwrap();
-    assert!(o.status.success(), "{}", text(&o));
+    let o = run_ok(
+        compare_optimizers()
+            .args(SHORT)
+            .args([
+                "--methods",
+                "euler-cmaes,surrogate-cmaes",
+                "--dataset-size",
+                "64",
+                "--ensemble",
+                "1",
+                "--epochs",
+                "20",
+                "--population",
+                "8",
+                "--generations",
+                "6",
+                "--validate-top",
+                "2",
+                "--ttq-checkpoints",
+                "3",
+                "--groups-served",
+                "4",
+                "--out",
+            ])
+            .arg(&out),
+    );
     assert!(text(&o).contains("time to quality"), "{}", text(&o));
 
     // The curves: every method has rows, finite and monotone validated cost, a clock and a
@@ -184,12 +149,12 @@ fn time_to_quality_curves_speedups_and_their_rebuild() {
     ] {
         std::fs::remove_file(out.join(f)).unwrap();
     }
-    let mut c = compare_optimizers();
-    c.args(SHORT)
-        .args(["--from-runs", "--groups-served", "4", "--out"])
-        .arg(&out);
-    let o = c.output().unwrap();
-    assert!(o.status.success(), "{}", text(&o));
+    let o = run_ok(
+        compare_optimizers()
+            .args(SHORT)
+            .args(["--from-runs", "--groups-served", "4", "--out"])
+            .arg(&out),
+    );
     assert!(text(&o).contains("time to quality"), "{}", text(&o));
     assert_eq!(
         cells(&read(&out.join("time_to_quality.parquet"))),

@@ -2,46 +2,22 @@
 //! voxelised and read back; each bad input gives exit code 1 and exactly one `error:` line
 //! naming the file or flag and the problem, without a panic.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crbm::voxel::{sidecar_path, VoxelSidecar, Voxelised};
 
+use common::files::npy_f32;
+use common::{assert_one_error, bin, run_ok, stdout, tmp_dir};
+
 fn voxelize() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_voxelize"))
+    bin("voxelize")
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("voxelize-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A `.npy` of little-endian f32 with the given shape.
-fn npy_f32(shape: &[usize], values: &[f32]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|s| s.to_string()).collect();
-    let shape = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    b.extend_from_slice(header.as_bytes());
-    values
-        .iter()
-        .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
-    b
+    tmp_dir("voxelize-cli", name)
 }
 
 /// Coordinates (CSV) of `n` neurons in pairs sharing a 10 µm cell along x, offset by `x0`.
@@ -65,39 +41,26 @@ fn traces(t: usize, n: usize) -> Vec<f32> {
         .collect()
 }
 
-/// The run fails with exit code 1, one `error:` line containing every `needle`, no panic.
-fn assert_one_error(o: &Output, needles: &[&str], what: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "{what}: {err}");
-    assert!(!err.contains("panicked"), "{what}: {err}");
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(lines.len(), 1, "{what}: {err}");
-    for n in needles {
-        assert!(lines[0].contains(n), "{what}: {n:?} not in {:?}", lines[0]);
-    }
-}
-
 #[test]
 fn synthetic_brain_is_voxelised_with_ground_truth_and_reads_back() {
     let d = tmp("synthetic");
     let out = d.join("voxels.npz");
-    let o = voxelize()
-        .args([
-            "--synthetic",
-            "--fish",
-            "2",
-            "--seed",
-            "4",
-            "--neurons",
-            "3000",
-        ])
-        .args(["--frames", "200", "--assemblies", "5", "--voxel-size", "40"])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let o = run_ok(
+        voxelize()
+            .args([
+                "--synthetic",
+                "--fish",
+                "2",
+                "--seed",
+                "4",
+                "--neurons",
+                "3000",
+            ])
+            .args(["--frames", "200", "--assemblies", "5", "--voxel-size", "40"])
+            .arg("--out")
+            .arg(&out),
+    );
+    let stdout = stdout(&o);
     assert!(stdout.contains("voxels of 40 µm"), "{stdout}");
     let v = Voxelised::load(&out).unwrap();
     assert_eq!(v.recordings.len(), 2);
@@ -155,21 +118,20 @@ fn two_fish_from_files_share_the_common_voxels() {
     std::fs::write(&ca, pair_coords(6, 0.0)).unwrap();
     std::fs::write(&cb, pair_coords(6, 10.0)).unwrap();
     let out = d.join("two.npz");
-    let o = voxelize()
-        .arg("--traces")
-        .arg(&ta)
-        .arg("--coords")
-        .arg(&ca)
-        .arg("--traces")
-        .arg(&tb)
-        .arg("--coords")
-        .arg(&cb)
-        .args(["--voxel-size", "10", "--pad", "0"])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(
+        voxelize()
+            .arg("--traces")
+            .arg(&ta)
+            .arg("--coords")
+            .arg(&ca)
+            .arg("--traces")
+            .arg(&tb)
+            .arg("--coords")
+            .arg(&cb)
+            .args(["--voxel-size", "10", "--pad", "0"])
+            .arg("--out")
+            .arg(&out),
+    );
     let v = Voxelised::load(&out).unwrap();
     // x spans [1, 32] (4 cells from x = 1); y = z = 5 with zero span: one cell from 5.
     assert_eq!(v.centres, vec![[16.0, 10.0, 10.0], [26.0, 10.0, 10.0]]);
@@ -187,11 +149,7 @@ fn two_fish_from_files_share_the_common_voxels() {
 #[test]
 fn bad_inputs_give_one_error_line_and_exit_code_1() {
     let d = tmp("errors");
-    let write = |name: &str, bytes: &[u8]| -> PathBuf {
-        let p = d.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    };
+    let write = |name: &str, bytes: &[u8]| common::files::write(&d, name, bytes);
     let good = write("good.npy", &npy_f32(&[10, 4], &traces(10, 4)));
     let xyz = write("xyz.csv", pair_coords(4, 0.0).as_bytes());
     let xyz3 = write("xyz3.csv", pair_coords(3, 0.0).as_bytes());
@@ -213,7 +171,7 @@ fn bad_inputs_give_one_error_line_and_exit_code_1() {
         for a in args {
             c.arg(a);
         }
-        c.arg("--out").arg(&out).output().unwrap()
+        common::run(c.arg("--out").arg(&out))
     };
     let p = |s: &'static str| -> &'static Path { Path::new(s) };
     let files = |t: &Path, c: &Path| run(&[p("--traces"), t, p("--coords"), c]);
@@ -231,34 +189,25 @@ fn bad_inputs_give_one_error_line_and_exit_code_1() {
     assert_one_error(&files(&flat, &xyz), &["flat.npy", "constant"], "constant");
     assert_one_error(&files(&trunc, &xyz), &["trunc.npy"], "truncated");
     assert_one_error(&files(&garbage, &xyz), &["garbage.npy"], "garbage");
-    for size in ["0", "-5", "NaN"] {
-        let o = run(&[
-            p("--traces"),
-            &good,
-            p("--coords"),
-            &xyz,
-            p("--voxel-size"),
-            Path::new(size),
-        ]);
-        assert_one_error(&o, &["voxel_size", "> 0"], size);
+    // (voxel size, words the error must contain)
+    for (size, words) in [
+        ("0", &["voxel_size", "> 0"]),
+        ("-5", &["voxel_size", "> 0"]),
+        ("NaN", &["voxel_size", "> 0"]),
+        ("1e-9", &["voxel_size", "max_voxels"]),
+    ] {
+        let sized = [p("--traces"), &good, p("--coords"), &xyz, p("--voxel-size")];
+        assert_one_error(&run(&[&sized[..], &[p(size)][..]].concat()), words, size);
     }
+    let (tr, co) = (p("--traces"), p("--coords"));
     let o = run(&[
-        p("--traces"),
+        tr,
         &good,
-        p("--coords"),
+        co,
         &xyz,
-        p("--voxel-size"),
-        p("1e-9"),
-    ]);
-    assert_one_error(&o, &["voxel_size", "max_voxels"], "grid cap");
-    let o = run(&[
-        p("--traces"),
+        tr,
         &good,
-        p("--coords"),
-        &xyz,
-        p("--traces"),
-        &good,
-        p("--coords"),
+        co,
         &far,
         p("--voxel-size"),
         p("10"),
@@ -268,14 +217,7 @@ fn bad_inputs_give_one_error_line_and_exit_code_1() {
         &["no voxel", "every recording", "good.npy"],
         "no common voxel",
     );
-    let o = run(&[
-        p("--traces"),
-        &good,
-        p("--traces"),
-        &good,
-        p("--coords"),
-        &xyz,
-    ]);
+    let o = run(&[tr, &good, tr, &good, co, &xyz]);
     assert_one_error(&o, &["--traces", "--coords", "2", "1"], "counts");
     let o = run(&[]);
     assert_one_error(&o, &["--traces", "--synthetic"], "no input");

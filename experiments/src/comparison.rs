@@ -391,6 +391,19 @@ pub fn outcome_thetas(outcomes: &[Outcome]) -> Vec<(String, Theta)> {
         .collect()
 }
 
+/// Prints the comparison `table`, with each outcome's θ recovery against θ* when the data is
+/// the synthetic default (`synthetic`; its maps are the evaluator's).
+pub fn print_outcomes(
+    table: &DataFrame,
+    outcomes: &[Outcome],
+    evaluator: &Evaluator,
+    synthetic: bool,
+) {
+    let truth = synthetic.then(|| Truth::synthetic(evaluator.myelin(), evaluator.gradient()));
+    let found = outcome_thetas(outcomes);
+    print_table(table, truth.as_ref().map(|t| (found.as_slice(), t)));
+}
+
 /// The ground truth of a synthetic data set, for θ-recovery lines under the comparison table.
 pub struct Truth<'a> {
     pub theta: &'a pmfm_sim::params::Theta,

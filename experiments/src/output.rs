@@ -30,6 +30,15 @@ pub fn read_parquet(path: &Path) -> Result<polars::prelude::DataFrame> {
     Ok(jobs::table::read_parquet(path)?)
 }
 
+/// The end of a binary's `main`: an error is printed as one `error:` line (anyhow's chain,
+/// `{e:#}`) and the process exits with status 1.
+pub fn exit_on_error(result: Result<()>) {
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
 /// The error chain on one line (for the binaries' single `error:` line); a cause that the
 /// message before it already ends with (crbm's I/O errors print their source) is not repeated.
 pub fn one_line(e: &anyhow::Error) -> String {

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::Once;
 
 use anyhow::{anyhow, bail, Result};
-use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 
 static FONT: Once = Once::new();
@@ -152,6 +153,53 @@ where
     Ok(())
 }
 
+/// A plotters drawing error as an `anyhow` error.
+pub(crate) fn drawing_failed<E: std::error::Error + Send + Sync>(
+    e: DrawingAreaErrorKind<E>,
+) -> anyhow::Error {
+    anyhow!("drawing failed: {e:?}")
+}
+
+/// The mesh with both axis descriptions, in the plots' label (16 px) and description (20 px)
+/// fonts.
+pub(crate) fn draw_mesh<DB, X, Y, XT, YT>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = XT> + ValueFormatter<XT>,
+    Y: Ranged<ValueType = YT> + ValueFormatter<YT>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 20))
+        .draw()
+        .map_err(drawing_failed)
+}
+
+/// The series legend: upper right, on a translucent white box.
+pub(crate) fn draw_legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 16))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(drawing_failed)
+}
+
 fn draw_on<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     series: &[Series],
@@ -185,23 +233,9 @@ where
     macro_rules! body {
         ($chart:expr) => {{
             let mut chart = $chart;
-            chart
-                .configure_mesh()
-                .x_desc(axes.x_label.as_str())
-                .y_desc(axes.y_label.as_str())
-                .label_style(("sans-serif", 16))
-                .axis_desc_style(("sans-serif", 20))
-                .draw()
-                .map_err(err)?;
+            draw_mesh(&mut chart, &axes.x_label, &axes.y_label)?;
             draw_series(&mut chart, series, axes, points, identity, xr)?;
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .label_font(("sans-serif", 16))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(err)?;
+            draw_legend(&mut chart)?;
         }};
     }
     match (axes.log_x, axes.log_y) {
@@ -262,11 +296,7 @@ pub(crate) enum Format {
 /// The format of `path` and its lower-case extension; other extensions are an error naming
 /// the file.
 pub(crate) fn format_of(path: &Path) -> Result<(Format, String)> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = arrays::lowercase_extension(path);
     match ext.as_str() {
         "png" => Ok((Format::Png, ext)),
         "svg" => Ok((Format::Svg, ext)),

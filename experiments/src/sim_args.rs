@@ -1,7 +1,45 @@
-//! Simulation options shared by the pMFM binaries (`--dt`, `--duration`, …).
+//! Simulation options shared by the pMFM binaries (`--dt`, `--duration`, …), and [`PmfmArgs`]:
+//! device, data and schedule, the options of every binary that simulates on a data set.
 
 use anyhow::{anyhow, Result};
+use burn::tensor::Device;
+use pmfm_sim::data::EmpiricalData;
 use pmfm_sim::simulator::{Engine, Precision, SimConfig, SimError};
+use surrogate::evaluator::Evaluator;
+
+use crate::dataset::DataArgs;
+use crate::device::DeviceArgs;
+
+/// `--device`, the data options and the schedule, flattened into each pMFM binary's arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PmfmArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub sim: SimArgs,
+}
+
+impl PmfmArgs {
+    /// The device and the validated schedule (each error names its flag).
+    pub fn device_and_config(&self) -> Result<(Device, SimConfig)> {
+        let device = self.device.device()?;
+        Ok((device, self.sim.config()?))
+    }
+
+    /// The data (`--data`, or the synthetic default simulated with `sim` on `device`).
+    pub fn load_data(&self, device: &Device, sim: &SimConfig) -> Result<EmpiricalData> {
+        self.data.load(device, sim, self.sim.fcd_window)
+    }
+
+    /// The data and the Euler evaluator on it (schedule `sim`, `--fcd-window`).
+    pub fn evaluator(&self, device: &Device, sim: SimConfig) -> Result<(EmpiricalData, Evaluator)> {
+        let data = self.load_data(device, &sim)?;
+        let evaluator = Evaluator::new(&data, sim, self.sim.fcd_window, device)?;
+        Ok((data, evaluator))
+    }
+}
 
 /// Integration schedule options; defaults are the reference settings.
 #[derive(Debug, Clone, clap::Args)]

@@ -16,7 +16,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::plots::{finite_range, format_of, palette, register_font, Format, Series, SIZE};
+use crate::plots::{
+    draw_legend, draw_mesh, drawing_failed, finite_range, format_of, palette, register_font,
+    Format, Series, SIZE,
+};
 
 /// Titles and options of a [`dual_axis`] plot.
 #[derive(Debug, Clone, Default)]
@@ -135,6 +138,26 @@ fn shown(s: &str, format: Format) -> String {
             })
             .collect(),
     }
+}
+
+/// A white picture with `title` (26 px) on top and `body` drawn below it.
+fn draw_titled<DB>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    format: Format,
+    body: impl FnOnce(DrawingArea<DB, Shift>) -> Result<()>,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(drawing_failed)?;
+    let area = root
+        .titled(&shown(title, format), ("sans-serif", 26))
+        .map_err(drawing_failed)?;
+    body(area)?;
+    root.present().map_err(drawing_failed)?;
+    Ok(())
 }
 
 /// Text style anchored at `(h, v)` of the text's bounding box.
@@ -304,14 +327,7 @@ impl Figure for DualPlot<'_> {
         macro_rules! body {
             ($chart:expr, $secondary_x:expr) => {{
                 let mut chart = $chart.set_secondary_coord($secondary_x, yr.0..yr.1);
-                chart
-                    .configure_mesh()
-                    .x_desc(text(&axes.x_label))
-                    .y_desc(text(&axes.y_left_label))
-                    .label_style(("sans-serif", 16))
-                    .axis_desc_style(("sans-serif", 20))
-                    .draw()
-                    .map_err(err)?;
+                draw_mesh(&mut *chart, &text(&axes.x_label), &text(&axes.y_left_label))?;
                 chart
                     .configure_secondary_axes()
                     .y_desc(text(&axes.y_right_label))
@@ -320,14 +336,7 @@ impl Figure for DualPlot<'_> {
                     .draw()
                     .map_err(err)?;
                 self.draw_left_and_right(&mut chart, format)?;
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK.mix(0.3))
-                    .label_font(("sans-serif", 16))
-                    .position(SeriesLabelPosition::UpperRight)
-                    .draw()
-                    .map_err(err)?;
+                draw_legend(&mut *chart)?;
             }};
         }
         if axes.log_x {
@@ -628,27 +637,21 @@ impl Figure for RadarPlot<'_> {
     where
         DB::ErrorType: 'static,
     {
-        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
-        let text = |s: &str| shown(s, format);
-        root.fill(&WHITE).map_err(err)?;
-        let area = root
-            .titled(&text(self.title), ("sans-serif", 26))
-            .map_err(err)?;
-        let (w, h) = area.dim_in_pixel();
-        // A square plotting region keeps the rings round; the legend goes to its right.
-        let side = h.min(w.saturating_sub(260)).max(1);
-        let (plot, legend) = area.split_horizontally(side);
-        let lim = 1.32;
-        let mut chart = ChartBuilder::on(&plot)
-            .margin(10)
-            .build_cartesian_2d(-lim..lim, -lim..lim)
-            .map_err(err)?;
-        self.draw_rings(&mut chart)?;
-        self.draw_spokes(&mut chart, format)?;
-        self.draw_vectors(&mut chart)?;
-        self.draw_legend(&legend, format)?;
-        root.present().map_err(err)?;
-        Ok(())
+        draw_titled(root, self.title, format, |area| {
+            let (w, h) = area.dim_in_pixel();
+            // A square plotting region keeps the rings round; the legend goes to its right.
+            let side = h.min(w.saturating_sub(260)).max(1);
+            let (plot, legend) = area.split_horizontally(side);
+            let lim = 1.32;
+            let mut chart = ChartBuilder::on(&plot)
+                .margin(10)
+                .build_cartesian_2d(-lim..lim, -lim..lim)
+                .map_err(drawing_failed)?;
+            self.draw_rings(&mut chart)?;
+            self.draw_spokes(&mut chart, format)?;
+            self.draw_vectors(&mut chart)?;
+            self.draw_legend(&legend, format)
+        })
     }
 }
 
@@ -938,18 +941,12 @@ impl Figure for HeatmapPlot<'_> {
     where
         DB::ErrorType: 'static,
     {
-        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
-        let text = |s: &str| shown(s, format);
-        root.fill(&WHITE).map_err(err)?;
-        let area = root
-            .titled(&text(&self.axes.title), ("sans-serif", 26))
-            .map_err(err)?;
-        let (w, _) = area.dim_in_pixel();
-        let (main, bar) = area.split_horizontally(w.saturating_sub(140).max(1));
-        self.draw_cells(&main, format)?;
-        self.draw_colour_bar(&bar)?;
-        root.present().map_err(err)?;
-        Ok(())
+        draw_titled(root, &self.axes.title, format, |area| {
+            let (w, _) = area.dim_in_pixel();
+            let (main, bar) = area.split_horizontally(w.saturating_sub(140).max(1));
+            self.draw_cells(&main, format)?;
+            self.draw_colour_bar(&bar)
+        })
     }
 }
 

@@ -233,8 +233,9 @@ impl ArrayError {
     }
 }
 
-/// `[i]`, `[i, j]`, ... for indices and shapes.
-pub(crate) fn fmt_index(idx: &[usize]) -> String {
+/// `[i]`, `[i, j]`, ... for indices and shapes (the form every message of the crate uses;
+/// public so that error types wrapping these messages print positions the same way).
+pub fn fmt_index(idx: &[usize]) -> String {
     let mut s = String::from("[");
     for (k, i) in idx.iter().enumerate() {
         if k > 0 {

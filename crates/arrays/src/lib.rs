@@ -8,6 +8,8 @@
 //! | [`text`] | comma/whitespace-separated numbers | [`text::read`], [`text::read_vector`], [`text::read_rows`] (ragged, header) |
 //! | `decode` (private) | element decoding and Fortran → C reordering shared by npy and mat | |
 //!
+//! Callers that choose a reader by the file's extension ask [`lowercase_extension`].
+//!
 //! Every reader returns an [`Array`]: the shape, the stored element type ([`Dtype`]) and
 //! the values converted to `f64` in C (row-major) order. Every failure is one
 //! [`ArrayError`] naming the file; no input, however malformed, panics, and sizes read
@@ -102,5 +104,29 @@ impl Array {
             [rows, cols] => Some((rows, cols)),
             _ => None,
         }
+    }
+}
+
+/// The extension of `path` in lower case, `""` when it has none (or one that is not UTF-8):
+/// what a caller choosing a reader (or a writer) by extension matches on, so `.NPY` and
+/// `.npy` are one format.
+pub fn lowercase_extension(path: &std::path::Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lowercase_extension;
+    use std::path::Path;
+
+    #[test]
+    fn lowercase_extension_folds_case_and_is_empty_without_one() {
+        assert_eq!(lowercase_extension(Path::new("a/b.NPZ")), "npz");
+        assert_eq!(lowercase_extension(Path::new("b.tar.Gz")), "gz");
+        assert_eq!(lowercase_extension(Path::new("a/README")), "");
+        assert_eq!(lowercase_extension(Path::new(".hidden")), "");
     }
 }

@@ -131,17 +131,8 @@ impl SamplerWeights {
 
     /// h ~ p(h | I) for inputs of shape [B, M]; returns h of shape [B, M].
     pub fn sample_hidden(&self, inputs: &[f32], seed: u64, step: u64) -> Vec<f32> {
-        let m = self.n_hidden;
-        let mut h = vec![0.0f32; inputs.len()];
-        h.par_chunks_mut(m)
-            .zip(inputs.par_chunks(m))
-            .enumerate()
-            .for_each(|(b, (h, x))| {
-                let mut rng = lane_rng(seed, step, b as u64);
-                for ((h, &x), u) in h.iter_mut().zip(x).zip(&self.hidden) {
-                    *h = u.sample(x as f64, &mut rng) as f32;
-                }
-            });
+        let mut h = inputs.to_vec();
+        DRelu::sample_rows(&self.hidden, &mut h, seed, step);
         h
     }
 

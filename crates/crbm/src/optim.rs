@@ -184,6 +184,18 @@ impl OptimizerState {
     }
 }
 
+/// The schedule's rates as configs name them: `learning_rate` finite and > 0, then
+/// `learning_rate_final` in (0, learning_rate].
+pub(crate) fn validate_learning_rates(initial: f64, last: f64) -> Result<()> {
+    if !(initial.is_finite() && initial > 0.0) {
+        return invalid_config("learning_rate", initial, "must be finite and > 0");
+    }
+    if !(last > 0.0 && last <= initial) {
+        return invalid_config("learning_rate_final", last, "must be in (0, learning_rate]");
+    }
+    Ok(())
+}
+
 /// Learning rate at update `t` (0-based) of `n_updates`: `initial` until the fraction
 /// `decay_after` of training, then geometric decay to `last` at the last update.
 pub fn learning_rate_at(

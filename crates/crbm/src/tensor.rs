@@ -13,12 +13,10 @@
 
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
-use rayon::prelude::*;
 
 use crate::batch::SparseBatch;
 use crate::layers::DRelu;
 use crate::model::Crbm;
-use crate::rng::lane_rng;
 
 const SQRT_PI: f64 = 1.772_453_850_905_516;
 /// Below this the erfc branch is used, above it the continued fraction.
@@ -62,6 +60,22 @@ pub(crate) fn host(t: &Tensor<2>) -> Vec<f64> {
 pub(crate) fn drelu_from_tensors(columns: [&Tensor<2>; 4]) -> Vec<DRelu> {
     let [gp, gm, tp, tm] = columns.map(host);
     DRelu::from_columns([&gp, &gm, &tp, &tm])
+}
+
+/// Exact h ~ p(h|I) of the hidden layer `units` for device inputs I [B, M]: drawn on the
+/// host in f64 by [`DRelu::sample_rows`] (row b from the stream `(seed, step, b)`), returned
+/// to `device` as [B, M].
+pub(crate) fn sample_hidden_on_host(
+    units: &[DRelu],
+    inputs: Tensor<2>,
+    seed: u64,
+    step: u64,
+    device: &Device,
+) -> Tensor<2> {
+    let [b, m] = inputs.dims();
+    let mut h = inputs.into_data().try_to_vec::<f32>().unwrap_or_default();
+    DRelu::sample_rows(units, &mut h, seed, step);
+    Tensor::<2>::from_data(TensorData::new(h, [b, m]), device)
 }
 
 /// dReLU parameters as [1, M] tensors (broadcast over a batch).
@@ -179,7 +193,6 @@ pub struct TensorSampler {
     fields: Tensor<2>,
     hidden: Vec<DRelu>,
     n_visible: usize,
-    n_hidden: usize,
 }
 
 impl TensorSampler {
@@ -197,7 +210,6 @@ impl TensorSampler {
             fields: Tensor::<2>::from_data(TensorData::new(g, [1, n]), device),
             hidden: model.hidden.clone(),
             n_visible: n,
-            n_hidden: m,
         }
     }
 
@@ -207,7 +219,7 @@ impl TensorSampler {
         hidden: Vec<DRelu>,
         device: &Device,
     ) -> Self {
-        let [n, m] = params.tensors[0].dims();
+        let [n, _] = params.tensors[0].dims();
         Self {
             device: device.clone(),
             weights: params.tensors[0].clone(),
@@ -215,7 +227,6 @@ impl TensorSampler {
             fields: params.tensors[1].clone(),
             hidden,
             n_visible: n,
-            n_hidden: m,
         }
     }
 
@@ -257,19 +268,7 @@ impl TensorSampler {
 
     /// Exact h ~ p(h|I) (host, f64), [B, M].
     pub fn sample_hidden(&self, inputs: Tensor<2>, seed: u64, step: u64) -> Tensor<2> {
-        let [b, m] = inputs.dims();
-        let x = inputs.into_data().try_to_vec::<f32>().unwrap_or_default();
-        let mut h = vec![0f32; b * m];
-        h.par_chunks_mut(m.max(1))
-            .zip(x.par_chunks(m.max(1)))
-            .enumerate()
-            .for_each(|(row, (h, x))| {
-                let mut rng = lane_rng(seed, step, row as u64);
-                for ((h, &x), u) in h.iter_mut().zip(x).zip(&self.hidden) {
-                    *h = u.sample(x as f64, &mut rng) as f32;
-                }
-            });
-        Tensor::<2>::from_data(TensorData::new(h, [b, self.n_hidden]), &self.device)
+        sample_hidden_on_host(&self.hidden, inputs, seed, step, &self.device)
     }
 
     /// v ~ Bernoulli(sigmoid(g + h·Wᵀ)) with the device's generator, [B, N].

@@ -23,7 +23,7 @@ use crate::error::{invalid_config, CrbmError, Result};
 use crate::gibbs::SamplerWeights;
 use crate::layers::DReluMoments;
 use crate::model::{Crbm, Gradient, MAX_EXACT_VISIBLE};
-use crate::optim::{learning_rate_at, Optimizer, OptimizerState};
+use crate::optim::{learning_rate_at, validate_learning_rates, Optimizer, OptimizerState};
 use crate::penalty::Penalty;
 use crate::rng::lane_rng;
 
@@ -127,20 +127,7 @@ impl TrainConfig {
         if self.gibbs_steps == 0 {
             return invalid_config("gibbs_steps", self.gibbs_steps, "must be ≥ 1");
         }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return invalid_config(
-                "learning_rate",
-                self.learning_rate,
-                "must be finite and > 0",
-            );
-        }
-        if !(self.learning_rate_final > 0.0 && self.learning_rate_final <= self.learning_rate) {
-            return invalid_config(
-                "learning_rate_final",
-                self.learning_rate_final,
-                "must be in (0, learning_rate]",
-            );
-        }
+        validate_learning_rates(self.learning_rate, self.learning_rate_final)?;
         if !(0.0..=1.0).contains(&self.decay_after) {
             return invalid_config("decay_after", self.decay_after, "must be in [0, 1]");
         }

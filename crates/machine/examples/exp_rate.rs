@@ -1,7 +1,7 @@
 //! exp/ln evaluation rate on one thread, as one dependent chain per element (x ← exp(ln x·c))
 //! with the loop vectorised plainly or over tiles of 16/32 elements (independent chains in
 //! flight): `cargo run --release -p machine --example exp_rate`.
-use machine::fastmath::{exp_f32, ln_f32};
+use machine::fastmath::{exp_f32, exp_reduced, ln_f32};
 use std::time::Instant;
 
 #[inline(always)]
@@ -75,13 +75,7 @@ fn old_exp(x: f32) -> f32 {
     let x = x.clamp(-87.3, 88.0);
     let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
     let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
-    let p = 1.987_569_1e-4_f32;
-    let p = p * r + 1.398_199_9e-3;
-    let p = p * r + 8.333_452e-3;
-    let p = p * r + 4.166_579_6e-2;
-    let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5.000_000_1e-1;
-    let er = p * r * r + r + 1.0;
+    let er = exp_reduced(r);
     let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
     er * scale
 }

@@ -10,6 +10,19 @@ const LOG2E: f32 = std::f32::consts::LOG2_E;
 const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
 
+/// e^r for r in the reduced range [−ln2/2, ln2/2] (degree-7 minimax polynomial, Cephes);
+/// [`exp_f32`] scales it by 2ⁿ.
+#[inline(always)]
+pub fn exp_reduced(r: f32) -> f32 {
+    let p = 1.987_569_1e-4_f32;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 5.000_000_1e-1;
+    p * r * r + r + 1.0
+}
+
 /// e^x for f32, clamped to the finite range (x ≤ −87.3 → ≈ 0, x ≥ 88 → e^88).
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
@@ -25,14 +38,7 @@ pub fn exp_f32(x: f32) -> f32 {
     // floor(·+½) rather than round(): it maps to one vector instruction.
     let n = (x * LOG2E + 0.5).floor();
     let r = x - n * LN2_HI - n * LN2_LO;
-    // e^r on [−ln2/2, ln2/2]
-    let p = 1.987_569_1e-4_f32;
-    let p = p * r + 1.398_199_9e-3;
-    let p = p * r + 8.333_452e-3;
-    let p = p * r + 4.166_579_6e-2;
-    let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5.000_000_1e-1;
-    let er = p * r * r + r + 1.0;
+    let er = exp_reduced(r);
     // n is an integer in [−126, 127]: adding 1.5·2²³ puts it in the low mantissa bits.
     let n_bits = (n + 12_582_912.0).to_bits().wrapping_sub(0x4B40_0000);
     let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);

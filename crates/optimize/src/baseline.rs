@@ -24,20 +24,18 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::cma::{
-    minimize, BoundsHandling, CmaConfig, CmaResult, Ipop, RestartSummary, StartBox, StopReason,
+    minimize, BoundsHandling, CmaConfig, CmaResult, Ipop, RestartSummary, StopReason,
 };
 use crate::error::OptimizeError;
+use crate::incumbent::{median, Incumbent};
 use crate::objective::{evaluate_batch, GenerationReport, Objective};
-use crate::test_functions::{TestFunction, TestObjective};
+use crate::test_functions::{rastrigin_ipop, to_optimum, TestFunction, TestObjective};
 
 /// What the per-point wrapper accumulates while the crate runs.
 struct Tally {
     evaluations: usize,
     simulations: usize,
-    best_x: Vec<f64>,
-    best_cost: f64,
-    best_parts: Vec<(String, f64)>,
-    restart_best: f64,
+    best: Incumbent,
     worst_feasible: f64,
     /// (point, cost, parts) of the current generation's evaluations.
     generation: Vec<(Vec<f64>, f64, Vec<(String, f64)>)>,
@@ -70,10 +68,7 @@ impl Tally {
         Self {
             evaluations: 0,
             simulations: 0,
-            best_x: start.to_vec(),
-            best_cost: f64::INFINITY,
-            best_parts: Vec::new(),
-            restart_best: f64::INFINITY,
+            best: Incumbent::new(start),
             worst_feasible: f64::NEG_INFINITY,
             generation: Vec::new(),
             error: None,
@@ -105,14 +100,7 @@ impl Tally {
                 if e.cost.is_finite() {
                     self.worst_feasible = self.worst_feasible.max(e.cost);
                 }
-                if e.valid && e.cost < self.best_cost {
-                    self.best_cost = e.cost;
-                    self.best_x = x.clone();
-                    self.best_parts = e.parts.clone();
-                }
-                if e.valid && e.cost < self.restart_best {
-                    self.restart_best = e.cost;
-                }
+                self.best.offer(&x, &e);
                 let cost = if e.cost.is_nan() {
                     f64::INFINITY
                 } else {
@@ -139,11 +127,7 @@ impl Tally {
         let mut batch = std::mem::take(&mut self.generation);
         batch.sort_by(|a, b| a.1.total_cmp(&b.1));
         let costs: Vec<f64> = batch.iter().map(|g| g.1).collect();
-        let median_cost = match costs.len() {
-            0 => f64::NAN,
-            m if m % 2 == 1 => costs[m / 2],
-            m => 0.5 * (costs[m / 2 - 1] + costs[m / 2]),
-        };
+        let median_cost = median(costs.clone());
         let (best_cost, best_x, best_parts) = batch
             .into_iter()
             .next()
@@ -160,7 +144,7 @@ impl Tally {
             best_x,
             best_parts,
             median_cost,
-            best_so_far_cost: self.best_cost,
+            best_so_far_cost: self.best.cost,
             mean: strategy.mean,
             step_size: strategy.sigma,
             diagnostics: vec![("axis_ratio".into(), strategy.axis_ratio)],
@@ -308,7 +292,7 @@ pub fn minimize_per_point<O: Objective + ?Sized>(
         let start = restart_start(config, restart, &mut rng, &**objective.borrow());
         let spent = tally.borrow().evaluations;
         let options = crate_options(config, &start, &scale, lambda, &mut rng, spent);
-        tally.borrow_mut().restart_best = f64::INFINITY;
+        tally.borrow_mut().best.restart_cost = f64::INFINITY;
         let evaluate = |u: &DVector<f64>| -> f64 {
             let x: Vec<f64> = u.iter().zip(&scale).map(|(v, s)| v * s).collect();
             tally
@@ -349,7 +333,7 @@ pub fn minimize_per_point<O: Objective + ?Sized>(
             parents: mu,
             generations,
             evaluations: t.evaluations,
-            best_cost: t.restart_best,
+            best_cost: t.best.restart_cost,
             reason: restart_reason,
         });
         reason = restart_reason;
@@ -363,9 +347,9 @@ pub fn minimize_per_point<O: Objective + ?Sized>(
         .map_or_else(|| config.start.clone(), |r| r.mean.clone());
     let t = tally.into_inner();
     Ok(CmaResult {
-        best_x: t.best_x,
-        best_cost: t.best_cost,
-        best_parts: t.best_parts,
+        best_x: t.best.x,
+        best_cost: t.best.cost,
+        best_parts: t.best.parts,
         generations: total_generations,
         evaluations: t.evaluations,
         simulations: t.simulations,
@@ -424,15 +408,6 @@ impl ComparisonRow {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        m if m % 2 == 1 => v[m / 2],
-        m => 0.5 * (v[m / 2 - 1] + v[m / 2]),
-    }
-}
-
 fn summarise(results: &[CmaResult], success_below: f64) -> SolverSummary {
     SolverSummary {
         runs: results.len(),
@@ -458,10 +433,8 @@ fn summarise(results: &[CmaResult], success_below: f64) -> SolverSummary {
 /// IPOP restarts, 5 seeds each, run to a target cost of 1e-10 with textbook settings.
 pub fn standard_cases() -> Vec<ComparisonCase> {
     let seeds: Vec<u64> = (1..=5).collect();
-    let target = |start: Vec<f64>, sigma0: f64| CmaConfig {
-        target_cost: Some(1e-10),
-        ..CmaConfig::new(start, sigma0)
-    };
+    // The seed is replaced by each of `seeds`.
+    let target = |start: Vec<f64>, sigma0: f64| to_optimum(start, sigma0, 0);
     vec![
         ComparisonCase {
             function: TestFunction::Sphere,
@@ -495,17 +468,7 @@ pub fn standard_cases() -> Vec<ComparisonCase> {
         ComparisonCase {
             function: TestFunction::Rastrigin,
             dim: 5,
-            config: CmaConfig {
-                restarts: Some(Ipop {
-                    max_restarts: 9,
-                    population_factor: 2.0,
-                    start_box: Some(StartBox {
-                        lower: vec![-5.12; 5],
-                        upper: vec![5.12; 5],
-                    }),
-                }),
-                ..target(vec![3.0; 5], 2.0)
-            },
+            config: rastrigin_ipop(0),
             seeds,
             success_below: 1e-8,
         },
@@ -611,11 +574,7 @@ mod tests {
     #[test]
     fn per_point_solver_calls_the_objective_one_point_at_a_time() {
         let mut f = TestObjective::new(TestFunction::Sphere, 6);
-        let config = CmaConfig {
-            target_cost: Some(1e-10),
-            seed: 3,
-            ..CmaConfig::new(vec![1.0; 6], 0.5)
-        };
+        let config = to_optimum(vec![1.0; 6], 0.5, 3);
         let r = minimize_per_point(&mut f, &config).unwrap();
         assert!(r.best_cost < 1e-8);
         assert_eq!(r.stop_reason, StopReason::TargetCost);

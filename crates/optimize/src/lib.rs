@@ -13,11 +13,13 @@
 //!   comparison table of both on the standard test functions.
 //! * [`test_functions`]: sphere, Rosenbrock, Rastrigin and ellipsoid with known optima.
 //! * [`error`]: [`OptimizeError`].
+//! * `incumbent` (private): the best-point bookkeeping and the median that the solvers share.
 
 pub mod adam;
 pub mod baseline;
 pub mod cma;
 pub mod error;
+mod incumbent;
 pub mod objective;
 pub mod test_functions;
 

@@ -90,41 +90,30 @@ pub trait Objective {
     fn name(&self) -> String;
 }
 
-impl<T: Objective + ?Sized> Objective for &mut T {
-    fn dim(&self) -> usize {
-        (**self).dim()
-    }
-    fn cost(&mut self, population: &[Vec<f64>]) -> Result<Vec<Evaluation>, OptimizeError> {
-        (**self).cost(population)
-    }
-    fn is_feasible(&self, x: &[f64]) -> bool {
-        (**self).is_feasible(x)
-    }
-    fn constraint_violation(&self, x: &[f64]) -> f64 {
-        (**self).constraint_violation(x)
-    }
-    fn name(&self) -> String {
-        (**self).name()
-    }
+/// [`Objective`] for pointers to an objective (`&mut T`, `Box<T>`): every method forwards.
+macro_rules! forward_objective {
+    ($($pointer:ty),*) => {$(
+        impl<T: Objective + ?Sized> Objective for $pointer {
+            fn dim(&self) -> usize {
+                (**self).dim()
+            }
+            fn cost(&mut self, population: &[Vec<f64>]) -> Result<Vec<Evaluation>, OptimizeError> {
+                (**self).cost(population)
+            }
+            fn is_feasible(&self, x: &[f64]) -> bool {
+                (**self).is_feasible(x)
+            }
+            fn constraint_violation(&self, x: &[f64]) -> f64 {
+                (**self).constraint_violation(x)
+            }
+            fn name(&self) -> String {
+                (**self).name()
+            }
+        }
+    )*};
 }
 
-impl<T: Objective + ?Sized> Objective for Box<T> {
-    fn dim(&self) -> usize {
-        (**self).dim()
-    }
-    fn cost(&mut self, population: &[Vec<f64>]) -> Result<Vec<Evaluation>, OptimizeError> {
-        (**self).cost(population)
-    }
-    fn is_feasible(&self, x: &[f64]) -> bool {
-        (**self).is_feasible(x)
-    }
-    fn constraint_violation(&self, x: &[f64]) -> f64 {
-        (**self).constraint_violation(x)
-    }
-    fn name(&self) -> String {
-        (**self).name()
-    }
-}
+forward_objective!(&mut T, Box<T>);
 
 /// Evaluates `population` with `objective` and checks that one evaluation came back per point.
 pub fn evaluate_batch<O: Objective + ?Sized>(

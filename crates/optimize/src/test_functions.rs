@@ -5,8 +5,35 @@ use std::f64::consts::PI;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cma::{CmaConfig, Ipop, StartBox};
 use crate::error::OptimizeError;
 use crate::objective::{Evaluation, Objective};
+
+/// A CMA-ES from `start` with step size `sigma0` and `seed` that stops once the cost falls to
+/// 1e-10: the test functions' optimum 0, to within rounding.
+pub fn to_optimum(start: Vec<f64>, sigma0: f64, seed: u64) -> CmaConfig {
+    CmaConfig {
+        target_cost: Some(1e-10),
+        seed,
+        ..CmaConfig::new(start, sigma0)
+    }
+}
+
+/// Rastrigin in 5-D from 3.0 (σ₀ = 2) to the optimum with up to 9 IPOP restarts (population
+/// doubling), each from a uniform start in the search box [−5.12, 5.12]⁵.
+pub fn rastrigin_ipop(seed: u64) -> CmaConfig {
+    CmaConfig {
+        restarts: Some(Ipop {
+            max_restarts: 9,
+            population_factor: 2.0,
+            start_box: Some(StartBox {
+                lower: vec![-5.12; 5],
+                upper: vec![5.12; 5],
+            }),
+        }),
+        ..to_optimum(vec![3.0; 5], 2.0, seed)
+    }
+}
 
 /// Which analytic function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -237,22 +237,15 @@ mod tests {
     use crate::run_table::RunRow;
 
     fn row(generation: u32, cost: f64, elapsed_s: f64, simulations: u64) -> RunRow {
-        RunRow {
-            phase: "search".into(),
-            restart: 0,
+        let valid = cost.is_finite();
+        RunRow::test(
+            "search",
             generation,
-            theta: vec![cost; 10],
             cost,
-            valid: cost.is_finite(),
-            fc: f64::NAN,
-            ks: f64::NAN,
-            spread: f64::NAN,
-            true_fc: f64::NAN,
-            true_ks: f64::NAN,
-            true_total: f64::NAN,
-            elapsed_s,
-            simulations,
-        }
+            valid,
+            f64::NAN,
+            (elapsed_s, simulations),
+        )
     }
 
     #[test]

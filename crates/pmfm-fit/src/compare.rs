@@ -19,14 +19,24 @@ fn phase(df: &DataFrame, name: &str) -> Result<DataFrame, OptimizeError> {
     df.filter(&mask).map_err(err)
 }
 
-/// Aggregates `column` of `df` per (run_id, method) with `agg` ("min" / "max"), renaming the
-/// result to `out`, sorted by run_id.
-#[allow(deprecated)]
+/// Aggregates `column` of `df` per (run_id, method) with `agg` ("min" / "max" / "count"),
+/// renaming the result to `out`, sorted by run_id.
 fn per_run(df: &DataFrame, column: &str, agg: &str, out: &str) -> Result<DataFrame, OptimizeError> {
-    let gb = df
-        .group_by(["run_id", "method"])
-        .map_err(err)?
-        .select([column]);
+    aggregate(df, &["run_id", "method"], &["run_id"], column, agg, out)
+}
+
+/// Aggregates `column` of `df` per group of the `by` columns with `agg` ("min" / "max" /
+/// "count"), renaming the result to `out`, sorted by `sort_by`.
+#[allow(deprecated)]
+fn aggregate(
+    df: &DataFrame,
+    by: &[&str],
+    sort_by: &[&str],
+    column: &str,
+    agg: &str,
+    out: &str,
+) -> Result<DataFrame, OptimizeError> {
+    let gb = df.group_by(by).map_err(err)?.select([column]);
     let mut r = match agg {
         "min" => gb.min(),
         "max" => gb.max(),
@@ -42,8 +52,7 @@ fn per_run(df: &DataFrame, column: &str, agg: &str, out: &str) -> Result<DataFra
     if let Some(p) = produced {
         r.rename(&p, out.into()).map_err(err)?;
     }
-    r.sort(["run_id"], SortMultipleOptions::default())
-        .map_err(err)
+    r.sort(sort_by, SortMultipleOptions::default()).map_err(err)
 }
 
 /// One row per run: `run_id`, `method`, `best_validated_cost`, `best_search_cost`, `search_s`,
@@ -145,25 +154,17 @@ pub fn best_validated(runs: &DataFrame) -> Result<DataFrame, OptimizeError> {
 
 /// Best-so-far curves per run: one row per (run, generation) of the search, with the best cost
 /// so far, wall time and simulations at the end of the generation (for convergence plots).
-#[allow(deprecated)]
 pub fn convergence(runs: &DataFrame) -> Result<DataFrame, OptimizeError> {
     let search = phase(runs, "search")?;
-    let gb = |col: &str, agg: &str, out: &str| -> Result<DataFrame, OptimizeError> {
-        let g = search
-            .group_by(["run_id", "method", "generation"])
-            .map_err(err)?
-            .select([col]);
-        let mut r = if agg == "min" { g.min() } else { g.max() }.map_err(err)?;
-        let produced = r
-            .get_column_names()
-            .iter()
-            .find(|n| n.as_str().starts_with(col))
-            .map(|n| n.to_string());
-        if let Some(p) = produced {
-            r.rename(&p, out.into()).map_err(err)?;
-        }
-        r.sort(["run_id", "generation"], SortMultipleOptions::default())
-            .map_err(err)
+    let gb = |col: &str, agg: &str, out: &str| {
+        aggregate(
+            &search,
+            &["run_id", "method", "generation"],
+            &["run_id", "generation"],
+            col,
+            agg,
+            out,
+        )
     };
     let mut t = gb("cost", "min", "generation_best")?;
     let e = gb("elapsed_s", "max", "elapsed_s")?;
@@ -191,41 +192,13 @@ mod tests {
         let mut sims = 0;
         for &(g, c, time) in costs {
             sims += sims_per_eval;
-            t.rows.push(RunRow {
-                phase: "search".into(),
-                restart: 0,
-                generation: g,
-                theta: vec![c; 10],
-                cost: c,
-                valid: true,
-                fc: f64::NAN,
-                ks: f64::NAN,
-                spread: f64::NAN,
-                true_fc: f64::NAN,
-                true_ks: f64::NAN,
-                true_total: f64::NAN,
-                elapsed_s: time,
-                simulations: sims,
-            });
+            t.rows
+                .push(RunRow::test("search", g, c, true, f64::NAN, (time, sims)));
         }
         for &v in validated {
             sims += 3;
-            t.rows.push(RunRow {
-                phase: "validation".into(),
-                restart: 0,
-                generation: 99,
-                theta: vec![v; 10],
-                cost: v,
-                valid: true,
-                fc: f64::NAN,
-                ks: f64::NAN,
-                spread: f64::NAN,
-                true_fc: f64::NAN,
-                true_ks: f64::NAN,
-                true_total: v,
-                elapsed_s: 1000.0,
-                simulations: sims,
-            });
+            t.rows
+                .push(RunRow::test("validation", 99, v, true, v, (1000.0, sims)));
         }
         t
     }

@@ -398,6 +398,7 @@ mod tests {
     use super::*;
     use surrogate::design::{Design, DesignSpace};
     use surrogate::models::{ModelConfig, ModelKind};
+    use surrogate::samples::RowSource;
     use surrogate::train::TrainConfig;
     use surrogate::Samples;
 
@@ -416,22 +417,13 @@ mod tests {
     fn bowl_surrogate() -> (Ensemble, DesignSpace) {
         let (m, g) = maps();
         let space = DesignSpace::new(&m, &g, Bounds::default()).unwrap();
+        let source = RowSource::test("bowl");
         let mut s = Samples::default();
         for k in 0..600u64 {
             let t = space.draw(&Design::Uniform, 3, k);
             let fc = (t[0] - 0.8).powi(2) + 4.0 * (t[3] - 0.3).powi(2);
             let ks = 0.01 * (t[6] - 8.0).powi(2);
-            s.index.push(k);
-            s.theta.push(t);
-            s.fc_cost.push(fc);
-            s.ks_cost.push(ks);
-            s.total_cost.push(fc + ks);
-            s.valid.push(true);
-            s.n_dup.push(1);
-            s.seed.push(0);
-            s.dataset.push("bowl".into());
-            s.design.push("uniform".into());
-            s.wall_s.push(0.0);
+            s.push(k, t, (fc, ks), true, &source);
         }
         let train = TrainConfig {
             epochs: 200,

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::tensor::Device;
-use optimize::cma::{minimize, BoundsHandling, CmaConfig};
+use optimize::cma::{check_population, minimize, BoundsHandling, CmaConfig};
 use optimize::objective::{
     evaluate_batch, BatchContext, Evaluation, LogObserver, Objective, Observer,
 };
@@ -153,18 +153,7 @@ impl MethodConfig {
     /// at least 1 (no silent `0 → 1`), CMA-ES needs λ ≥ 2 and 1 ≤ μ ≤ λ, weights are finite.
     pub fn check(&self) -> Result<(), OptimizeError> {
         let bad = |f: &str, r: String| Err(OptimizeError::config(f, r));
-        if self.population < 2 {
-            return bad(
-                "population",
-                format!("CMA-ES needs λ ≥ 2, got {}", self.population),
-            );
-        }
-        if self.parents == 0 || self.parents > self.population {
-            return bad(
-                "parents",
-                format!("need 1 ≤ μ ≤ λ = {}, got {}", self.population, self.parents),
-            );
-        }
+        check_population(self.population, self.parents)?;
         if !(self.sigma0.is_finite() && self.sigma0 > 0.0) {
             return bad(
                 "sigma0",
@@ -363,188 +352,218 @@ fn observers<'a>(
     obs
 }
 
-/// CMA-ES on the Euler simulator from the reference start.
-fn search_euler_cmaes(
-    target: &FitTarget,
-    cfg: &MethodConfig,
-    run_id: &str,
-    start: &Theta,
-) -> Result<Search, OptimizeError> {
-    let mut euler = EulerObjective::new(target.evaluator, cfg.n_dup, cfg.seed);
-    let mut table = RunTable::new(run_id, Method::EulerCmaes.name(), &euler.name());
-    let mut log = LogObserver::new(run_id.to_string(), cfg.log_every.max(1));
-    minimize(
-        &mut euler,
-        &cma_config(start, cfg, cfg.seed),
-        &mut observers(&mut table, &mut log, cfg),
-    )?;
-    Ok(Search::of(table))
+/// One method's search: what it runs against, its settings, and the run id its table rows
+/// carry.
+struct MethodRun<'r, 'a> {
+    target: &'r FitTarget<'a>,
+    cfg: &'r MethodConfig,
+    run_id: &'r str,
 }
 
-/// CMA-ES on the surrogate (with a support guard, from the mean of the surrogate's data).
-fn search_surrogate_cmaes(
-    model: &Ensemble,
-    target: &FitTarget,
-    cfg: &MethodConfig,
-    run_id: &str,
-    start: &Theta,
-) -> Result<Search, OptimizeError> {
-    let (myelin, gradient) = (target.evaluator.myelin(), target.evaluator.gradient());
-    let mut obj = SurrogateObjective::new(model, myelin, gradient, cfg.surrogate_cost);
-    // With a support guard the search starts where the surrogate has seen data.
-    let start = match (cfg.surrogate_cost.max_z, model.input_support()) {
-        (Some(_), Some(s)) if s.mean.len() == N_THETA => std::array::from_fn(|d| s.mean[d]),
-        _ => *start,
-    };
-    let mut table = RunTable::new(run_id, Method::SurrogateCmaes.name(), &obj.name());
-    let mut log = LogObserver::new(run_id.to_string(), cfg.log_every.max(1));
-    minimize(
-        &mut obj,
-        &cma_config(&start, &cfg.on_surrogate(), cfg.seed),
-        &mut observers(&mut table, &mut log, cfg),
-    )?;
-    Ok(Search::of(table))
-}
+impl MethodRun<'_, '_> {
+    /// The regional maps (myelin, gradient) the parameters are fitted onto, [regions] each.
+    fn maps(&self) -> (&[f64], &[f64]) {
+        (
+            self.target.evaluator.myelin(),
+            self.target.evaluator.gradient(),
+        )
+    }
 
-/// Multi-start Adam through the surrogate from `gd_starts` reference starts.
-fn search_surrogate_gd(
-    model: &Ensemble,
-    target: &FitTarget,
-    cfg: &MethodConfig,
-    run_id: &str,
-    device: &Device,
-) -> Result<Search, OptimizeError> {
-    let (myelin, gradient) = (target.evaluator.myelin(), target.evaluator.gradient());
-    let bounds = *target.evaluator.bounds();
-    let objective_name = format!(
-        "{}-gradient",
-        model.kind().map(|k| k.name()).unwrap_or("surrogate")
-    );
-    let mut table = RunTable::new(run_id, Method::SurrogateGd.name(), &objective_name);
-    let starts: Vec<Theta> = (0..cfg.gd_starts as u64)
-        .map(|k| reference_start(myelin, gradient, &bounds, cfg.seed.wrapping_add(1 + k)))
-        .collect();
-    let mut obs: Vec<&mut dyn Observer> = vec![&mut table];
-    descend(
-        model,
-        myelin,
-        gradient,
-        &starts,
-        &cfg.gradient,
-        device,
-        &mut obs,
-    )?;
-    Ok(Search::of(table))
-}
-
-/// The active-learning loop from the starting table; its rounds live beside the run table
-/// (`out` with the extension `rounds`). One table row per simulated θ: the ensemble's
-/// prediction when it was picked, and the simulated truth; the clock is the rounds' own (so a
-/// resumed run keeps it).
-fn search_active(
-    initial: &Samples,
-    target: &FitTarget,
-    cfg: &MethodConfig,
-    run_id: &str,
-    device: &Device,
-    out: Option<&Path>,
-) -> Result<Search, OptimizeError> {
-    let a = &cfg.active;
-    let mut sim = EulerSimulate {
-        evaluator: target.evaluator,
-        inputs: target.inputs,
-        n_dup: a.n_dup,
-        seed: cfg.seed,
-    };
-    let rounds_dir = out.map(|p| p.with_extension("rounds"));
-    let o = run_active(
-        initial,
-        &mut sim,
-        a,
-        cfg.seed,
-        cfg.validate_top,
-        device,
-        rounds_dir.as_deref(),
-        cfg.log_every > 0,
-    )?;
-    let objective_name = format!(
-        "euler(n_dup={})+{}-ensemble{}",
-        a.n_dup,
-        a.model.kind.name(),
-        a.ensemble
-    );
-    let mut table = RunTable::new(run_id, Method::SurrogateActive.name(), &objective_name);
-    let mut elapsed = 0.0;
-    let mut row = initial.len();
-    for r in &o.records {
-        elapsed += r.train_s + r.search_s + r.simulate_s;
-        for (k, pick) in r.picks.iter().enumerate() {
-            table.push(
-                RunRow {
-                    phase: "search".into(),
-                    restart: 0,
-                    generation: r.round as u32 + 1,
-                    theta: pick.clone(),
-                    cost: r.predicted[k],
-                    valid: o.data.valid[row],
-                    fc: f64::NAN,
-                    ks: f64::NAN,
-                    spread: r.spread[k],
-                    true_fc: o.data.fc_cost[row],
-                    true_ks: o.data.ks_cost[row],
-                    true_total: o.data.total_cost[row],
-                    elapsed_s: elapsed,
-                    simulations: 0,
-                },
-                o.data.n_dup[row] as u64,
-            );
-            row += 1;
+    /// Runs the search of `method` (everything before the validation).
+    fn search(
+        &self,
+        method: Method,
+        device: &Device,
+        out: Option<&Path>,
+        t0: Instant,
+    ) -> Result<Search, OptimizeError> {
+        let (myelin, gradient) = self.maps();
+        let bounds = self.target.evaluator.bounds();
+        let start = reference_start(myelin, gradient, bounds, self.cfg.seed);
+        let surrogate = || self.target.surrogate.expect("checked by check_inputs");
+        match method {
+            Method::EulerCmaes => self.euler_cmaes(&start),
+            Method::SurrogateCmaes => self.surrogate_cmaes(surrogate(), &start),
+            Method::SurrogateGd => self.surrogate_gd(surrogate(), device),
+            Method::SurrogateActive => {
+                let initial = self.target.table.expect("checked by check_inputs");
+                self.active(initial, device, out)
+            }
+            Method::Random => self.random(t0),
+            Method::Reference => self.reference(),
         }
     }
-    let chosen = o.candidates.iter().map(|(t, p)| (t.to_vec(), *p)).collect();
-    Ok(Search {
-        table,
-        chosen: Some(chosen),
-    })
-}
 
-/// `random_budget` uniform draws from the feasible design space, simulated as one batch.
-fn search_random(
-    target: &FitTarget,
-    cfg: &MethodConfig,
-    run_id: &str,
-    t0: Instant,
-) -> Result<Search, OptimizeError> {
-    let ev = target.evaluator;
-    let mut euler = EulerObjective::new(ev, cfg.n_dup, cfg.seed);
-    let mut table = RunTable::new(run_id, Method::Random.name(), &euler.name());
-    let space = DesignSpace::new(ev.myelin(), ev.gradient(), *ev.bounds())
-        .map_err(|e| OptimizeError::config("maps", e.to_string()))?;
-    let xs: Vec<Vec<f64>> = (0..cfg.random_budget as u64)
-        .map(|k| space.draw(&Design::Uniform, cfg.seed, k).to_vec())
-        .collect();
-    let evals = evaluate_batch(&mut euler, &xs)?;
-    table.on_evaluations(&first_batch(t0.elapsed().as_secs_f64()), &xs, &evals)?;
-    Ok(Search::of(table))
-}
-
-/// No search: the given candidates, with their reported costs.
-fn search_reference(cfg: &MethodConfig, run_id: &str) -> Result<Search, OptimizeError> {
-    let mut table = RunTable::new(run_id, Method::Reference.name(), "reported");
-    let xs: Vec<Vec<f64>> = cfg.candidates.iter().map(|c| c.0.clone()).collect();
-    for x in &xs {
-        to_theta(x)?;
+    /// CMA-ES on the Euler simulator from the reference start.
+    fn euler_cmaes(&self, start: &Theta) -> Result<Search, OptimizeError> {
+        let mut euler = EulerObjective::new(self.target.evaluator, self.cfg.n_dup, self.cfg.seed);
+        self.cma_search(&mut euler, Method::EulerCmaes, start, self.cfg)
     }
-    let evals: Vec<Evaluation> = cfg
-        .candidates
-        .iter()
-        .map(|c| Evaluation::new(c.1))
-        .collect();
-    table.on_evaluations(&first_batch(0.0), &xs, &evals)?;
-    Ok(Search {
-        table,
-        chosen: Some(cfg.candidates.clone()),
-    })
+
+    /// CMA-ES on the surrogate (with a support guard, from the mean of the surrogate's data).
+    fn surrogate_cmaes(&self, model: &Ensemble, start: &Theta) -> Result<Search, OptimizeError> {
+        let (myelin, gradient) = self.maps();
+        let mut obj = SurrogateObjective::new(model, myelin, gradient, self.cfg.surrogate_cost);
+        // With a support guard the search starts where the surrogate has seen data.
+        let start = match (self.cfg.surrogate_cost.max_z, model.input_support()) {
+            (Some(_), Some(s)) if s.mean.len() == N_THETA => std::array::from_fn(|d| s.mean[d]),
+            _ => *start,
+        };
+        self.cma_search(
+            &mut obj,
+            Method::SurrogateCmaes,
+            &start,
+            &self.cfg.on_surrogate(),
+        )
+    }
+
+    /// CMA-ES of `method` on `objective` from `start` with the population, σ₀ and generations
+    /// of `cma` (the run's seed and logging from its own settings), recorded in a run table.
+    fn cma_search<O: Objective>(
+        &self,
+        objective: &mut O,
+        method: Method,
+        start: &Theta,
+        cma: &MethodConfig,
+    ) -> Result<Search, OptimizeError> {
+        let mut table = RunTable::new(self.run_id, method.name(), &objective.name());
+        let mut log = LogObserver::new(self.run_id.to_string(), self.cfg.log_every.max(1));
+        minimize(
+            objective,
+            &cma_config(start, cma, self.cfg.seed),
+            &mut observers(&mut table, &mut log, self.cfg),
+        )?;
+        Ok(Search::of(table))
+    }
+
+    /// Multi-start Adam through the surrogate from `gd_starts` reference starts.
+    fn surrogate_gd(&self, model: &Ensemble, device: &Device) -> Result<Search, OptimizeError> {
+        let (myelin, gradient) = self.maps();
+        let bounds = *self.target.evaluator.bounds();
+        let objective_name = format!(
+            "{}-gradient",
+            model.kind().map(|k| k.name()).unwrap_or("surrogate")
+        );
+        let mut table = RunTable::new(self.run_id, Method::SurrogateGd.name(), &objective_name);
+        let starts: Vec<Theta> = (0..self.cfg.gd_starts as u64)
+            .map(|k| reference_start(myelin, gradient, &bounds, self.cfg.seed.wrapping_add(1 + k)))
+            .collect();
+        let mut obs: Vec<&mut dyn Observer> = vec![&mut table];
+        descend(
+            model,
+            myelin,
+            gradient,
+            &starts,
+            &self.cfg.gradient,
+            device,
+            &mut obs,
+        )?;
+        Ok(Search::of(table))
+    }
+
+    /// The active-learning loop from the starting table; its rounds live beside the run table
+    /// (`out` with the extension `rounds`). One table row per simulated θ: the ensemble's
+    /// prediction when it was picked, and the simulated truth; the clock is the rounds' own (so a
+    /// resumed run keeps it).
+    fn active(
+        &self,
+        initial: &Samples,
+        device: &Device,
+        out: Option<&Path>,
+    ) -> Result<Search, OptimizeError> {
+        let a = &self.cfg.active;
+        let mut sim = EulerSimulate {
+            evaluator: self.target.evaluator,
+            inputs: self.target.inputs,
+            n_dup: a.n_dup,
+            seed: self.cfg.seed,
+        };
+        let rounds_dir = out.map(|p| p.with_extension("rounds"));
+        let o = run_active(
+            initial,
+            &mut sim,
+            a,
+            self.cfg.seed,
+            self.cfg.validate_top,
+            device,
+            rounds_dir.as_deref(),
+            self.cfg.log_every > 0,
+        )?;
+        let objective_name = format!(
+            "euler(n_dup={})+{}-ensemble{}",
+            a.n_dup,
+            a.model.kind.name(),
+            a.ensemble
+        );
+        let mut table = RunTable::new(self.run_id, Method::SurrogateActive.name(), &objective_name);
+        let mut elapsed = 0.0;
+        let mut row = initial.len();
+        for r in &o.records {
+            elapsed += r.train_s + r.search_s + r.simulate_s;
+            for (k, pick) in r.picks.iter().enumerate() {
+                table.push(
+                    RunRow {
+                        phase: "search".into(),
+                        restart: 0,
+                        generation: r.round as u32 + 1,
+                        theta: pick.clone(),
+                        cost: r.predicted[k],
+                        valid: o.data.valid[row],
+                        fc: f64::NAN,
+                        ks: f64::NAN,
+                        spread: r.spread[k],
+                        true_fc: o.data.fc_cost[row],
+                        true_ks: o.data.ks_cost[row],
+                        true_total: o.data.total_cost[row],
+                        elapsed_s: elapsed,
+                        simulations: 0,
+                    },
+                    o.data.n_dup[row] as u64,
+                );
+                row += 1;
+            }
+        }
+        let chosen = o.candidates.iter().map(|(t, p)| (t.to_vec(), *p)).collect();
+        Ok(Search {
+            table,
+            chosen: Some(chosen),
+        })
+    }
+
+    /// `random_budget` uniform draws from the feasible design space, simulated as one batch.
+    fn random(&self, t0: Instant) -> Result<Search, OptimizeError> {
+        let ev = self.target.evaluator;
+        let mut euler = EulerObjective::new(ev, self.cfg.n_dup, self.cfg.seed);
+        let mut table = RunTable::new(self.run_id, Method::Random.name(), &euler.name());
+        let space = DesignSpace::new(ev.myelin(), ev.gradient(), *ev.bounds())
+            .map_err(|e| OptimizeError::config("maps", e.to_string()))?;
+        let xs: Vec<Vec<f64>> = (0..self.cfg.random_budget as u64)
+            .map(|k| space.draw(&Design::Uniform, self.cfg.seed, k).to_vec())
+            .collect();
+        let evals = evaluate_batch(&mut euler, &xs)?;
+        table.on_evaluations(&first_batch(t0.elapsed().as_secs_f64()), &xs, &evals)?;
+        Ok(Search::of(table))
+    }
+
+    /// No search: the given candidates, with their reported costs.
+    fn reference(&self) -> Result<Search, OptimizeError> {
+        let mut table = RunTable::new(self.run_id, Method::Reference.name(), "reported");
+        let xs: Vec<Vec<f64>> = self.cfg.candidates.iter().map(|c| c.0.clone()).collect();
+        for x in &xs {
+            to_theta(x)?;
+        }
+        let evals: Vec<Evaluation> = self
+            .cfg
+            .candidates
+            .iter()
+            .map(|c| Evaluation::new(c.1))
+            .collect();
+        table.on_evaluations(&first_batch(0.0), &xs, &evals)?;
+        Ok(Search {
+            table,
+            chosen: Some(self.cfg.candidates.clone()),
+        })
+    }
 }
 
 /// The context of a method's one and only batch.
@@ -555,32 +574,6 @@ fn first_batch(elapsed_s: f64) -> BatchContext {
         generation_in_restart: 1,
         evaluations_before: 0,
         elapsed_s,
-    }
-}
-
-/// Runs the search of `method` (everything before the validation).
-fn search(
-    method: Method,
-    target: &FitTarget,
-    cfg: &MethodConfig,
-    run_id: &str,
-    device: &Device,
-    out: Option<&Path>,
-    t0: Instant,
-) -> Result<Search, OptimizeError> {
-    let ev = target.evaluator;
-    let start = reference_start(ev.myelin(), ev.gradient(), ev.bounds(), cfg.seed);
-    let surrogate = || target.surrogate.expect("checked by check_inputs");
-    match method {
-        Method::EulerCmaes => search_euler_cmaes(target, cfg, run_id, &start),
-        Method::SurrogateCmaes => search_surrogate_cmaes(surrogate(), target, cfg, run_id, &start),
-        Method::SurrogateGd => search_surrogate_gd(surrogate(), target, cfg, run_id, device),
-        Method::SurrogateActive => {
-            let initial = target.table.expect("checked by check_inputs");
-            search_active(initial, target, cfg, run_id, device, out)
-        }
-        Method::Random => search_random(target, cfg, run_id, t0),
-        Method::Reference => search_reference(cfg, run_id),
     }
 }
 
@@ -651,8 +644,13 @@ pub fn run_method(
     out: Option<&Path>,
 ) -> Result<Outcome, OptimizeError> {
     check_inputs(method, target, cfg)?;
+    let run = MethodRun {
+        target,
+        cfg,
+        run_id,
+    };
     let t0 = Instant::now();
-    let Search { mut table, chosen } = search(method, target, cfg, run_id, device, out, t0)?;
+    let Search { mut table, chosen } = run.search(method, device, out, t0)?;
     // A resumed active run's rows carry the clock of its earlier rounds.
     let search_s = t0
         .elapsed()

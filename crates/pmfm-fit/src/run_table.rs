@@ -41,6 +41,36 @@ pub struct RunRow {
     pub simulations: u64,
 }
 
+#[cfg(test)]
+impl RunRow {
+    /// A made-up row for tests: θ = [cost; 10], no cost components, validated total `true_total`.
+    pub(crate) fn test(
+        phase: &str,
+        generation: u32,
+        cost: f64,
+        valid: bool,
+        true_total: f64,
+        (elapsed_s, simulations): (f64, u64),
+    ) -> RunRow {
+        RunRow {
+            phase: phase.into(),
+            restart: 0,
+            generation,
+            theta: vec![cost; 10],
+            cost,
+            valid,
+            fc: f64::NAN,
+            ks: f64::NAN,
+            spread: f64::NAN,
+            true_fc: f64::NAN,
+            true_ks: f64::NAN,
+            true_total,
+            elapsed_s,
+            simulations,
+        }
+    }
+}
+
 /// Collects the rows of one run and writes them (atomically) every `flush_every` generations and
 /// on [`RunTable::finish`].
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@
 //! (same seed, same draws), checks that they are the θ stored in the part, tells it the stored
 //! costs, and continues from the first missing generation. Shards split the runs, never a run.
 
-use optimize::cma::{BoundsHandling, CmaConfig, CmaEs};
+use optimize::cma::{check_population, BoundsHandling, CmaConfig, CmaEs};
 use optimize::OptimizeError;
 use pmfm_sim::params::{is_feasible, Bounds, Theta};
 use serde::{Deserialize, Serialize};
@@ -55,15 +55,7 @@ impl TrajectoryDesign {
                 "runs and generations must be at least 1",
             ));
         }
-        if self.population < 2 || self.parents == 0 || self.parents > self.population {
-            return Err(OptimizeError::config(
-                "trajectory",
-                format!(
-                    "need population ≥ 2 and 1 ≤ parents ≤ population, got {} and {}",
-                    self.population, self.parents
-                ),
-            ));
-        }
+        check_population(self.population, self.parents)?;
         if !(self.sigma0.is_finite() && self.sigma0 > 0.0) {
             return Err(OptimizeError::config(
                 "trajectory",

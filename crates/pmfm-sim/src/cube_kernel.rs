@@ -15,7 +15,7 @@
 
 use crate::noise::{F32Chunks, NoiseSource};
 use crate::params::RegionalParams;
-use crate::simulator::{SimConfig, SimError, StepCoefficients};
+use crate::simulator::{HostBatch, SimConfig, SimError, StepCoefficients};
 use burn::tensor::Device;
 use cubecl::prelude::*;
 
@@ -444,21 +444,15 @@ fn copy_frames(
 
 /// Runs the whole schedule on the device of `client` and returns BOLD as host values,
 /// [series, frames, regions] (series m = d·B + j).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn simulate_kernel(
     client: &cubecl::client::Client,
     layout: Layout,
-    cfg: &SimConfig,
-    coupling: &[f64],
-    n: usize,
-    params: &[RegionalParams],
-    n_dup: usize,
+    batch: HostBatch,
     noise: &mut dyn NoiseSource,
-    chunk: usize,
 ) -> Result<Vec<f32>, SimError> {
-    let chunk = chunk.clamp(1, MAX_LAUNCH_STEPS);
-    let b = params.len();
-    let m = n_dup * b;
+    let (cfg, n, params, n_dup) = (batch.cfg, batch.n, batch.params, batch.n_dup);
+    let chunk = batch.chunk.clamp(1, MAX_LAUNCH_STEPS);
+    let (b, m) = (params.len(), batch.n_series());
     let cubes = m.div_ceil(layout.per_cube);
     let max_cubes = client.properties().hardware.max_cube_count.0 as usize;
     if cubes > max_cubes {
@@ -469,7 +463,7 @@ pub(crate) fn simulate_kernel(
 
     let state = initial_state(cfg, m, n);
     let coef = step_coefficients(cfg, params, n_dup, n);
-    let consts = step_constants(cfg, coupling, n);
+    let consts = step_constants(cfg, batch.coupling, n);
     let state_h = client.create_from_slice(f32::as_bytes(&state));
     let coef_h = client.create_from_slice(f32::as_bytes(&coef));
     let consts_h = client.create_from_slice(f32::as_bytes(&consts));

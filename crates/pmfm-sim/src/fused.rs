@@ -10,7 +10,7 @@ use crate::fastmath::{exp_f32, ln_f32};
 use crate::neural::TAYLOR_THRESHOLD;
 use crate::noise::{F32Chunks, NoiseSource};
 use crate::params::RegionalParams;
-use crate::simulator::{SimConfig, SimError, StepCoefficients};
+use crate::simulator::{HostBatch, SimConfig, SimError, StepCoefficients};
 use rayon::prelude::*;
 
 /// Coefficients of one block of series, each [regions, width] row-major, or [width].
@@ -36,17 +36,12 @@ struct Block {
 
 /// Runs the whole schedule and returns BOLD as host values, [series, frames, regions].
 pub(crate) fn simulate_fused(
-    cfg: &SimConfig,
-    coupling: &[f64],
-    n: usize,
-    params: &[RegionalParams],
-    n_dup: usize,
+    batch: HostBatch,
     noise: &mut dyn NoiseSource,
-    chunk: usize,
 ) -> Result<Vec<f32>, SimError> {
-    let b = params.len();
-    let m = n_dup * b;
-    let c32 = SparseRows::new(coupling, n);
+    let (cfg, n, params, n_dup) = (batch.cfg, batch.n, batch.params, batch.n_dup);
+    let (b, m) = (params.len(), batch.n_series());
+    let c32 = SparseRows::new(batch.coupling, n);
     let threads = rayon::current_num_threads().max(1);
     // Blocks of at least 8 series keep the inner loops vector-friendly.
     let per = m.div_ceil(threads).max(8);
@@ -87,7 +82,7 @@ pub(crate) fn simulate_fused(
         .collect();
 
     let total = cfg.warmup_steps + cfg.main_steps();
-    let mut chunks = F32Chunks::new(noise, n_dup * n, chunk, total);
+    let mut chunks = F32Chunks::new(noise, n_dup * n, batch.chunk, total);
     while let Some((done, k, xi)) = chunks.next()? {
         blocks.par_iter_mut().for_each(|blk| {
             for t in 0..k {

@@ -355,6 +355,30 @@ pub struct Simulator {
     kernel: Option<(cubecl::client::Client, crate::cube_kernel::Layout)>,
 }
 
+/// One batch for the engines that return host values (fused CPU, GPU kernel).
+#[derive(Clone, Copy)]
+pub(crate) struct HostBatch<'a> {
+    pub cfg: &'a SimConfig,
+    /// Coupling matrix, [regions, regions] row-major.
+    pub coupling: &'a [f64],
+    /// Regions.
+    pub n: usize,
+    /// The parameter sets B.
+    pub params: &'a [RegionalParams],
+    /// Noise duplicates per parameter set.
+    pub n_dup: usize,
+    /// Noise steps per chunk.
+    pub chunk: usize,
+}
+
+impl HostBatch<'_> {
+    /// Series simulated, M = n_dup·B; series m = d·B + j runs parameter set j with noise
+    /// duplicate d.
+    pub fn n_series(&self) -> usize {
+        self.n_dup * self.params.len()
+    }
+}
+
 /// Steps of noise uploaded to the device at once (bounded by memory, see `chunk_steps`).
 const NOISE_CHUNK_STEPS: usize = 1000;
 
@@ -469,24 +493,21 @@ impl Simulator {
         self.check_params(params, n_dup)?;
         let cfg = &self.config;
         let (n, b) = (self.n_regions, params.len());
-        let chunk = chunk_steps(n, n_dup);
+        let batch = HostBatch {
+            cfg,
+            coupling: &self.coupling_host,
+            n,
+            params,
+            n_dup,
+            chunk: chunk_steps(n, n_dup),
+        };
         #[cfg(any(feature = "wgpu", feature = "cuda"))]
         if let Some((client, layout)) = &self.kernel {
-            let host = crate::cube_kernel::simulate_kernel(
-                client,
-                *layout,
-                cfg,
-                &self.coupling_host,
-                n,
-                params,
-                n_dup,
-                noise,
-                chunk,
-            )?;
+            let host = crate::cube_kernel::simulate_kernel(client, *layout, batch, noise)?;
             return Ok(self.bold_from_host(host, b, n_dup));
         }
         if self.engine == Engine::Fused {
-            let host = simulate_fused(cfg, &self.coupling_host, n, params, n_dup, noise, chunk)?;
+            let host = simulate_fused(batch, noise)?;
             return Ok(self.bold_from_host(host, b, n_dup));
         }
         let mut frames: Vec<Tensor<2>> = Vec::with_capacity(cfg.n_frames());

@@ -27,6 +27,22 @@ fn toy_sc(n: usize) -> Vec<f64> {
     sc
 }
 
+/// The BOLD values of `params` × `n_dup` duplicates with seeded noise, in the simulator's
+/// precision `E`.
+fn seeded_bold<E: burn::tensor::Element>(
+    sim: &Simulator,
+    params: &[RegionalParams],
+    n_dup: usize,
+    seed: u64,
+) -> Vec<E> {
+    sim.simulate(params, n_dup, &mut SeededNoise::new(seed))
+        .unwrap()
+        .signal
+        .into_data()
+        .try_to_vec::<E>()
+        .unwrap()
+}
+
 fn toy_params(n: usize, shift: f64) -> RegionalParams {
     RegionalParams {
         w: (0..n).map(|r| 0.5 + 0.03 * r as f64 + shift).collect(),
@@ -324,17 +340,10 @@ fn zero_sigma_is_deterministic_whatever_the_seed() {
     let sim = Simulator::new(&toy_sc(n), n, cfg, &device).unwrap();
     let mut p = toy_params(n, 0.0);
     p.sigma = vec![0.0; n];
-    let a = sim
-        .simulate(&[p.clone()], 1, &mut SeededNoise::new(1))
-        .unwrap()
-        .signal;
-    let b = sim
-        .simulate(&[p], 1, &mut SeededNoise::new(2))
-        .unwrap()
-        .signal;
+    let p = [p];
     assert_eq!(
-        a.into_data().try_to_vec::<f32>().unwrap(),
-        b.into_data().try_to_vec::<f32>().unwrap()
+        seeded_bold::<f32>(&sim, &p, 1, 1),
+        seeded_bold::<f32>(&sim, &p, 1, 2)
     );
 }
 
@@ -344,29 +353,11 @@ fn same_seed_same_result_and_f32_tracks_f64() {
     let device = Device::flex();
     let p = [toy_params(n, 0.02)];
     let s32 = Simulator::new(&toy_sc(n), n, short(Precision::F32), &device).unwrap();
-    let a = s32
-        .simulate(&p, 1, &mut SeededNoise::new(3))
-        .unwrap()
-        .signal
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap();
-    let b = s32
-        .simulate(&p, 1, &mut SeededNoise::new(3))
-        .unwrap()
-        .signal
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap();
+    let a = seeded_bold::<f32>(&s32, &p, 1, 3);
+    let b = seeded_bold::<f32>(&s32, &p, 1, 3);
     assert_eq!(a, b);
     let s64 = Simulator::new(&toy_sc(n), n, short(Precision::F64), &device).unwrap();
-    let c = s64
-        .simulate(&p, 1, &mut SeededNoise::new(3))
-        .unwrap()
-        .signal
-        .into_data()
-        .try_to_vec::<f64>()
-        .unwrap();
+    let c = seeded_bold::<f64>(&s64, &p, 1, 3);
     let scale = c.iter().fold(0.0f64, |m, x| m.max(x.abs()));
     let err = a
         .iter()
@@ -405,12 +396,7 @@ fn fused_cpu_engine_matches_tensor_engine() {
         };
         let sim = Simulator::new(&toy_sc(n), n, cfg, &device).unwrap();
         assert_eq!(sim.engine(), engine);
-        sim.simulate(&params, 3, &mut SeededNoise::new(9))
-            .unwrap()
-            .signal
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap()
+        seeded_bold::<f32>(&sim, &params, 3, 9)
     };
     let fused = run(Engine::Fused);
     let tensor = run(Engine::Tensor);

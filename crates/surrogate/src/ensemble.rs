@@ -8,7 +8,7 @@ use std::path::Path;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, SurrogateError};
+use crate::error::{io_err, Result, SurrogateError};
 use crate::models::{ModelConfig, ModelKind, Prediction, Surrogate};
 use crate::persist::{read_for_load, write_atomic, Provenance};
 use crate::samples::{Connectome, Samples, THETA_DIM};
@@ -57,6 +57,42 @@ struct Manifest {
     kind: ModelKind,
     seeds: Vec<u64>,
     members: Vec<String>,
+}
+
+/// Two group descriptors of the same inputs: equal up to 10⁻¹⁰ relative per entry (a stored
+/// descriptor comes back from JSON, whose float parsing may differ in the last bit).
+fn same_descriptor(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= 1e-10 * x.abs().max(y.abs()).max(1e-300))
+}
+
+/// Which group a group-conditioned ensemble was conditioned on for a fit ([`Ensemble::for_group`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupUse {
+    /// The group's name.
+    pub group: String,
+    /// Whether its inputs (SC, FC, FCD descriptor) are those of one of the training groups.
+    pub seen_in_training: bool,
+    /// Groups the predictor was trained on.
+    pub training_groups: usize,
+}
+
+impl std::fmt::Display for GroupUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "group-conditioned surrogate conditioned on '{}' ({} its {} training groups)",
+            self.group,
+            if self.seen_in_training {
+                "one of"
+            } else {
+                "not among"
+            },
+            self.training_groups
+        )
+    }
 }
 
 impl Ensemble {
@@ -128,6 +164,22 @@ impl Ensemble {
                 .map(|m| m.condition_on(g))
                 .collect::<Result<_>>()?,
         })
+    }
+
+    /// The ensemble ready to fit group `g`: a group-conditioned ensemble is conditioned on `g`
+    /// (a training group or one it never saw, with the same number of regions), any other is
+    /// returned as is (`None`: it does not look at the group).
+    pub fn for_group(self, g: &EmpiricalData) -> Result<(Ensemble, Option<GroupUse>)> {
+        let Some(c) = self.members.first().and_then(|m| m.conditioning()) else {
+            return Ok((self, None));
+        };
+        let d = crate::groups::descriptor(g);
+        let used = GroupUse {
+            group: g.name.clone(),
+            seen_in_training: c.groups.values().any(|t| same_descriptor(t, &d)),
+            training_groups: c.groups.len(),
+        };
+        Ok((self.condition_on(g)?, Some(used)))
     }
 
     /// Whether the members are group-conditioned and wait for [`condition_on`](Self::condition_on).
@@ -219,10 +271,7 @@ impl Ensemble {
         let kind = self
             .kind()
             .ok_or_else(|| SurrogateError::Config("cannot save an empty ensemble".into()))?;
-        fs::create_dir_all(dir).map_err(|source| SurrogateError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
         let mut names = Vec::with_capacity(self.members.len());
         for (k, m) in self.members.iter().enumerate() {
             let name = format!("member_{k:03}");
@@ -278,6 +327,17 @@ impl Ensemble {
 mod tests {
     use super::*;
     use crate::models::test_data::{quadratic_samples, uniform_theta};
+
+    #[test]
+    fn descriptors_of_the_same_inputs_match_through_a_last_bit_difference_only() {
+        let a: [f64; 4] = [0.125, -3.5, 0.0, 1e-8];
+        let mut b = a;
+        b[1] = f64::from_bits(b[1].to_bits() + 1); // one ulp, as a JSON round trip may give
+        assert!(same_descriptor(&a, &b));
+        b[3] *= 1.0 + 1e-6;
+        assert!(!same_descriptor(&a, &b));
+        assert!(!same_descriptor(&a, &a[..3]));
+    }
 
     #[test]
     fn spread_is_larger_off_distribution_and_survives_save_load() {

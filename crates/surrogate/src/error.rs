@@ -1,18 +1,10 @@
 //! Errors of the surrogate crate.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong reading datasets, configuring, training or loading surrogates.
 #[derive(Debug, thiserror::Error)]
 pub enum SurrogateError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: not a readable Parquet table: {message}")]
-    Parquet { path: PathBuf, message: String },
     #[error("{path}: missing column '{column}' (a dataset needs {expected})")]
     MissingColumn {
         path: PathBuf,
@@ -43,9 +35,20 @@ pub enum SurrogateError {
     /// A group's input files (SC, FC, FCD, maps) are missing or malformed; names the file.
     #[error(transparent)]
     Data(#[from] pmfm_sim::data::DataError),
-    /// Writing or reading a job file (atomic writes, Parquet, part coverage); names the file.
+    /// Any file I/O (`{path}: {source}`), and writing or reading a job file (atomic writes,
+    /// Parquet, part coverage); names the file.
     #[error(transparent)]
     Jobs(#[from] jobs::JobsError),
 }
 
 pub type Result<T> = std::result::Result<T, SurrogateError>;
+
+/// An I/O failure on `path`, reported as the job layer reports its own.
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SurrogateError + '_ {
+    move |source| {
+        SurrogateError::Jobs(jobs::JobsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}

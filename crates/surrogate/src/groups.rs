@@ -17,7 +17,7 @@ use std::path::Path;
 use pmfm_sim::data::{write_npy_f64, EmpiricalData};
 use pmfm_sim::observables::{FCD_BINS, FCD_HI, FCD_LO};
 
-use crate::error::{Result, SurrogateError};
+use crate::error::{io_err, Result, SurrogateError};
 
 /// File holding the group's name inside its directory.
 pub const NAME_FILE: &str = "name.txt";
@@ -156,10 +156,7 @@ fn quantile(x: &[f64], q: f64) -> f64 {
 /// `name.txt`.
 pub fn write_group(dir: &Path, g: &EmpiricalData) -> Result<()> {
     g.validate()?;
-    std::fs::create_dir_all(dir).map_err(|source| SurrogateError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let n = g.n_regions();
     let s = GROUP_SPLIT;
     write_npy_f64(dir.join(format!("sc_{s}.npy")), &[n, n], &g.sc.data)?;
@@ -179,10 +176,7 @@ pub fn read_group(dir: &Path) -> Result<EmpiricalData> {
     let mut g = EmpiricalData::load_dir(dir, GROUP_SPLIT)?;
     let name_path = dir.join(NAME_FILE);
     g.name = std::fs::read_to_string(&name_path)
-        .map_err(|source| SurrogateError::Io {
-            path: name_path.clone(),
-            source,
-        })?
+        .map_err(io_err(&name_path))?
         .trim()
         .to_string();
     if g.name.is_empty() {
@@ -213,10 +207,7 @@ pub fn read_groups_in(dir: &Path) -> Result<Vec<EmpiricalData>> {
         return Ok(Vec::new());
     }
     let mut subs: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|source| SurrogateError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?
+        .map_err(io_err(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .collect();

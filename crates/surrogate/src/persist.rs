@@ -13,7 +13,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, SurrogateError};
+use crate::error::{io_err, Result, SurrogateError};
 use crate::models::tokens::check_connectome;
 use crate::models::{Conditioning, ModelConfig, ModelKind, Net, Surrogate};
 use crate::normalise::{Standardiser, TargetScale};
@@ -70,13 +70,6 @@ struct Sidecar {
 
 pub(crate) use jobs::settings::fnv1a64;
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SurrogateError + '_ {
-    move |source| SurrogateError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 fn load_err(path: &Path, message: impl Into<String>) -> SurrogateError {
     SurrogateError::Load {
         path: path.to_path_buf(),
@@ -106,7 +99,7 @@ pub(crate) fn read_for_load(path: &Path) -> Result<Vec<u8>> {
 impl Surrogate {
     /// Saves to `dir` (created if needed): `weights.bpk` and `surrogate.json`.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        fs::create_dir_all(dir).map_err(io(dir))?;
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
         let weights = dir.join(WEIGHTS_FILE);
         // The bytes as written, for the sidecar's size and hash.
         let mut bytes = Vec::new();
@@ -114,11 +107,8 @@ impl Surrogate {
             self.net
                 .clone()
                 .save_file(tmp)
-                .map_err(|e| SurrogateError::Io {
-                    path: tmp.to_path_buf(),
-                    source: std::io::Error::other(e.to_string()),
-                })?;
-            bytes = fs::read(tmp).map_err(io(tmp))?;
+                .map_err(|e| io_err(tmp)(std::io::Error::other(e.to_string())))?;
+            bytes = fs::read(tmp).map_err(io_err(tmp))?;
             Ok::<(), SurrogateError>(())
         })?;
         let sidecar = Sidecar {
@@ -269,7 +259,9 @@ impl Surrogate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::test_data::{connectome, quadratic_samples, uniform_theta};
+    use crate::models::test_data::{
+        connectome, fit_quiet, quadratic_samples, small_model, uniform_theta,
+    };
     use crate::models::Activation;
 
     use std::path::PathBuf;
@@ -291,31 +283,13 @@ mod tests {
             ModelKind::Quadratic,
             ModelKind::RegionTokens,
         ] {
-            let model = ModelConfig {
-                kind,
-                depth: 2,
-                width: 16,
-                activation: Activation::Silu,
-                d_model: 8,
-                heads: 2,
-                layers: 1,
-                ff: 16,
-                ..ModelConfig::default()
-            };
+            let model = small_model(kind, 16, Activation::Silu);
             let train = TrainConfig {
                 epochs: 4,
                 batch_size: 32,
                 ..TrainConfig::default()
             };
-            let (mut s, _) = Surrogate::fit(
-                &data,
-                Some(&c),
-                &model,
-                &train,
-                &Device::flex(),
-                &mut |_| {},
-            )
-            .unwrap();
+            let (mut s, _) = fit_quiet(&data, Some(&c), &model, &train);
             s.set_provenance(Provenance {
                 datasets: vec![DatasetSource {
                     name: "test/train".into(),
@@ -356,15 +330,12 @@ mod tests {
             epochs: 2,
             ..TrainConfig::default()
         };
-        let (s, _) = Surrogate::fit(
+        let (s, _) = fit_quiet(
             &data,
             None,
             &ModelConfig::of_kind(ModelKind::Quadratic),
             &train,
-            &Device::flex(),
-            &mut |_| {},
-        )
-        .unwrap();
+        );
         let dir = test_dir("errors");
         let err = Surrogate::load(&dir, &Device::flex()).unwrap_err();
         assert!(

@@ -79,9 +79,60 @@ impl Samples {
         self.select(&rows)
     }
 
+    /// Appends θ (its `index` in the design) with its FC and KS costs (total = fc + ks), its
+    /// validity and where it comes from.
+    pub fn push(
+        &mut self,
+        index: u64,
+        theta: Theta,
+        (fc_cost, ks_cost): (f64, f64),
+        valid: bool,
+        source: &RowSource,
+    ) {
+        self.index.push(index);
+        self.theta.push(theta);
+        self.fc_cost.push(fc_cost);
+        self.ks_cost.push(ks_cost);
+        self.total_cost.push(fc_cost + ks_cost);
+        self.valid.push(valid);
+        self.n_dup.push(source.n_dup);
+        self.seed.push(source.seed);
+        self.dataset.push(source.dataset.clone());
+        self.design.push(source.design.clone());
+        self.wall_s.push(source.wall_s);
+    }
+
     /// Rows whose costs are valid.
     pub fn valid_rows(&self) -> Vec<usize> {
         (0..self.len()).filter(|&k| self.valid[k]).collect()
+    }
+}
+
+/// The columns of a [`Samples`] row besides θ and its costs: how and where it was simulated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowSource {
+    /// Noise duplicates simulated per θ.
+    pub n_dup: u32,
+    /// Noise seed of the batch.
+    pub seed: u64,
+    /// Name of the empirical data set.
+    pub dataset: String,
+    /// How θ was drawn (`uniform`, `lhs`, `gaussian`, `cmaes`).
+    pub design: String,
+    /// Wall time per parameter set (s).
+    pub wall_s: f64,
+}
+
+impl RowSource {
+    /// Rows of a made-up table for tests: one duplicate, seed 0, drawn `uniform`, no wall time.
+    pub fn test(dataset: &str) -> Self {
+        Self {
+            n_dup: 1,
+            seed: 0,
+            dataset: dataset.into(),
+            design: "uniform".into(),
+            wall_s: 0.0,
+        }
     }
 }
 

@@ -849,18 +849,9 @@ pub fn evaluate(s: &Surrogate, samples: &Samples) -> Result<Metrics> {
 mod tests {
     use super::*;
     use crate::models::test_data::{
-        quadratic_fc, quadratic_ks, quadratic_samples, samples, uniform_theta, unit,
+        fit_quiet, quadratic_fc, quadratic_ks, quadratic_samples, samples, uniform_theta, unit,
     };
     use crate::models::Activation;
-
-    fn fit_quiet(
-        s: &Samples,
-        c: Option<&Connectome>,
-        m: &ModelConfig,
-        t: &TrainConfig,
-    ) -> (Surrogate, TrainHistory) {
-        Surrogate::fit(s, c, m, t, &Device::flex(), &mut |_| {}).unwrap()
-    }
 
     #[test]
     fn quadratic_model_recovers_a_quadratic_cost() {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use analysis::selection::SelectionConfig;
 use anyhow::Result;
 use clap::Parser;
+use experiments::output::exit_on_error;
 use experiments::sweep_report::{print_summary, write_report, ConnectivityModels, ReportOptions};
 
 #[derive(Parser, Debug)]
@@ -40,10 +41,7 @@ struct Args {
 }
 
 fn main() {
-    if let Err(e) = run(Args::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    exit_on_error(run(Args::parse()));
 }
 
 fn run(args: Args) -> Result<()> {

@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::Parser;
 use crbm::dense::machine;
 use experiments::device::select;
+use experiments::output::exit_on_error;
 use experiments::sim_args::SimArgs;
 use pmfm_sim::noise::SeededNoise;
 use pmfm_sim::observables::{evaluate, Targets};
@@ -43,10 +44,7 @@ struct Args {
 }
 
 fn main() {
-    if let Err(e) = run(Args::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    exit_on_error(run(Args::parse()));
 }
 
 /// The synthetic subject every cell simulates.

@@ -11,13 +11,12 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Parser;
 use experiments::comparison::{
-    best_thetas, build_surrogate, outcome_thetas, print_speedups, print_table, report, run_methods,
+    best_thetas, build_surrogate, print_outcomes, print_speedups, print_table, report, run_methods,
     time_to_quality_report, write_checkpoints, Truth,
 };
-use experiments::dataset::DataArgs;
-use experiments::device::DeviceArgs;
 use experiments::method_args::MethodArgs;
-use experiments::sim_args::SimArgs;
+use experiments::output::exit_on_error;
+use experiments::sim_args::PmfmArgs;
 use experiments::theta_input::read_candidates;
 use pmfm_fit::checkpoints::surrogate_build_cost;
 use pmfm_fit::inputs::SimInputs;
@@ -71,18 +70,11 @@ struct Args {
     #[arg(long, default_value = "out/compare-optimizers")]
     out: PathBuf,
     #[command(flatten)]
-    device: DeviceArgs,
-    #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    sim: SimArgs,
+    pmfm: PmfmArgs,
 }
 
 fn main() {
-    if let Err(e) = run(Args::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    exit_on_error(run(Args::parse()));
 }
 
 fn run(args: Args) -> Result<()> {
@@ -97,13 +89,11 @@ fn run(args: Args) -> Result<()> {
         return rebuild_from_runs(&args);
     }
     let (methods, cfg) = methods_and_config(&args)?;
-    let device = args.device.device()?;
-    let sim = args.sim.config()?;
-    let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
-    let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
+    let (device, sim) = args.pmfm.device_and_config()?;
+    let (data, evaluator) = args.pmfm.evaluator(&device, sim)?;
     let mut start_table = args.method_args.table()?;
     let (surrogate, surrogate_build) = if methods.iter().any(|m| m.needs_surrogate()) {
-        let (m, cost) = surrogate_for(&args, &evaluator, &device, &mut start_table)?;
+        let (m, cost) = surrogate_for(&args, &data, &evaluator, &device, &mut start_table)?;
         (Some(m), cost)
     } else {
         (None, BuildCost::default())
@@ -116,7 +106,7 @@ fn run(args: Args) -> Result<()> {
             );
         }
     }
-    let inputs = SimInputs::new(&data, sim, args.sim.fcd_window);
+    let inputs = SimInputs::new(&data, sim, args.pmfm.sim.fcd_window);
     let target = FitTarget {
         evaluator: &evaluator,
         inputs: &inputs,
@@ -145,14 +135,8 @@ fn run(args: Args) -> Result<()> {
         &build,
         &args.out,
     )?;
-    let table = report(&args.out)?;
-    let truth = args
-        .data
-        .data
-        .is_none()
-        .then(|| Truth::synthetic(evaluator.myelin(), evaluator.gradient()));
-    let found = outcome_thetas(&outcomes);
-    print_table(&table, truth.as_ref().map(|t| (found.as_slice(), t)));
+    let synthetic = args.pmfm.data.data.is_none();
+    print_outcomes(&report(&args.out)?, &outcomes, &evaluator, synthetic);
     if let Some(s) = time_to_quality_report(&args.out, args.groups_served)? {
         print_speedups(&s, args.groups_served);
     }
@@ -166,13 +150,12 @@ fn run(args: Args) -> Result<()> {
 /// `--from-runs`: the comparison and time-to-quality tables and plots from OUT's saved tables.
 fn rebuild_from_runs(args: &Args) -> Result<()> {
     let t = report(&args.out)?;
-    if args.data.data.is_some() {
+    if args.pmfm.data.data.is_some() {
         print_table(&t, None);
     } else {
         // Synthetic runs: θ recovery too, against the ground truth and the default's maps.
-        let device = args.device.device()?;
-        let sim = args.sim.config()?;
-        let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
+        let (device, sim) = args.pmfm.device_and_config()?;
+        let data = args.pmfm.load_data(&device, &sim)?;
         let found = best_thetas(&args.out)?;
         let truth = Truth::synthetic(&data.myelin, &data.gradient);
         print_table(&t, Some((found.as_slice(), &truth)));
@@ -213,12 +196,16 @@ fn methods_and_config(args: &Args) -> Result<(Vec<Method>, MethodConfig)> {
 /// dataset and training cost.
 fn surrogate_for(
     args: &Args,
+    data: &pmfm_sim::data::EmpiricalData,
     evaluator: &Evaluator,
     device: &burn::tensor::Device,
     start_table: &mut Option<surrogate::Samples>,
 ) -> Result<(Ensemble, BuildCost)> {
     if let Some(dir) = &args.surrogate {
-        let m = Ensemble::load(dir, device)?;
+        let (m, group) = Ensemble::load(dir, device)?.for_group(data)?;
+        if let Some(g) = group {
+            println!("{}: {g}", dir.display());
+        }
         let (cost, notes) = surrogate_build_cost(&m);
         for n in notes {
             eprintln!("{}: {n}", dir.display());

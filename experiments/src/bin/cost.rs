@@ -4,10 +4,8 @@
 use anyhow::{bail, Context, Result};
 use burn::tensor::{DType, Tensor, TensorData};
 use clap::Parser;
-use experiments::dataset::DataArgs;
-use experiments::device::DeviceArgs;
-use experiments::output::write_csv;
-use experiments::sim_args::SimArgs;
+use experiments::output::{exit_on_error, write_csv};
+use experiments::sim_args::PmfmArgs;
 use pmfm_sim::data::read_npy;
 use pmfm_sim::observables::{evaluate, Targets};
 use pmfm_sim::Bold;
@@ -16,33 +14,27 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(about = "Score BOLD series (.npy, frames × regions × series) against empirical FC/FCD")]
 struct Args {
+    // The schedule sets the FCD window, the precision and (for the synthetic default's
+    // "empirical" data) how that data is simulated.
     #[command(flatten)]
-    device: DeviceArgs,
-    #[command(flatten)]
-    data: DataArgs,
+    pmfm: PmfmArgs,
     /// BOLD file, float32 or float64, shape [frames, regions, series].
     #[arg(long)]
     bold: PathBuf,
     /// Noise duplicates per parameter set (series = n_dup · B).
     #[arg(long, default_value_t = 3)]
     n_dup: usize,
-    /// FCD window, precision and (for the synthetic default's "empirical" data) the schedule.
-    #[command(flatten)]
-    sim: SimArgs,
     /// Where to write the cost table.
     #[arg(long, default_value = "out/cost/costs.csv")]
     out: PathBuf,
 }
 
 fn main() {
-    if let Err(e) = run(Args::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    exit_on_error(run(Args::parse()));
 }
 
 fn run(args: Args) -> Result<()> {
-    let device = args.device.device()?;
+    let device = args.pmfm.device.device()?;
     let (shape, values) = read_npy(&args.bold)?;
     let path = args.bold.display();
     let [frames, regions, series] = shape[..] else {
@@ -54,11 +46,9 @@ fn run(args: Args) -> Result<()> {
             args.n_dup
         );
     }
-    pmfm_sim::simulator::validate_fcd_window(args.sim.fcd_window, frames)
+    pmfm_sim::simulator::validate_fcd_window(args.pmfm.sim.fcd_window, frames)
         .with_context(|| format!("{path}: --fcd-window"))?;
-    let data = args
-        .data
-        .load(&device, &args.sim.config()?, args.sim.fcd_window)?;
+    let data = args.pmfm.load_data(&device, &args.pmfm.sim.config()?)?;
     if data.n_regions() != regions {
         bail!(
             "{path}: {regions} regions, but the data ({}) has {}",
@@ -66,7 +56,11 @@ fn run(args: Args) -> Result<()> {
             data.n_regions()
         );
     }
-    let dtype = if args.sim.f64 { DType::F64 } else { DType::F32 };
+    let dtype = if args.pmfm.sim.f64 {
+        DType::F64
+    } else {
+        DType::F32
+    };
     let tensor = match dtype {
         DType::F64 => TensorData::new(values, [frames, regions, series]),
         _ => TensorData::new(
@@ -81,7 +75,7 @@ fn run(args: Args) -> Result<()> {
         n_dup: args.n_dup,
     };
     let targets = Targets::new(&data.fc.data, regions, data.fcd_cdf.clone());
-    let costs = evaluate(&bold, &targets, args.sim.fcd_window);
+    let costs = evaluate(&bold, &targets, args.pmfm.sim.fcd_window);
     let rows: Vec<Vec<String>> = costs
         .iter()
         .enumerate()

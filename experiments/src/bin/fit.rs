@@ -5,15 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Parser;
-use experiments::dataset::DataArgs;
-use experiments::device::DeviceArgs;
 use experiments::method_args::MethodArgs;
-use experiments::sim_args::SimArgs;
+use experiments::output::exit_on_error;
+use experiments::sim_args::PmfmArgs;
 use pmfm_fit::inputs::SimInputs;
 use pmfm_fit::methods::{run_method, FitTarget, Method};
 use pmfm_sim::params::THETA_NAMES;
 use surrogate::ensemble::Ensemble;
-use surrogate::evaluator::Evaluator;
 
 #[derive(Parser, Debug)]
 #[command(about = "Fit the pMFM's 10 parameters with one method (simulator or surrogate)")]
@@ -29,18 +27,11 @@ struct Args {
     #[arg(long, default_value = "out/fit")]
     out: PathBuf,
     #[command(flatten)]
-    device: DeviceArgs,
-    #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    sim: SimArgs,
+    pmfm: PmfmArgs,
 }
 
 fn main() {
-    if let Err(e) = run(Args::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    exit_on_error(run(Args::parse()));
 }
 
 fn run(args: Args) -> Result<()> {
@@ -58,18 +49,21 @@ fn run(args: Args) -> Result<()> {
             method.name()
         );
     }
-    let device = args.device.device()?;
-    let sim = args.sim.config()?;
-    let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
-    let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
-    let surrogate = args
-        .surrogate
-        .as_ref()
-        .map(|d| Ensemble::load(d, &device))
-        .transpose()?;
+    let (device, sim) = args.pmfm.device_and_config()?;
+    let (data, evaluator) = args.pmfm.evaluator(&device, sim)?;
+    let surrogate = match &args.surrogate {
+        Some(dir) => {
+            let (m, group) = Ensemble::load(dir, &device)?.for_group(&data)?;
+            if let Some(g) = group {
+                println!("{}: {g}", dir.display());
+            }
+            Some(m)
+        }
+        None => None,
+    };
     let cfg = args.method_args.config()?;
     let path = args.out.join(format!("{}.parquet", method.name()));
-    let inputs = SimInputs::new(&data, sim, args.sim.fcd_window);
+    let inputs = SimInputs::new(&data, sim, args.pmfm.sim.fcd_window);
     let target = FitTarget {
         evaluator: &evaluator,
         inputs: &inputs,

@@ -13,6 +13,7 @@ use analysis::SweepConfig;
 use anyhow::{anyhow, bail, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use experiments::device::DeviceArgs;
+use experiments::output::exit_on_error;
 use experiments::sweep_run::run_sweep;
 use jobs::shard::Shard;
 use jobs::slurm::{self, SlurmArgs};
@@ -122,10 +123,7 @@ fn main() {
             Ok(())
         }
     };
-    if let Err(e) = res {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    exit_on_error(res);
 }
 
 fn preset_config(p: Preset) -> SweepConfig {

@@ -19,18 +19,14 @@ use analysis::SweepConfig;
 use anyhow::Result;
 use burn::tensor::Device;
 use clap::Parser;
-use experiments::comparison::{
-    build_surrogate, outcome_thetas, print_table, report, run_methods, Truth,
-};
-use experiments::dataset::DataArgs;
-use experiments::device::DeviceArgs;
-use experiments::sim_args::SimArgs;
+use experiments::comparison::{build_surrogate, print_outcomes, report, run_methods};
+use experiments::output::exit_on_error;
+use experiments::sim_args::PmfmArgs;
 use experiments::sweep_report::{print_summary, write_report, ConnectivityModels, ReportOptions};
 use experiments::sweep_run::run_sweep;
 use jobs::shard::Shard;
 use pmfm_fit::inputs::SimInputs;
 use pmfm_fit::methods::{FitTarget, Method, MethodConfig};
-use surrogate::evaluator::Evaluator;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -38,11 +34,7 @@ use surrogate::evaluator::Evaluator;
 )]
 struct Args {
     #[command(flatten)]
-    device: DeviceArgs,
-    #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    sim: SimArgs,
+    pmfm: PmfmArgs,
     /// Parameter sets simulated for the surrogate's training data.
     #[arg(long, default_value_t = 1024)]
     dataset_size: usize,
@@ -94,15 +86,12 @@ fn with_quick_schedule(args: Vec<String>) -> Vec<String> {
 
 fn main() {
     let args = Args::parse_from(with_quick_schedule(std::env::args().collect()));
-    if let Err(e) = run(args) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    exit_on_error(run(args));
 }
 
 fn run(args: Args) -> Result<()> {
     let t0 = Instant::now();
-    let device = args.device.device()?;
+    let device = args.pmfm.device.device()?;
     fit_part(&args, &device, t0)?;
     if !args.no_crbm_sweep {
         sweep_part(&args, &device, t0)?;
@@ -131,10 +120,9 @@ fn method_config(args: &Args) -> Result<MethodConfig> {
 
 /// The pMFM part: data, surrogate dataset and ensemble, every method, the comparison table.
 fn fit_part(args: &Args, device: &Device, t0: Instant) -> Result<()> {
-    let sim = args.sim.config()?;
+    let sim = args.pmfm.sim.config()?;
     let cfg = method_config(args)?;
-    let data = args.data.load(device, &sim, args.sim.fcd_window)?;
-    let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, device)?;
+    let (data, evaluator) = args.pmfm.evaluator(device, sim)?;
     eprintln!(
         "data {} ready in {:.1} s ({} s simulated per parameter set)",
         data.name,
@@ -161,7 +149,7 @@ fn fit_part(args: &Args, device: &Device, t0: Instant) -> Result<()> {
     if args.active_rounds > 0 {
         methods.push(Method::SurrogateActive);
     }
-    let inputs = SimInputs::new(&data, sim, args.sim.fcd_window);
+    let inputs = SimInputs::new(&data, sim, args.pmfm.sim.fcd_window);
     let target = FitTarget {
         evaluator: &evaluator,
         inputs: &inputs,
@@ -169,14 +157,8 @@ fn fit_part(args: &Args, device: &Device, t0: Instant) -> Result<()> {
         table: Some(&samples),
     };
     let outcomes = run_methods(&methods, &target, &cfg, device, &args.out)?;
-    let table = report(&args.out)?;
-    let truth = args
-        .data
-        .data
-        .is_none()
-        .then(|| Truth::synthetic(evaluator.myelin(), evaluator.gradient()));
-    let found = outcome_thetas(&outcomes);
-    print_table(&table, truth.as_ref().map(|t| (found.as_slice(), t)));
+    let synthetic = args.pmfm.data.data.is_none();
+    print_outcomes(&report(&args.out)?, &outcomes, &evaluator, synthetic);
     let euler = outcomes.iter().find(|o| o.method == Method::EulerCmaes);
     let surr = outcomes.iter().find(|o| o.method == Method::SurrogateCmaes);
     if let (Some(e), Some(s)) = (euler, surr) {

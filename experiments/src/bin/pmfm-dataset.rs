@@ -17,10 +17,10 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use experiments::dataset::{DataArgs, GroupArgs};
-use experiments::device::DeviceArgs;
+use experiments::dataset::GroupArgs;
+use experiments::output::exit_on_error;
 use experiments::progress;
-use experiments::sim_args::SimArgs;
+use experiments::sim_args::PmfmArgs;
 use experiments::theta_input::read_theta_csv;
 use jobs::shard::{batch_seed, Batches, Shard};
 use jobs::slurm::{self, SlurmArgs};
@@ -69,13 +69,9 @@ enum Cmd {
 #[derive(clap::Args, Debug)]
 struct RunArgs {
     #[command(flatten)]
-    device: DeviceArgs,
-    #[command(flatten)]
-    data: DataArgs,
+    pmfm: PmfmArgs,
     #[command(flatten)]
     groups: GroupArgs,
-    #[command(flatten)]
-    sim: SimArgs,
     /// Number of parameter sets in the design [default: 1024; for cmaes: runs × generations ×
     /// batch].
     #[arg(long)]
@@ -216,10 +212,7 @@ fn main() {
         Some(Cmd::Slurm { slurm, run }) => write_slurm(&slurm, run),
         None => run(cli.run),
     };
-    if let Err(e) = res {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    exit_on_error(res);
 }
 
 fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
@@ -321,8 +314,7 @@ fn run(args: RunArgs) -> Result<()> {
         bail!("--n and --n-dup must be at least 1");
     }
     let batches = Batches::new(n_total, args.batch)?;
-    let device = args.device.device()?;
-    let sim = args.sim.config()?;
+    let (device, sim) = args.pmfm.device_and_config()?;
     let groups = load_groups(&args, &device, &sim)?;
     let multi = args.groups.groups.is_some();
     let manifest = Manifest {
@@ -337,7 +329,7 @@ fn run(args: RunArgs) -> Result<()> {
         batch_size: args.batch,
         n_dup: args.n_dup,
         sim,
-        fcd_window: args.sim.fcd_window,
+        fcd_window: args.pmfm.sim.fcd_window,
         bounds: Bounds::default(),
         groups: if multi {
             groups
@@ -418,12 +410,12 @@ fn load_groups(
     device: &burn::tensor::Device,
     sim: &SimConfig,
 ) -> Result<Vec<pmfm_sim::data::EmpiricalData>> {
-    if args.groups.groups.is_some() && args.data.data.is_some() {
+    if args.groups.groups.is_some() && args.pmfm.data.data.is_some() {
         bail!("give the data as --groups or as --data, not both");
     }
-    match args.groups.load(device, sim, args.sim.fcd_window)? {
+    match args.groups.load(device, sim, args.pmfm.sim.fcd_window)? {
         Some(g) => Ok(g),
-        None => Ok(vec![args.data.load(device, sim, args.sim.fcd_window)?]),
+        None => Ok(vec![args.pmfm.load_data(device, sim)?]),
     }
 }
 
@@ -547,7 +539,7 @@ impl Job<'_> {
             data,
             offset,
             row_offset: (gi * self.batches.range(per_group - 1).end as usize) as u64,
-            evaluator: Evaluator::new(data, *sim, self.args.sim.fcd_window, device)?,
+            evaluator: Evaluator::new(data, *sim, self.args.pmfm.sim.fcd_window, device)?,
             space: DesignSpace::new(&data.myelin, &data.gradient, Bounds::default())?,
             bar: progress::bar(n_todo, "θ"),
         };

@@ -3,10 +3,8 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use experiments::dataset::DataArgs;
-use experiments::device::DeviceArgs;
-use experiments::output::write_csv;
-use experiments::sim_args::SimArgs;
+use experiments::output::{exit_on_error, write_csv};
+use experiments::sim_args::PmfmArgs;
 use experiments::theta_input::{parse_theta, read_theta_csv};
 use pmfm_sim::data::write_npy_f64;
 use pmfm_sim::noise::{FileNoise, NoiseSource, SeededNoise};
@@ -23,11 +21,7 @@ use std::time::Instant;
 )]
 struct Args {
     #[command(flatten)]
-    device: DeviceArgs,
-    #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    sim: SimArgs,
+    pmfm: PmfmArgs,
     /// A parameter vector "w0,w_myelin,w_grad,I0,I_myelin,I_grad,G,s0,s_myelin,s_grad" (repeatable).
     #[arg(long, allow_hyphen_values = true)]
     theta: Vec<String>,
@@ -52,17 +46,14 @@ struct Args {
 }
 
 fn main() {
-    if let Err(e) = run(Args::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    exit_on_error(run(Args::parse()));
 }
 
 fn run(args: Args) -> Result<()> {
-    let device = args.device.device()?;
+    let device = args.pmfm.device.device()?;
     let thetas = thetas_of(&args)?;
-    let cfg = args.sim.config()?;
-    let data = args.data.load(&device, &cfg, args.sim.fcd_window)?;
+    let cfg = args.pmfm.sim.config()?;
+    let data = args.pmfm.load_data(&device, &cfg)?;
     let n = data.n_regions();
     let sim = Simulator::new(&data.sc.data, n, cfg, &device)?;
     let bounds = Bounds::default();
@@ -96,7 +87,7 @@ fn run(args: Args) -> Result<()> {
     let t_sim = t0.elapsed().as_secs_f64();
     let targets = Targets::new(&data.fc.data, n, data.fcd_cdf.clone());
     let t1 = Instant::now();
-    let costs = evaluate(&bold, &targets, args.sim.fcd_window);
+    let costs = evaluate(&bold, &targets, args.pmfm.sim.fcd_window);
     let t_cost = t1.elapsed().as_secs_f64();
 
     std::fs::create_dir_all(&args.out)
@@ -127,7 +118,7 @@ fn thetas_of(args: &Args) -> Result<Vec<Theta>> {
         thetas.extend(read_theta_csv(f, args.theta_by_column)?);
     }
     if thetas.is_empty() {
-        if args.data.data.is_some() {
+        if args.pmfm.data.data.is_some() {
             bail!("give parameter vectors with --theta or --theta-file");
         }
         eprintln!("no θ given: simulating the synthetic default's ground truth");

@@ -7,13 +7,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use experiments::dataset::DataArgs;
-use experiments::device::DeviceArgs;
-use experiments::sim_args::SimArgs;
+use experiments::output::exit_on_error;
+use experiments::sim_args::PmfmArgs;
 use pmfm_sim::params::{Bounds, Theta};
 use surrogate::design::{Design, DesignSpace};
 use surrogate::ensemble::Ensemble;
-use surrogate::evaluator::Evaluator;
 
 #[derive(Parser, Debug)]
 #[command(about = "Per-evaluation speedup of pMFM surrogates over the Euler simulator")]
@@ -36,21 +34,14 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
-    device: DeviceArgs,
-    #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    sim: SimArgs,
+    pmfm: PmfmArgs,
 }
 
 /// Largest batch size timed (θ are drawn up front for the largest one).
 const MAX_BATCH: usize = 1 << 22;
 
 fn main() {
-    if let Err(e) = run(Args::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    exit_on_error(run(Args::parse()));
 }
 
 fn run(args: Args) -> Result<()> {
@@ -64,16 +55,14 @@ fn run(args: Args) -> Result<()> {
     if args.n_dup == 0 || args.repeats == 0 {
         bail!("--n-dup and --repeats must be at least 1");
     }
-    let device = args.device.device()?;
-    let sim = args.sim.config()?;
+    let (device, sim) = args.pmfm.device_and_config()?;
     // Every model loads before the (slow) simulator timings, so a bad path fails at once.
     let models = args
         .models
         .iter()
         .map(|d| Ensemble::load(d, &device).with_context(|| format!("loading {}", d.display())))
         .collect::<Result<Vec<_>>>()?;
-    let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
-    let evaluator = Evaluator::new(&data, sim, args.sim.fcd_window, &device)?;
+    let (data, evaluator) = args.pmfm.evaluator(&device, sim)?;
     let space = DesignSpace::new(&data.myelin, &data.gradient, Bounds::default())?;
     let max_b = *args
         .surrogate_batches
@@ -87,7 +76,7 @@ fn run(args: Args) -> Result<()> {
 
     println!(
         "Euler simulator ({} s simulated, n_dup {}), device {}:",
-        sim.duration, args.n_dup, args.device.device
+        sim.duration, args.n_dup, args.pmfm.device.device
     );
     println!("{:>8} {:>12} {:>14}", "batch", "wall s", "s per θ");
     let mut best_sim = f64::INFINITY;

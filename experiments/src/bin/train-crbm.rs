@@ -476,30 +476,9 @@ const GAUSS_HIDDEN: usize = 30;
 fn gauss_config(args: &Args, n_frames: usize) -> Result<GaussFitConfig> {
     let d = GaussTrainConfig::default();
     let batch = args.batch.unwrap_or(d.batch_size);
-    let n_updates = match (args.updates, args.epochs) {
-        (Some(u), _) => u,
-        (None, Some(e)) => {
-            if !(e.is_finite() && e > 0.0) {
-                anyhow::bail!("--epochs {e}: must be finite and > 0");
-            }
-            let n_train = n_frames * 7 / 10;
-            (e * n_train as f64 / batch.min(n_train).max(1) as f64).ceil() as usize
-        }
-        (None, None) => GAUSS_UPDATES,
-    };
+    let n_updates = n_updates(args, n_frames * 7 / 10, batch, GAUSS_UPDATES)?;
     let lr = args.lr.unwrap_or(d.learning_rate);
-    let penalty = match args.penalty {
-        PenaltyKind::L2l1 => Penalty::L2L1 {
-            lambda: args.lambda.unwrap_or(d.penalty.lambda()),
-        },
-        PenaltyKind::L1 => Penalty::L1 {
-            lambda: args.lambda.unwrap_or(PLAIN_LAMBDA),
-        },
-        PenaltyKind::L2 => Penalty::L2 {
-            lambda: args.lambda.unwrap_or(PLAIN_LAMBDA),
-        },
-        PenaltyKind::None => Penalty::None,
-    };
+    let penalty = penalty(args, d.penalty.lambda());
     let train = GaussTrainConfig {
         n_hidden: args.hidden.unwrap_or(GAUSS_HIDDEN),
         batch_size: batch,
@@ -542,25 +521,15 @@ fn print_gauss(r: &GaussRow) {
         "held-out nRMSE ({} test frames, {} model samples from the {})",
         r.test_frames, r.eval_samples, r.eval_start
     );
-    for (k, v) in [
-        ("<v>", r.nrmse_v),
-        ("<h>", r.nrmse_h),
-        ("<vh>", r.nrmse_vh),
-        ("<vv>", r.nrmse_vv),
-        ("<hh>", r.nrmse_hh),
-        ("norm4", r.norm4),
-    ] {
-        println!("  {k:<6} {v:>8.4}");
-    }
-    println!(
-        "  bad = {}, good = {}, exploded = {}{}",
-        r.bad,
-        r.good,
-        r.exploded,
+    print_nrmse(
+        [
+            r.nrmse_v, r.nrmse_h, r.nrmse_vh, r.nrmse_vv, r.nrmse_hh, r.norm4,
+        ],
+        [r.bad, r.good, r.exploded],
         match (&r.exploded_phase, r.exploded_at, &r.exploded_reason) {
             (Some(p), Some(a), Some(why)) => format!(" ({p} at {a}: {why})"),
             _ => String::new(),
-        }
+        },
     );
     println!("  stability margin {:.4}", r.stability_margin);
     if let (Some(c), Some(j)) = (r.coupling_correlation, r.mean_jaccard) {
@@ -613,25 +582,27 @@ const SYNTHETIC_UPDATES: usize = 2000;
 /// λ of the plain L1 and L2 penalties (spec: "λ of order 0.02 for a plain L1 penalty").
 const PLAIN_LAMBDA: f64 = 0.02;
 
-fn train_config(args: &Args, n_train: usize) -> Result<TrainConfig> {
-    let d = TrainConfig::default();
-    let batch = args.batch.unwrap_or(d.batch_size);
-    let n_updates = match (args.updates, args.epochs) {
+/// Parameter updates: --updates, else --epochs over `n_train` training frames (an update
+/// consumes min(batch, frames) frames), else `default`.
+fn n_updates(args: &Args, n_train: usize, batch: usize, default: usize) -> Result<usize> {
+    Ok(match (args.updates, args.epochs) {
         (Some(u), _) => u,
-        // An update consumes min(batch, frames) frames.
         (None, Some(e)) => {
             if !(e.is_finite() && e > 0.0) {
                 anyhow::bail!("--epochs {e}: must be finite and > 0");
             }
             (e * n_train as f64 / batch.min(n_train).max(1) as f64).ceil() as usize
         }
-        (None, None) if args.data.is_none() => SYNTHETIC_UPDATES,
-        (None, None) => d.n_updates,
-    };
-    let lr = args.lr.unwrap_or(d.learning_rate);
-    let penalty = match args.penalty {
+        (None, None) => default,
+    })
+}
+
+/// The weight penalty of --penalty with --lambda, else `l2l1_lambda` for L2/L1 and
+/// [`PLAIN_LAMBDA`] for the plain L1 and L2 penalties.
+fn penalty(args: &Args, l2l1_lambda: f64) -> Penalty {
+    match args.penalty {
         PenaltyKind::L2l1 => Penalty::L2L1 {
-            lambda: args.lambda.unwrap_or(d.penalty.lambda()),
+            lambda: args.lambda.unwrap_or(l2l1_lambda),
         },
         PenaltyKind::L1 => Penalty::L1 {
             lambda: args.lambda.unwrap_or(PLAIN_LAMBDA),
@@ -640,7 +611,20 @@ fn train_config(args: &Args, n_train: usize) -> Result<TrainConfig> {
             lambda: args.lambda.unwrap_or(PLAIN_LAMBDA),
         },
         PenaltyKind::None => Penalty::None,
+    }
+}
+
+fn train_config(args: &Args, n_train: usize) -> Result<TrainConfig> {
+    let d = TrainConfig::default();
+    let batch = args.batch.unwrap_or(d.batch_size);
+    let default_updates = if args.data.is_none() {
+        SYNTHETIC_UPDATES
+    } else {
+        d.n_updates
     };
+    let n_updates = n_updates(args, n_train, batch, default_updates)?;
+    let lr = args.lr.unwrap_or(d.learning_rate);
+    let penalty = penalty(args, d.penalty.lambda());
     let default_hidden = if args.data.is_none() {
         SYNTHETIC_HIDDEN
     } else {
@@ -846,27 +830,29 @@ fn write_report(out: &Path, r: &Report) -> Result<()> {
     write_atomic(&out.join("report.json"), text.as_bytes())
 }
 
+/// The held-out nRMSE of ⟨v⟩, ⟨h⟩, ⟨vh⟩, ⟨vv⟩, ⟨hh⟩ and the 4-norm, one line each, then the
+/// bad/good/exploded flags with `explosion` (where and why training diverged, or empty).
+fn print_nrmse(nrmse: [f64; 6], [bad, good, exploded]: [bool; 3], explosion: String) {
+    for (k, v) in ["<v>", "<h>", "<vh>", "<vv>", "<hh>", "norm4"]
+        .into_iter()
+        .zip(nrmse)
+    {
+        println!("  {k:<6} {v:>8.4}");
+    }
+    println!("  bad = {bad}, good = {good}, exploded = {exploded}{explosion}");
+}
+
 fn print_report(r: &Report, recovery: Option<&[AssemblyMatch]>) {
     println!("held-out nRMSE ({} test frames)", r.test_frames);
     println!("  {:<6} {:>8}", "stat", "nRMSE");
-    for (k, v) in [
-        ("<v>", r.nrmse_v),
-        ("<h>", r.nrmse_h),
-        ("<vh>", r.nrmse_vh),
-        ("<vv>", r.nrmse_vv),
-        ("<hh>", r.nrmse_hh),
-        ("norm4", r.norm4),
-    ] {
-        println!("  {k:<6} {v:>8.4}");
-    }
-    println!(
-        "  bad = {}, good = {}, exploded = {}{}",
-        r.bad,
-        r.good,
-        r.exploded,
+    print_nrmse(
+        [
+            r.nrmse_v, r.nrmse_h, r.nrmse_vh, r.nrmse_vv, r.nrmse_hh, r.norm4,
+        ],
+        [r.bad, r.good, r.exploded],
         r.exploded_epoch
             .map(|e| format!(" (epoch {e:.2})"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
     );
     if let Some(rec) = recovery {
         println!("assembly recovery (Jaccard of best unit's top-|A| weights)");

@@ -13,12 +13,10 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use burn::tensor::Device;
 use clap::Parser;
-use experiments::dataset::DataArgs;
-use experiments::device::DeviceArgs;
-use experiments::output::write_parquet;
+use experiments::output::{exit_on_error, write_parquet};
 use experiments::plots::{self, Axes, Series};
 use experiments::progress;
-use experiments::sim_args::SimArgs;
+use experiments::sim_args::PmfmArgs;
 use pmfm_sim::data::EmpiricalData;
 use surrogate::ensemble::Ensemble;
 use surrogate::evaluation::{
@@ -73,20 +71,14 @@ struct Args {
     /// Output directory.
     #[arg(long, default_value = "out/train-surrogate")]
     out: PathBuf,
+    // The data options name the connectome the tables were simulated on (needed by the
+    // region-token model).
     #[command(flatten)]
-    device: DeviceArgs,
-    /// The connectome the tables were simulated on (needed by the region-token model).
-    #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    sim: SimArgs,
+    pmfm: PmfmArgs,
 }
 
 fn main() {
-    if let Err(e) = run(Args::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    exit_on_error(run(Args::parse()));
 }
 
 fn kinds(s: &str) -> Result<Vec<ModelKind>> {
@@ -290,10 +282,9 @@ fn prepare(args: &Args, kinds: &[ModelKind]) -> Result<Inputs> {
         train.len(),
         test.len()
     );
-    let device = args.device.device()?;
+    let device = args.pmfm.device.device()?;
     let connectome = if kinds.contains(&ModelKind::RegionTokens) {
-        let sim = args.sim.config()?;
-        let data = args.data.load(&device, &sim, args.sim.fcd_window)?;
+        let data = args.pmfm.load_data(&device, &args.pmfm.sim.config()?)?;
         Some(connectome_of(&data))
     } else {
         None

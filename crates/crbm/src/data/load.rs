@@ -49,11 +49,7 @@ impl From<arrays::Array> for Array {
 
 /// `key`: the array inside an `.npz`, or the dataset path inside an HDF5 file.
 fn read_array(path: &Path, key: Option<&str>) -> Result<Array> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = arrays::lowercase_extension(path);
     match ext.as_str() {
         "npy" => Ok(arrays::npy::read(path).map_err(array_err)?.into()),
         "npz" => read_npz(path, key),
@@ -235,11 +231,7 @@ pub fn load_region_labels(
     n_neurons: Option<usize>,
 ) -> Result<(Vec<usize>, Vec<String>)> {
     let path = path.as_ref();
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = arrays::lowercase_extension(path);
     let labels: Vec<String> = if ext == "npy" || ext == "npz" {
         let a = read_array(path, None)?;
         a.values.iter().map(|x| format!("{x}")).collect()

@@ -90,18 +90,7 @@ impl HostGibbs {
             View::rows(v, c, self.n),
             View::rows(&self.weights, self.n, self.m),
         );
-        h.par_chunks_mut(self.m.max(1))
-            .enumerate()
-            .for_each(|(r, row)| {
-                let mut rng = lane_rng(seed, step, r as u64);
-                for (x, u) in row.iter_mut().zip(&self.hidden) {
-                    *x = if x.is_finite() && u.is_finite() {
-                        u.sample(*x as f64, &mut rng) as f32
-                    } else {
-                        f32::NAN
-                    };
-                }
-            });
+        DRelu::sample_rows(&self.hidden, h, seed, step);
     }
 
     /// v ~ p(v | h) = N((θ + h·Wᵀ)/γ, 1/γ) for hidden states `h` [C, M]; writes `v` [C, N].

@@ -14,7 +14,7 @@ use super::standardized::{Standardization, StandardizedGauss};
 use crate::frames::Frames;
 use crate::layers::DRelu;
 use crate::rng::lane_rng;
-use crate::tensor::{drelu_from_tensors, DReluTensors};
+use crate::tensor::{drelu_from_tensors, sample_hidden_on_host, DReluTensors};
 pub(crate) use crate::tensor::{host, row};
 
 /// Frames [T, N] as a device tensor.
@@ -239,25 +239,7 @@ impl GaussGibbs {
     /// Exact h ~ p(h|v) (host, f64), [B, M].
     pub fn sample_hidden(&self, v: Tensor<2>, seed: u64, step: u64) -> Tensor<2> {
         let inputs = v.matmul(self.plain.weights.clone());
-        let [b, m] = inputs.dims();
-        let x = inputs.into_data().try_to_vec::<f32>().unwrap_or_default();
-        let mut h = vec![0f32; b * m];
-        h.par_chunks_mut(m.max(1))
-            .zip(x.par_chunks(m.max(1)))
-            .enumerate()
-            .for_each(|(r, (h, x))| {
-                let mut rng = lane_rng(seed, step, r as u64);
-                for ((h, &x), u) in h.iter_mut().zip(x).zip(&self.hidden) {
-                    // A non-finite input (a chain that ran away) has no distribution to
-                    // sample; NaN propagates to the explosion check.
-                    *h = if x.is_finite() && u.is_valid() {
-                        u.sample(x as f64, &mut rng) as f32
-                    } else {
-                        f32::NAN
-                    };
-                }
-            });
-        Tensor::<2>::from_data(TensorData::new(h, [b, m]), &self.device)
+        sample_hidden_on_host(&self.hidden, inputs, seed, step, &self.device)
     }
 
     /// One sweep v → h → v.

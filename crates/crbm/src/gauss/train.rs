@@ -29,7 +29,7 @@ use super::tensor::{
 use crate::batch::BatchOrder;
 use crate::error::{invalid_config, CrbmError, Result};
 use crate::frames::Frames;
-use crate::optim::learning_rate_at;
+use crate::optim::{learning_rate_at, validate_learning_rates};
 use crate::penalty::Penalty;
 
 /// Training hyper-parameters; defaults are the reference pipeline's
@@ -122,20 +122,7 @@ impl GaussTrainConfig {
         if let Some((f, v)) = positive.iter().find(|(_, v)| *v == 0) {
             return invalid_config(f, v, "must be ≥ 1");
         }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return invalid_config(
-                "learning_rate",
-                self.learning_rate,
-                "must be finite and > 0",
-            );
-        }
-        if !(self.learning_rate_final > 0.0 && self.learning_rate_final <= self.learning_rate) {
-            return invalid_config(
-                "learning_rate_final",
-                self.learning_rate_final,
-                "must be in (0, learning_rate]",
-            );
-        }
+        validate_learning_rates(self.learning_rate, self.learning_rate_final)?;
         let unit = [("decay_after", self.decay_after), ("damping", self.damping)];
         if let Some((f, v)) = unit.iter().find(|(_, v)| !(0.0..=1.0).contains(v)) {
             return invalid_config(f, v, "must be in [0, 1]");

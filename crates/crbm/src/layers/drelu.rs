@@ -15,10 +15,12 @@
 //! `h = −σ−·e`, with `e` the excess `z − α` (see [`super::truncnorm`]).
 
 use rand::Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::truncnorm::{lower_tail_excess_moments, sample_lower_tail_excess};
 use crate::erfcx::log_erfcx;
+use crate::rng::lane_rng;
 
 const HALF_LN_PI_OVER_2: f64 = 0.225_791_352_644_727_43; // ½ ln(π/2)
 
@@ -182,6 +184,27 @@ impl DRelu {
         self.is_finite() && self.gamma_plus > 0.0 && self.gamma_minus > 0.0
     }
 
+    /// Exact draws h ~ p(h | I) of a hidden layer for a batch, in place: `h` holds the
+    /// inputs I, shape [B, M] row-major (M = `units.len()`), and receives the draws. Row b
+    /// draws from the stream `lane_rng(seed, step, b)`, so the draws depend neither on the
+    /// thread count nor on the engine that computed I. A non-finite input or an invalid unit
+    /// (a run that diverged) gives NaN: there is no distribution to sample, and the
+    /// explosion checks see the NaN.
+    pub fn sample_rows(units: &[DRelu], h: &mut [f32], seed: u64, step: u64) {
+        h.par_chunks_mut(units.len().max(1))
+            .enumerate()
+            .for_each(|(b, row)| {
+                let mut rng = lane_rng(seed, step, b as u64);
+                for (x, u) in row.iter_mut().zip(units) {
+                    *x = if x.is_finite() && u.is_valid() {
+                        u.sample(*x as f64, &mut rng) as f32
+                    } else {
+                        f32::NAN
+                    };
+                }
+            });
+    }
+
     /// `Σ_μ U_μ(h_μ)` of a hidden layer at the state `h` [M].
     pub fn potential_sum(units: &[DRelu], h: &[f64]) -> f64 {
         units.iter().zip(h).map(|(u, &x)| u.potential(x)).sum()
@@ -302,6 +325,41 @@ mod tests {
     use super::*;
     use crate::quadrature::simpson_weight;
     use rand::SeedableRng;
+
+    #[test]
+    fn sample_rows_draws_row_b_from_its_own_stream_and_nan_without_a_distribution() {
+        let good = DRelu {
+            gamma_plus: 0.7,
+            gamma_minus: 2.0,
+            theta_plus: 0.3,
+            theta_minus: -0.4,
+        };
+        let bad = DRelu {
+            gamma_minus: 0.0,
+            ..good
+        };
+        let units = [good, good, bad];
+        let inputs = [0.5f32, -1.0, 0.2, f32::NAN, 2.0, 0.1];
+        let mut h = inputs;
+        DRelu::sample_rows(&units, &mut h, 11, 3);
+        for b in 0..2 {
+            let mut rng = lane_rng(11, 3, b as u64);
+            for mu in 0..2 {
+                let x = inputs[3 * b + mu];
+                let want = if x.is_finite() {
+                    units[mu].sample(x as f64, &mut rng) as f32
+                } else {
+                    f32::NAN
+                };
+                let got = h[3 * b + mu];
+                assert!(
+                    got == want || (got.is_nan() && want.is_nan()),
+                    "row {b} unit {mu}"
+                );
+            }
+            assert!(h[3 * b + 2].is_nan(), "invalid unit, row {b}");
+        }
+    }
 
     /// ln ∫₀^∞ exp(−γy²/2 + s·y) dy and the first two moments of y, by
     /// composite Simpson around the peak (reference, independent of erfcx).

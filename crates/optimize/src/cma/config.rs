@@ -257,21 +257,7 @@ impl CmaConfig {
 
     /// λ ≥ 2 and 1 ≤ μ ≤ λ.
     fn check_population(&self) -> Result<(), OptimizeError> {
-        let lambda = self.lambda();
-        if lambda < 2 {
-            return Err(OptimizeError::config(
-                "population",
-                format!("must be ≥ 2, got {lambda}"),
-            ));
-        }
-        let mu = self.mu();
-        if mu < 1 || mu > lambda {
-            return Err(OptimizeError::config(
-                "parents",
-                format!("must be in 1..=λ = {lambda}, got {mu}"),
-            ));
-        }
-        Ok(())
+        check_population(self.lambda(), self.mu())
     }
 
     /// σ bounds, budgets, tolerances and the early stop.
@@ -368,4 +354,22 @@ impl CmaConfig {
         }
         Ok(())
     }
+}
+
+/// Checks a CMA-ES population, the one rule every caller applies: λ ≥ 2 offspring and
+/// 1 ≤ μ ≤ λ parents. The error names the field at fault (`population` or `parents`).
+pub fn check_population(lambda: usize, mu: usize) -> Result<(), OptimizeError> {
+    if lambda < 2 {
+        return Err(OptimizeError::config(
+            "population",
+            format!("must be ≥ 2, got {lambda}"),
+        ));
+    }
+    if mu < 1 || mu > lambda {
+        return Err(OptimizeError::config(
+            "parents",
+            format!("must be in 1..=λ = {lambda}, got {mu}"),
+        ));
+    }
+    Ok(())
 }

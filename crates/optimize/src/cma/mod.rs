@@ -30,7 +30,7 @@ pub mod strategy;
 #[cfg(test)]
 mod tests;
 
-pub use config::{BoundsHandling, CmaConfig, EarlyStop, Ipop, StartBox};
+pub use config::{check_population, BoundsHandling, CmaConfig, EarlyStop, Ipop, StartBox};
 pub use run::{
     minimize, minimize_resumable, CheckpointPolicy, CmaCheckpoint, CmaResult, CmaRun,
     RestartSummary, StopReason,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{BoundsHandling, CmaConfig};
 use super::strategy::{CmaEs, CmaState, StrategyParams};
 use crate::error::OptimizeError;
+use crate::incumbent::{median, Incumbent};
 use crate::objective::{
     evaluate_batch, exact, BatchContext, Evaluation, GenerationReport, Objective, Observer,
 };
@@ -217,10 +218,7 @@ pub struct CmaRun {
     generations: usize,
     evaluations: usize,
     simulations: usize,
-    best_x: Vec<f64>,
-    best_cost: f64,
-    best_parts: Vec<(String, f64)>,
-    restart_best: f64,
+    best: Incumbent,
     recent_best: VecDeque<f64>,
     early_stop_count: usize,
     history: Vec<GenerationReport>,
@@ -235,16 +233,13 @@ impl CmaRun {
     pub fn new(config: CmaConfig) -> Result<Self, OptimizeError> {
         let es = CmaEs::from_config(&config)?;
         Ok(Self {
-            best_x: config.start.clone(),
+            best: Incumbent::new(&config.start),
             config,
             es,
             restart: 0,
             generations: 0,
             evaluations: 0,
             simulations: 0,
-            best_cost: f64::INFINITY,
-            best_parts: Vec::new(),
-            restart_best: f64::INFINITY,
             recent_best: VecDeque::new(),
             early_stop_count: 0,
             history: Vec::new(),
@@ -286,10 +281,12 @@ impl CmaRun {
             generations: c.generations,
             evaluations: c.evaluations,
             simulations: c.simulations,
-            best_x: c.best_x,
-            best_cost: c.best_cost,
-            best_parts: c.best_parts,
-            restart_best: c.restart_best,
+            best: Incumbent {
+                x: c.best_x,
+                cost: c.best_cost,
+                parts: c.best_parts,
+                restart_cost: c.restart_best,
+            },
             recent_best: c.recent_best.into(),
             early_stop_count: c.early_stop_count,
             history: c.history,
@@ -310,10 +307,10 @@ impl CmaRun {
             generations: self.generations,
             evaluations: self.evaluations,
             simulations: self.simulations,
-            best_x: self.best_x.clone(),
-            best_cost: self.best_cost,
-            best_parts: self.best_parts.clone(),
-            restart_best: self.restart_best,
+            best_x: self.best.x.clone(),
+            best_cost: self.best.cost,
+            best_parts: self.best.parts.clone(),
+            restart_best: self.best.restart_cost,
             recent_best: self.recent_best.iter().copied().collect(),
             early_stop_count: self.early_stop_count,
             history: self.history.clone(),
@@ -336,7 +333,7 @@ impl CmaRun {
         self.evaluations
     }
     pub fn best(&self) -> (&[f64], f64) {
-        (&self.best_x, self.best_cost)
+        (&self.best.x, self.best.cost)
     }
     pub fn history(&self) -> &[GenerationReport] {
         &self.history
@@ -498,14 +495,7 @@ impl CmaRun {
             .min_by(|a, b| nan_last(a.1.cost).total_cmp(&nan_last(b.1.cost)))
             .map(|(i, _)| i);
         for (x, e) in batch.iter().zip(evals) {
-            if e.valid && e.cost < self.best_cost {
-                self.best_cost = e.cost;
-                self.best_x = x.clone();
-                self.best_parts = e.parts.clone();
-            }
-            if e.valid && e.cost < self.restart_best {
-                self.restart_best = e.cost;
-            }
+            self.best.offer(x, e);
         }
         gen_best
     }
@@ -525,13 +515,7 @@ impl CmaRun {
             ),
             None => (f64::INFINITY, Vec::new(), Vec::new()),
         };
-        let mut sorted: Vec<f64> = evals.iter().map(|e| nan_last(e.cost)).collect();
-        sorted.sort_by(f64::total_cmp);
-        let median_cost = match sorted.len() {
-            0 => f64::NAN,
-            m if m % 2 == 1 => sorted[m / 2],
-            m => 0.5 * (sorted[m / 2 - 1] + sorted[m / 2]),
-        };
+        let median_cost = median(evals.iter().map(|e| nan_last(e.cost)).collect());
         let std_devs = self.es.std_devs();
         GenerationReport {
             restart: self.restart,
@@ -545,7 +529,7 @@ impl CmaRun {
             best_x,
             best_parts,
             median_cost,
-            best_so_far_cost: self.best_cost,
+            best_so_far_cost: self.best.cost,
             mean: self.es.mean().to_vec(),
             step_size: self.es.sigma(),
             diagnostics: vec![
@@ -592,7 +576,7 @@ impl CmaRun {
 
     fn check_stop(&mut self, gen_best: f64, costs: &[f64]) -> Option<StopReason> {
         let c = &self.config;
-        if c.target_cost.is_some_and(|t| self.best_cost <= t) {
+        if c.target_cost.is_some_and(|t| self.best.cost <= t) {
             return Some(StopReason::TargetCost);
         }
         if let Some(e) = &c.early_stop {
@@ -662,7 +646,7 @@ impl CmaRun {
             parents: p.mu,
             generations: self.es.generation(),
             evaluations: self.evaluations,
-            best_cost: self.restart_best,
+            best_cost: self.best.restart_cost,
             reason,
         });
     }
@@ -705,7 +689,7 @@ impl CmaRun {
             self.config.sigma_max,
             rng,
         )?;
-        self.restart_best = f64::INFINITY;
+        self.best.restart_cost = f64::INFINITY;
         self.recent_best.clear();
         Ok(())
     }
@@ -724,9 +708,9 @@ impl CmaRun {
     pub fn into_result(self) -> CmaResult {
         let elapsed_s = self.elapsed_s();
         CmaResult {
-            best_x: self.best_x,
-            best_cost: self.best_cost,
-            best_parts: self.best_parts,
+            best_x: self.best.x,
+            best_cost: self.best.cost,
+            best_parts: self.best.parts,
             generations: self.generations,
             evaluations: self.evaluations,
             simulations: self.simulations,

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
-use super::config::CmaConfig;
+use super::config::{check_population, CmaConfig};
 use crate::error::OptimizeError;
 use crate::objective::exact;
 
@@ -212,15 +212,7 @@ impl CmaEs {
                 });
             }
         }
-        if params.lambda < 2 || params.mu == 0 || params.mu > params.lambda {
-            return Err(OptimizeError::config(
-                "population",
-                format!(
-                    "need λ ≥ 2 and 1 ≤ μ ≤ λ, got λ = {}, μ = {}",
-                    params.lambda, params.mu
-                ),
-            ));
-        }
+        check_population(params.lambda, params.mu)?;
         let d = DVector::from_column_slice(scale);
         let cov = DMatrix::from_diagonal(&d.component_mul(&d));
         let sigma = sigma_max.map_or(sigma0, |cap| sigma0.min(cap));

@@ -5,14 +5,12 @@ use super::strategy::ranking;
 use super::*;
 use crate::error::OptimizeError;
 use crate::objective::{BatchContext, Evaluation, GenerationReport, Observer};
-use crate::test_functions::{BoxConstrained, TestFunction, TestObjective};
+use crate::test_functions::{
+    rastrigin_ipop, to_optimum, BoxConstrained, TestFunction, TestObjective,
+};
 
 fn sphere_config(dim: usize, seed: u64) -> CmaConfig {
-    CmaConfig {
-        target_cost: Some(1e-10),
-        seed,
-        ..CmaConfig::new(vec![2.0; dim], 1.0)
-    }
+    to_optimum(vec![2.0; dim], 1.0, seed)
 }
 
 /// Observer that records what it is shown.
@@ -62,11 +60,7 @@ fn sphere_10d_reaches_optimum_with_one_batch_per_generation() {
 #[test]
 fn rosenbrock_10d_reaches_optimum() {
     let mut f = TestObjective::new(TestFunction::Rosenbrock, 10);
-    let config = CmaConfig {
-        target_cost: Some(1e-10),
-        seed: 3,
-        ..CmaConfig::new(vec![0.0; 10], 0.5)
-    };
+    let config = to_optimum(vec![0.0; 10], 0.5, 3);
     let r = minimize(&mut f, &config, &mut []).unwrap();
     assert!(r.best_cost < 1e-6, "{} ({:?})", r.best_cost, r.stop_reason);
     assert!(
@@ -84,22 +78,6 @@ fn ellipsoid_10d_learns_the_scaling() {
     let last = r.history.last().unwrap();
     // C's axes must have adapted to the 10³ ratio of the ellipsoid's axes.
     assert!(last.diagnostic("axis_ratio").unwrap() > 100.0);
-}
-
-fn rastrigin_ipop(seed: u64) -> CmaConfig {
-    CmaConfig {
-        target_cost: Some(1e-10),
-        seed,
-        restarts: Some(Ipop {
-            max_restarts: 9,
-            population_factor: 2.0,
-            start_box: Some(StartBox {
-                lower: vec![-5.12; 5],
-                upper: vec![5.12; 5],
-            }),
-        }),
-        ..CmaConfig::new(vec![3.0; 5], 2.0)
-    }
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::validate::{check_fc, check_fcd_cdf, check_finite_vector, check_sc};
 use super::{read_mat_vector, read_matrix_csv, read_npy, read_vector_txt, DataError, Matrix};
+use arrays::ArrayError;
 
 /// Empirical data of one split (train / vali / test) of a parcellated group.
 ///
@@ -162,11 +163,11 @@ fn load_matrix(path: &Path) -> Result<Matrix, DataError> {
             cols: shape[1],
             data,
         }),
-        (shape, _) => Err(DataError::WrongShape {
+        (shape, _) => Err(DataError::Array(ArrayError::WrongShape {
             path: path.to_path_buf(),
             expected: "a 2-D array".into(),
             shape,
-        }),
+        })),
     }
 }
 
@@ -179,11 +180,11 @@ fn load_vector(path: &Path) -> Result<Vec<f64>, DataError> {
     if shape.iter().filter(|&&d| d != 1).count() <= 1 && !shape.is_empty() {
         Ok(data)
     } else {
-        Err(DataError::WrongShape {
+        Err(DataError::Array(ArrayError::WrongShape {
             path: path.to_path_buf(),
             expected: "a vector".into(),
             shape,
-        })
+        }))
     }
 }
 
@@ -574,7 +575,10 @@ mod tests {
         // A 1-D SC is the wrong shape.
         write_npy_f64(d.join("sc_train.npy"), &[16], &reference.sc.data).expect("w");
         let err = EmpiricalData::load_dir(d, "train").expect_err("1-D SC");
-        assert!(matches!(err, DataError::WrongShape { .. }), "{err:?}");
+        assert!(
+            matches!(err, DataError::Array(ArrayError::WrongShape { .. })),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! it as is. Matrix positions are 0-based `[row, col]`; text positions are
 //! 1-based `line:column`, as editors show them.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
+
+use arrays::error::fmt_index;
 
 /// Everything that can go wrong when reading, writing or validating empirical data.
 #[derive(Debug, thiserror::Error)]
@@ -60,33 +61,6 @@ pub enum DataError {
         rows: usize,
         /// Number of columns read.
         cols: usize,
-    },
-
-    /// An array of the wrong shape (e.g. a matrix where a vector is expected).
-    #[error("{}: expected {expected}, got shape {}", .path.display(), fmt_index(.shape))]
-    WrongShape {
-        /// The file.
-        path: PathBuf,
-        /// What was expected, in words ("a vector", "a 2-D array").
-        expected: String,
-        /// The shape found.
-        shape: Vec<usize>,
-    },
-
-    /// Data length that does not match the shape given for it (writers).
-    #[error(
-        "{}: shape {} holds {expected} values but {found} were given",
-        .path.display(), fmt_index(.shape)
-    )]
-    ShapeMismatch {
-        /// The file to be written.
-        path: PathBuf,
-        /// The shape given.
-        shape: Vec<usize>,
-        /// Product of the shape.
-        expected: usize,
-        /// Length of the data.
-        found: usize,
     },
 
     /// A negative streamline count in the structural connectivity.
@@ -226,7 +200,9 @@ pub enum DataError {
 
     /// A file the `arrays` reader could not read: a text field that is not a number or a
     /// ragged row (with `line:col`), a damaged or unsupported `.npy`, a MAT-file that is not
-    /// v5, lacks the variable (listing those present) or holds it in another class.
+    /// v5, lacks the variable (listing those present) or holds it in another class; also an
+    /// array of the wrong shape (`WrongShape`, e.g. a matrix where a vector is expected) and
+    /// data whose length does not match the shape given for it (`ShapeMismatch`, writers).
     #[error(transparent)]
     Array(arrays::ArrayError),
 }
@@ -240,8 +216,6 @@ impl DataError {
             | DataError::Empty { path }
             | DataError::NonFinite { path, .. }
             | DataError::NotSquare { path, .. }
-            | DataError::WrongShape { path, .. }
-            | DataError::ShapeMismatch { path, .. }
             | DataError::NegativeSc { path, .. }
             | DataError::Asymmetric { path, .. }
             | DataError::ScDiagonal { path, .. }
@@ -256,8 +230,9 @@ impl DataError {
     }
 }
 
-/// The reader's own kinds of failure keep their `DataError` variants (same messages);
-/// the format-specific ones are wrapped in [`DataError::Array`].
+/// The reader's kinds of failure that data validation also reports (missing, unreadable and
+/// empty files) keep their `DataError` variants (same messages); the others are wrapped in
+/// [`DataError::Array`].
 impl From<arrays::ArrayError> for DataError {
     fn from(e: arrays::ArrayError) -> Self {
         use arrays::ArrayError as A;
@@ -268,42 +243,9 @@ impl From<arrays::ArrayError> for DataError {
             },
             A::Io { path, source } => DataError::Io { path, source },
             A::Empty { path } => DataError::Empty { path },
-            A::WrongShape {
-                path,
-                expected,
-                shape,
-            } => DataError::WrongShape {
-                path,
-                expected,
-                shape,
-            },
-            A::ShapeMismatch {
-                path,
-                shape,
-                expected,
-                found,
-            } => DataError::ShapeMismatch {
-                path,
-                shape,
-                expected,
-                found,
-            },
             other => DataError::Array(other),
         }
     }
-}
-
-/// `[i]`, `[i, j]`, ... for indices and shapes.
-fn fmt_index(idx: &[usize]) -> String {
-    let mut s = String::from("[");
-    for (k, i) in idx.iter().enumerate() {
-        if k > 0 {
-            s.push_str(", ");
-        }
-        let _ = write!(s, "{i}");
-    }
-    s.push(']');
-    s
 }
 
 fn fmt_also_tried(paths: &[PathBuf]) -> String {

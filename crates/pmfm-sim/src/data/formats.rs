@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use arrays::{mat, npy, text, Array};
+use arrays::{mat, npy, text, Array, ArrayError};
 
 use super::fs::{read_bytes, write_atomic};
 use super::{DataError, Matrix};
@@ -26,7 +26,7 @@ pub fn read_matrix_csv(path: impl AsRef<Path>) -> Result<Matrix, DataError> {
 
 /// Reads a vector of numbers stored one per line (a single comma- or whitespace-separated
 /// row is accepted too), in file order. Errors as for [`read_matrix_csv`], plus
-/// [`DataError::WrongShape`] if the file holds a matrix with more than one row and column.
+/// [`DataError::Array`] (`WrongShape`) if the file holds a matrix with more than one row and column.
 pub fn read_vector_txt(path: impl AsRef<Path>) -> Result<Vec<f64>, DataError> {
     let path = path.as_ref();
     let a = text::parse(path, &read_bytes(path)?)?;
@@ -38,7 +38,7 @@ pub fn read_vector_txt(path: impl AsRef<Path>) -> Result<Vec<f64>, DataError> {
 /// integers up to 2⁵³). The reference `fcd_train.mat` holds `train_aveM`, 10000×1
 /// cumulative counts (class `double`, stored as `miINT32`).
 ///
-/// Errors: [`DataError::NotFound`], [`DataError::Io`], [`DataError::WrongShape`] (not a
+/// Errors: [`DataError::NotFound`], [`DataError::Io`], [`DataError::Array`] (`WrongShape`) (not a
 /// vector), and [`DataError::Array`] for a file that is not a v5 MAT-file (corrupt,
 /// v7.3/HDF5), a missing variable (listing the variables present) or a variable that is
 /// not a real numeric array (complex, sparse, cell, struct, char …).
@@ -50,16 +50,16 @@ pub fn read_mat_vector(path: impl AsRef<Path>, var_name: &str) -> Result<Vec<f64
 
 /// Reads the real numeric 2-D variable `var_name` as a row-major [`Matrix`] (MATLAB stores
 /// column-major; this reorders the storage, not the matrix). Errors as for
-/// [`read_mat_vector`]; other than two dimensions give [`DataError::WrongShape`].
+/// [`read_mat_vector`]; other than two dimensions give [`DataError::Array`] (`WrongShape`).
 pub fn read_mat_matrix(path: impl AsRef<Path>, var_name: &str) -> Result<Matrix, DataError> {
     let path = path.as_ref();
     let a = mat::parse(path, &read_bytes(path)?, var_name)?;
     if a.matrix_dims().is_none() {
-        return Err(DataError::WrongShape {
+        return Err(DataError::Array(ArrayError::WrongShape {
             path: path.to_path_buf(),
             expected: format!("variable `{var_name}` to be 2-D"),
             shape: a.shape,
-        });
+        }));
     }
     into_matrix(path, a)
 }
@@ -87,7 +87,7 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<(Vec<usize>, Vec<f64>), DataEr
 }
 
 /// Writes `data` (C order, `shape.iter().product()` values) as a little-endian `float64`
-/// `.npy` file, atomically and durably. Errors: [`DataError::ShapeMismatch`],
+/// `.npy` file, atomically and durably. Errors: [`DataError::Array`] (`ShapeMismatch`),
 /// [`DataError::Io`].
 pub fn write_npy_f64(
     path: impl AsRef<Path>,
@@ -116,11 +116,11 @@ fn into_matrix(path: &Path, a: Array) -> Result<Matrix, DataError> {
             cols,
             data: a.values,
         }),
-        None => Err(DataError::WrongShape {
+        None => Err(DataError::Array(ArrayError::WrongShape {
             path: path.to_path_buf(),
             expected: "a 2-D array".into(),
             shape: a.shape,
-        }),
+        })),
     }
 }
 
@@ -128,11 +128,11 @@ fn into_vector(path: &Path, a: Array, expected: &str) -> Result<Vec<f64>, DataEr
     if a.is_vector() {
         Ok(a.values)
     } else {
-        Err(DataError::WrongShape {
+        Err(DataError::Array(ArrayError::WrongShape {
             path: path.to_path_buf(),
             expected: expected.to_string(),
             shape: a.shape,
-        })
+        }))
     }
 }
 
@@ -165,11 +165,11 @@ mod tests {
         assert!(
             matches!(
                 err,
-                DataError::ShapeMismatch {
+                DataError::Array(ArrayError::ShapeMismatch {
                     expected: 4,
                     found: 3,
                     ..
-                }
+                })
             ),
             "{err:?}"
         );
@@ -205,7 +205,10 @@ mod tests {
         assert!(matches!(err, DataError::Empty { .. }), "{err:?}");
         std::fs::write(&csv, "1,2\n3,4\n").expect("write");
         let err = read_vector_txt(&csv).expect_err("matrix");
-        assert!(matches!(err, DataError::WrongShape { .. }), "{err:?}");
+        assert!(
+            matches!(err, DataError::Array(ArrayError::WrongShape { .. })),
+            "{err:?}"
+        );
 
         let npy = dir.path().join("bad.npy");
         std::fs::write(&npy, b"junk").expect("write");
@@ -223,7 +226,10 @@ mod tests {
         assert_eq!((g.rows, g.cols), (2, 3));
         assert_eq!(g.data, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         let err = read_mat_vector(&m, "grid").expect_err("2×3 is no vector");
-        assert!(matches!(err, DataError::WrongShape { .. }), "{err:?}");
+        assert!(
+            matches!(err, DataError::Array(ArrayError::WrongShape { .. })),
+            "{err:?}"
+        );
         assert_eq!(list_mat_variables(&m).expect("list"), vec!["grid"]);
         let err = read_mat_vector(&m, "cdf").expect_err("missing variable");
         assert!(

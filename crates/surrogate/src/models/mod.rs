@@ -691,21 +691,11 @@ pub(crate) fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
 
 #[cfg(test)]
 mod tests {
-    use super::test_data::{connectome, quadratic_samples, uniform_theta};
+    use super::test_data::{connectome, fit_quiet, quadratic_samples, small_model, uniform_theta};
     use super::*;
 
     fn quick(kind: ModelKind) -> (ModelConfig, TrainConfig) {
-        let model = ModelConfig {
-            kind,
-            depth: 2,
-            width: 32,
-            activation: Activation::Tanh,
-            d_model: 16,
-            heads: 2,
-            layers: 1,
-            ff: 32,
-            ..ModelConfig::default()
-        };
+        let model = small_model(kind, 32, Activation::Tanh);
         let train = TrainConfig {
             epochs: 8,
             batch_size: 32,
@@ -726,15 +716,7 @@ mod tests {
             ModelKind::RegionTokens,
         ] {
             let (model, train) = quick(kind);
-            let (s, _) = Surrogate::fit(
-                &data,
-                Some(&c),
-                &model,
-                &train,
-                &Device::flex(),
-                &mut |_| {},
-            )
-            .unwrap();
+            let (s, _) = fit_quiet(&data, Some(&c), &model, &train);
             let s_ad = s.to_device(&ad);
             let theta = uniform_theta(3, 22, 1.0);
             let t = theta_tensor(&theta, &ad).require_grad();
@@ -779,15 +761,7 @@ mod tests {
         let (model, train) = quick(ModelKind::RegionTokens);
         let a = connectome(6, 2);
         let b = connectome(6, 3);
-        let (s, _) = Surrogate::fit(
-            &data,
-            Some(&a),
-            &model,
-            &train,
-            &Device::flex(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let (s, _) = fit_quiet(&data, Some(&a), &model, &train);
         assert_eq!(s.n_regions(), Some(6));
         let theta = uniform_theta(20, 24, 1.0);
         let on_a = s.predict(&theta).unwrap();
@@ -812,15 +786,7 @@ mod tests {
             assert_eq!(t[3 * k] + t[3 * k + 1], on_b.total[k]);
         }
         // The other families take no connectome.
-        let (mlp, _) = Surrogate::fit(
-            &data,
-            None,
-            &quick(ModelKind::Mlp).0,
-            &train,
-            &Device::flex(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let (mlp, _) = fit_quiet(&data, None, &quick(ModelKind::Mlp).0, &train);
         assert!(mlp.prepare_connectome(&a).is_err());
     }
 }

@@ -4,8 +4,11 @@ use pmfm_sim::data::{EmpiricalData, Matrix};
 use pmfm_sim::observables::{FCD_BINS, FCD_HI, FCD_LO};
 use rand::Rng;
 
-use super::stream_rng;
-use crate::samples::{Connectome, Samples, THETA_DIM};
+use burn::tensor::Device;
+
+use super::{stream_rng, Activation, ModelConfig, ModelKind, Surrogate};
+use crate::samples::{Connectome, RowSource, Samples, THETA_DIM};
+use crate::train::{TrainConfig, TrainHistory};
 
 /// A plausible box of θ: `[w0, w_m, w_g, I0, I_m, I_g, G, s0, s_m, s_g]`.
 pub const LO: [f64; THETA_DIM] = [
@@ -51,26 +54,44 @@ pub fn quadratic_ks(t: &[f64; THETA_DIM]) -> f64 {
     0.4 + 0.1 * z[1] + 0.06 * z[6] - 0.05 * z[4] * z[8] + 0.04 * z[9] * z[9]
 }
 
+/// A small model of `kind` for tests: two hidden layers of `width` units with `activation`;
+/// for the token model one attention layer of width `width / 2` (two heads) with a `width`
+/// feed-forward.
+pub fn small_model(kind: ModelKind, width: usize, activation: Activation) -> ModelConfig {
+    ModelConfig {
+        kind,
+        depth: 2,
+        width,
+        activation,
+        d_model: width / 2,
+        heads: 2,
+        layers: 1,
+        ff: width,
+        ..ModelConfig::default()
+    }
+}
+
+/// [`Surrogate::fit`] on the CPU without an epoch callback; panics on an error.
+pub fn fit_quiet(
+    s: &Samples,
+    c: Option<&Connectome>,
+    m: &ModelConfig,
+    t: &TrainConfig,
+) -> (Surrogate, TrainHistory) {
+    Surrogate::fit(s, c, m, t, &Device::flex(), &mut |_| {}).unwrap()
+}
+
 /// A table from θ and a rule giving `(fc, ks, valid)`; invalid rows get costs 10.
 pub fn samples(
     theta: Vec<[f64; THETA_DIM]>,
     rule: impl Fn(&[f64; THETA_DIM]) -> (f64, f64, bool),
 ) -> Samples {
+    let source = RowSource::test("test");
     let mut s = Samples::default();
     for (k, t) in theta.into_iter().enumerate() {
         let (fc, ks, valid) = rule(&t);
         let (fc, ks) = if valid { (fc, ks) } else { (10.0, 10.0) };
-        s.index.push(k as u64);
-        s.theta.push(t);
-        s.fc_cost.push(fc);
-        s.ks_cost.push(ks);
-        s.total_cost.push(fc + ks);
-        s.valid.push(valid);
-        s.n_dup.push(1);
-        s.seed.push(0);
-        s.dataset.push("test".into());
-        s.design.push("uniform".into());
-        s.wall_s.push(0.0);
+        s.push(k as u64, t, (fc, ks), valid, &source);
     }
     s
 }
