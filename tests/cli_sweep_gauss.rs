@@ -6,91 +6,29 @@
 //! prints as a valid config of the study's size; a sweep of three fish trains every model on
 //! each fish and reports their consistency.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-use analysis::table::{read_rows, ModelRow};
+use analysis::table::ModelRow;
 use analysis::SweepConfig;
+
+use common::sweep::{
+    assert_bad_configs, assert_resumes_to, assert_shards_merge_to, kill_after, merge, report, rows,
+    run_sweep, sweep, write_config,
+};
+use common::tables::u64s;
+use common::{run_ok, stderr, stdout, tmp_dir};
 
 /// 4 λ (2 weak, 2 strong) × 2 seeds on a small voxelised synthetic brain.
 const CONFIG: &str = include_str!("tiny-sweep-gauss.toml");
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lambda-sweep-gauss-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn config(dir: &Path, text: &str) -> PathBuf {
-    let p = dir.join("sweep.toml");
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-fn sweep(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_lambda-sweep"));
-    c.env_remove("SLURM_ARRAY_TASK_ID")
-        .env_remove("SLURM_ARRAY_TASK_COUNT")
-        .env_remove("BURN_DEVICE")
-        .args(args);
-    c
-}
-
-fn run_sweep(cfg: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut c = sweep(&["run", "--config"]);
-    c.arg(cfg).arg("--out").arg(out).args(extra);
-    c.output().expect("lambda-sweep runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The merged table without the wall-time columns.
-fn rows(dir: &Path) -> Vec<ModelRow> {
-    read_rows(&dir.join("sweep.parquet"))
-        .expect("merged table")
-        .into_iter()
-        .map(|mut r| {
-            r.train_s = 0.0;
-            r.eval_s = 0.0;
-            r
-        })
-        .collect()
-}
-
-/// Floats compared bit for bit, NaN equal to NaN.
-fn same(a: &[ModelRow], b: &[ModelRow]) -> bool {
-    format!("{a:?}") == format!("{b:?}")
-}
-
-fn parts(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("parts"))
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-fn u64_column(df: &polars::prelude::DataFrame, name: &str) -> Vec<u64> {
-    df.column(name)
-        .unwrap()
-        .cast(&polars::prelude::DataType::UInt64)
-        .unwrap()
-        .u64()
-        .unwrap()
-        .into_no_null_iter()
-        .collect()
+fn tmp(name: &str) -> std::path::PathBuf {
+    tmp_dir("lambda-sweep-gauss", name)
 }
 
 #[test]
 fn a_gaussian_sweep_with_explosions_completes_counts_them_and_keeps_them_out_of_the_clustering() {
     let base = tmp("main");
-    let cfg = config(&base, CONFIG);
+    let cfg = write_config(&base, CONFIG);
     let full = base.join("full");
     let o = run_sweep(&cfg, &full, &["--device", "flex"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -141,18 +79,11 @@ fn a_gaussian_sweep_with_explosions_completes_counts_them_and_keeps_them_out_of_
     }
 
     // The report: explosions per λ, exploded models never in the PCA/K-means.
-    let report = base.join("report");
-    let o = Command::new(env!("CARGO_BIN_EXE_analyze-sweep"))
-        .arg(&full)
-        .args(["--connectivity-models", "all", "--out"])
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let report_dir = base.join("report");
+    let stdout = report(&full, &["--connectivity-models", "all"], &report_dir);
     assert!(stdout.contains("structure preserved"), "{stdout}");
-    let per_lambda = jobs::table::read_parquet(&report.join("per_lambda.parquet")).unwrap();
-    let counted = u64_column(&per_lambda, "n_exploded");
+    let per_lambda = jobs::table::read_parquet(&report_dir.join("per_lambda.parquet")).unwrap();
+    let counted = u64s(&per_lambda, "n_exploded");
     let mut lambdas: Vec<f64> = reference.iter().map(|r| r.lambda).collect();
     lambdas.dedup();
     let expected: Vec<u64> = lambdas
@@ -161,71 +92,35 @@ fn a_gaussian_sweep_with_explosions_completes_counts_them_and_keeps_them_out_of_
         .collect();
     assert_eq!(counted, expected);
     assert!(counted[0] >= 1);
-    let pca = jobs::table::read_parquet(&report.join("models_pca.parquet")).unwrap();
-    let in_pca = u64_column(&pca, "index");
+    let pca = jobs::table::read_parquet(&report_dir.join("models_pca.parquet")).unwrap();
+    let in_pca = u64s(&pca, "index");
     assert_eq!(in_pca.len(), reference.len() - exploded.len());
     assert!(exploded.iter().all(|r| !in_pca.contains(&r.index)));
-    let md = std::fs::read_to_string(report.join("summary.md")).unwrap();
+    let md = std::fs::read_to_string(report_dir.join("summary.md")).unwrap();
     assert!(md.contains("Structure preserved"), "{md}");
     assert!(md.contains("| cluster | λ range | models |"), "{md}");
     for stem in ["norm_vs_lambda", "pca_by_cluster", "couplings_shown"] {
-        assert!(report.join(format!("{stem}.png")).is_file(), "{stem}");
+        assert!(report_dir.join(format!("{stem}.png")).is_file(), "{stem}");
     }
 
     // SIGKILL once two models are finished; resume; the same table, nothing retrained.
     let killed = base.join("killed");
-    let mut c = sweep(&["run", "--config"]);
-    c.arg(&cfg).arg("--out").arg(&killed);
-    let mut child = c
-        .stderr(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while parts(&killed) < 2 && t0.elapsed() < Duration::from_secs(300) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let survived = parts(&killed);
+    let survived = kill_after(&cfg, &killed, 2);
     assert!(
         (2..8).contains(&survived),
         "{survived} models finished before the kill"
     );
-    let o = run_sweep(&cfg, &killed, &["--resume"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains(&format!("{survived} already finished")),
-        "{}",
-        stderr(&o)
-    );
-    assert!(same(&rows(&killed), &reference));
+    assert_resumes_to(&cfg, &killed, survived, &reference);
 
     // Two shards, then merge.
-    let sharded = base.join("sharded");
-    let o = run_sweep(&cfg, &sharded, &["--shard", "1/2"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = sweep(&["merge"]).arg(&sharded).output().unwrap();
-    assert!(
-        stderr(&o).contains("4 of 8 models missing (models 0, 2, 4, 6)"),
-        "{}",
-        stderr(&o)
-    );
-    let o = run_sweep(&cfg, &sharded, &["--shard", "0/2", "--resume"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = sweep(&["merge"]).arg(&sharded).output().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(same(&rows(&sharded), &reference));
+    assert_shards_merge_to(&cfg, &base.join("sharded"), &reference);
 }
 
 #[test]
 fn the_study_preset_prints_as_a_config_of_the_studys_size() {
     let base = tmp("study");
-    let o = sweep(&["print-config", "--preset", "study"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let p = config(&base, &String::from_utf8_lossy(&o.stdout));
+    let o = run_ok(&mut sweep(&["print-config", "--preset", "study"]));
+    let p = write_config(&base, &stdout(&o));
     let cfg = SweepConfig::from_toml_file(&p).unwrap();
     assert_eq!(cfg, SweepConfig::study());
     assert_eq!(cfg.visible.name(), "gaussian");
@@ -251,38 +146,28 @@ fn the_study_preset_prints_as_a_config_of_the_studys_size() {
 #[test]
 fn bad_gaussian_configs_give_one_clear_error() {
     let base = tmp("bad");
-    let cases = [
-        (
-            "visible = \"gaussian\"\n[gauss.train]\nlearnin_rate = 0.1\n",
-            "unknown key 'learnin_rate' in [gauss.train]",
-        ),
-        (
-            "visible = \"gaussian\"\n[data]\nraster = \"r.npy\"\n",
-            "data.traces",
-        ),
-        (
-            "visible = \"gaussian\"\n[data.brain]\nvoxel_size = 0.0\n",
-            "data.brain.voxel_size",
-        ),
-        (
-            "visible = \"gaussian\"\n[data]\ntraces = \"missing.npy\"\n",
-            "missing.npy",
-        ),
-        ("[data]\ntraces = \"t.npy\"\n", "visible = \"gaussian\""),
-    ];
-    for (k, (text, needle)) in cases.iter().enumerate() {
-        let dir = base.join(format!("c{k}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = config(&dir, text);
-        let o = run_sweep(&p, &dir.join("out"), &[]);
-        let e = stderr(&o);
-        assert_eq!(o.status.code(), Some(1), "{text}: {e}");
-        assert!(
-            e.starts_with("error: ") && e.contains(needle),
-            "{text}: {e}"
-        );
-        assert!(!e.contains("panicked"), "{e}");
-    }
+    assert_bad_configs(
+        &base,
+        &[
+            (
+                "visible = \"gaussian\"\n[gauss.train]\nlearnin_rate = 0.1\n",
+                "unknown key 'learnin_rate' in [gauss.train]",
+            ),
+            (
+                "visible = \"gaussian\"\n[data]\nraster = \"r.npy\"\n",
+                "data.traces",
+            ),
+            (
+                "visible = \"gaussian\"\n[data.brain]\nvoxel_size = 0.0\n",
+                "data.brain.voxel_size",
+            ),
+            (
+                "visible = \"gaussian\"\n[data]\ntraces = \"missing.npy\"\n",
+                "missing.npy",
+            ),
+            ("[data]\ntraces = \"t.npy\"\n", "visible = \"gaussian\""),
+        ],
+    );
 }
 
 /// Three fish on one grid: every (λ, seed) model is trained on each fish (a `recording`
@@ -291,24 +176,15 @@ fn bad_gaussian_configs_give_one_clear_error() {
 #[test]
 fn a_sweep_of_three_fish_trains_each_and_reports_their_consistency() {
     let base = tmp("fish");
-    let text = CONFIG
-        .replace("seed = 0\n", "seed = 0\nfish = 3\n")
-        .replace(
-            "start = 0.005\nstop = 0.02\ncount = 2",
-            "start = 0.02\nstop = 0.02\ncount = 1",
-        )
-        .replace(
-            "start = 2.0\nstop = 5.0\ncount = 2",
-            "start = 2.0\nstop = 2.0\ncount = 1",
-        );
+    let text = one_lambda_per_range().replace("seed = 0\n", "seed = 0\nfish = 3\n");
     assert!(text.contains("fish = 3"));
-    let cfg = config(&base, &text);
+    let cfg = write_config(&base, &text);
     let dir = base.join("sweep");
     for shard in ["1/2", "0/2"] {
         let o = run_sweep(&cfg, &dir, &["--shard", shard, "--resume"]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    let o = sweep(&["merge"]).arg(&dir).output().unwrap();
+    let o = merge(&dir);
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = rows(&dir);
     assert_eq!(rows.len(), 2 * 3 * 2);
@@ -322,28 +198,129 @@ fn a_sweep_of_three_fish_trains_each_and_reports_their_consistency() {
     // Same seed on different fish: different data, different model.
     assert_ne!(rows[0].sparsity, rows[2].sparsity);
 
-    let report = base.join("report");
-    let o = Command::new(env!("CARGO_BIN_EXE_analyze-sweep"))
-        .arg(&dir)
-        .args(["--connectivity-models", "all", "--out"])
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let report_dir = base.join("report");
+    let stdout = report(&dir, &["--connectivity-models", "all"], &report_dir);
     assert!(
         stdout.contains("consistency across 3 recordings"),
         "{stdout}"
     );
-    let t = jobs::table::read_parquet(&report.join("consistency.parquet")).unwrap();
-    let with_models: Vec<u64> = u64_column(&t, "n_models");
+    let t = jobs::table::read_parquet(&report_dir.join("consistency.parquet")).unwrap();
+    let with_models: Vec<u64> = u64s(&t, "n_models");
     let kept = rows.iter().filter(|r| r.couplings_path.is_some()).count() as u64;
     assert_eq!(with_models.iter().sum::<u64>(), kept);
-    assert!(report.join("consistency_similarity.png").is_file());
-    let md = std::fs::read_to_string(report.join("summary.md")).unwrap();
+    assert!(report_dir.join("consistency_similarity.png").is_file());
+    let md = std::fs::read_to_string(report_dir.join("summary.md")).unwrap();
     assert!(md.contains("## Consistency across recordings"), "{md}");
     assert!(
         md.contains("cross-recording similarity beats within-recording seed-to-seed"),
         "{md}"
     );
+}
+
+/// The tiny config with one λ per range.
+fn one_lambda_per_range() -> String {
+    CONFIG
+        .replace(
+            "start = 0.005\nstop = 0.02\ncount = 2",
+            "start = 0.02\nstop = 0.02\ncount = 1",
+        )
+        .replace(
+            "start = 2.0\nstop = 5.0\ncount = 2",
+            "start = 2.0\nstop = 2.0\ncount = 1",
+        )
+}
+
+/// The study's future work on real archives: `data.recordings` lists recordings of a
+/// multi-fish `voxelize` archive, every (λ, seed) model is trained on each listed recording
+/// (in the list's order), and the report compares them.
+#[test]
+fn listed_recordings_of_a_voxel_archive_are_each_trained_and_compared() {
+    let base = tmp("archive");
+    let archive = base.join("fish.npz");
+    run_ok(
+        common::bin("voxelize")
+            .args(["--synthetic", "--fish", "3", "--neurons", "1200"])
+            .args(["--frames", "600", "--voxel-size", "70", "--out"])
+            .arg(&archive),
+    );
+    let brain = "[data.brain]\nneurons = 1200\nframes = 600\nvoxel_size = 70.0\nseed = 0\n";
+    let text = one_lambda_per_range().replace(
+        brain,
+        &format!(
+            "[data]\ntraces = \"{}\"\nrecordings = [2, 0]\n",
+            archive.display()
+        ),
+    );
+    assert!(text.contains("recordings = [2, 0]"), "{text}");
+    let cfg = write_config(&base, &text);
+    let dir = base.join("sweep");
+    let o = run_sweep(&cfg, &dir, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = rows(&dir);
+    assert_eq!(rows.len(), 2 * 2 * 2);
+    let order: Vec<(u64, u64)> = rows[..4].iter().map(|r| (r.recording, r.seed)).collect();
+    assert_eq!(order, [(0, 0), (0, 1), (1, 0), (1, 1)]);
+    // Position 0 is archive recording 2, position 1 archive recording 0: different data.
+    assert_ne!(rows[0].sparsity, rows[2].sparsity);
+    let report_dir = base.join("report");
+    let stdout = report(&dir, &["--connectivity-models", "all"], &report_dir);
+    assert!(
+        stdout.contains("consistency across 2 recordings"),
+        "{stdout}"
+    );
+    // An index the archive does not hold is one clear error naming the setting.
+    std::fs::create_dir_all(base.join("bad")).unwrap();
+    let bad = write_config(
+        &base.join("bad"),
+        &text.replace("recordings = [2, 0]", "recordings = [3]"),
+    );
+    let o = run_sweep(&bad, &base.join("bad-sweep"), &[]);
+    common::assert_one_error(&o, &["data.recordings"], "recording 3 of a 3-fish archive");
+}
+
+/// The negative control in the same sweep: control fish with their own layouts beside fish
+/// that share one; the report's consistency section compares the two kinds of pairs.
+#[test]
+fn control_fish_in_the_same_sweep_are_reported_beside_the_shared_layout_fish() {
+    let base = tmp("control");
+    // Strong range only: nothing explodes there at this size.
+    let text = one_lambda_per_range()
+        .replace("seed = 0\n", "seed = 0\nfish = 2\ncontrol_fish = 2\n")
+        .replace(
+            "[[grids]]\nname = \"weak\"\nstart = 0.02\nstop = 0.02\ncount = 1\n\n",
+            "",
+        );
+    assert!(
+        !text.contains("name = \"weak\"") && text.contains("control_fish = 2"),
+        "{text}"
+    );
+    let cfg = write_config(&base, &text);
+    let dir = base.join("sweep");
+    let o = run_sweep(&cfg, &dir, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = rows(&dir);
+    assert_eq!(rows.len(), 4 * 2);
+    let report_dir = base.join("report");
+    report(&dir, &["--connectivity-models", "all"], &report_dir);
+    let t = jobs::table::read_parquet(&report_dir.join("consistency.parquet")).unwrap();
+    // Shared pairs: models of fish 0 × models of fish 1; control pairs: models of every pair
+    // of recordings with different layouts (5 of the 6 recording pairs). Exploded models
+    // have no coupling matrix and pair with nothing.
+    let kept = |rec: u64| {
+        rows.iter()
+            .filter(|r| r.recording == rec && r.couplings_path.is_some())
+            .count() as u64
+    };
+    let n: Vec<u64> = (0..4).map(kept).collect();
+    assert!(n[0] > 0 && n[1] > 0, "{rows:#?}");
+    let control: u64 = (0..4)
+        .flat_map(|a| (a + 1..4).map(move |b| (a, b)))
+        .filter(|&(_, b)| b >= 2)
+        .map(|(a, b)| n[a] * n[b])
+        .sum();
+    assert_eq!(u64s(&t, "cross_pairs"), [n[0] * n[1]]);
+    assert_eq!(u64s(&t, "control_pairs"), [control]);
+    let md = std::fs::read_to_string(report_dir.join("summary.md")).unwrap();
+    assert!(md.contains("Negative control in the same sweep"), "{md}");
+    assert!(md.contains("shared layout beats control"), "{md}");
 }

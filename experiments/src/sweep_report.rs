@@ -457,14 +457,17 @@ fn pca_plots(out: &Path, set: &CouplingSet, c: &CouplingClusters) -> Result<Vec<
 
 /// The consistency section's table (`consistency.parquet`) and recordings × recordings
 /// similarity heatmap, for sweeps of several recordings; exploded models have no coupling
-/// matrix and are left out.
+/// matrix and are left out. Control fish (their own layouts) are taken from `sweep.json`.
 fn write_consistency(
     sweep_dir: &Path,
     out: &Path,
     rows: &[ModelRow],
     plots: &mut Vec<PathBuf>,
 ) -> Result<Option<Consistency>> {
-    let Some(c) = consistency(sweep_dir, rows)? else {
+    let shared_layout = load_dir_config(sweep_dir)
+        .ok()
+        .and_then(|cfg| cfg.shared_layout_recordings());
+    let Some(c) = consistency(sweep_dir, rows, shared_layout)? else {
         return Ok(None);
     };
     write_parquet(&out.join("consistency.parquet"), &mut c.table()?)?;
@@ -658,30 +661,88 @@ fn md_consistency(md: &mut String, c: &Consistency) {
          left out.\n",
         c.n_recordings
     );
-    let _ = writeln!(
+    md_table(
         md,
-        "| λ | range | models | cross nRMSE | cross r | within nRMSE | within r | cross-recording similarity beats within-recording seed-to-seed |"
+        &[
+            "λ",
+            "range",
+            "models",
+            "cross nRMSE",
+            "cross r",
+            "within nRMSE",
+            "within r",
+            "cross-recording similarity beats within-recording seed-to-seed",
+        ],
+        c.per_lambda.iter().map(|l| {
+            vec![
+                fmt_lambda(l.lambda),
+                l.range.to_string(),
+                l.n_models.to_string(),
+                format!("{:.3}", l.cross_nrmse),
+                format!("{:.3}", l.cross_correlation),
+                format!("{:.3}", l.within_nrmse),
+                format!("{:.3}", l.within_correlation),
+                yes_no(l.cross_beats_within).to_string(),
+            ]
+        }),
     );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
-    for l in &c.per_lambda {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
-            fmt_lambda(l.lambda),
-            l.range,
-            l.n_models,
-            l.cross_nrmse,
-            l.cross_correlation,
-            l.within_nrmse,
-            l.within_correlation,
-            yes_no(l.cross_beats_within)
-        );
+    if let Some(s) = c.shared_layout {
+        md_control(md, c, s);
     }
     let _ = writeln!(
         md,
         "\nRecordings × recordings similarity (mean r over λ and seeds): \
          `consistency_similarity.png`; table: `consistency.parquet`.\n"
     );
+}
+
+/// Fish sharing a layout versus the control fish (own layouts) of the same sweep, per λ.
+fn md_control(md: &mut String, c: &Consistency, shared: usize) {
+    let _ = writeln!(
+        md,
+        "\nNegative control in the same sweep: recordings 0–{} share one assembly layout \
+         (cross above), recordings {shared}–{} are control fish, each with its own layout. \
+         Control pairs are pairs of models of two recordings with different layouts (two \
+         control fish, or a control fish and a shared-layout fish).\n",
+        shared.saturating_sub(1),
+        c.n_recordings.saturating_sub(1)
+    );
+    md_table(
+        md,
+        &[
+            "λ",
+            "range",
+            "shared pairs",
+            "shared r",
+            "shared nRMSE",
+            "control pairs",
+            "control r",
+            "control nRMSE",
+            "shared layout beats control",
+        ],
+        c.per_lambda.iter().map(|l| {
+            vec![
+                fmt_lambda(l.lambda),
+                l.range.to_string(),
+                l.cross_pairs.to_string(),
+                format!("{:.3}", l.cross_correlation),
+                format!("{:.3}", l.cross_nrmse),
+                l.control_pairs.to_string(),
+                format!("{:.3}", l.control_correlation),
+                format!("{:.3}", l.control_nrmse),
+                yes_no(l.shared_beats_control == Some(true)).to_string(),
+            ]
+        }),
+    );
+}
+
+/// A Markdown table: the header row, its separator, one row per item of `rows`.
+fn md_table(md: &mut String, header: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+    let _ = writeln!(md, "| {} |", header.join(" | "));
+    let _ = writeln!(md, "|{}", "---|".repeat(header.len()));
+    for r in rows {
+        let _ = writeln!(md, "| {} |", r.join(" | "));
+    }
 }
 
 /// Links to every PNG (and its SVG), and the tables.
@@ -755,6 +816,16 @@ pub fn print_summary(s: &ReportSummary) {
                 l.within_nrmse,
                 yes_no(l.cross_beats_within)
             );
+            if l.shared_beats_control.is_some() {
+                println!(
+                    "    control (different layouts): r {:.3} nRMSE {:.3} over {} pairs; \
+                     shared layout beats control: {}",
+                    l.control_correlation,
+                    l.control_nrmse,
+                    l.control_pairs,
+                    yes_no(l.shared_beats_control == Some(true))
+                );
+            }
         }
     }
     println!(

@@ -147,9 +147,21 @@ pub struct BrainData {
     /// 0's (`crbm::brain::BrainConfig::independent_layouts`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub independent_layouts: bool,
+    /// Negative control in the same run: recordings `fish..fish + control_fish`, each with
+    /// its own assembly layout (`crbm::brain::BrainConfig::control_fish`), trained like the
+    /// others; the consistency report compares pairs of fish sharing the layout with pairs of
+    /// fish with different layouts. The planted truth (`coupling_correlation`,
+    /// `mean_jaccard`) is the shared layout's, for control fish too. Default 0 (none); needs
+    /// `fish` ≥ 2.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub control_fish: usize,
     pub seed: u64,
     /// Voxel edge, µm.
     pub voxel_size: f64,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for BrainData {
@@ -164,6 +176,7 @@ impl Default for BrainData {
             fish: 1,
             variability: b.variability,
             independent_layouts: false,
+            control_fish: 0,
             seed: 0,
             voxel_size: SYNTHETIC_VOXEL_SIZE,
         }
@@ -180,6 +193,7 @@ impl BrainData {
             n_fish: self.fish,
             variability: self.variability,
             independent_layouts: self.independent_layouts,
+            control_fish: self.control_fish,
             seed: self.seed,
             ..BrainConfig::default()
         }
@@ -211,6 +225,11 @@ pub struct DataConfig {
     pub traces_key: Option<String>,
     /// Recording of a `voxelize` archive.
     pub recording: usize,
+    /// Several recordings of a `voxelize` archive (indices into it, in sweep order): every
+    /// (λ, seed) model is trained on each, and the `recording` column is the position in
+    /// this list. Empty (the default): the one `recording`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recordings: Vec<usize>,
     /// Voxel edge for traces with coordinates, µm (default 20).
     pub voxel_size: Option<f64>,
     /// Gaussian sweeps without `traces`: the synthetic whole brain.
@@ -218,6 +237,15 @@ pub struct DataConfig {
 }
 
 impl DataConfig {
+    /// The archive recordings a Gaussian sweep on a `voxelize` archive trains on, in sweep
+    /// order: `recordings`, or else the one `recording`.
+    pub fn archive_recordings(&self) -> Vec<usize> {
+        match self.recordings.is_empty() {
+            true => vec![self.recording],
+            false => self.recordings.clone(),
+        }
+    }
+
     /// The source of a Gaussian sweep's voxel signals.
     pub fn gauss_source(&self) -> GaussSource {
         match &self.traces {
@@ -650,6 +678,9 @@ impl SweepConfig {
         if self.data.traces.is_some() {
             return bad("data.traces holds continuous signals: set visible = \"gaussian\" (Bernoulli sweeps read data.raster)");
         }
+        if !self.data.recordings.is_empty() {
+            return bad("data.recordings selects recordings of a voxelize archive: set visible = \"gaussian\" and data.traces");
+        }
         if self.data.raster.is_none()
             && (d.neurons == 0 || d.frames == 0 || !(d.assembly_size > 0.0))
         {
@@ -683,10 +714,22 @@ impl SweepConfig {
                 return bad(format!("data.voxel_size must be > 0 µm, got {v}"));
             }
         }
+        self.validate_recordings()?;
         let b = &data.brain;
         if data.traces.is_none() {
             if b.neurons == 0 || b.frames == 0 || b.assemblies == 0 || b.fish == 0 {
                 return bad("data.brain: neurons, frames, assemblies and fish must be ≥ 1".into());
+            }
+            if b.control_fish > 0 && b.fish < 2 {
+                return bad(format!(
+                    "data.brain.control_fish = {} needs data.brain.fish ≥ 2 (pairs of fish sharing a layout to compare the controls with), got fish = {}",
+                    b.control_fish, b.fish
+                ));
+            }
+            if b.control_fish > 0 && b.independent_layouts {
+                return bad(
+                    "data.brain.control_fish needs data.brain.independent_layouts = false (control fish are compared with fish sharing a layout)".into(),
+                );
             }
             if !(b.voxel_size.is_finite() && b.voxel_size > 0.0) {
                 return bad(format!(
@@ -702,6 +745,56 @@ impl SweepConfig {
         Ok(())
     }
 
+    /// `data.recordings` as far as it can be checked without reading the archive (the
+    /// indices are checked against it when the data are prepared).
+    fn validate_recordings(&self) -> Result<()> {
+        let bad = |m: String| Err(AnalysisError::Invalid(m));
+        let data = &self.data;
+        let list = &data.recordings;
+        if list.is_empty() {
+            return Ok(());
+        }
+        let Some(traces) = &data.traces else {
+            return bad(format!(
+                "data.recordings = {list:?} selects recordings of a voxelize archive (data.traces); the synthetic brain's recordings are data.brain.fish (and control_fish)"
+            ));
+        };
+        if traces.extension().is_none_or(|e| e != "npz") {
+            return bad(format!(
+                "data.recordings = {list:?} needs a voxelize archive (.npz with its .json sidecar) as data.traces, got {}",
+                traces.display()
+            ));
+        }
+        if data.recording != 0 {
+            return bad(format!(
+                "give data.recording or data.recordings, not both (data.recording = {}, data.recordings = {list:?})",
+                data.recording
+            ));
+        }
+        if let Some((k, r)) = list
+            .iter()
+            .enumerate()
+            .find(|(k, r)| list[..*k].contains(r))
+        {
+            return bad(format!(
+                "data.recordings lists archive recording {r} twice (positions {} and {k})",
+                list.iter().position(|x| x == r).unwrap_or(0)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The number of shared-layout recordings when the sweep has control fish
+    /// (`data.brain.control_fish` > 0 on the synthetic brain of a Gaussian sweep): recordings
+    /// 0..n share one assembly layout, recordings n.. each have their own. None otherwise.
+    pub fn shared_layout_recordings(&self) -> Option<usize> {
+        let b = &self.data.brain;
+        match (self.visible, &self.data.traces) {
+            (Visible::Gaussian, None) if b.control_fish > 0 => Some(b.fish),
+            _ => None,
+        }
+    }
+
     /// The sweep's λ values in order, each with its grid's name.
     pub fn lambdas(&self) -> Vec<(f64, String)> {
         self.grids
@@ -711,11 +804,13 @@ impl SweepConfig {
     }
 
     /// Recordings the sweep trains on, each with every (λ, seed): the synthetic brain's
-    /// fish for a Gaussian sweep without `data.traces`, else 1 (a raster, traces, or the
+    /// fish and control fish for a Gaussian sweep without `data.traces`, the listed
+    /// `data.recordings` of a voxel archive, else 1 (a raster, traces, or the
     /// `data.recording` of a voxel archive).
     pub fn n_recordings(&self) -> usize {
         match (self.visible, &self.data.traces) {
-            (Visible::Gaussian, None) => self.data.brain.fish.max(1),
+            (Visible::Gaussian, None) => self.data.brain.fish.max(1) + self.data.brain.control_fish,
+            (Visible::Gaussian, Some(_)) => self.data.recordings.len().max(1),
             _ => 1,
         }
     }
@@ -805,9 +900,98 @@ mod tests {
         let mut raster = SweepConfig::quick_raster();
         raster.data.brain.fish = 3;
         assert_eq!(raster.n_recordings(), 1);
-        // The knob is left out of sweep.json when off (older sweep directories still match).
+        // The knobs are left out of sweep.json when off (older sweep directories still match).
         let json = serde_json::to_string(&SweepConfig::quick()).unwrap();
         assert!(!json.contains("independent_layouts"));
+        assert!(!json.contains("control_fish") && !json.contains("recordings"));
+        assert!(!SweepConfig::quick().to_toml().contains("control_fish"));
+    }
+
+    #[test]
+    fn control_fish_follow_the_shared_fish_and_are_counted_as_recordings() {
+        let mut cfg = SweepConfig::quick();
+        cfg.data.brain.fish = 3;
+        cfg.data.brain.control_fish = 2;
+        cfg.validate().unwrap();
+        assert_eq!(cfg.n_recordings(), 5);
+        assert_eq!(cfg.shared_layout_recordings(), Some(3));
+        assert_eq!(cfg.jobs().len(), 5 * cfg.lambdas().len() * cfg.seeds);
+        let b = cfg.data.brain.brain_config();
+        assert_eq!((b.n_fish, b.control_fish, b.n_recordings()), (3, 2, 5));
+        let json = serde_json::to_string(&cfg).unwrap();
+        assert!(json.contains("\"control_fish\":2"), "{json}");
+        let back = SweepConfig::from_toml_str(&cfg.to_toml()).unwrap();
+        assert_eq!(back, cfg);
+        // No control fish, or not the synthetic brain: no shared-layout split.
+        assert_eq!(SweepConfig::quick().shared_layout_recordings(), None);
+        let mut raster = SweepConfig::quick_raster();
+        raster.data.brain.control_fish = 2;
+        assert_eq!(
+            (raster.n_recordings(), raster.shared_layout_recordings()),
+            (1, None)
+        );
+        let g = "visible = \"gaussian\"\n";
+        for (text, needle) in [
+            (
+                format!("{g}[data.brain]\nfish = 1\ncontrol_fish = 2\n"),
+                "data.brain.control_fish = 2 needs data.brain.fish ≥ 2",
+            ),
+            (
+                format!(
+                    "{g}[data.brain]\nfish = 2\ncontrol_fish = 2\nindependent_layouts = true\n"
+                ),
+                "data.brain.control_fish needs data.brain.independent_layouts = false",
+            ),
+        ] {
+            let e = SweepConfig::from_toml_str(&text).unwrap_err();
+            assert!(e.contains(needle), "{text:?}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn several_archive_recordings_are_counted_and_bad_lists_are_refused() {
+        let mut cfg = SweepConfig::quick();
+        cfg.data.traces = Some("voxels.npz".into());
+        assert_eq!(cfg.n_recordings(), 1);
+        assert_eq!(cfg.data.archive_recordings(), vec![0]);
+        cfg.data.recordings = vec![2, 0, 1];
+        cfg.validate().unwrap();
+        assert_eq!(cfg.n_recordings(), 3);
+        assert_eq!(cfg.data.archive_recordings(), vec![2, 0, 1]);
+        assert_eq!(cfg.shared_layout_recordings(), None);
+        let jobs = cfg.jobs();
+        assert_eq!(jobs.len(), 3 * cfg.lambdas().len() * cfg.seeds);
+        assert_eq!(jobs.iter().map(|j| j.recording).max(), Some(2));
+        let back = SweepConfig::from_toml_str(&cfg.to_toml()).unwrap();
+        assert_eq!(back, cfg);
+        let g = "visible = \"gaussian\"\n";
+        for (text, needle) in [
+            (
+                format!("{g}[data]\nrecordings = [0, 1]\n"),
+                "data.recordings = [0, 1] selects recordings of a voxelize archive (data.traces)",
+            ),
+            (
+                format!("{g}[data]\ntraces = \"t.npy\"\nrecordings = [0, 1]\n"),
+                "data.recordings = [0, 1] needs a voxelize archive",
+            ),
+            (
+                format!("{g}[data]\ntraces = \"v.npz\"\nrecording = 1\nrecordings = [0, 2]\n"),
+                "give data.recording or data.recordings, not both",
+            ),
+            (
+                format!("{g}[data]\ntraces = \"v.npz\"\nrecordings = [0, 2, 0]\n"),
+                "data.recordings lists archive recording 0 twice (positions 0 and 2)",
+            ),
+            (
+                "[data]\nrecordings = [0, 1]\n".to_string(),
+                "data.recordings selects recordings of a voxelize archive",
+            ),
+        ] {
+            let e = SweepConfig::from_toml_str(&text).unwrap_err();
+            assert!(e.contains(needle), "{text:?}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use crbm::gauss::fit::{fit, GaussFit, Truth};
-use crbm::gauss::input::load_recordings;
+use crbm::gauss::input::{load_recordings, GaussSource};
 use crbm::gauss::io::{save, GaussMetadata};
 use crbm::gauss::stability::normalisability;
 use crbm::gauss::train::{GaussExplosion, Phase};
@@ -29,9 +29,12 @@ pub struct VoxelData {
     /// Data-set name written into every model's metadata.
     pub name: String,
     /// z-scored voxel signals of each recording the sweep trains on, [R] × [T_r, K] on one
-    /// grid (R = `SweepConfig::n_recordings`: every fish of the synthetic brain, else the
-    /// one chosen recording).
+    /// grid (R = `SweepConfig::n_recordings`: every fish of the synthetic brain, control
+    /// fish included, or the chosen recording(s) of a voxel archive).
     pub recordings: Vec<Frames>,
+    /// What each recording is, for the models' data-set names, [R] (e.g. `recording 1 =
+    /// archive recording 3`, `recording 4, control fish`).
+    pub labels: Vec<String>,
     /// Planted voxel couplings and assemblies (synthetic brain).
     pub truth: Option<Truth>,
 }
@@ -39,32 +42,60 @@ pub struct VoxelData {
 impl VoxelData {
     /// Loads traces or a voxel archive, or generates the synthetic brain, on its grid.
     pub fn prepare(cfg: &SweepConfig) -> Result<Self> {
-        let mut all = load_recordings(&cfg.data.gauss_source())?;
-        let n = all.recordings.len();
-        let recordings = if cfg.data.traces.is_some() {
-            let recording = cfg.data.recording;
-            if recording >= n {
-                return Err(crate::AnalysisError::Invalid(format!(
-                    "data.recording = {recording}, but {} holds {n} recording(s)",
-                    all.dataset
-                )));
+        let source = cfg.data.gauss_source();
+        if let (GaussSource::Traces { path, .. }, false) = (&source, cfg.data.recordings.is_empty())
+        {
+            return Err(invalid(format!(
+                "data.recordings = {:?} needs a voxelize archive (.npz with its .json sidecar) as data.traces; {} is not one",
+                cfg.data.recordings,
+                path.display()
+            )));
+        }
+        let all = load_recordings(&source)?;
+        let (recordings, labels) = match source {
+            GaussSource::Synthetic { .. } => {
+                let shared = cfg.shared_layout_recordings();
+                let labels = (0..all.recordings.len())
+                    .map(|r| match shared {
+                        Some(n) if r >= n => format!("recording {r}, control fish"),
+                        _ => format!("recording {r}"),
+                    })
+                    .collect();
+                (all.recordings, labels)
             }
-            vec![all.recordings.swap_remove(recording)]
-        } else {
-            all.recordings
+            GaussSource::Voxels { .. } => {
+                pick_archive_recordings(cfg, all.recordings, &all.dataset)?
+            }
+            GaussSource::Traces { .. } => (all.recordings, vec!["recording 0".into()]),
         };
         if recordings.len() != cfg.n_recordings() {
-            return Err(crate::AnalysisError::Invalid(format!(
-                "data.brain.fish = {}, but the source gave {} recording(s)",
+            return Err(invalid(format!(
+                "the sweep trains on {} recording(s) (data.brain.fish, data.recordings), but the source gave {}",
                 cfg.n_recordings(),
                 recordings.len()
             )));
         }
+        let name = match cfg.shared_layout_recordings() {
+            Some(n) => format!(
+                "{}; recordings {n}.. are control fish with their own layouts",
+                all.dataset
+            ),
+            None => all.dataset,
+        };
         Ok(Self {
-            name: all.dataset,
+            name,
             recordings,
+            labels,
             truth: all.truth,
         })
+    }
+
+    /// The data-set name of a model trained on recording `r`.
+    pub fn dataset_of(&self, r: usize) -> String {
+        match (self.recordings.len(), self.labels.get(r)) {
+            (1, _) | (_, None) => self.name.clone(),
+            (_, Some(label)) => format!("{} [{label}]", self.name),
+        }
     }
 
     /// The frames of recording `r` (a job's `recording`), [T_r, K].
@@ -92,6 +123,40 @@ impl VoxelData {
     }
 }
 
+fn invalid(message: String) -> crate::AnalysisError {
+    crate::AnalysisError::Invalid(message)
+}
+
+/// The recordings of a voxel archive a sweep trains on (`data.recordings`, or else
+/// `data.recording`), in sweep order, with their labels; `dataset` names the archive.
+fn pick_archive_recordings(
+    cfg: &SweepConfig,
+    mut all: Vec<Frames>,
+    dataset: &str,
+) -> Result<(Vec<Frames>, Vec<String>)> {
+    let n = all.len();
+    let wanted = cfg.data.archive_recordings();
+    let field = match cfg.data.recordings.is_empty() {
+        true => "data.recording",
+        false => "data.recordings",
+    };
+    if let Some(r) = wanted.iter().find(|&&r| r >= n) {
+        return Err(invalid(format!(
+            "{field}: recording {r} is out of range, {dataset} holds {n} recording(s) (0..{n})"
+        )));
+    }
+    let labels = wanted
+        .iter()
+        .enumerate()
+        .map(|(k, a)| format!("recording {k} = archive recording {a}"))
+        .collect();
+    let frames = match wanted.as_slice() {
+        [one] => vec![all.swap_remove(*one)],
+        _ => wanted.iter().map(|&r| all[r].clone()).collect(),
+    };
+    Ok((frames, labels))
+}
+
 /// Trains (on `device`), evaluates and saves one Gaussian model; `on_update(k)` is called
 /// after each update. The row's part file is left to the caller.
 pub fn run_gauss_model(
@@ -117,10 +182,7 @@ pub fn run_gauss_model(
         &GaussMetadata {
             config: Some(fit_cfg.train.clone()),
             lambda: Some(job.lambda),
-            dataset: Some(match data.recordings.len() {
-                1 => data.name.clone(),
-                _ => format!("{} [recording {}]", data.name, job.recording),
-            }),
+            dataset: Some(data.dataset_of(job.recording)),
             report: Some(f.train_report.clone()),
             ..Default::default()
         },
@@ -278,6 +340,102 @@ pub(crate) mod tests {
         assert!(u >= 1 && u <= wild.gauss.train.n_updates as u64 && boom.updates <= u);
         assert!(boom.exploded_epoch.is_some_and(|e| e > 0.0));
         assert!(boom.couplings_path.is_none() && boom.norm4.is_nan());
+    }
+
+    /// A 3-recording `voxelize` archive (the synthetic brain's 3 fish on one grid, with its
+    /// truth) in `dir`; returns its path and the archive.
+    fn write_archive(dir: &Path) -> (std::path::PathBuf, crbm::voxel::Voxelised) {
+        use crbm::voxel::VoxelConfig;
+        let brain = crbm::brain::BrainConfig {
+            n_neurons: 800,
+            n_frames: 400,
+            n_fish: 3,
+            ..Default::default()
+        };
+        let voxels = VoxelConfig {
+            voxel_size: 80.0,
+            ..Default::default()
+        };
+        let (_, v, truth) = crbm::brain::synthetic_voxels(&brain, &voxels, 0.5).unwrap();
+        let path = dir.join("voxels.npz");
+        crbm::brain::save_synthetic_archive(&path, &brain, &v, &truth, 0.5).unwrap();
+        (path, v)
+    }
+
+    #[test]
+    fn every_listed_recording_of_a_voxel_archive_is_trained_and_compared() {
+        let dir = std::env::temp_dir().join(format!("sweep-archive-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (archive, voxels) = write_archive(&dir);
+        let mut cfg = tiny_gauss();
+        cfg.grids.retain(|g| g.name == "strong");
+        cfg.seeds = 2;
+        cfg.data.traces = Some(archive.clone());
+        cfg.data.recordings = vec![2, 0];
+        cfg.validate().unwrap();
+        assert_eq!(cfg.n_recordings(), 2);
+        let input = SweepInput::prepare(&cfg).unwrap();
+        let SweepInput::Voxels(data) = &input else {
+            panic!("a Gaussian sweep prepares voxels")
+        };
+        // Sweep recording 0 is archive recording 2, sweep recording 1 archive recording 0.
+        assert_eq!(data.recordings.len(), 2);
+        assert_eq!(data.recordings[0], voxels.recordings[2].signals);
+        assert_eq!(data.recordings[1], voxels.recordings[0].signals);
+        assert!(data.truth.is_some());
+        let sweep = dir.join("sweep");
+        let device = Device::flex();
+        let rows: Vec<ModelRow> = cfg
+            .jobs()
+            .iter()
+            .map(|j| run_model(&cfg, &input, j, &sweep, &device, |_| ()).unwrap())
+            .collect();
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.recording, r.seed))
+                .collect::<Vec<_>>(),
+            [(0, 0), (0, 1), (1, 0), (1, 1)]
+        );
+        assert!(rows.iter().all(|r| r.couplings_path.is_some()), "{rows:?}");
+        // Same seed, different recordings: different data, different model.
+        assert_ne!(rows[0].sparsity, rows[2].sparsity);
+        for (row, archive_recording) in [(&rows[0], 2), (&rows[3], 0)] {
+            let (_, meta) = crbm::gauss::io::load(sweep.join(&row.model_path)).unwrap();
+            let name = meta.dataset.unwrap();
+            let label = format!(
+                "recording {} = archive recording {archive_recording}",
+                row.recording
+            );
+            assert!(name.contains(&label), "{name}");
+        }
+        let c = crate::consistency::consistency(&sweep, &rows, cfg.shared_layout_recordings())
+            .unwrap()
+            .expect("two recordings");
+        let l = &c.per_lambda[0];
+        assert_eq!((c.n_recordings, c.shared_layout), (2, None));
+        assert_eq!((l.n_models, l.cross_pairs, l.within_pairs), (4, 4, 2));
+        assert!(l.cross_correlation.is_finite() && l.within_correlation.is_finite());
+
+        // Indices are checked against the archive; non-archive traces are refused.
+        cfg.data.recordings = vec![0, 3];
+        let e = VoxelData::prepare(&cfg).unwrap_err().to_string();
+        assert!(
+            e.contains("data.recordings: recording 3 is out of range") && e.contains("holds 3"),
+            "{e}"
+        );
+        cfg.data.recordings = vec![];
+        cfg.data.recording = 5;
+        let e = VoxelData::prepare(&cfg).unwrap_err().to_string();
+        assert!(e.contains("data.recording: recording 5"), "{e}");
+        cfg.data.recording = 0;
+        cfg.data.recordings = vec![0, 1];
+        cfg.data.traces = Some(dir.join("no-sidecar.npz"));
+        let e = VoxelData::prepare(&cfg).unwrap_err().to_string();
+        assert!(
+            e.contains("data.recordings = [0, 1] needs a voxelize archive"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -19,8 +19,9 @@
 //! * [`report`]: the numbers behind a sweep's report: the shown model, one representative
 //!   per λ range, nRMSE vectors of good/bad models, pairwise nRMSE → PCA → K-means → ARI.
 //! * [`consistency`]: several recordings (fish): cross-recording versus within-recording
-//!   (seed-to-seed) coupling-matrix nRMSE and correlation per λ, the recordings ×
-//!   recordings similarity matrix.
+//!   (seed-to-seed) coupling-matrix nRMSE and correlation per λ, fish sharing a layout
+//!   versus control fish with their own layouts (negative control in the same sweep), the
+//!   recordings × recordings similarity matrix.
 
 pub mod config;
 pub mod connectivity;

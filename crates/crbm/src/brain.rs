@@ -21,6 +21,11 @@
 //!   activity and noise, drawn from `seed` and the fish index only (fish 0 of a 3-fish run is
 //!   the 1-fish run). With `independent_layouts` (a negative control) each fish f > 0 draws
 //!   its own template instead.
+//! * **Control fish.** `control_fish` more recordings follow the `n_fish` shared-layout ones
+//!   (fish n_fish.., same generator), each drawing its own template from `seed` and its fish
+//!   index (a negative control in the same run: fish f of `n_fish + control_fish` fish with
+//!   `independent_layouts` is control fish f). The voxel-level ground truth
+//!   ([`synthetic_voxels`]) is that of the shared layout: it pools fish 0..n_fish only.
 //!
 //! Every random stream is [`lane_rng`]`(seed, fish·256 + stream, lane)` with lane = neuron or
 //! assembly, so results do not depend on rayon's scheduling.
@@ -95,7 +100,16 @@ pub struct BrainConfig {
     /// layout (from `seed` and f) instead of sharing fish 0's. Default false (shared layout).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub independent_layouts: bool,
+    /// Negative control in the same run: recordings appended after the `n_fish` shared-layout
+    /// fish (fish n_fish..n_fish + control_fish), each with its own template layout (from
+    /// `seed` and its fish index). Default 0 (none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub control_fish: usize,
     pub seed: u64,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for BrainConfig {
@@ -121,6 +135,7 @@ impl Default for BrainConfig {
             n_fish: 1,
             variability: 10.0,
             independent_layouts: false,
+            control_fish: 0,
             seed: 0,
         }
     }
@@ -147,6 +162,13 @@ impl BrainConfig {
         }
         if self.n_fish == 0 {
             return bad("n_fish", 0, "must be ≥ 1");
+        }
+        if self.control_fish > 0 && self.independent_layouts {
+            return bad(
+                "control_fish",
+                self.control_fish,
+                "needs independent_layouts = false (control fish are compared with fish sharing a layout)",
+            );
         }
         if self.n_assemblies > u16::MAX as usize {
             return bad("n_assemblies", self.n_assemblies, "must be ≤ 65535");
@@ -211,6 +233,11 @@ impl BrainConfig {
     pub fn dt(&self) -> f64 {
         1.0 / self.frame_rate
     }
+
+    /// Recordings generated: the shared-layout fish, then the control fish.
+    pub fn n_recordings(&self) -> usize {
+        self.n_fish + self.control_fish
+    }
 }
 
 /// One synthetic recording and its ground truth.
@@ -228,13 +255,13 @@ pub struct BrainFish {
     pub active: Vec<Vec<bool>>,
 }
 
-/// Synthetic fish sharing one assembly layout.
+/// Synthetic fish sharing one assembly layout (and the control fish, each with its own).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Brain {
     pub config: BrainConfig,
     /// Template blob centres of each assembly, µm, shape [A][1–3].
     pub layout: Vec<Vec<[f64; 3]>>,
-    /// One entry per fish.
+    /// One entry per fish: the `n_fish` shared-layout fish, then the `control_fish`.
     pub fish: Vec<BrainFish>,
 }
 
@@ -249,16 +276,18 @@ fn stream(fish: usize, tag: u64) -> u64 {
     ((fish as u64) << 8) | tag
 }
 
-/// Generates `config.n_fish` recordings (validated config; reproducible from `config.seed`).
+/// Generates `config.n_fish + config.control_fish` recordings (validated config;
+/// reproducible from `config.seed`).
 pub fn generate(config: &BrainConfig) -> Result<Brain> {
     config.validate()?;
     let layout = assembly_layout(config, 0);
-    let fish = (0..config.n_fish)
-        .map(|f| match f {
-            f if f > 0 && config.independent_layouts => {
-                generate_fish(config, &assembly_layout(config, f), f)
+    let fish = (0..config.n_recordings())
+        .map(|f| {
+            let own = f > 0 && (config.independent_layouts || f >= config.n_fish);
+            match own {
+                true => generate_fish(config, &assembly_layout(config, f), f),
+                false => generate_fish(config, &layout, f),
             }
-            _ => generate_fish(config, &layout, f),
         })
         .collect();
     Ok(Brain {
@@ -266,6 +295,40 @@ pub fn generate(config: &BrainConfig) -> Result<Brain> {
         layout,
         fish,
     })
+}
+
+/// Writes a synthetic brain's voxel archive at `path` (`.npz` and its `.json` sidecar; see
+/// [`crate::voxel::Voxelised::save`]): the z-scored voxel signals of every fish, the planted
+/// truth `true_coupling` [K, K] and `true_assemblies` [A, K], and the generator's settings
+/// (`config`, `member_fraction`, voxels per assembly) in the sidecar. Returns the sidecar path.
+pub fn save_synthetic_archive(
+    path: &std::path::Path,
+    config: &BrainConfig,
+    voxels: &crate::voxel::Voxelised,
+    truth: &VoxelTruth,
+    member_fraction: f64,
+) -> Result<std::path::PathBuf> {
+    use crate::voxel::{ExtraArray, ExtraData};
+    let (k, a) = (voxels.n_voxels() as u64, config.n_assemblies as u64);
+    let extras = [
+        ExtraArray {
+            name: "true_coupling",
+            shape: &[k, k],
+            data: ExtraData::F64(&truth.coupling),
+        },
+        ExtraArray {
+            name: "true_assemblies",
+            shape: &[a, k],
+            data: ExtraData::U8(&truth.membership),
+        },
+    ];
+    let note = serde_json::json!({
+        "generator": "crbm::brain",
+        "brain_config": config,
+        "member_fraction": member_fraction,
+        "voxels_per_assembly": truth.assemblies.iter().map(Vec::len).collect::<Vec<_>>(),
+    });
+    voxels.save(path, &extras, Some(note))
 }
 
 /// Whether `p` lies inside the brain volume.
@@ -314,7 +377,7 @@ fn mirrored(p: [f64; 3]) -> [f64; 3] {
 /// Template blob centres: the first `round(distributed_fraction·A)` assemblies are
 /// distributed (bilateral pair; every second one with a third blob), the rest compact.
 /// `fish` picks the random stream: 0 for the shared template, f for fish f's own layout
-/// (`independent_layouts`).
+/// (`independent_layouts`, control fish).
 fn assembly_layout(config: &BrainConfig, fish: usize) -> Vec<Vec<[f64; 3]>> {
     let mut rng = lane_rng(config.seed, stream(fish, LAYOUT), 0);
     let n_distributed = (config.distributed_fraction * config.n_assemblies as f64).round() as usize;
@@ -933,6 +996,64 @@ mod tests {
     }
 
     #[test]
+    fn control_fish_draw_their_own_layouts_and_shared_fish_keep_the_template() {
+        let cfg = BrainConfig {
+            n_fish: 2,
+            control_fish: 2,
+            n_frames: 10,
+            ..small(11)
+        };
+        let b = generate(&cfg).unwrap();
+        assert_eq!(b.fish.len(), 4);
+        // The shared fish are those of the run without control fish.
+        let plain = generate(&BrainConfig {
+            control_fish: 0,
+            ..cfg.clone()
+        })
+        .unwrap();
+        assert_eq!(b.layout, plain.layout);
+        assert_eq!(&b.fish[..2], &plain.fish[..]);
+        // Mean distance between corresponding blob centres of two fish, µm.
+        let shift = |x: &BrainFish, y: &BrainFish| {
+            let d: Vec<f64> = x
+                .blobs
+                .iter()
+                .zip(&y.blobs)
+                .flat_map(|(p, q)| p.iter().zip(q).map(|(a, c)| distance(*a, *c)))
+                .collect();
+            d.iter().sum::<f64>() / d.len() as f64
+        };
+        let v = cfg.variability;
+        // Two fish sharing the template differ by two jitters (sd √2·v per axis).
+        assert!(shift(&b.fish[0], &b.fish[1]) < 4.0 * v);
+        for (x, y) in [(0, 2), (0, 3), (1, 2), (1, 3), (2, 3)] {
+            let s = shift(&b.fish[x], &b.fish[y]);
+            assert!(s > 6.0 * v, "fish {x} vs {y}: {s}");
+        }
+        // Control fish f is fish f of the same number of fish with independent layouts.
+        let independent = generate(&BrainConfig {
+            n_fish: 4,
+            control_fish: 0,
+            independent_layouts: true,
+            ..cfg.clone()
+        })
+        .unwrap();
+        assert_eq!(&b.fish[2..], &independent.fish[2..]);
+        // Both negative controls at once are refused.
+        let both = BrainConfig {
+            independent_layouts: true,
+            ..cfg
+        };
+        assert!(matches!(
+            both.validate(),
+            Err(CrbmError::InvalidConfig {
+                field: "control_fish",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn fish_share_the_layout_with_individual_variability() {
         let one = generate(&small(11)).unwrap();
         let two = generate(&BrainConfig {
@@ -1055,8 +1176,9 @@ mod tests {
 }
 
 /// The synthetic default of the Gaussian-visible path in one call: generate the brain(s),
-/// voxelise every fish on one common grid, and compute the voxel-level ground truth
-/// (a voxel belongs to an assembly when at least `member_fraction` of its neurons do).
+/// voxelise every fish (control fish included) on one common grid, and compute the
+/// voxel-level ground truth of the shared-layout fish 0..n_fish (a voxel belongs to an
+/// assembly when at least `member_fraction` of its neurons do).
 pub fn synthetic_voxels(
     config: &BrainConfig,
     voxels: &crate::voxel::VoxelConfig,
@@ -1064,7 +1186,10 @@ pub fn synthetic_voxels(
 ) -> Result<(Brain, crate::voxel::Voxelised, VoxelTruth)> {
     let brain = generate(config)?;
     let names: Vec<String> = (0..brain.fish.len())
-        .map(|f| format!("synthetic brain seed {} fish {f}", config.seed))
+        .map(|f| match f >= config.n_fish {
+            true => format!("synthetic brain seed {} control fish {f}", config.seed),
+            false => format!("synthetic brain seed {} fish {f}", config.seed),
+        })
         .collect();
     let inputs: Vec<crate::voxel::RecordingInput> = brain
         .fish
@@ -1077,10 +1202,12 @@ pub fn synthetic_voxels(
         })
         .collect();
     let voxelised = crate::voxel::voxelise(&inputs, voxels)?;
+    // The truth of the shared layout: control fish (own layouts) are not pooled into it.
     let pairs: Vec<_> = brain
         .fish
         .iter()
         .zip(&voxelised.recordings)
+        .take(config.n_fish)
         .map(|(f, r)| (f, r.neuron_to_voxel.as_slice()))
         .collect();
     let truth = voxel_truth(&pairs, voxelised.n_voxels(), member_fraction)?;

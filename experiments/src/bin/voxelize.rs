@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use crbm::brain::{synthetic_voxels, BrainConfig};
+use crbm::brain::{save_synthetic_archive, synthetic_voxels, BrainConfig};
 use crbm::data::{load_coordinates, load_traces};
-use crbm::voxel::{voxelise, ExtraArray, ExtraData, RecordingInput, VoxelConfig, Voxelised};
+use crbm::voxel::{voxelise, RecordingInput, VoxelConfig, Voxelised};
 use crbm::Frames;
 use experiments::output::one_line;
 
@@ -143,26 +143,13 @@ fn run_synthetic(args: &Args, config: &VoxelConfig) -> Result<()> {
     let start = Instant::now();
     let (_, voxels, truth) = synthetic_voxels(&brain_config, config, args.member_fraction)?;
     let timing = format!("generate + voxelise {:.2} s", start.elapsed().as_secs_f64());
-    let (k, a) = (voxels.n_voxels() as u64, brain_config.n_assemblies as u64);
-    let extras = [
-        ExtraArray {
-            name: "true_coupling",
-            shape: &[k, k],
-            data: ExtraData::F64(&truth.coupling),
-        },
-        ExtraArray {
-            name: "true_assemblies",
-            shape: &[a, k],
-            data: ExtraData::U8(&truth.membership),
-        },
-    ];
-    let note = serde_json::json!({
-        "generator": "crbm::brain",
-        "brain_config": brain_config,
-        "member_fraction": args.member_fraction,
-        "voxels_per_assembly": truth.assemblies.iter().map(Vec::len).collect::<Vec<_>>(),
-    });
-    let json = voxels.save(&args.out, &extras, Some(note))?;
+    let json = save_synthetic_archive(
+        &args.out,
+        &brain_config,
+        &voxels,
+        &truth,
+        args.member_fraction,
+    )?;
     summarise(&voxels, &args.out, &json, &timing);
     let sizes: Vec<usize> = truth.assemblies.iter().map(Vec::len).collect();
     println!("  ground truth: voxels per assembly {sizes:?}");
