@@ -39,6 +39,41 @@ pub(crate) fn simulate_fused(
     batch: HostBatch,
     noise: &mut dyn NoiseSource,
 ) -> Result<Vec<f32>, SimError> {
+    simulate_fused_with(batch, noise, StepBuild::detect())
+}
+
+/// Which build of the Euler step runs: the widest vector unit the CPU has, or the portable
+/// code (the same source compiled without extra target features).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StepBuild {
+    /// AVX-512F (16 lanes of f32).
+    Avx512,
+    /// AVX2 + FMA (8 lanes).
+    Avx2,
+    Portable,
+}
+
+impl StepBuild {
+    pub(crate) fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                return StepBuild::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return StepBuild::Avx2;
+            }
+        }
+        StepBuild::Portable
+    }
+}
+
+/// [`simulate_fused`] with a given step build (`build` must be one the CPU supports).
+pub(crate) fn simulate_fused_with(
+    batch: HostBatch,
+    noise: &mut dyn NoiseSource,
+    build: StepBuild,
+) -> Result<Vec<f32>, SimError> {
     let (cfg, n, params, n_dup) = (batch.cfg, batch.n, batch.params, batch.n_dup);
     let (b, m) = (params.len(), batch.n_series());
     let c32 = SparseRows::new(batch.coupling, n);
@@ -87,6 +122,7 @@ pub(crate) fn simulate_fused(
         blocks.par_iter_mut().for_each(|blk| {
             for t in 0..k {
                 blk.step(
+                    build,
                     cfg,
                     &c32,
                     n,
@@ -182,14 +218,40 @@ fn dup_segments(m0: usize, width: usize, b: usize) -> Vec<(usize, usize, usize)>
 
 impl Block {
     /// One Euler–Maruyama step (global index `step`, warm-up included); `xi` is [n_dup, regions].
-    /// Dispatches to an AVX2/FMA build of the same code when the CPU has it (8 lanes of f32).
-    fn step(&mut self, cfg: &SimConfig, c: &SparseRows, n: usize, xi: &[f32], step: usize) {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { self.step_avx2(cfg, c, n, xi, step) };
-            return;
+    /// Runs `build` of the step: an AVX-512 build (16 lanes of f32) or an AVX2/FMA build (8
+    /// lanes) of the same code, or the portable one. The code has no fused multiply-adds of its
+    /// own (Rust does not contract `a * b + c`) and fixed summation orders, so every build gives
+    /// the same bits (tested).
+    fn step(
+        &mut self,
+        build: StepBuild,
+        cfg: &SimConfig,
+        c: &SparseRows,
+        n: usize,
+        xi: &[f32],
+        step: usize,
+    ) {
+        match build {
+            // SAFETY: StepBuild::detect chose a build whose features the CPU has.
+            #[cfg(target_arch = "x86_64")]
+            StepBuild::Avx512 => unsafe { self.step_avx512(cfg, c, n, xi, step) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            StepBuild::Avx2 => unsafe { self.step_avx2(cfg, c, n, xi, step) },
+            _ => self.step_portable(cfg, c, n, xi, step),
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn step_avx512(
+        &mut self,
+        cfg: &SimConfig,
+        c: &SparseRows,
+        n: usize,
+        xi: &[f32],
+        step: usize,
+    ) {
         self.step_portable(cfg, c, n, xi, step);
     }
 

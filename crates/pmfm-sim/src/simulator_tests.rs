@@ -414,6 +414,41 @@ fn fused_cpu_engine_matches_tensor_engine() {
     assert_eq!(f64_sim.engine(), Engine::Tensor);
 }
 
+/// The fused engine's AVX-512, AVX2 and portable builds of the Euler step (whichever this CPU
+/// has) give the same bits: the step has no contracted multiply-adds and fixed summation orders.
+#[test]
+fn every_build_of_the_fused_step_gives_the_same_bits() {
+    use crate::fused::{simulate_fused_with, StepBuild};
+    let n = 6;
+    let sim = Simulator::new(&toy_sc(n), n, short(Precision::F32), &Device::flex()).unwrap();
+    let params: Vec<RegionalParams> = (0..5).map(|k| toy_params(n, 0.01 * k as f64)).collect();
+    let run = |build: StepBuild| {
+        let batch = HostBatch {
+            cfg: &sim.config,
+            coupling: &sim.coupling_host,
+            n,
+            params: &params,
+            n_dup: 3,
+            chunk: chunk_steps(n, 3),
+        };
+        simulate_fused_with(batch, &mut SeededNoise::new(9), build).unwrap()
+    };
+    let portable = run(StepBuild::Portable);
+    assert!(portable.iter().all(|x| x.is_finite()) && portable.len() > 1000);
+    let widest = StepBuild::detect();
+    let mut builds = vec![widest];
+    if widest == StepBuild::Avx512 {
+        builds.push(StepBuild::Avx2);
+    }
+    for build in builds.into_iter().filter(|b| *b != StepBuild::Portable) {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        assert!(
+            bits(&run(build)) == bits(&portable),
+            "{build:?} differs from portable"
+        );
+    }
+}
+
 #[test]
 fn noise_from_a_npy_file_reproduces_the_seeded_run_step_by_step() {
     use crate::data::write_npy_f64;
