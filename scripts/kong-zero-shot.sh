@@ -18,10 +18,17 @@ mkdir -p "$OUT"
 t0=$(date +%s)
 "$BIN/pmfm-dataset" --groups "$SYN,$DATA:train,$DATA:vali,$DATA:test" --design cmaes \
   --cma-runs "$RUNS" --generations "$GENS" --batch 32 --seed 11 --out "$OUT/dataset" --resume
+# LONG=1: also 2 runs × 20 generations on the two other real splits (their low-cost regions).
+TABLES=(--table "$OUT/dataset")
+if [ "${LONG:-0}" = 1 ]; then
+  "$BIN/pmfm-dataset" --groups "$DATA:train,$DATA:vali" --design cmaes --cma-runs 2 \
+    --generations 20 --batch 32 --seed 12 --out "$OUT/dataset-long" --resume
+  TABLES+=(--table "$OUT/dataset-long")
+fi
 t1=$(date +%s)
 # The held-out group is the test split, by the name the dataset gave it.
 TEST=$(grep -l -- "test" "$OUT"/dataset/groups/*/name.txt | head -1 | xargs cat)
-"$BIN/train-surrogate" --table "$OUT/dataset" --models group,mlp --group-split "$TEST" \
+"$BIN/train-surrogate" "${TABLES[@]}" --models group,mlp --group-split "$TEST" \
   --out "$OUT/surrogate"
 t2=$(date +%s)
 "$BIN/compare-optimizers" --data "$DATA" --split test --surrogate "$OUT/surrogate/group" \
