@@ -103,11 +103,13 @@ impl SamplerWeights {
         // summation order, hence the result, independent of the machine.
         let parts = GATHER_PARTS;
         let per = n.div_ceil(parts).max(1);
+        let build = machine::CpuFeatures::detect().widest_build();
         let partial: Vec<Vec<f32>> = (0..parts)
             .into_par_iter()
             .map(|p| {
                 let mut acc = vec![0.0f32; bsz * m];
                 let part = GatherPart {
+                    build,
                     weights: &self.weights,
                     m,
                     starts: &starts,
@@ -196,6 +198,8 @@ impl SamplerWeights {
 /// One thread's share of the neuron-major gather `I = v·W`: the weight rows of the neurons in
 /// `neurons` added to the accumulators of the frames each is active in.
 struct GatherPart<'a> {
+    /// The build of the loop that runs (one the CPU supports).
+    build: machine::SimdBuild,
     /// W, [N, M] row-major.
     weights: &'a [f32],
     m: usize,
@@ -206,24 +210,19 @@ struct GatherPart<'a> {
 }
 
 impl GatherPart<'_> {
-    /// Adds into `acc` ([B, M] row-major). Runs an AVX-512 or AVX2 build of the same loop when
-    /// the CPU has one (16 or 8 lanes; the adds are elementwise, so every build gives the same
-    /// bits).
+    /// Adds into `acc` ([B, M] row-major) with the part's build of the loop: AVX-512 or AVX2
+    /// (16 or 8 lanes) or portable; the adds are elementwise, so every build gives the same bits.
     fn add_into(&self, acc: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU supports the features the function is compiled for.
-                unsafe { self.add_into_avx512(acc) };
-                return;
-            }
-            if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: as above.
-                unsafe { self.add_into_avx2(acc) };
-                return;
-            }
+        use machine::SimdBuild;
+        match self.build {
+            // SAFETY: `build` is one the CPU supports (CpuFeatures::widest_build or narrower).
+            #[cfg(target_arch = "x86_64")]
+            SimdBuild::Avx512 => unsafe { self.add_into_avx512(acc) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            SimdBuild::Avx2 => unsafe { self.add_into_avx2(acc) },
+            _ => self.add_into_portable(acc),
         }
-        self.add_into_portable(acc);
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -406,19 +405,31 @@ pub(crate) mod tests {
             frames_of.extend((0..i % 4).map(|j| ((i + j) % b) as u32));
             starts.push(frames_of.len() as u32);
         }
-        let part = GatherPart {
-            weights: &weights,
-            m,
-            starts: &starts,
-            frames_of: &frames_of,
-            neurons: 3..n - 5,
+        use machine::SimdBuild;
+        let run = |build| {
+            let part = GatherPart {
+                build,
+                weights: &weights,
+                m,
+                starts: &starts,
+                frames_of: &frames_of,
+                neurons: 3..n - 5,
+            };
+            let mut acc = vec![0.25f32; b * m];
+            part.add_into(&mut acc);
+            acc.iter().map(|x| x.to_bits()).collect::<Vec<u32>>()
         };
-        let (mut fast, mut plain) = (vec![0.25f32; b * m], vec![0.25f32; b * m]);
-        part.add_into(&mut fast);
-        part.add_into_portable(&mut plain);
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
-        assert!(bits(&fast) == bits(&plain));
-        assert!(plain.iter().filter(|&&x| x != 0.25).count() > b * m / 2);
+        let plain = run(SimdBuild::Portable);
+        let quarter = 0.25f32.to_bits();
+        assert!(plain.iter().filter(|&&x| x != quarter).count() > b * m / 2);
+        let widest = machine::CpuFeatures::detect().widest_build();
+        let mut builds = vec![widest];
+        if widest == SimdBuild::Avx512 {
+            builds.push(SimdBuild::Avx2);
+        }
+        for build in builds {
+            assert!(run(build) == plain, "{build:?} differs from portable");
+        }
     }
 
     #[test]

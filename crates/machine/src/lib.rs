@@ -1,5 +1,6 @@
 //! What this machine can do, measured, so that every floor a benchmark prints is stated against
-//! it: the SIMD features in use ([`CpuFeatures`]), the FMA peak from a measured clock
+//! it: the SIMD features in use ([`CpuFeatures`], and the [`SimdBuild`] a multi-versioned
+//! kernel runs), the FMA peak from a measured clock
 //! ([`FmaPeak`]), and the rate of the one strided f32 GEMM the host kernels share ([`product`],
 //! [`gemm_rate`]); [`Baseline`] is all of it in the block a benchmark prints first.
 //!
@@ -16,6 +17,15 @@ pub use dense::{gemm_rate, product, product_serial, View};
 pub use peak::{measure_fma_peak, FmaPeak};
 
 use std::fmt;
+
+/// Which build of a multi-versioned kernel runs: the same source compiled with AVX-512F (16
+/// lanes of f32), with AVX2 + FMA (8 lanes), or without extra target features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimdBuild {
+    Avx512,
+    Avx2,
+    Portable,
+}
 
 /// SIMD features of this CPU that the kernels dispatch on at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +65,19 @@ impl CpuFeatures {
             8
         } else {
             0
+        }
+    }
+
+    /// The widest build of a kernel compiled for several instruction sets that this CPU can
+    /// run: AVX-512 needs AVX-512F with AVX2 and FMA (the features such builds enable), AVX2
+    /// needs AVX2 and FMA.
+    pub fn widest_build(&self) -> SimdBuild {
+        if self.avx512f && self.avx2 && self.fma {
+            SimdBuild::Avx512
+        } else if self.avx2 && self.fma {
+            SimdBuild::Avx2
+        } else {
+            SimdBuild::Portable
         }
     }
 

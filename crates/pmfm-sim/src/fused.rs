@@ -11,6 +11,7 @@ use crate::neural::TAYLOR_THRESHOLD;
 use crate::noise::{F32Chunks, NoiseSource};
 use crate::params::RegionalParams;
 use crate::simulator::{HostBatch, SimConfig, SimError, StepCoefficients};
+use machine::{CpuFeatures, SimdBuild};
 use rayon::prelude::*;
 
 /// Coefficients of one block of series, each [regions, width] row-major, or [width].
@@ -39,40 +40,14 @@ pub(crate) fn simulate_fused(
     batch: HostBatch,
     noise: &mut dyn NoiseSource,
 ) -> Result<Vec<f32>, SimError> {
-    simulate_fused_with(batch, noise, StepBuild::detect())
-}
-
-/// Which build of the Euler step runs: the widest vector unit the CPU has, or the portable
-/// code (the same source compiled without extra target features).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum StepBuild {
-    /// AVX-512F (16 lanes of f32).
-    Avx512,
-    /// AVX2 + FMA (8 lanes).
-    Avx2,
-    Portable,
-}
-
-impl StepBuild {
-    pub(crate) fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") {
-                return StepBuild::Avx512;
-            }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                return StepBuild::Avx2;
-            }
-        }
-        StepBuild::Portable
-    }
+    simulate_fused_with(batch, noise, CpuFeatures::detect().widest_build())
 }
 
 /// [`simulate_fused`] with a given step build (`build` must be one the CPU supports).
 pub(crate) fn simulate_fused_with(
     batch: HostBatch,
     noise: &mut dyn NoiseSource,
-    build: StepBuild,
+    build: SimdBuild,
 ) -> Result<Vec<f32>, SimError> {
     let (cfg, n, params, n_dup) = (batch.cfg, batch.n, batch.params, batch.n_dup);
     let (b, m) = (params.len(), batch.n_series());
@@ -224,7 +199,7 @@ impl Block {
     /// the same bits (tested).
     fn step(
         &mut self,
-        build: StepBuild,
+        build: SimdBuild,
         cfg: &SimConfig,
         c: &SparseRows,
         n: usize,
@@ -232,12 +207,12 @@ impl Block {
         step: usize,
     ) {
         match build {
-            // SAFETY: StepBuild::detect chose a build whose features the CPU has.
+            // SAFETY: `build` is one the CPU supports (CpuFeatures::widest_build or narrower).
             #[cfg(target_arch = "x86_64")]
-            StepBuild::Avx512 => unsafe { self.step_avx512(cfg, c, n, xi, step) },
+            SimdBuild::Avx512 => unsafe { self.step_avx512(cfg, c, n, xi, step) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            StepBuild::Avx2 => unsafe { self.step_avx2(cfg, c, n, xi, step) },
+            SimdBuild::Avx2 => unsafe { self.step_avx2(cfg, c, n, xi, step) },
             _ => self.step_portable(cfg, c, n, xi, step),
         }
     }

@@ -418,11 +418,12 @@ fn fused_cpu_engine_matches_tensor_engine() {
 /// has) give the same bits: the step has no contracted multiply-adds and fixed summation orders.
 #[test]
 fn every_build_of_the_fused_step_gives_the_same_bits() {
-    use crate::fused::{simulate_fused_with, StepBuild};
+    use crate::fused::simulate_fused_with;
+    use machine::{CpuFeatures, SimdBuild};
     let n = 6;
     let sim = Simulator::new(&toy_sc(n), n, short(Precision::F32), &Device::flex()).unwrap();
     let params: Vec<RegionalParams> = (0..5).map(|k| toy_params(n, 0.01 * k as f64)).collect();
-    let run = |build: StepBuild| {
+    let run = |build: SimdBuild| {
         let batch = HostBatch {
             cfg: &sim.config,
             coupling: &sim.coupling_host,
@@ -433,14 +434,14 @@ fn every_build_of_the_fused_step_gives_the_same_bits() {
         };
         simulate_fused_with(batch, &mut SeededNoise::new(9), build).unwrap()
     };
-    let portable = run(StepBuild::Portable);
+    let portable = run(SimdBuild::Portable);
     assert!(portable.iter().all(|x| x.is_finite()) && portable.len() > 1000);
-    let widest = StepBuild::detect();
+    let widest = CpuFeatures::detect().widest_build();
     let mut builds = vec![widest];
-    if widest == StepBuild::Avx512 {
-        builds.push(StepBuild::Avx2);
+    if widest == SimdBuild::Avx512 {
+        builds.push(SimdBuild::Avx2);
     }
-    for build in builds.into_iter().filter(|b| *b != StepBuild::Portable) {
+    for build in builds.into_iter().filter(|b| *b != SimdBuild::Portable) {
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
         assert!(
             bits(&run(build)) == bits(&portable),
