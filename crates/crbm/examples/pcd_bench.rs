@@ -107,8 +107,32 @@ fn main() {
         stage[3],
         per_update - stage.iter().sum::<f64>()
     );
+    bernoulli_builds(&sw, trainer.chains(), sz.sweeps);
     fused_block_sizes(&sw, trainer.chains(), sz.sweeps);
     time_tensor_trainer(&trainer, &data);
+}
+
+/// Seconds of an update's Bernoulli draws (`sweeps` of them) with each build this CPU runs,
+/// on the same pre-activations.
+fn bernoulli_builds(sw: &SamplerWeights, chains: &crbm::SparseBatch, sweeps: usize) {
+    let h = sw.sample_hidden(&sw.hidden_inputs(chains), 7, 0);
+    let mut pre = Vec::new();
+    sw.visible_preactivations(&h, &mut pre);
+    let line: Vec<String> = machine::CpuFeatures::detect()
+        .runnable_builds()
+        .into_iter()
+        .map(|build| {
+            let t = Instant::now();
+            for s in 0..sweeps as u64 {
+                std::hint::black_box(sw.sample_visible_with(&pre, 7, 2 * s + 1, build));
+            }
+            format!("{build:?} {:.3} s", t.elapsed().as_secs_f64())
+        })
+        .collect();
+    println!(
+        "Bernoulli sampling per update by build (same draws): {}",
+        line.join(", ")
+    );
 }
 
 /// Seconds of the fused h → v pass per update (`sweeps` passes) for several block sizes.

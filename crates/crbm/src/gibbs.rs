@@ -4,14 +4,14 @@
 //!   (rows of W are contiguous), then exact dReLU sampling in f64.
 //! * h → v: `X = h·Wᵀ + g` as one dense f32 GEMM (the `gemm` crate, also what
 //!   burn's Flex backend uses), then exact Bernoulli sampling by logit-table
-//!   look-up (no exp in ~255/256 cases) with one xoshiro256++ stream per row.
+//!   look-up (no exp in ~255/256 cases; [`crate::visible_draws`]) with one xoshiro256++
+//!   stream per row.
 //!   [`crate::sweeps`] holds a fused form of this half (measured, not yet the default).
 //!
 //! Rows are processed in parallel with rayon; every row's random stream is
 //! derived from `(seed, step, row)` and every reduction has a fixed order, so
 //! results are independent of the number of threads.
 
-use rand::RngCore;
 use rayon::prelude::*;
 
 use crate::batch::SparseBatch;
@@ -19,6 +19,7 @@ use crate::dense::{product, View};
 use crate::layers::{DRelu, DReluMoments};
 use crate::model::Crbm;
 use crate::rng::lane_rng;
+use crate::visible_draws::{logit_table, BernoulliRow};
 
 /// Neuron ranges summed separately in [`SamplerWeights::hidden_inputs`].
 const GATHER_PARTS: usize = 8;
@@ -175,6 +176,19 @@ impl SamplerWeights {
 
     /// v ~ Bernoulli(sigmoid(g + X)) for pre-activations X of shape [B, N].
     pub fn sample_visible(&self, pre: &[f32], seed: u64, step: u64) -> SparseBatch {
+        let build = machine::CpuFeatures::detect().widest_build();
+        self.sample_visible_with(pre, seed, step, build)
+    }
+
+    /// [`SamplerWeights::sample_visible`] with a given build of the draw loop (one this CPU
+    /// runs: `CpuFeatures::runnable_builds`); every build gives the same rows.
+    pub fn sample_visible_with(
+        &self,
+        pre: &[f32],
+        seed: u64,
+        step: u64,
+        build: machine::SimdBuild,
+    ) -> SparseBatch {
         let n = self.n_visible;
         let table = logit_table();
         let rows = pre
@@ -182,7 +196,12 @@ impl SamplerWeights {
             .enumerate()
             .map(|(b, x)| {
                 let mut rng = lane_rng(seed, step, b as u64);
-                sample_bernoulli_row(x, &self.fields, &table, &mut rng)
+                BernoulliRow {
+                    x,
+                    g: &self.fields,
+                    table: &table,
+                }
+                .sample(build, &mut rng)
             })
             .collect();
         SparseBatch { n_visible: n, rows }
@@ -254,80 +273,12 @@ impl GatherPart<'_> {
     }
 }
 
-/// `logit(k/256)` for k = 0..=256 (−∞ and +∞ at the ends), in f32.
-fn logit_table() -> [f32; 257] {
-    let mut t = [0f32; 257];
-    for (k, x) in t.iter_mut().enumerate() {
-        *x = match k {
-            0 => f32::NEG_INFINITY,
-            256 => f32::INFINITY,
-            _ => {
-                let p = k as f64 / 256.0;
-                (p / (1.0 - p)).ln() as f32
-            }
-        };
-    }
-    t
-}
-
-/// Active indices of one Bernoulli row: v_i = 1 iff u_i < sigmoid(g_i + x_i).
-///
-/// Exact and exp-free in ~255 of 256 cases: the top 8 bits k of u place it in
-/// [k/256, (k+1)/256); since sigmoid is monotone, `a < logit(k/256)` decides
-/// v = 0 and `a ≥ logit((k+1)/256)` decides v = 1 by table look-up. Only when
-/// sigmoid(a) falls in u's own bucket are 24 more bits of u drawn and compared
-/// with the exact sigmoid. One 64-bit draw serves 8 neurons.
-fn sample_bernoulli_row(
-    x: &[f32],
-    g: &[f32],
-    table: &[f32; 257],
-    rng: &mut impl RngCore,
-) -> Vec<u32> {
-    let mut active = Vec::new();
-    let (mut bits, mut left) = (0u64, 0u32);
-    for (i, (&x, &g)) in x.iter().zip(g).enumerate() {
-        if left == 0 {
-            bits = rng.next_u64();
-            left = 8;
-        }
-        let k = (bits & 0xFF) as usize;
-        bits >>= 8;
-        left -= 1;
-        let a = x + g;
-        if a < table[k] {
-            continue;
-        }
-        if a >= table[k + 1] || {
-            let fine = (rng.next_u32() >> 8) as f64 * (1.0 / 16_777_216.0);
-            (k as f64 + fine) < 256.0 * crate::layers::bernoulli::sigmoid(a as f64)
-        } {
-            active.push(i as u32);
-        }
-    }
-    active
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use rand::rngs::SmallRng;
 
     use super::*;
     use crate::layers::bernoulli::sigmoid;
-
-    #[test]
-    fn bernoulli_rows_have_the_right_rates() {
-        let ramp = RateRamp {
-            n: 4000,
-            from: -6.0,
-            span: 12.0,
-            field: 0.5,
-            reps: 400,
-            seed: 1,
-            pool: 100,
-        };
-        let table = logit_table();
-        ramp.check(|x, g, rng| sample_bernoulli_row(x, g, &table, rng));
-    }
 
     /// A rate test: `n` units with inputs x ramping from `from` over `span` and one field,
     /// `reps` rows drawn (row r from the stream `(seed, r, 0)`), pooled rates checked by
@@ -422,12 +373,7 @@ pub(crate) mod tests {
         let plain = run(SimdBuild::Portable);
         let quarter = 0.25f32.to_bits();
         assert!(plain.iter().filter(|&&x| x != quarter).count() > b * m / 2);
-        let widest = machine::CpuFeatures::detect().widest_build();
-        let mut builds = vec![widest];
-        if widest == SimdBuild::Avx512 {
-            builds.push(SimdBuild::Avx2);
-        }
-        for build in builds {
+        for build in machine::CpuFeatures::detect().runnable_builds() {
             assert!(run(build) == plain, "{build:?} differs from portable");
         }
     }

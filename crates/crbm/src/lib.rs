@@ -12,7 +12,8 @@
 //! * [`dense`]: the one strided f32 GEMM of the host kernels.
 //! * [`gibbs`] (sparse CPU kernels) and [`tensor`] (burn `Device` tensors):
 //!   batched block-Gibbs sampling; [`sweeps`]: several sweeps at once, and the h → v product,
-//!   Bernoulli draws and next v·W fused per column block (measured, not yet the default).
+//!   Bernoulli draws and next v·W fused per column block (measured, not yet the default); the
+//!   private `visible_draws` holds the exact Bernoulli row draws (8 units per 64-bit draw).
 //! * [`train`]: PCD with Adam/RMSprop, penalties ([`penalty`]), clipping, decay,
 //!   hidden standardisation, divergence detection (sparse CPU kernels);
 //!   [`tensor_train`]: the same PCD update on device tensors.
@@ -51,6 +52,7 @@ pub mod synthetic;
 pub mod tensor;
 pub mod tensor_train;
 pub mod train;
+mod visible_draws;
 pub mod voxel;
 
 pub use batch::SparseBatch;

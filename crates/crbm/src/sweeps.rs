@@ -243,16 +243,18 @@ impl Bounds {
 }
 
 /// The thresholds of [`Bounds`] from a = x + g: P ≈ 256·σ(a) in f32 (relative error ~1e-6),
-/// widened by `MARGIN` on both sides. Dispatches to an AVX2/FMA build of the same code when
-/// the CPU has it (the arithmetic is the same, so the thresholds are identical).
+/// widened by `MARGIN` on both sides. Runs an AVX2/FMA build of the same code where the CPU
+/// has one (`machine::CpuFeatures::widest_build`; the arithmetic is the same, so the
+/// thresholds are identical).
 fn fill_bounds(a: &[f32], one_below: &mut [f32], zero_from: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports the features the function is compiled for.
-        unsafe { fill_bounds_avx2(a, one_below, zero_from) };
-        return;
+    use machine::SimdBuild;
+    match machine::CpuFeatures::detect().widest_build() {
+        // SAFETY: the CPU supports the features the function is compiled for (both x86 builds
+        // include AVX2 and FMA).
+        #[cfg(target_arch = "x86_64")]
+        SimdBuild::Avx512 | SimdBuild::Avx2 => unsafe { fill_bounds_avx2(a, one_below, zero_from) },
+        _ => fill_bounds_portable(a, one_below, zero_from),
     }
-    fill_bounds_portable(a, one_below, zero_from);
 }
 
 #[cfg(target_arch = "x86_64")]

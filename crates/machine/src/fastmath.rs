@@ -102,22 +102,19 @@ pub fn transcendental_rate() -> f64 {
     per_thread.iter().sum()
 }
 
-/// x ← exp(ln(x)·0.999) elementwise (stays in range pass after pass).
+/// x ← exp(ln(x)·0.999) elementwise (stays in range pass after pass), with the widest build
+/// this CPU runs (the same one the fused pMFM step uses).
 fn exp_ln_pass(x: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { exp_ln_pass_avx512(x) };
-            return;
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            unsafe { exp_ln_pass_avx2(x) };
-            return;
-        }
+    use crate::SimdBuild;
+    match crate::CpuFeatures::detect().widest_build() {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        #[cfg(target_arch = "x86_64")]
+        SimdBuild::Avx512 => unsafe { exp_ln_pass_avx512(x) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        SimdBuild::Avx2 => unsafe { exp_ln_pass_avx2(x) },
+        _ => exp_ln_pass_portable(x),
     }
-    exp_ln_pass_portable(x);
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -81,6 +81,17 @@ impl CpuFeatures {
         }
     }
 
+    /// Every build this CPU can run, widest first (the widest, the narrower x86 ones, portable):
+    /// what tests that compare builds bit for bit iterate over.
+    pub fn runnable_builds(&self) -> Vec<SimdBuild> {
+        let all = [SimdBuild::Avx512, SimdBuild::Avx2, SimdBuild::Portable];
+        let first = all
+            .iter()
+            .position(|b| *b == self.widest_build())
+            .unwrap_or(2);
+        all[first..].to_vec()
+    }
+
     /// Name of the widest vector unit present.
     pub fn widest(&self) -> &'static str {
         match self.fma_lanes() {
