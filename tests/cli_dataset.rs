@@ -11,7 +11,7 @@ use jobs::table::list_parts;
 use surrogate::table::{read_samples, write_samples};
 use surrogate::Samples;
 
-use common::{bin, fresh_path, run, run_ok, stderr, stdout, SHORT};
+use common::{assert_one_error, bin, fresh_path, run, run_ok, stderr, stdout, SHORT};
 
 /// `pmfm-dataset` with the short schedule (a batch takes well under a second), the job's
 /// `settings`, `--out out`, then `extra`.
@@ -370,12 +370,66 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
         "{e}"
     );
 
-    // A group-conditioned surrogate and the θ-only MLP on the same rows, group 1 held out.
+    // Group 1's θ re-simulated with 2 duplicates (a gaussian design of sd 0 centred on the
+    // table's rows of that group): exactly its θ, in index order.
+    let replicates = tmp("groups-replicates");
+    let table = full.to_str().expect("a UTF-8 temporary path");
+    run_ok(&mut dataset(
+        &[
+            "--groups",
+            "synthetic:1",
+            "--design",
+            "gaussian",
+            "--centres",
+            table,
+        ],
+        &replicates,
+        &[
+            "--centres-group",
+            &family_group(1),
+            "--relative-sd",
+            "0",
+            "--n",
+            "36",
+            "--batch",
+            "12",
+            "--n-dup",
+            "2",
+            "--seed",
+            "3",
+        ],
+    ));
+    let rep = rows(&replicates);
+    assert_eq!(rep.theta, reference.theta[36..]);
+    assert!(rep.n_dup.iter().all(|&d| d == 2));
+    let o = run(&mut dataset(
+        &["--design", "gaussian", "--centres", table],
+        &tmp("groups-replicates-bad"),
+        &["--centres-group", "nope", "--n", "4"],
+    ));
+    assert_one_error(&o, &["no rows of group 'nope'"], "missing centres group");
+    let o = run(bin("train-surrogate")
+        .arg("--table")
+        .arg(&full)
+        .arg("--replicates")
+        .arg(&replicates)
+        .arg("--out")
+        .arg(tmp("groups-replicates-no-split")));
+    assert_one_error(
+        &o,
+        &["--replicates needs --group-split"],
+        "replicates alone",
+    );
+
+    // A group-conditioned surrogate and the θ-only MLP on the same rows, group 1 held out,
+    // also scored against the replicates.
     let models = tmp("groups-models");
     run_ok(
         bin("train-surrogate")
             .args(["--table"])
             .arg(&full)
+            .arg("--replicates")
+            .arg(&replicates)
             .args([
                 "--models",
                 "group,mlp",
@@ -394,6 +448,20 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
     let n_valid = df.column("n_valid").unwrap().u64().unwrap();
     assert!((0..df.height()).all(|k| n_valid.get(k).unwrap() > 20));
     assert!(models.join("group").join("ensemble.json").exists());
+    let df = experiments::output::read_parquet(&models.join("replicate_metrics.parquet")).unwrap();
+    assert_eq!(df.height(), 2);
+    let matched = df.column("n_matched").unwrap().u64().unwrap();
+    let valid_both = (36..72)
+        .filter(|&r| reference.valid[r] && rep.valid[r - 36])
+        .count() as u64;
+    assert!((0..2).all(|k| matched.get(k) == Some(valid_both)), "{df}");
+    let single = df.column("pearson_single").unwrap().f64().unwrap();
+    assert!(
+        single
+            .get(0)
+            .is_some_and(|r| r.is_finite() && r.abs() <= 1.0),
+        "{df}"
+    );
 
     // Fitting the held-out group with the group-conditioned surrogate (CMA-ES and GD on the
     // predictor, Euler validation of the top candidates): it is conditioned on a group it

@@ -55,6 +55,37 @@ pub fn one_line(e: &anyhow::Error) -> String {
     s
 }
 
+/// The `replicate_metrics.parquet` table of `train-surrogate --replicates`: one row per model
+/// and held-out group.
+pub fn replicate_metrics_frame(
+    rows: &[surrogate::transfer::ReplicateMetrics],
+) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::{Column, DataFrame};
+    let text = |g: &dyn Fn(&surrogate::transfer::ReplicateMetrics) -> String| -> Vec<String> {
+        rows.iter().map(g).collect()
+    };
+    let num = |g: &dyn Fn(&surrogate::transfer::ReplicateMetrics) -> f64| -> Vec<f64> {
+        rows.iter().map(g).collect()
+    };
+    Ok(DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new("model".into(), text(&|r| r.model.clone())),
+            Column::new("group".into(), text(&|r| r.group.clone())),
+            Column::new(
+                "n_matched".into(),
+                rows.iter().map(|r| r.n_matched as u64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "replicate_dups".into(),
+                rows.iter().map(|r| r.replicate_dups).collect::<Vec<_>>(),
+            ),
+            Column::new("pearson_model".into(), num(&|r| r.pearson_model)),
+            Column::new("pearson_single".into(), num(&|r| r.pearson_single)),
+        ],
+    )?)
+}
+
 /// The per-group table of `train-surrogate --group-split`: one row per (model, held-out
 /// group) with its Pearson r (total, FC, KS), total-cost RMSE and row counts.
 pub fn group_metrics_frame(

@@ -1,4 +1,4 @@
-//! Reading parameter vectors θ from the command line or a CSV file.
+//! Reading parameter vectors θ from the command line, a CSV file or a parameter→cost table.
 
 use anyhow::{bail, Context, Result};
 use pmfm_sim::params::{Theta, N_THETA};
@@ -83,6 +83,32 @@ fn thetas_of_rows(rows: &[Vec<f64>], by_column: bool, path: &Path) -> Result<Vec
             .collect()
     };
     thetas.with_context(|| format!("{}", path.display()))
+}
+
+/// θ of the rows of a parameter→cost table (a Parquet file or a `pmfm-dataset` directory), in
+/// index order; with `group`, only the rows of that group (`dataset` column). Every row counts,
+/// valid or not, so a design over them re-simulates exactly the table's θ.
+pub fn read_theta_table(path: &Path, group: Option<&str>) -> Result<Vec<Theta>> {
+    let s = surrogate::table::read_samples(path)
+        .with_context(|| format!("{}", path.display()))?
+        .sorted_by_index();
+    let theta: Vec<Theta> = (0..s.len())
+        .filter(|&r| group.is_none_or(|g| s.dataset[r] == g))
+        .map(|r| s.theta[r])
+        .collect();
+    if theta.is_empty() {
+        match group {
+            Some(g) => bail!("{}: no rows of group '{g}'", path.display()),
+            None => bail!("{}: no rows", path.display()),
+        }
+    }
+    Ok(theta)
+}
+
+/// Whether `path` names a parameter→cost table rather than a CSV file: a directory or a
+/// `.parquet` file.
+pub fn is_table(path: &Path) -> bool {
+    path.is_dir() || arrays::lowercase_extension(path) == "parquet"
 }
 
 /// Reads candidates with the total cost reported next to them: θ as [`read_theta_csv`], the

@@ -1,6 +1,7 @@
 //! Evaluating surrogates on subject groups: predictions row by row with each row's own group
 //! (a group-conditioned model is conditioned on it; other models ignore it), held-out group
-//! splits, and the per-group metrics table `train-surrogate --group-split` reports.
+//! splits, the per-group metrics table `train-surrogate --group-split` reports, and the
+//! comparison against held-out θ re-simulated with more duplicates (`--replicates`).
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::ensemble::{Ensemble, EnsemblePrediction};
 use crate::error::{Result, SurrogateError};
 use crate::samples::Samples;
-use crate::train::{metrics, Metrics};
+use crate::train::{metrics, pearson, Metrics};
 
 /// Predictions of `model` for every row of `samples`, each row with the group named by its
 /// `dataset` column (looked up in `groups`; needed only by a group-conditioned model).
@@ -120,4 +121,135 @@ pub fn per_group_metrics(
         }
     }
     Ok(out)
+}
+
+/// One (model, held-out group) row of the replicate comparison: how well the model ranks the
+/// group's held-out θ by their cost re-simulated with more noise duplicates (a less noisy
+/// target than the single-duplicate cost it is scored against in [`GroupMetrics`]), next to
+/// how well the held-out single-duplicate simulation itself does. The second number gauges how
+/// much of the single-duplicate target is signal (near 0: no predictor can rank θ by one
+/// duplicate); a model above it ranks θ better than one more simulation of each would.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ReplicateMetrics {
+    pub model: String,
+    pub group: String,
+    /// Held-out rows with a replicate (same group, same θ bit for bit), both valid.
+    pub n_matched: usize,
+    /// Noise duplicates behind each replicate cost (the smallest, if they differ).
+    pub replicate_dups: u32,
+    /// Pearson r of the model's total cost against the replicate total cost.
+    pub pearson_model: f64,
+    /// Pearson r of the held-out single-duplicate total cost against the replicate total cost.
+    pub pearson_single: f64,
+}
+
+/// Pairs `(test row, replicate row)` with the same group and bit-identical θ, both valid.
+/// Every group of `replicates` must match at least one row of `test`.
+pub fn match_replicates(test: &Samples, replicates: &Samples) -> Result<Vec<(usize, usize)>> {
+    let key = |s: &Samples, r: usize| (s.dataset[r].clone(), s.theta[r].map(f64::to_bits));
+    let mut by_key: BTreeMap<_, usize> = BTreeMap::new();
+    for r in (0..replicates.len()).filter(|&r| replicates.valid[r]) {
+        by_key.entry(key(replicates, r)).or_insert(r);
+    }
+    let pairs: Vec<(usize, usize)> = (0..test.len())
+        .filter(|&t| test.valid[t])
+        .filter_map(|t| by_key.get(&key(test, t)).map(|&r| (t, r)))
+        .collect();
+    for name in replicates
+        .dataset
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        if !pairs.iter().any(|&(t, _)| &test.dataset[t] == name) {
+            return Err(SurrogateError::Input(format!(
+                "--replicates: no valid row of group '{name}' has the θ of a held-out row of that group (re-simulate the held-out θ, e.g. pmfm-dataset --design gaussian --centres TABLE --centres-group NAME --relative-sd 0)"
+            )));
+        }
+    }
+    Ok(pairs)
+}
+
+/// [`ReplicateMetrics`] of each named model on each group of `test` that `replicates` covers.
+pub fn replicate_metrics(
+    models: &[(String, &Ensemble)],
+    test: &Samples,
+    replicates: &Samples,
+    groups: &[EmpiricalData],
+) -> Result<Vec<ReplicateMetrics>> {
+    let pairs = match_replicates(test, replicates)?;
+    let mut by_group: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+    for &(t, r) in &pairs {
+        by_group
+            .entry(test.dataset[t].as_str())
+            .or_default()
+            .push((t, r));
+    }
+    let mut out = Vec::new();
+    for (group, pairs) in by_group {
+        let rows: Vec<usize> = pairs.iter().map(|&(t, _)| t).collect();
+        let sub = test.select(&rows);
+        let replicate: Vec<f64> = pairs
+            .iter()
+            .map(|&(_, r)| replicates.total_cost[r])
+            .collect();
+        let replicate_dups = pairs
+            .iter()
+            .map(|&(_, r)| replicates.n_dup[r])
+            .min()
+            .unwrap_or(0);
+        let pearson_single = pearson(&sub.total_cost, &replicate);
+        for (model, m) in models {
+            let p = predict_rows(m, &sub, groups)?.mean();
+            out.push(ReplicateMetrics {
+                model: model.clone(),
+                group: group.to_string(),
+                n_matched: pairs.len(),
+                replicate_dups,
+                pearson_model: pearson(&p.total, &replicate),
+                pearson_single,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::test_data::uniform_theta;
+    use crate::samples::RowSource;
+
+    /// Rows of `group` for θ `theta` with total costs `cost` (fc = cost, ks = 0).
+    fn rows(group: &str, theta: &[[f64; 10]], cost: &[f64], valid: &[bool]) -> Samples {
+        let source = RowSource::test(group);
+        let mut s = Samples::default();
+        for (k, t) in theta.iter().enumerate() {
+            s.push(k as u64, *t, (cost[k], 0.0), valid[k], &source);
+        }
+        s
+    }
+
+    #[test]
+    fn replicates_match_held_out_rows_by_group_and_exact_theta() {
+        let theta = uniform_theta(6, 3, 1.0);
+        let mut test = rows("a", &theta[..4], &[1.0; 4], &[true, true, false, true]);
+        test.extend(&rows("b", &theta[4..], &[1.0; 2], &[true; 2]));
+        // Replicates of a, shuffled: θ0 valid, θ2 (invalid in test), θ3 invalid here, θ1 with
+        // its last bit changed (no match); and of b: θ5, plus b's θ under group a's name.
+        let mut nudged = theta[1];
+        nudged[9] = f64::from_bits(nudged[9].to_bits() ^ 1);
+        let mut rep = rows(
+            "a",
+            &[theta[3], theta[2], nudged, theta[0], theta[4]],
+            &[0.5; 5],
+            &[false, true, true, true, true],
+        );
+        rep.extend(&rows("b", &[theta[5]], &[0.5], &[true]));
+        assert_eq!(match_replicates(&test, &rep).unwrap(), vec![(0, 3), (5, 5)]);
+
+        // A replicate group none of whose θ is held out is an error naming it.
+        let other = rows("c", &theta[..1], &[0.5], &[true]);
+        let e = match_replicates(&test, &other).unwrap_err().to_string();
+        assert!(e.contains("group 'c'") && e.contains("--replicates"), "{e}");
+    }
 }

@@ -21,7 +21,7 @@ use experiments::dataset::GroupArgs;
 use experiments::output::exit_on_error;
 use experiments::progress;
 use experiments::sim_args::PmfmArgs;
-use experiments::theta_input::read_theta_csv;
+use experiments::theta_input::{is_table, read_theta_csv, read_theta_table};
 use jobs::shard::{batch_seed, Batches, Shard};
 use jobs::slurm::{self, SlurmArgs};
 use jobs::table::part_name;
@@ -89,11 +89,17 @@ struct RunArgs {
     parents: Option<usize>,
     #[arg(long, default_value_t = 0.15)]
     sigma0: f64,
-    /// Centres of a gaussian design: CSV with one θ per row (or per column, --centres-by-column).
+    /// Centres of a gaussian design: CSV with one θ per row (or per column, --centres-by-column),
+    /// or a parameter→cost table (Parquet file or pmfm-dataset directory; its θ in index order).
+    /// With --relative-sd 0 the design re-simulates exactly these θ, e.g. held-out θ with more
+    /// duplicates for `train-surrogate --replicates`.
     #[arg(long)]
     centres: Option<PathBuf>,
     #[arg(long)]
     centres_by_column: bool,
+    /// With a table as --centres: only the rows of this group (its `dataset` column).
+    #[arg(long)]
+    centres_group: Option<String>,
     /// Standard deviation of a gaussian design, relative to |centre| per coordinate.
     #[arg(long, default_value_t = 0.1)]
     relative_sd: f64,
@@ -293,8 +299,15 @@ fn design_of(args: &RunArgs) -> Result<JobDesign> {
             let Some(path) = &args.centres else {
                 bail!("--design gaussian needs --centres FILE (CSV of θ)");
             };
+            let centres = if is_table(path) {
+                read_theta_table(path, args.centres_group.as_deref())?
+            } else if args.centres_group.is_some() {
+                bail!("--centres-group needs a table as --centres (a .parquet file or a pmfm-dataset directory), not {}", path.display());
+            } else {
+                read_theta_csv(path, args.centres_by_column)?
+            };
             Design::Gaussian {
-                centres: read_theta_csv(path, args.centres_by_column)?,
+                centres,
                 relative_sd: args.relative_sd,
                 absolute_sd: vec![],
                 max_tries: 1000,

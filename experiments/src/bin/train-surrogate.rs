@@ -5,7 +5,9 @@
 //!
 //! Tables made with `pmfm-dataset --groups` carry their groups: `--models group` trains the
 //! group-conditioned MLP on them, and `--group-split A,B` holds out whole groups instead of
-//! random rows and writes `group_metrics.parquet` (one row per model and held-out group).
+//! random rows and writes `group_metrics.parquet` (one row per model and held-out group);
+//! `--replicates` adds `replicate_metrics.parquet`, the held-out θ scored against their costs
+//! re-simulated with more duplicates (how much of one noisy duplicate is signal).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -50,6 +52,12 @@ struct Args {
     /// `dataset` column): their rows are the test set and their inputs are never seen.
     #[arg(long)]
     group_split: Option<String>,
+    /// With --group-split: tables of held-out θ re-simulated with more noise duplicates
+    /// (repeatable; e.g. `pmfm-dataset --design gaussian --centres TABLE --centres-group NAME
+    /// --relative-sd 0 --n-dup 4`). Writes replicate_metrics.parquet: per model and group, r
+    /// against the replicate cost, beside r of the held-out single duplicate against it.
+    #[arg(long = "replicates")]
+    replicates: Vec<PathBuf>,
     /// Training epochs (upper bound; early stopping may end sooner): one number for every
     /// family, or per family, e.g. `mlp=300,tokens=20` (families not named keep the default).
     #[arg(long)]
@@ -206,6 +214,9 @@ fn run(args: Args) -> Result<()> {
     if args.ensemble == 0 {
         bail!("--ensemble must be at least 1");
     }
+    if !args.replicates.is_empty() && args.group_split.is_none() {
+        bail!("--replicates needs --group-split (they re-simulate held-out groups' θ)");
+    }
     let inputs = prepare(&args, &kinds)?;
     let mut metric_rows = Vec::new();
     let mut trained: Vec<(String, Ensemble)> = Vec::new();
@@ -221,6 +232,18 @@ fn run(args: Args) -> Result<()> {
         let mut df = experiments::output::group_metrics_frame(&rows)?;
         write_parquet(&args.out.join("group_metrics.parquet"), &mut df)?;
         println!("held-out groups:\n{df}");
+        if !args.replicates.is_empty() {
+            let replicates = read_training_tables(&args.replicates)?.samples;
+            let rows = surrogate::transfer::replicate_metrics(
+                &models,
+                &inputs.test,
+                &replicates,
+                &inputs.groups,
+            )?;
+            let mut df = experiments::output::replicate_metrics_frame(&rows)?;
+            write_parquet(&args.out.join("replicate_metrics.parquet"), &mut df)?;
+            println!("held-out θ re-simulated with more duplicates:\n{df}");
+        }
     }
     let mut df = metrics_table(&metric_rows)?;
     write_parquet(&args.out.join("metrics.parquet"), &mut df)?;

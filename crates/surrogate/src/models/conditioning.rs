@@ -65,6 +65,13 @@ impl Conditioning {
                 self.n_regions
             )));
         }
+        if self.names != descriptor_names() {
+            return Err(SurrogateError::Input(format!(
+                "the surrogate was trained with another group descriptor ({} entries, this build computes {}); retrain it with this version",
+                self.names.len(),
+                descriptor_names().len()
+            )));
+        }
         self.active = Some((g.name.clone(), descriptor(g)));
         Ok(())
     }
@@ -234,6 +241,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("9 regions"), "{e}");
+    }
+
+    /// A model whose stored descriptor names differ from this build's (trained with another
+    /// descriptor) is refused with one line when conditioned, instead of feeding the network
+    /// an input of the wrong width.
+    #[test]
+    fn another_descriptor_is_refused_when_conditioning() {
+        let g = group(0.2);
+        let mut c = super::Conditioning::from_groups(std::slice::from_ref(&g)).unwrap();
+        c.activate(&g).unwrap();
+        c.names.push("an_entry_this_build_lacks".into());
+        let e = c.activate(&g).unwrap_err().to_string();
+        assert!(
+            e.contains("another group descriptor") && e.contains("retrain"),
+            "{e}"
+        );
     }
 
     #[test]
