@@ -463,6 +463,29 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
         "{df}"
     );
 
+    // Few-shot: group 1's first 6 rows (its first CMA-ES generation) train with the others;
+    // the remaining 30 are scored.
+    let few = tmp("groups-few-shot");
+    run_ok(
+        bin("train-surrogate")
+            .arg("--table")
+            .arg(&full)
+            .args(["--models", "group", "--epochs", "5", "--width", "16"])
+            .args(["--depth", "1", "--few-shot", "6"])
+            .args(["--group-split", &family_group(1), "--out"])
+            .arg(&few),
+    );
+    let df = experiments::output::read_parquet(&few.join("group_metrics.parquet")).unwrap();
+    let scored = (42..72).filter(|&r| reference.valid[r]).count() as u64;
+    let n_valid = df.column("n_valid").unwrap().u64().unwrap();
+    assert_eq!(n_valid.get(0), Some(scored), "{df}");
+    let o = run(bin("train-surrogate")
+        .arg("--table")
+        .arg(&full)
+        .args(["--few-shot", "6", "--out"])
+        .arg(tmp("groups-few-shot-no-split")));
+    assert_one_error(&o, &["--few-shot needs --group-split"], "few-shot alone");
+
     // Fitting the held-out group with the group-conditioned surrogate (CMA-ES and GD on the
     // predictor, Euler validation of the top candidates): it is conditioned on a group it
     // never saw and the validated costs are finite.

@@ -55,28 +55,73 @@ pub fn read_training_tables(paths: &[PathBuf]) -> Result<TrainingTables> {
 pub enum HeldOut {
     /// A seeded random fraction of the rows.
     Fraction { fraction: f64, seed: u64 },
-    /// Every row of the named groups (`dataset` column).
-    Groups(Vec<String>),
+    /// Every row of the named groups (`dataset` column), except their first `few_shot` rows
+    /// by index, which join the training rows (a small budget of the new group's own
+    /// simulations: for a CMA-ES trajectory, the first generation(s) of its first run).
+    Groups { names: Vec<String>, few_shot: usize },
 }
 
 impl HeldOut {
-    /// The held-out group names (empty for a random split).
-    pub fn groups(&self) -> &[String] {
+    /// The held-out groups, every row of them held out (no few-shot rows).
+    pub fn groups(names: Vec<String>) -> Self {
+        HeldOut::Groups { names, few_shot: 0 }
+    }
+
+    /// The groups whose inputs training never sees: the held-out groups without few-shot rows
+    /// (empty for a random split or with `few_shot > 0`).
+    pub fn unseen_groups(&self) -> &[String] {
         match self {
-            HeldOut::Fraction { .. } => &[],
-            HeldOut::Groups(g) => g,
+            HeldOut::Groups { names, few_shot: 0 } => names,
+            _ => &[],
         }
     }
 
-    /// `(train rows, held-out rows)` of `samples`; every held-out group must have rows.
+    /// `(train rows, held-out rows)` of `samples`; every held-out group must have more than
+    /// `few_shot` rows.
     pub fn split(&self, samples: &Samples) -> Result<(Vec<usize>, Vec<usize>)> {
         match self {
             HeldOut::Fraction { fraction, seed } => {
                 Ok(random_split(samples.len(), *fraction, *seed))
             }
-            HeldOut::Groups(names) => group_split(samples, names),
+            HeldOut::Groups { names, few_shot } => {
+                let (mut train, test) = group_split(samples, names)?;
+                let (shots, test) = few_shot_rows(samples, names, test, *few_shot)?;
+                train.extend(shots);
+                Ok((train, test))
+            }
         }
     }
+}
+
+/// Splits the held-out rows `test` into each group's first `k` rows by index (returned first)
+/// and the rest, both in their original order.
+fn few_shot_rows(
+    samples: &Samples,
+    names: &[String],
+    test: Vec<usize>,
+    k: usize,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    if k == 0 {
+        return Ok((Vec::new(), test));
+    }
+    let mut shots = Vec::new();
+    for name in names {
+        let mut rows: Vec<usize> = test
+            .iter()
+            .copied()
+            .filter(|&r| &samples.dataset[r] == name)
+            .collect();
+        if rows.len() <= k {
+            return Err(SurrogateError::Input(format!(
+                "--few-shot {k}: group '{name}' has only {} rows; nothing would be left to score",
+                rows.len()
+            )));
+        }
+        rows.sort_by_key(|&r| samples.index[r]);
+        shots.extend_from_slice(&rows[..k]);
+    }
+    let rest = test.into_iter().filter(|r| !shots.contains(r)).collect();
+    Ok((shots, rest))
 }
 
 /// Group names of a comma-separated list (blanks dropped).
@@ -187,11 +232,43 @@ mod tests {
             fraction: 0.1,
             seed: 0
         }
-        .groups()
+        .unseen_groups()
         .is_empty());
         assert_eq!(
-            HeldOut::Groups(group_names("a")).groups(),
+            HeldOut::groups(group_names("a")).unseen_groups(),
             ["a".to_string()]
+        );
+    }
+
+    /// Few-shot rows: each held-out group's first k rows by index move to training (its inputs
+    /// are then seen), the rest stay held out; a group with too few rows is an error.
+    #[test]
+    fn few_shot_rows_are_each_groups_first_rows_by_index() {
+        use crate::samples::RowSource;
+        let mut s = Samples::default();
+        // Rows 0..6 of group a with indices 5..0 (reversed), rows 6..9 of group b.
+        for r in 0..6u64 {
+            s.push(5 - r, [0.1; 10], (0.5, 0.5), true, &RowSource::test("a"));
+        }
+        for r in 0..3u64 {
+            s.push(10 + r, [0.1; 10], (0.5, 0.5), true, &RowSource::test("b"));
+        }
+        let held = HeldOut::Groups {
+            names: vec!["a".into()],
+            few_shot: 2,
+        };
+        let (train, test) = held.split(&s).unwrap();
+        assert_eq!(train, vec![6, 7, 8, 5, 4]);
+        assert_eq!(test, vec![0, 1, 2, 3]);
+        assert!(held.unseen_groups().is_empty());
+        let too_many = HeldOut::Groups {
+            names: vec!["b".into()],
+            few_shot: 3,
+        };
+        let e = too_many.split(&s).unwrap_err().to_string();
+        assert!(
+            e.contains("--few-shot 3") && e.contains("'b' has only 3 rows"),
+            "{e}"
         );
     }
 

@@ -7,7 +7,8 @@
 //! group-conditioned MLP on them, and `--group-split A,B` holds out whole groups instead of
 //! random rows and writes `group_metrics.parquet` (one row per model and held-out group);
 //! `--replicates` adds `replicate_metrics.parquet`, the held-out θ scored against their costs
-//! re-simulated with more duplicates (how much of one noisy duplicate is signal).
+//! re-simulated with more duplicates (how much of one noisy duplicate is signal), and
+//! `--few-shot K` trains on each held-out group's first K rows too.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -58,6 +59,10 @@ struct Args {
     /// against the replicate cost, beside r of the held-out single duplicate against it.
     #[arg(long = "replicates")]
     replicates: Vec<PathBuf>,
+    /// With --group-split: the first K rows (by index) of each held-out group join the training
+    /// rows — a small budget of the new group's own simulations — and the rest are scored.
+    #[arg(long, default_value_t = 0)]
+    few_shot: usize,
     /// Training epochs (upper bound; early stopping may end sooner): one number for every
     /// family, or per family, e.g. `mlp=300,tokens=20` (families not named keep the default).
     #[arg(long)]
@@ -217,6 +222,11 @@ fn run(args: Args) -> Result<()> {
     if !args.replicates.is_empty() && args.group_split.is_none() {
         bail!("--replicates needs --group-split (they re-simulate held-out groups' θ)");
     }
+    if args.few_shot > 0 && args.group_split.is_none() {
+        bail!(
+            "--few-shot needs --group-split (it moves held-out groups' first rows into training)"
+        );
+    }
     let inputs = prepare(&args, &kinds)?;
     let mut metric_rows = Vec::new();
     let mut trained: Vec<(String, Ensemble)> = Vec::new();
@@ -269,7 +279,10 @@ fn held_out_of(args: &Args) -> Result<HeldOut> {
             if names.is_empty() {
                 bail!("--group-split names no group");
             }
-            Ok(HeldOut::Groups(names))
+            Ok(HeldOut::Groups {
+                names,
+                few_shot: args.few_shot,
+            })
         }
     }
 }
@@ -289,7 +302,7 @@ fn prepare(args: &Args, kinds: &[ModelKind]) -> Result<Inputs> {
     let train_groups: Vec<_> = tables
         .groups
         .iter()
-        .filter(|g| !held_out.groups().contains(&g.name))
+        .filter(|g| !held_out.unseen_groups().contains(&g.name))
         .cloned()
         .collect();
     if kinds.contains(&ModelKind::GroupMlp) && train_groups.is_empty() {
