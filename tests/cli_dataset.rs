@@ -485,6 +485,12 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
         .args(["--few-shot", "6", "--out"])
         .arg(tmp("groups-few-shot-no-split")));
     assert_one_error(&o, &["--few-shot needs --group-split"], "few-shot alone");
+    let o = run(bin("train-surrogate")
+        .arg("--table")
+        .arg(&full)
+        .args(["--shot-weight", "0", "--out"])
+        .arg(tmp("groups-shot-weight-zero")));
+    assert_one_error(&o, &["--shot-weight must be at least 1"], "shot weight 0");
 
     // Fitting the held-out group with the group-conditioned surrogate (CMA-ES and GD on the
     // predictor, Euler validation of the top candidates): it is conditioned on a group it

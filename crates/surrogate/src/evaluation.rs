@@ -56,22 +56,33 @@ pub enum HeldOut {
     /// A seeded random fraction of the rows.
     Fraction { fraction: f64, seed: u64 },
     /// Every row of the named groups (`dataset` column), except their first `few_shot` rows
-    /// by index, which join the training rows (a small budget of the new group's own
-    /// simulations: for a CMA-ES trajectory, the first generation(s) of its first run).
-    Groups { names: Vec<String>, few_shot: usize },
+    /// by index, which join the training rows `shot_weight` times each (a small budget of the
+    /// new group's own simulations: for a CMA-ES trajectory, the first generation(s) of its
+    /// first run; repeating them makes them weigh against the other groups' rows).
+    Groups {
+        names: Vec<String>,
+        few_shot: usize,
+        shot_weight: usize,
+    },
 }
 
 impl HeldOut {
     /// The held-out groups, every row of them held out (no few-shot rows).
     pub fn groups(names: Vec<String>) -> Self {
-        HeldOut::Groups { names, few_shot: 0 }
+        HeldOut::Groups {
+            names,
+            few_shot: 0,
+            shot_weight: 1,
+        }
     }
 
     /// The groups whose inputs training never sees: the held-out groups without few-shot rows
     /// (empty for a random split or with `few_shot > 0`).
     pub fn unseen_groups(&self) -> &[String] {
         match self {
-            HeldOut::Groups { names, few_shot: 0 } => names,
+            HeldOut::Groups {
+                names, few_shot: 0, ..
+            } => names,
             _ => &[],
         }
     }
@@ -83,10 +94,16 @@ impl HeldOut {
             HeldOut::Fraction { fraction, seed } => {
                 Ok(random_split(samples.len(), *fraction, *seed))
             }
-            HeldOut::Groups { names, few_shot } => {
+            HeldOut::Groups {
+                names,
+                few_shot,
+                shot_weight,
+            } => {
                 let (mut train, test) = group_split(samples, names)?;
                 let (shots, test) = few_shot_rows(samples, names, test, *few_shot)?;
-                train.extend(shots);
+                for _ in 0..(*shot_weight).max(1) {
+                    train.extend_from_slice(&shots);
+                }
                 Ok((train, test))
             }
         }
@@ -256,14 +273,25 @@ mod tests {
         let held = HeldOut::Groups {
             names: vec!["a".into()],
             few_shot: 2,
+            shot_weight: 1,
         };
         let (train, test) = held.split(&s).unwrap();
         assert_eq!(train, vec![6, 7, 8, 5, 4]);
         assert_eq!(test, vec![0, 1, 2, 3]);
         assert!(held.unseen_groups().is_empty());
+        // Weighted shots: the same two rows, three times each.
+        let weighted = HeldOut::Groups {
+            names: vec!["a".into()],
+            few_shot: 2,
+            shot_weight: 3,
+        };
+        let (train, test) = weighted.split(&s).unwrap();
+        assert_eq!(train, vec![6, 7, 8, 5, 4, 5, 4, 5, 4]);
+        assert_eq!(test, vec![0, 1, 2, 3]);
         let too_many = HeldOut::Groups {
             names: vec!["b".into()],
             few_shot: 3,
+            shot_weight: 1,
         };
         let e = too_many.split(&s).unwrap_err().to_string();
         assert!(

@@ -63,6 +63,11 @@ struct Args {
     /// rows — a small budget of the new group's own simulations — and the rest are scored.
     #[arg(long, default_value_t = 0)]
     few_shot: usize,
+    /// Each few-shot row joins the training rows this many times (≥ 1), so that a handful of
+    /// the new group's rows weigh against thousands of other groups' rows.
+    /// (Repeats can fall on both sides of the training loop's validation split.)
+    #[arg(long, default_value_t = 1)]
+    shot_weight: usize,
     /// Training epochs (upper bound; early stopping may end sooner): one number for every
     /// family, or per family, e.g. `mlp=300,tokens=20` (families not named keep the default).
     #[arg(long)]
@@ -222,6 +227,9 @@ fn run(args: Args) -> Result<()> {
     if !args.replicates.is_empty() && args.group_split.is_none() {
         bail!("--replicates needs --group-split (they re-simulate held-out groups' θ)");
     }
+    if args.shot_weight == 0 {
+        bail!("--shot-weight must be at least 1");
+    }
     if args.few_shot > 0 && args.group_split.is_none() {
         bail!(
             "--few-shot needs --group-split (it moves held-out groups' first rows into training)"
@@ -282,6 +290,7 @@ fn held_out_of(args: &Args) -> Result<HeldOut> {
             Ok(HeldOut::Groups {
                 names,
                 few_shot: args.few_shot,
+                shot_weight: args.shot_weight,
             })
         }
     }
