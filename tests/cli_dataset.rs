@@ -479,18 +479,17 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
     let scored = (42..72).filter(|&r| reference.valid[r]).count() as u64;
     let n_valid = df.column("n_valid").unwrap().u64().unwrap();
     assert_eq!(n_valid.get(0), Some(scored), "{df}");
-    let o = run(bin("train-surrogate")
-        .arg("--table")
-        .arg(&full)
-        .args(["--few-shot", "6", "--out"])
-        .arg(tmp("groups-few-shot-no-split")));
-    assert_one_error(&o, &["--few-shot needs --group-split"], "few-shot alone");
-    let o = run(bin("train-surrogate")
-        .arg("--table")
-        .arg(&full)
-        .args(["--shot-weight", "0", "--out"])
-        .arg(tmp("groups-shot-weight-zero")));
-    assert_one_error(&o, &["--shot-weight must be at least 1"], "shot weight 0");
+    for (flag, value, needle) in [
+        ("--few-shot", "6", "--few-shot needs --group-split"),
+        ("--shot-weight", "0", "--shot-weight must be at least 1"),
+    ] {
+        let o = run(bin("train-surrogate")
+            .arg("--table")
+            .arg(&full)
+            .args([flag, value, "--out"])
+            .arg(tmp(&format!("groups-bad{flag}"))));
+        assert_one_error(&o, &[needle], flag);
+    }
 
     // Fitting the held-out group with the group-conditioned surrogate (CMA-ES and GD on the
     // predictor, Euler validation of the top candidates): it is conditioned on a group it
