@@ -41,6 +41,7 @@ pub(crate) struct BernoulliRow<'a> {
 
 /// Which units of an 8-unit group the bucket decides to be on, and which need the fine draw
 /// (bit l = unit l of the group).
+#[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct GroupDecision {
     on: u32,
@@ -84,41 +85,35 @@ impl BernoulliRow<'_> {
         active
     }
 
+    /// The grouped draw: one 64-bit draw per group of 8 units, the group's bucket decisions
+    /// with two 8-lane gathers, then its on units and fine draws in unit order. A last partial
+    /// group is decided on zero-padded lanes and the padding masked off.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn sample_avx2(&self, rng: &mut impl RngCore) -> Vec<u32> {
-        self.sample_with(rng, |c, bits| {
-            if c + 8 <= self.len() {
-                // SAFETY: units c..c + 8 exist; this function runs with AVX2 enabled.
-                unsafe { self.decide_avx2(c, bits) }
-            } else {
-                self.decide_portable(c, bits)
-            }
-        })
-    }
-
-    fn len(&self) -> usize {
-        self.x.len().min(self.g.len())
-    }
-
-    /// The draw loop: one 64-bit draw per group of 8 units, `decide` for the group, then the
-    /// group's on units and fine draws in unit order.
-    #[inline(always)]
-    fn sample_with(
-        &self,
-        rng: &mut impl RngCore,
-        decide: impl Fn(usize, u64) -> GroupDecision,
-    ) -> Vec<u32> {
+        let n = self.x.len().min(self.g.len());
         let mut active = Vec::new();
-        for c in (0..self.len()).step_by(8) {
+        for c in (0..n).step_by(8) {
             let bits = rng.next_u64();
-            let d = decide(c, bits);
-            let mut todo = d.on | d.undecided;
+            let w = (n - c).min(8);
+            // SAFETY (both calls): this function runs with AVX2 enabled.
+            let d = if w == 8 {
+                let x: &[f32; 8] = self.x[c..c + 8].try_into().expect("8 lanes");
+                let g: &[f32; 8] = self.g[c..c + 8].try_into().expect("8 lanes");
+                unsafe { decide_avx2(self.table, x, g, bits) }
+            } else {
+                let (mut x, mut g) = ([0f32; 8], [0f32; 8]);
+                x[..w].copy_from_slice(&self.x[c..c + w]);
+                g[..w].copy_from_slice(&self.g[c..c + w]);
+                unsafe { decide_avx2(self.table, &x, &g, bits) }
+            };
+            let valid = (1u32 << w) - 1;
+            let (on, mut todo) = (d.on & valid, (d.on | d.undecided) & valid);
             while todo != 0 {
                 let l = todo.trailing_zeros();
                 todo &= todo - 1;
                 let i = c + l as usize;
-                if d.on >> l & 1 == 1 || {
+                if on >> l & 1 == 1 || {
                     let k = (bits >> (8 * l)) & 0xFF;
                     fine_draw_is_on(k as u32, self.x[i] + self.g[i], rng)
                 } {
@@ -128,46 +123,32 @@ impl BernoulliRow<'_> {
         }
         active
     }
+}
 
-    /// The bucket decisions of units c.. c + 8 (fewer at the end of the row), one at a time.
-    #[inline(always)]
-    fn decide_portable(&self, c: usize, bits: u64) -> GroupDecision {
-        let (mut on, mut undecided) = (0u32, 0u32);
-        for l in 0..(self.len() - c).min(8) {
-            let k = ((bits >> (8 * l)) & 0xFF) as usize;
-            let a = self.x[c + l] + self.g[c + l];
-            let off = a < self.table[k];
-            let is_on = !off && a >= self.table[k + 1];
-            on |= (is_on as u32) << l;
-            undecided |= ((!off && !is_on) as u32) << l;
-        }
-        GroupDecision { on, undecided }
-    }
-
-    /// [`Self::decide_portable`] for a full group with two 8-lane gathers. The compares are the
-    /// scalar ones (ordered, so a NaN pre-activation is undecided and its fine draw says off).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn decide_avx2(&self, c: usize, bits: u64) -> GroupDecision {
-        use std::arch::x86_64::*;
-        let k = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(bits as i64));
-        // SAFETY: k ≤ 255, so k and k + 1 index the 257-entry table; c + 8 ≤ len.
-        let (lo, hi, x, g) = unsafe {
-            (
-                _mm256_i32gather_ps::<4>(self.table.as_ptr(), k),
-                _mm256_i32gather_ps::<4>(self.table.as_ptr().add(1), k),
-                _mm256_loadu_ps(self.x.as_ptr().add(c)),
-                _mm256_loadu_ps(self.g.as_ptr().add(c)),
-            )
-        };
-        let a = _mm256_add_ps(x, g);
-        let off = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(a, lo)) as u32;
-        let on_raw = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(a, hi)) as u32;
-        let on = on_raw & !off;
-        GroupDecision {
-            on,
-            undecided: !(off | on) & 0xFF,
-        }
+/// The bucket decisions of 8 units with pre-activations `x` and fields `g` against `table`,
+/// for the 8 bytes of `bits`: two 8-lane gathers and the scalar compares (ordered, so a NaN
+/// pre-activation is undecided and its fine draw says off).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn decide_avx2(table: &[f32; 257], x: &[f32; 8], g: &[f32; 8], bits: u64) -> GroupDecision {
+    use std::arch::x86_64::*;
+    let k = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(bits as i64));
+    // SAFETY: k ≤ 255, so k and k + 1 index the 257-entry table; x and g hold 8 lanes.
+    let (lo, hi, x, g) = unsafe {
+        (
+            _mm256_i32gather_ps::<4>(table.as_ptr(), k),
+            _mm256_i32gather_ps::<4>(table.as_ptr().add(1), k),
+            _mm256_loadu_ps(x.as_ptr()),
+            _mm256_loadu_ps(g.as_ptr()),
+        )
+    };
+    let a = _mm256_add_ps(x, g);
+    let off = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(a, lo)) as u32;
+    let on_raw = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(a, hi)) as u32;
+    let on = on_raw & !off;
+    GroupDecision {
+        on,
+        undecided: !(off | on) & 0xFF,
     }
 }
 
