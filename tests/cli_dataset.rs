@@ -421,8 +421,8 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
         "replicates alone",
     );
 
-    // A group-conditioned surrogate and the θ-only MLP on the same rows, group 1 held out,
-    // also scored against the replicates.
+    // The two group-conditioned families and the θ-only MLP on the same rows, group 1 held
+    // out, also scored against the replicates.
     let models = tmp("groups-models");
     run_ok(
         bin("train-surrogate")
@@ -432,7 +432,7 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
             .arg(&replicates)
             .args([
                 "--models",
-                "group,mlp",
+                "group,group_tokens,mlp",
                 "--epochs",
                 "5",
                 "--width",
@@ -440,21 +440,32 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
                 "--depth",
                 "1",
             ])
+            .args([
+                "--d-model",
+                "8",
+                "--heads",
+                "2",
+                "--token-layers",
+                "1",
+                "--ff",
+                "16",
+            ])
             .args(["--group-split", &family_group(1), "--out"])
             .arg(&models),
     );
     let df = experiments::output::read_parquet(&models.join("group_metrics.parquet")).unwrap();
-    assert_eq!(df.height(), 2);
+    assert_eq!(df.height(), 3);
     let n_valid = df.column("n_valid").unwrap().u64().unwrap();
     assert!((0..df.height()).all(|k| n_valid.get(k).unwrap() > 20));
     assert!(models.join("group").join("ensemble.json").exists());
+    assert!(models.join("group_tokens").join("ensemble.json").exists());
     let df = experiments::output::read_parquet(&models.join("replicate_metrics.parquet")).unwrap();
-    assert_eq!(df.height(), 2);
+    assert_eq!(df.height(), 3);
     let matched = df.column("n_matched").unwrap().u64().unwrap();
     let valid_both = (36..72)
         .filter(|&r| reference.valid[r] && rep.valid[r - 36])
         .count() as u64;
-    assert!((0..2).all(|k| matched.get(k) == Some(valid_both)), "{df}");
+    assert!((0..3).all(|k| matched.get(k) == Some(valid_both)), "{df}");
     let single = df.column("pearson_single").unwrap().f64().unwrap();
     assert!(
         single
@@ -479,9 +490,55 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
     let scored = (42..72).filter(|&r| reference.valid[r]).count() as u64;
     let n_valid = df.column("n_valid").unwrap().u64().unwrap();
     assert_eq!(n_valid.get(0), Some(scored), "{df}");
+    // Fine-tuning on the same shots instead: the untuned and the tuned model of each family
+    // are scored on the same remaining rows.
+    let tuned = tmp("groups-fine-tune");
+    run_ok(
+        bin("train-surrogate")
+            .arg("--table")
+            .arg(&full)
+            .args([
+                "--models",
+                "group_tokens,mlp",
+                "--epochs",
+                "5",
+                "--width",
+                "16",
+            ])
+            .args([
+                "--depth",
+                "1",
+                "--d-model",
+                "8",
+                "--heads",
+                "2",
+                "--ff",
+                "16",
+            ])
+            .args(["--few-shot", "6", "--fine-tune", "3"])
+            .args(["--group-split", &family_group(1), "--out"])
+            .arg(&tuned),
+    );
+    let df = experiments::output::read_parquet(&tuned.join("group_metrics.parquet")).unwrap();
+    let model = df.column("model").unwrap().str().unwrap().clone();
+    let names: Vec<&str> = (0..df.height()).map(|k| model.get(k).unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "group_tokens",
+            "mlp",
+            "group_tokens+fine-tune",
+            "mlp+fine-tune"
+        ],
+        "{df}"
+    );
+    let n_valid = df.column("n_valid").unwrap().u64().unwrap();
+    assert!((0..4).all(|k| n_valid.get(k) == Some(scored)), "{df}");
     for (flag, value, needle) in [
         ("--few-shot", "6", "--few-shot needs --group-split"),
         ("--shot-weight", "0", "--shot-weight must be at least 1"),
+        ("--heads", "3", "must divide d_model"),
+        ("--fine-tune", "3", "--fine-tune needs --few-shot"),
     ] {
         let o = run(bin("train-surrogate")
             .arg("--table")
@@ -497,13 +554,17 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
     let held_out = full
         .join("groups")
         .join(surrogate::groups::group_dir_name(&family_group(1)));
-    for method in ["surrogate-cmaes", "surrogate-gd"] {
-        let out = tmp(&format!("groups-fit-{method}"));
+    for (method, family) in [
+        ("surrogate-cmaes", "group"),
+        ("surrogate-gd", "group"),
+        ("surrogate-gd", "group_tokens"),
+    ] {
+        let out = tmp(&format!("groups-fit-{method}-{family}"));
         let o = run_ok(
             bin("fit")
                 .args(SHORT)
                 .args(["--method", method, "--surrogate"])
-                .arg(models.join("group"))
+                .arg(models.join(family))
                 .arg("--data")
                 .arg(&held_out)
                 .args(["--split", surrogate::groups::GROUP_SPLIT])
@@ -526,27 +587,29 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
             .unwrap_or_else(|| panic!("{method}: no validated cost in {text}"));
         assert!(cost.is_finite() && cost > 0.0, "{method}: {cost}");
     }
-    // The training group itself is recognised as seen.
+    // The training group itself is recognised as seen, by both families.
     let seen = full
         .join("groups")
         .join(surrogate::groups::group_dir_name(&family_group(0)));
-    let o = run_ok(
-        bin("fit")
-            .args(SHORT)
-            .args(["--method", "surrogate-cmaes", "--surrogate"])
-            .arg(models.join("group"))
-            .arg("--data")
-            .arg(&seen)
-            .args(["--split", surrogate::groups::GROUP_SPLIT])
-            .args(["--surrogate-generations", "2", "--validate-top", "1"])
-            .args(["--n-dup-validate", "1", "--out"])
-            .arg(tmp("groups-fit-seen")),
-    );
-    assert!(
-        stdout(&o).contains("(one of its 1 training groups)"),
-        "{}",
-        stdout(&o)
-    );
+    for family in ["group", "group_tokens"] {
+        let o = run_ok(
+            bin("fit")
+                .args(SHORT)
+                .args(["--method", "surrogate-cmaes", "--surrogate"])
+                .arg(models.join(family))
+                .arg("--data")
+                .arg(&seen)
+                .args(["--split", surrogate::groups::GROUP_SPLIT])
+                .args(["--surrogate-generations", "2", "--validate-top", "1"])
+                .args(["--n-dup-validate", "1", "--out"])
+                .arg(tmp(&format!("groups-fit-seen-{family}"))),
+        );
+        assert!(
+            stdout(&o).contains("(one of its 1 training groups)"),
+            "{family}: {}",
+            stdout(&o)
+        );
+    }
     // Without groups in the tables, the group family is refused with one line.
     let o = bin("train-surrogate")
         .args(["--table"])

@@ -58,7 +58,9 @@ pub enum HeldOut {
     /// Every row of the named groups (`dataset` column), except their first `few_shot` rows
     /// by index, which join the training rows `shot_weight` times each (a small budget of the
     /// new group's own simulations: for a CMA-ES trajectory, the first generation(s) of its
-    /// first run; repeating them makes them weigh against the other groups' rows).
+    /// first run; repeating them makes them weigh against the other groups' rows). With
+    /// `shot_weight` 0 the shots stay out of training (for fine-tuning a trained model on them,
+    /// [`HeldOut::split_shots`]).
     Groups {
         names: Vec<String>,
         few_shot: usize,
@@ -77,11 +79,16 @@ impl HeldOut {
     }
 
     /// The groups whose inputs training never sees: the held-out groups without few-shot rows
-    /// (empty for a random split or with `few_shot > 0`).
+    /// in training (empty for a random split or with `few_shot > 0` and `shot_weight > 0`).
     pub fn unseen_groups(&self) -> &[String] {
         match self {
             HeldOut::Groups {
                 names, few_shot: 0, ..
+            }
+            | HeldOut::Groups {
+                names,
+                shot_weight: 0,
+                ..
             } => names,
             _ => &[],
         }
@@ -90,9 +97,17 @@ impl HeldOut {
     /// `(train rows, held-out rows)` of `samples`; every held-out group must have more than
     /// `few_shot` rows.
     pub fn split(&self, samples: &Samples) -> Result<(Vec<usize>, Vec<usize>)> {
+        let (train, _, test) = self.split_shots(samples)?;
+        Ok((train, test))
+    }
+
+    /// `(train rows, shot rows, held-out rows)`: the train rows include the shots
+    /// `shot_weight` times; no shots for a random split.
+    pub fn split_shots(&self, samples: &Samples) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
         match self {
             HeldOut::Fraction { fraction, seed } => {
-                Ok(random_split(samples.len(), *fraction, *seed))
+                let (train, test) = random_split(samples.len(), *fraction, *seed);
+                Ok((train, Vec::new(), test))
             }
             HeldOut::Groups {
                 names,
@@ -101,10 +116,10 @@ impl HeldOut {
             } => {
                 let (mut train, test) = group_split(samples, names)?;
                 let (shots, test) = few_shot_rows(samples, names, test, *few_shot)?;
-                for _ in 0..(*shot_weight).max(1) {
+                for _ in 0..*shot_weight {
                     train.extend_from_slice(&shots);
                 }
-                Ok((train, test))
+                Ok((train, shots, test))
             }
         }
     }
@@ -288,6 +303,18 @@ mod tests {
         let (train, test) = weighted.split(&s).unwrap();
         assert_eq!(train, vec![6, 7, 8, 5, 4, 5, 4, 5, 4]);
         assert_eq!(test, vec![0, 1, 2, 3]);
+        // Held-back shots (for fine-tuning): neither trained on nor scored, group unseen.
+        let held_back = HeldOut::Groups {
+            names: vec!["a".into()],
+            few_shot: 2,
+            shot_weight: 0,
+        };
+        let (train, shots, test) = held_back.split_shots(&s).unwrap();
+        assert_eq!(
+            (train, shots, test),
+            (vec![6, 7, 8], vec![5, 4], vec![0, 1, 2, 3])
+        );
+        assert_eq!(held_back.unseen_groups(), ["a".to_string()]);
         let too_many = HeldOut::Groups {
             names: vec!["b".into()],
             few_shot: 3,

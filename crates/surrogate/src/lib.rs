@@ -7,10 +7,10 @@
 //! * [`design`]: how parameter sets are drawn (uniform, Latin hypercube, Gaussian clouds), all
 //!   restricted to the feasible region.
 //! * [`groups`]: subject groups (SC, empirical FC/FCD, maps) stored once per dataset, checked
-//!   to share a parcellation, and summarised into the descriptor a group-conditioned
-//!   surrogate takes as input.
+//!   to share a parcellation, and summarised into the descriptor the group-conditioned MLP
+//!   takes as input, or flattened into the raw inputs of the group region-token model.
 //! * [`models`]: the surrogate families (MLP, quadratic baseline, region-token transformer,
-//!   group-conditioned MLP),
+//!   group-conditioned MLP, group region-token model),
 //!   [`train`] their seeded training loop, [`ensemble`] several seeds with a predictive spread,
 //!   [`persist`] save/load with a JSON sidecar.
 //! * [`evaluator`]: scores θ with the simulator into [`Samples`] rows; [`normalise`] the

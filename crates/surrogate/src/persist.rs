@@ -162,18 +162,21 @@ impl Surrogate {
         }
         s.model.check().map_err(bad)?;
         let input_norm = s.input_norm.sanitised("input normalisation").map_err(bad)?;
-        let conditioning = match (s.kind, s.conditioning) {
-            (ModelKind::GroupMlp, Some(c)) => {
+        let conditioning = match (s.kind.group_input(), s.conditioning) {
+            (Some(input), Some(c)) if c.input == input => {
                 c.check().map_err(bad)?;
                 Some(c)
             }
-            (ModelKind::GroupMlp, None) => {
+            (Some(_), _) => {
                 return Err(load_err(
                     &sidecar_path,
-                    "a group MLP needs the descriptors of its training groups",
+                    format!(
+                        "a {} model needs the inputs of its training groups",
+                        s.kind.name()
+                    ),
                 ))
             }
-            _ => None,
+            (None, _) => None,
         };
         let input_dim = conditioning.as_ref().map_or(THETA_DIM, |c| c.input_dim());
         if input_norm.dim() != input_dim {
@@ -189,6 +192,12 @@ impl Surrogate {
             .transpose()
             .map_err(bad)?;
         let connectome = s.connectome.map(|c| crate::models::tokens::rounded(&c));
+        if s.kind == ModelKind::GroupTokens && token_norm.as_ref().map(|t| t.dim()) != Some(4) {
+            return Err(load_err(
+                &sidecar_path,
+                "a group token model needs its token normalisation",
+            ));
+        }
         if s.kind == ModelKind::RegionTokens {
             match (&connectome, &token_norm) {
                 (Some(c), Some(t)) if t.dim() == 4 => {

@@ -22,10 +22,10 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SurrogateError};
-use crate::models::tokens::{check_connectome, fit_token_norm, rounded};
+use crate::models::tokens::{check_connectome, fit_token_norm, fit_token_norm_each, rounded};
 use crate::models::{
-    forward, host_init, stream_rng, Conditioning, Consts, Dropper, ModelConfig, ModelKind, Net,
-    Prediction, Surrogate,
+    forward, host_init, stream_rng, Conditioning, Consts, Dropper, GroupInput, ModelConfig,
+    ModelKind, Net, Prediction, Surrogate,
 };
 use crate::normalise::{Standardiser, TargetScale};
 use crate::persist::Provenance;
@@ -384,9 +384,9 @@ impl Surrogate {
         Self::fit_impl(samples, connectome, None, model, train, device, on_epoch)
     }
 
-    /// Trains a group MLP (`model.kind` = `group_mlp`) on rows of several groups: row r's
-    /// group is the one in `groups` named `samples.dataset[r]`. The fitted model keeps the
-    /// groups' descriptors and predicts for a group after [`condition_on`](Self::condition_on).
+    /// Trains a grouped family (`group_mlp` or `group_tokens`) on rows of several groups: row
+    /// r's group is the one in `groups` named `samples.dataset[r]`. The fitted model keeps the
+    /// groups' inputs and predicts for a group after [`condition_on`](Self::condition_on).
     pub fn fit_groups(
         samples: &Samples,
         groups: &[EmpiricalData],
@@ -395,9 +395,9 @@ impl Surrogate {
         device: &Device,
         on_epoch: &mut dyn FnMut(&EpochLog),
     ) -> Result<(Surrogate, TrainHistory)> {
-        if model.kind != ModelKind::GroupMlp {
+        if !model.kind.is_grouped() {
             return Err(SurrogateError::Config(format!(
-                "fit_groups trains the group_mlp family, not {}",
+                "fit_groups trains the group_mlp and group_tokens families, not {}",
                 model.kind.name()
             )));
         }
@@ -425,17 +425,97 @@ impl Surrogate {
         let conditioning = fit_conditioning(model, groups)?;
         let split = FitSplit::draw(samples, train)?;
         let prep = Prepared::new(samples, &split, conditioning.as_ref(), connectome.as_ref())?;
-        let mut run = run_epochs(
+        let run = run_epochs(
             model,
             train,
             &prep,
             connectome.as_ref(),
             conditioning.as_ref(),
+            None,
             device,
             start,
             on_epoch,
         )?;
-        let (best_epoch, best_loss, final_net) = run.kept(train.restore_best);
+        let parts = FitParts {
+            model: model.clone(),
+            train: train.clone(),
+            connectome,
+            conditioning,
+            provenance: Provenance::default(),
+        };
+        parts.finish(prep, split, run, n, device, start)
+    }
+
+    /// Continues training this model from its weights on `samples` (rows of `groups`, new or
+    /// seen, for a grouped family; `groups` is ignored by the others), keeping its
+    /// normalisation and target scaling: a few-shot adaptation to a new group's own
+    /// simulations. `train` sets epochs, learning rate, batch and validation fraction (0 uses
+    /// every row for training and monitors the training loss). The tuned model knows the new
+    /// groups as training groups and has no active group.
+    pub fn fine_tune(
+        &self,
+        samples: &Samples,
+        groups: &[EmpiricalData],
+        train: &TrainConfig,
+        on_epoch: &mut dyn FnMut(&EpochLog),
+    ) -> Result<(Surrogate, TrainHistory)> {
+        let start = Instant::now();
+        train.check()?;
+        check_samples(samples)?;
+        let n = samples.len();
+        if n == 0 {
+            return Err(SurrogateError::Input("no samples to fine-tune on".into()));
+        }
+        let conditioning = self
+            .conditioning
+            .as_ref()
+            .map(|c| c.with_groups(groups))
+            .transpose()?;
+        let split = FitSplit::draw(samples, train)?;
+        let prep = Prepared::keeping(self, samples, &split, conditioning.as_ref())?;
+        let run = run_epochs(
+            &self.model,
+            train,
+            &prep,
+            self.connectome.as_ref(),
+            conditioning.as_ref(),
+            Some(&self.net),
+            &self.device,
+            start,
+            on_epoch,
+        )?;
+        let parts = FitParts {
+            model: self.model.clone(),
+            train: train.clone(),
+            connectome: self.connectome.clone(),
+            conditioning,
+            provenance: self.provenance.clone(),
+        };
+        parts.finish(prep, split, run, n, &self.device, start)
+    }
+}
+
+/// What a fit keeps besides its network and scalings.
+struct FitParts {
+    model: ModelConfig,
+    train: TrainConfig,
+    connectome: Option<Connectome>,
+    conditioning: Option<Conditioning>,
+    provenance: Provenance,
+}
+
+impl FitParts {
+    /// The surrogate and history of a finished epoch loop.
+    fn finish(
+        self,
+        prep: Prepared,
+        split: FitSplit,
+        mut run: EpochRun,
+        n: usize,
+        device: &Device,
+        start: Instant,
+    ) -> Result<(Surrogate, TrainHistory)> {
+        let (best_epoch, best_loss, final_net) = run.kept(self.train.restore_best);
         let wall_s = start.elapsed().as_secs_f64();
         let summary = FitSummary {
             n_rows: n,
@@ -449,16 +529,16 @@ impl Surrogate {
             wall_s,
         };
         let surrogate = Surrogate::assemble(
-            model.clone(),
-            train.clone(),
+            self.model,
+            self.train,
             prep.input_norm,
             prep.target,
             prep.token_norm,
-            connectome,
-            conditioning,
+            self.connectome,
+            self.conditioning,
             final_net,
             device,
-            Provenance::default(),
+            self.provenance,
             summary,
         )?;
         let history = TrainHistory {
@@ -498,12 +578,13 @@ fn fit_conditioning(
     model: &ModelConfig,
     groups: Option<&[EmpiricalData]>,
 ) -> Result<Option<Conditioning>> {
-    match (model.kind, groups) {
-        (ModelKind::GroupMlp, Some(g)) => Ok(Some(Conditioning::from_groups(g)?)),
-        (ModelKind::GroupMlp, None) => Err(SurrogateError::Config(
-            "the group MLP needs the groups its rows come from".into(),
-        )),
-        _ => Ok(None),
+    match (model.kind.group_input(), groups) {
+        (Some(input), Some(g)) => Ok(Some(Conditioning::from_groups_as(g, input)?)),
+        (Some(_), None) => Err(SurrogateError::Config(format!(
+            "the {} model needs the groups its rows come from",
+            model.kind.name()
+        ))),
+        (None, _) => Ok(None),
     }
 }
 
@@ -574,9 +655,19 @@ impl Prepared {
             }
             _ => Standardiser::fit(train_theta.iter().map(|t| t.as_slice()), THETA_DIM)?,
         };
-        let token_norm = match connectome {
-            Some(c) => Some(fit_token_norm(&train_theta, c)?),
-            None => None,
+        let token_norm = match (connectome, conditioning) {
+            (Some(c), _) => Some(fit_token_norm(&train_theta, c)?),
+            (None, Some(c)) if c.input == GroupInput::Raw => {
+                let of_row: Vec<usize> = train_data
+                    .conditioned
+                    .iter()
+                    .flatten()
+                    .map(|r| r[THETA_DIM] as usize)
+                    .collect();
+                let connectomes: Vec<_> = c.visible().iter().map(|v| c.connectome_of(v)).collect();
+                Some(fit_token_norm_each(&train_theta, &of_row, &connectomes)?)
+            }
+            _ => None,
         };
         Ok(Prepared {
             target,
@@ -584,6 +675,24 @@ impl Prepared {
             token_norm,
             train_data,
             val_data,
+        })
+    }
+}
+
+impl Prepared {
+    /// Both splits staged with the scalings of the fitted model `s` (for fine-tuning it).
+    fn keeping(
+        s: &Surrogate,
+        samples: &Samples,
+        split: &FitSplit,
+        conditioning: Option<&Conditioning>,
+    ) -> Result<Self> {
+        Ok(Prepared {
+            target: s.target,
+            input_norm: s.input_norm.clone(),
+            token_norm: s.token_norm.clone(),
+            train_data: Staged::new(samples, &split.train_rows, &s.target, conditioning)?,
+            val_data: Staged::new(samples, &split.val_rows, &s.target, conditioning)?,
         })
     }
 }
@@ -628,8 +737,9 @@ impl EpochRun {
     }
 }
 
-/// Trains `net` for up to `train.epochs` epochs with early stopping on the validation loss
-/// (the training loss without validation rows); calls `on_epoch` after every epoch.
+/// Trains a network for up to `train.epochs` epochs with early stopping on the validation loss
+/// (the training loss without validation rows); calls `on_epoch` after every epoch. The network
+/// starts from `initial` (fine-tuning) or from a seeded host initialisation.
 #[allow(clippy::too_many_arguments)]
 fn run_epochs(
     model: &ModelConfig,
@@ -637,6 +747,7 @@ fn run_epochs(
     prep: &Prepared,
     connectome: Option<&Connectome>,
     conditioning: Option<&Conditioning>,
+    initial: Option<&Net>,
     device: &Device,
     start: Instant,
     on_epoch: &mut dyn FnMut(&EpochLog),
@@ -644,12 +755,21 @@ fn run_epochs(
     let ad = device.clone().autodiff();
     let exec = device.clone().without_autodiff();
     let token_norm = prep.token_norm.as_ref();
-    let consts_ad = Consts::new(&prep.input_norm, token_norm, connectome, None, &ad)?;
-    let consts = Consts::new(&prep.input_norm, token_norm, connectome, None, &exec)?;
-    let mut net = host_init(
-        Net::new(model, connectome.map(|c| c.n_regions), conditioning, &ad)?,
-        &mut stream_rng(train.seed, 1),
-    );
+    let consts_ad = Consts::new(&prep.input_norm, token_norm, connectome, conditioning, &ad)?;
+    let consts = Consts::new(
+        &prep.input_norm,
+        token_norm,
+        connectome,
+        conditioning,
+        &exec,
+    )?;
+    let mut net = match initial {
+        Some(net) => net.clone().to_device(&ad).train(),
+        None => host_init(
+            Net::new(model, connectome.map(|c| c.n_regions), conditioning, &ad)?,
+            &mut stream_rng(train.seed, 1),
+        ),
+    };
     let mut optim = adam(train);
     let mut shuffle_rng = stream_rng(train.seed, 3);
     let mut dropper = (model.dropout > 0.0).then(|| Dropper::new(model.dropout, train.seed));

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::ensemble::{Ensemble, EnsemblePrediction};
 use crate::error::{Result, SurrogateError};
 use crate::samples::Samples;
-use crate::train::{metrics, pearson, Metrics};
+use crate::train::{metrics, pearson, Metrics, TrainConfig};
 
 /// Predictions of `model` for every row of `samples`, each row with the group named by its
 /// `dataset` column (looked up in `groups`; needed only by a group-conditioned model).
@@ -99,18 +99,9 @@ pub fn per_group_metrics(
     test: &Samples,
     groups: &[EmpiricalData],
 ) -> Result<Vec<GroupMetrics>> {
-    let mut names: Vec<&str> = Vec::new();
-    for d in &test.dataset {
-        if !names.contains(&d.as_str()) {
-            names.push(d);
-        }
-    }
     let mut out = Vec::new();
-    for name in names {
-        let rows: Vec<usize> = (0..test.len())
-            .filter(|&r| test.dataset[r] == name)
-            .collect();
-        let sub = test.select(&rows);
+    for name in names_in_order(test) {
+        let sub = rows_of(test, &name);
         for (model, m) in models {
             let p = predict_rows(m, &sub, groups)?;
             out.push(GroupMetrics {
@@ -121,6 +112,57 @@ pub fn per_group_metrics(
         }
     }
     Ok(out)
+}
+
+/// Per group of `test` (in order of first appearance): every model fine-tuned on that group's
+/// rows of `shots` ([`Ensemble::fine_tune`] with `train`) and scored on the group's rows of
+/// `test`, reported as model `<name>+fine-tune`. Every group of `test` needs shots.
+pub fn fine_tuned_group_metrics(
+    models: &[(String, &Ensemble)],
+    shots: &Samples,
+    test: &Samples,
+    groups: &[EmpiricalData],
+    train: &TrainConfig,
+) -> Result<Vec<GroupMetrics>> {
+    let mut out = Vec::new();
+    for name in names_in_order(test) {
+        let (own_shots, sub) = (rows_of(shots, &name), rows_of(test, &name));
+        if own_shots.is_empty() {
+            return Err(SurrogateError::Input(format!(
+                "fine-tuning: no shot rows of group '{name}'"
+            )));
+        }
+        let g = find_group(groups, &name)?;
+        for (model, m) in models {
+            let tuned = m.fine_tune(&own_shots, std::slice::from_ref(g), train)?;
+            let p = predict_rows(&tuned, &sub, groups)?;
+            out.push(GroupMetrics {
+                model: format!("{model}+fine-tune"),
+                group: name.clone(),
+                metrics: metrics(&p.mean(), &sub),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The rows of `samples` whose group (`dataset`) is `name`.
+fn rows_of(samples: &Samples, name: &str) -> Samples {
+    let rows: Vec<usize> = (0..samples.len())
+        .filter(|&r| samples.dataset[r] == name)
+        .collect();
+    samples.select(&rows)
+}
+
+/// The distinct `dataset` names of `samples` in order of first appearance.
+fn names_in_order(samples: &Samples) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for d in &samples.dataset {
+        if !names.contains(d) {
+            names.push(d.clone());
+        }
+    }
+    names
 }
 
 /// One (model, held-out group) row of the replicate comparison: how well the model ranks the

@@ -39,8 +39,9 @@ struct Args {
     /// Parameter→cost tables: Parquet files or pmfm-dataset output directories (repeatable).
     #[arg(long = "table", required = true)]
     tables: Vec<PathBuf>,
-    /// Model families: mlp, quadratic, tokens, group (the group-conditioned MLP; needs tables
-    /// made with `pmfm-dataset --groups`), comma-separated, or all (= quadratic, mlp, tokens).
+    /// Model families: mlp, quadratic, tokens, group (the group-conditioned MLP) and
+    /// group_tokens (the group region-token model; both need tables made with `pmfm-dataset
+    /// --groups`), comma-separated, or all (= quadratic, mlp, tokens).
     #[arg(long, default_value = "all")]
     models: String,
     /// Members per ensemble (different seeds); 1 trains a single model.
@@ -68,6 +69,16 @@ struct Args {
     /// (Repeats can fall on both sides of the training loop's validation split.)
     #[arg(long, default_value_t = 1)]
     shot_weight: usize,
+    /// With --few-shot: instead of joining training, each held-out group's shots fine-tune every
+    /// trained model for this many epochs (from its weights, all shots in batches of 8, no
+    /// early stopping),
+    /// and group_metrics.parquet gets a `<family>+fine-tune` row per group beside the
+    /// untuned model's, on the same remaining rows. 0 = off.
+    #[arg(long, default_value_t = 0)]
+    fine_tune: usize,
+    /// Learning rate of --fine-tune (default: a third of the family's).
+    #[arg(long)]
+    fine_tune_lr: Option<f64>,
     /// Training epochs (upper bound; early stopping may end sooner): one number for every
     /// family, or per family, e.g. `mlp=300,tokens=20` (families not named keep the default).
     #[arg(long)]
@@ -84,6 +95,18 @@ struct Args {
     /// Hidden layers of the MLP.
     #[arg(long)]
     depth: Option<usize>,
+    /// Token models: embedding width (default 32).
+    #[arg(long)]
+    d_model: Option<usize>,
+    /// Token models: encoder layers (default 2).
+    #[arg(long)]
+    token_layers: Option<usize>,
+    /// Token models: attention heads, dividing --d-model (default 4).
+    #[arg(long)]
+    heads: Option<usize>,
+    /// Token models: feed-forward width inside each encoder layer (default 64).
+    #[arg(long)]
+    ff: Option<usize>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Output directory.
@@ -112,7 +135,10 @@ fn kinds(s: &str) -> Result<Vec<ModelKind>> {
             "quadratic" => v.push(ModelKind::Quadratic),
             "tokens" => v.push(ModelKind::RegionTokens),
             "group" => v.push(ModelKind::GroupMlp),
-            other => bail!("unknown model family '{other}' (mlp, quadratic, tokens, group, all)"),
+            "group_tokens" => v.push(ModelKind::GroupTokens),
+            other => bail!(
+                "unknown model family '{other}' (mlp, quadratic, tokens, group, group_tokens, all)"
+            ),
         }
     }
     if v.is_empty() {
@@ -127,6 +153,7 @@ fn kind_name(k: &ModelKind) -> &'static str {
         ModelKind::Quadratic => "quadratic",
         ModelKind::RegionTokens => "tokens",
         ModelKind::GroupMlp => "group",
+        ModelKind::GroupTokens => "group_tokens",
     }
 }
 
@@ -153,8 +180,10 @@ where
             bail!("{flag}: '{item}' is not family=value");
         };
         let family = family.trim();
-        if !["mlp", "quadratic", "tokens", "group"].contains(&family) {
-            bail!("{flag}: unknown family '{family}' (mlp, quadratic, tokens, group)");
+        if !["mlp", "quadratic", "tokens", "group", "group_tokens"].contains(&family) {
+            bail!(
+                "{flag}: unknown family '{family}' (mlp, quadratic, tokens, group, group_tokens)"
+            );
         }
         let v = parse(v)?;
         if family == name {
@@ -203,6 +232,8 @@ fn learning_curve(path: &std::path::Path, hist: &[TrainHistory], name: &str) -> 
 /// What every family is trained and tested on.
 struct Inputs {
     train: Samples,
+    /// With --fine-tune: the held-out groups' shots (not in `train`).
+    shots: Samples,
     test: Samples,
     /// Every group of the tables (held-out rows are predicted with their own group).
     groups: Vec<EmpiricalData>,
@@ -235,6 +266,22 @@ fn run(args: Args) -> Result<()> {
             "--few-shot needs --group-split (it moves held-out groups' first rows into training)"
         );
     }
+    if args.fine_tune > 0 && args.few_shot == 0 {
+        bail!("--fine-tune needs --few-shot K (the shots it fine-tunes on)");
+    }
+    if args.fine_tune > 0 && args.shot_weight > 1 {
+        bail!("--fine-tune keeps the shots out of training; --shot-weight does not apply");
+    }
+    if args
+        .fine_tune_lr
+        .is_some_and(|lr| !(lr.is_finite() && lr > 0.0))
+    {
+        bail!("--fine-tune-lr must be a positive number");
+    }
+    // Every family's options are checked before anything is read or trained.
+    for kind in &kinds {
+        family_configs(&args, kind)?;
+    }
     let inputs = prepare(&args, &kinds)?;
     let mut metric_rows = Vec::new();
     let mut trained: Vec<(String, Ensemble)> = Vec::new();
@@ -246,7 +293,22 @@ fn run(args: Args) -> Result<()> {
     if args.group_split.is_some() {
         let models: Vec<(String, &Ensemble)> =
             trained.iter().map(|(n, e)| (n.clone(), e)).collect();
-        let rows = surrogate::transfer::per_group_metrics(&models, &inputs.test, &inputs.groups)?;
+        let mut rows =
+            surrogate::transfer::per_group_metrics(&models, &inputs.test, &inputs.groups)?;
+        if args.fine_tune > 0 {
+            for (name, ensemble) in &models {
+                let kind = ensemble.kind().context("an empty ensemble")?;
+                let tune = fine_tune_config(&args, &kind)?;
+                eprintln!("fine-tuning {name} on each held-out group's shots …");
+                rows.extend(surrogate::transfer::fine_tuned_group_metrics(
+                    &[(name.clone(), *ensemble)],
+                    &inputs.shots,
+                    &inputs.test,
+                    &inputs.groups,
+                    &tune,
+                )?);
+            }
+        }
         let mut df = experiments::output::group_metrics_frame(&rows)?;
         write_parquet(&args.out.join("group_metrics.parquet"), &mut df)?;
         println!("held-out groups:\n{df}");
@@ -290,7 +352,12 @@ fn held_out_of(args: &Args) -> Result<HeldOut> {
             Ok(HeldOut::Groups {
                 names,
                 few_shot: args.few_shot,
-                shot_weight: args.shot_weight,
+                // Fine-tuning keeps the shots out of the trained model.
+                shot_weight: if args.fine_tune > 0 {
+                    0
+                } else {
+                    args.shot_weight
+                },
             })
         }
     }
@@ -307,18 +374,19 @@ fn prepare(args: &Args, kinds: &[ModelKind]) -> Result<Inputs> {
         );
     }
     let held_out = held_out_of(args)?;
-    let (train_rows, test_rows) = held_out.split(all)?;
+    let (train_rows, shot_rows, test_rows) = held_out.split_shots(all)?;
     let train_groups: Vec<_> = tables
         .groups
         .iter()
         .filter(|g| !held_out.unseen_groups().contains(&g.name))
         .cloned()
         .collect();
-    if kinds.contains(&ModelKind::GroupMlp) && train_groups.is_empty() {
-        bail!("--models group needs tables made with `pmfm-dataset --groups` (a groups/ folder beside the parts)");
+    if kinds.iter().any(ModelKind::is_grouped) && train_groups.is_empty() {
+        bail!("--models group and group_tokens need tables made with `pmfm-dataset --groups` (a groups/ folder beside the parts)");
     }
     let train: Samples = all.select(&train_rows);
     let test: Samples = all.select(&test_rows);
+    let shots: Samples = all.select(&shot_rows);
     eprintln!(
         "{} rows ({} valid) from {} table(s): {} train, {} held out",
         all.len(),
@@ -346,6 +414,7 @@ fn prepare(args: &Args, kinds: &[ModelKind]) -> Result<Inputs> {
     };
     Ok(Inputs {
         train,
+        shots,
         test,
         groups: tables.groups,
         train_groups,
@@ -365,6 +434,19 @@ fn family_configs(args: &Args, kind: &ModelKind) -> Result<(ModelConfig, TrainCo
     if let Some(d) = args.depth {
         model_cfg.depth = d;
     }
+    for (value, field) in [
+        (args.d_model, &mut model_cfg.d_model),
+        (args.token_layers, &mut model_cfg.layers),
+        (args.heads, &mut model_cfg.heads),
+        (args.ff, &mut model_cfg.ff),
+    ] {
+        if let Some(v) = value {
+            *field = v;
+        }
+    }
+    model_cfg.check().with_context(|| {
+        format!("--width/--depth/--d-model/--token-layers/--heads/--ff for {name}")
+    })?;
     let mut train_cfg = TrainConfig {
         seed: args.seed,
         ..TrainConfig::default()
@@ -379,6 +461,22 @@ fn family_configs(args: &Args, kind: &ModelKind) -> Result<(ModelConfig, TrainCo
         train_cfg.learning_rate = lr;
     }
     Ok((model_cfg, train_cfg))
+}
+
+/// The training settings of --fine-tune for `kind`: the family's, with --fine-tune epochs,
+/// --fine-tune-lr (a third of the family's rate by default), mini-batches of 8 shots (a few
+/// steps per epoch from a few dozen shots), every shot trained on (no validation split) and no
+/// early stopping.
+fn fine_tune_config(args: &Args, kind: &ModelKind) -> Result<TrainConfig> {
+    let (_, train) = family_configs(args, kind)?;
+    Ok(TrainConfig {
+        epochs: args.fine_tune,
+        learning_rate: args.fine_tune_lr.unwrap_or(train.learning_rate / 3.0),
+        batch_size: 8,
+        val_fraction: 0.0,
+        patience: 0,
+        ..train
+    })
 }
 
 /// Trains, saves and tests one family; draws its identity plot and learning curve.
@@ -400,7 +498,7 @@ fn train_family(
         ));
     };
     let seeds: Vec<u64> = (0..args.ensemble as u64).map(|k| args.seed + k).collect();
-    let fitted = if *kind == ModelKind::GroupMlp {
+    let fitted = if kind.is_grouped() {
         Ensemble::fit_groups(
             &inputs.train,
             &inputs.train_groups,

@@ -1,8 +1,14 @@
-//! Group conditioning of the `group_mlp` family: the network's input is θ `[10]` followed by
-//! the descriptor `[D]` of the group the costs refer to ([`crate::groups::descriptor`]).
+//! Group conditioning: what a group-conditioned surrogate keeps of each group and how a row's
+//! group reaches the network.
 //!
-//! A fitted model keeps the descriptors of its training groups (by name, for evaluating on
-//! them) and an *active* group: the one [`Surrogate::predict`](super::Surrogate::predict) and
+//! * `group_mlp` ([`GroupInput::Descriptor`]): the network's input is θ `[10]` followed by the
+//!   descriptor `[D]` of the group the costs refer to ([`crate::groups::descriptor`]).
+//! * `group_tokens` ([`GroupInput::Raw`]): the network takes the group's raw inputs (SC, maps,
+//!   empirical FC and FCD, [`crate::groups::raw_inputs`]) as device tensors; a training row's
+//!   input is θ followed by the index of its group among [`Conditioning::groups`] (name order).
+//!
+//! A fitted model keeps the inputs of its training groups (by name, for evaluating on them)
+//! and an *active* group: the one [`Surrogate::predict`](super::Surrogate::predict) and
 //! [`Surrogate::predict_tensor`](super::Surrogate::predict_tensor) predict for, set with
 //! [`Surrogate::condition_on`](super::Surrogate::condition_on) — any group with the same
 //! parcellation, seen in training or not.
@@ -13,45 +19,149 @@ use pmfm_sim::data::EmpiricalData;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SurrogateError};
-use crate::groups::{check_groups, descriptor, descriptor_names};
-use crate::samples::{Samples, THETA_DIM};
+use crate::groups::{check_groups, descriptor, descriptor_names, raw_inputs, raw_len};
+use crate::samples::{Connectome, Samples, THETA_DIM};
+
+/// What is kept of a group.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupInput {
+    /// The summary [`descriptor`] (group MLP).
+    #[default]
+    Descriptor,
+    /// The raw inputs [`raw_inputs`] (group region-token model).
+    Raw,
+}
 
 /// What a group-conditioned surrogate knows about groups.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct Conditioning {
-    /// Names of the descriptor entries (`D` of them).
+    /// Descriptor: names of the entries (`D` of them). Raw: the parts of the vector.
     pub names: Vec<String>,
+    /// Which view of a group the vectors hold.
+    #[serde(default)]
+    pub input: GroupInput,
     /// Regions of the parcellation the model was trained on.
     pub n_regions: usize,
-    /// Descriptors of the training groups, by group name.
+    /// Each training group's vector, by group name.
     pub groups: BTreeMap<String, Vec<f64>>,
-    /// The group predictions are for, and its descriptor.
+    /// The group predictions are for, and its vector.
     pub active: Option<(String, Vec<f64>)>,
+}
+
+/// Whether two group vectors agree to 1e-10 relative (a JSON round trip may change a last bit).
+fn same_vector(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= 1e-10 * x.abs().max(y.abs()).max(1e-300))
+}
+
+/// Names of the parts of a raw group vector.
+fn raw_names() -> Vec<String> {
+    ["sc", "myelin", "gradient", "fc_upper", "fcd_cdf_points"]
+        .map(String::from)
+        .to_vec()
 }
 
 impl Conditioning {
     /// The descriptors of `groups` (checked with [`check_groups`]); no active group.
     pub fn from_groups(groups: &[EmpiricalData]) -> Result<Self> {
+        Self::from_groups_as(groups, GroupInput::Descriptor)
+    }
+
+    /// The vectors of kind `input` of `groups` (checked with [`check_groups`]); no active group.
+    pub fn from_groups_as(groups: &[EmpiricalData], input: GroupInput) -> Result<Self> {
         check_groups(groups)?;
-        Ok(Self {
-            names: descriptor_names(),
+        let c = Self {
+            names: Vec::new(),
+            input,
             n_regions: groups[0].n_regions(),
+            groups: BTreeMap::new(),
+            active: None,
+        };
+        Ok(Self {
+            names: c.expected_names(),
             groups: groups
                 .iter()
-                .map(|g| (g.name.clone(), descriptor(g)))
+                .map(|g| (g.name.clone(), c.vector(g)))
                 .collect(),
-            active: None,
+            ..c
         })
     }
 
-    /// Descriptor length `D`.
-    pub fn dim(&self) -> usize {
-        self.names.len()
+    fn expected_names(&self) -> Vec<String> {
+        match self.input {
+            GroupInput::Descriptor => descriptor_names(),
+            GroupInput::Raw => raw_names(),
+        }
     }
 
-    /// Network input width `10 + D`.
+    /// The vector this conditioning keeps of `g`.
+    fn vector(&self, g: &EmpiricalData) -> Vec<f64> {
+        match self.input {
+            GroupInput::Descriptor => descriptor(g),
+            GroupInput::Raw => raw_inputs(g),
+        }
+    }
+
+    /// Whether `g`'s inputs are those of one of the training groups (same vector within
+    /// 1e-10 relative, whatever its name).
+    pub fn knows(&self, g: &EmpiricalData) -> bool {
+        let v = self.vector(g);
+        self.groups.values().any(|t| same_vector(t, &v))
+    }
+
+    /// Length of a group's vector: `D` for a descriptor, [`raw_len`] for raw inputs.
+    pub fn dim(&self) -> usize {
+        match self.input {
+            GroupInput::Descriptor => self.names.len(),
+            GroupInput::Raw => raw_len(self.n_regions),
+        }
+    }
+
+    /// Network input width: `10 + D` (descriptor), `10 + 1` (θ and the group's index).
     pub fn input_dim(&self) -> usize {
-        THETA_DIM + self.dim()
+        match self.input {
+            GroupInput::Descriptor => THETA_DIM + self.dim(),
+            GroupInput::Raw => THETA_DIM + 1,
+        }
+    }
+
+    /// The groups a forward pass can index, in index order: the training groups in name
+    /// order (the indices [`inputs`](Self::inputs) gives), then the active group if any (the
+    /// last one is what θ-only inputs predict for).
+    pub(crate) fn visible(&self) -> Vec<&[f64]> {
+        self.groups
+            .values()
+            .chain(self.active.iter().map(|(_, v)| v))
+            .map(Vec::as_slice)
+            .collect()
+    }
+
+    /// The connectome part of a raw group vector.
+    pub(crate) fn connectome_of(&self, v: &[f64]) -> Connectome {
+        let n = self.n_regions;
+        Connectome {
+            n_regions: n,
+            sc: v[..n * n].to_vec(),
+            myelin: v[n * n..n * n + n].to_vec(),
+            gradient: v[n * n + n..n * n + 2 * n].to_vec(),
+        }
+    }
+
+    /// A copy that also knows `groups` as training groups (same checks as
+    /// [`activate`](Self::activate)), without an active group.
+    pub fn with_groups(&self, groups: &[EmpiricalData]) -> Result<Self> {
+        let mut out = self.clone();
+        out.active = None;
+        for g in groups {
+            let mut probe = self.clone();
+            probe.activate(g)?;
+            let (name, v) = probe.active.expect("activate sets the active group");
+            out.groups.insert(name, v);
+        }
+        Ok(out)
     }
 
     /// Makes `g` the active group (its region count must match the training groups').
@@ -65,14 +175,14 @@ impl Conditioning {
                 self.n_regions
             )));
         }
-        if self.names != descriptor_names() {
+        if self.names != self.expected_names() {
             return Err(SurrogateError::Input(format!(
                 "the surrogate was trained with another group descriptor ({} entries, this build computes {}); retrain it with this version",
                 self.names.len(),
-                descriptor_names().len()
+                self.expected_names().len()
             )));
         }
-        self.active = Some((g.name.clone(), descriptor(g)));
+        self.active = Some((g.name.clone(), self.vector(g)));
         Ok(())
     }
 
@@ -89,7 +199,15 @@ impl Conditioning {
                         self.groups.keys().cloned().collect::<Vec<_>>().join(", ")
                     ))
                 })?;
-                Ok(samples.theta[r].iter().chain(d).copied().collect())
+                Ok(match self.input {
+                    GroupInput::Descriptor => {
+                        samples.theta[r].iter().chain(d).copied().collect()
+                    }
+                    GroupInput::Raw => {
+                        let k = self.groups.keys().position(|n| n == name).unwrap_or(0);
+                        samples.theta[r].iter().copied().chain([k as f64]).collect()
+                    }
+                })
             })
             .collect()
     }
@@ -105,7 +223,8 @@ impl Conditioning {
                 .chain(self.active.iter().map(|(_, v)| v))
                 .flatten()
                 .any(|x| !x.is_finite());
-        if d == 0 || bad || self.n_regions == 0 {
+        let raw_mismatch = self.input == GroupInput::Raw && self.names != raw_names();
+        if d == 0 || bad || raw_mismatch || self.n_regions == 0 {
             return Err(SurrogateError::Config(
                 "group conditioning: descriptors do not match their names or are not finite".into(),
             ));
@@ -116,36 +235,13 @@ impl Conditioning {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_data::uniform_theta;
-    use super::super::test_data::{quadratic_fc, quadratic_ks, samples, toy_group, unit};
+    use super::super::test_data::{assert_conditioned_beats_plain, toy_group, uniform_theta};
+    use super::super::test_data::{family_group as group, family_rows as rows};
+    use super::super::test_data::{save_load_conditioned, small_group_model};
     use super::super::{Activation, ModelConfig, ModelKind, Surrogate};
     use crate::train::{metrics, TrainConfig};
     use burn::tensor::Device;
     use pmfm_sim::data::EmpiricalData;
-
-    /// Group k of a toy family: its FC level (and FCD centre) is a group input the cost
-    /// depends on through an interaction with θ, so the best θ differs between groups.
-    fn group(level: f64) -> EmpiricalData {
-        toy_group(&format!("toy/{level:.3}"), 8, level, level - 0.1)
-    }
-
-    /// FC cost of θ in the group with FC level `level`: the slope along w0 changes sign across
-    /// the family.
-    fn fc_of(t: &[f64; 10], level: f64) -> f64 {
-        quadratic_fc(t) + 4.0 * (level - 0.3) * unit(t)[0]
-    }
-
-    fn rows(levels: &[f64], per_group: usize, seed: u64) -> crate::samples::Samples {
-        let mut all = crate::samples::Samples::default();
-        for (k, &level) in levels.iter().enumerate() {
-            let mut s = samples(uniform_theta(per_group, seed + k as u64, 1.0), |t| {
-                (fc_of(t, level), quadratic_ks(t), true)
-            });
-            s.dataset = vec![group(level).name; per_group];
-            all.extend(&s);
-        }
-        all
-    }
 
     #[test]
     fn a_group_input_the_cost_depends_on_is_learned_and_a_theta_only_model_cannot() {
@@ -187,24 +283,12 @@ mod tests {
         .unwrap();
         // Without a group the conditioned model refuses to predict.
         assert!(cond.predict(&uniform_theta(2, 5, 1.0)).is_err());
-        for &level in &held_out {
-            let test = rows(&[level], 400, 50);
-            let g = group(level);
-            let on_g = cond.condition_on(&g).unwrap();
-            let m_cond = metrics(&on_g.predict(&test.theta).unwrap(), &test);
-            let m_plain = metrics(&plain.predict(&test.theta).unwrap(), &test);
-            assert!(
-                m_cond.pearson_total > 0.95,
-                "level {level}: conditioned r {}",
-                m_cond.pearson_total
-            );
-            assert!(
-                m_cond.rmse_total < 0.5 * m_plain.rmse_total,
-                "level {level}: RMSE conditioned {} vs θ-only {}",
-                m_cond.rmse_total,
-                m_plain.rmse_total
-            );
-        }
+        assert_conditioned_beats_plain(
+            &|level| cond.condition_on(&group(level)).unwrap(),
+            &plain,
+            &held_out,
+            0.95,
+        );
         // At the weak end the θ-only model gets even the ranking wrong.
         let test = rows(&[0.125], 400, 60);
         let r_plain = metrics(&plain.predict(&test.theta).unwrap(), &test).pearson_total;
@@ -243,6 +327,68 @@ mod tests {
         assert!(e.contains("9 regions"), "{e}");
     }
 
+    #[test]
+    fn vectors_of_the_same_inputs_match_through_a_last_bit_difference_only() {
+        let a: [f64; 4] = [0.125, -3.5, 0.0, 1e-8];
+        let mut b = a;
+        b[1] = f64::from_bits(b[1].to_bits() + 1); // one ulp, as a JSON round trip may give
+        assert!(super::same_vector(&a, &b));
+        b[3] *= 1.0 + 1e-6;
+        assert!(!super::same_vector(&a, &b));
+        assert!(!super::same_vector(&a, &a[..3]));
+    }
+
+    /// Fine-tuning a grouped model on 32 rows of a group outside its training range moves its
+    /// predictions there toward the truth (RMSE on fresh rows of that group falls by more than
+    /// 30%), keeps its scalings, and adds the group to the groups it knows.
+    #[test]
+    fn fine_tuning_on_a_new_groups_shots_adapts_a_grouped_model() {
+        let levels = [0.1, 0.15, 0.2, 0.25];
+        let groups: Vec<EmpiricalData> = levels.iter().map(|&l| group(l)).collect();
+        let data = rows(&levels, 200, 1);
+        let new = group(0.45);
+        let shots = rows(&[0.45], 32, 80);
+        let test = rows(&[0.45], 300, 81);
+        let train = TrainConfig {
+            epochs: 20,
+            batch_size: 64,
+            learning_rate: 3e-3,
+            ..TrainConfig::default()
+        };
+        let tune = TrainConfig {
+            epochs: 40,
+            batch_size: 8,
+            learning_rate: 3e-3,
+            val_fraction: 0.0,
+            patience: 0,
+            ..TrainConfig::default()
+        };
+        for kind in [ModelKind::GroupMlp, ModelKind::GroupTokens] {
+            let model = small_group_model(kind);
+            let (base, _) =
+                Surrogate::fit_groups(&data, &groups, &model, &train, &Device::flex(), &mut |_| {})
+                    .unwrap();
+            let rmse = |s: &Surrogate| {
+                let p = s.condition_on(&new).unwrap().predict(&test.theta).unwrap();
+                metrics(&p, &test).rmse_total
+            };
+            let (tuned, history) = base
+                .fine_tune(&shots, std::slice::from_ref(&new), &tune, &mut |_| {})
+                .unwrap();
+            assert_eq!(history.epochs.len(), 40);
+            let (before, after) = (rmse(&base), rmse(&tuned));
+            assert!(after < 0.7 * before, "{kind:?}: RMSE {before} → {after}");
+            assert_eq!(tuned.input_norm(), base.input_norm());
+            assert_eq!(tuned.target_scale(), base.target_scale());
+            assert!(tuned.conditioning().unwrap().knows(&new));
+            assert!(!base.conditioning().unwrap().knows(&new));
+            // A group of another parcellation is refused.
+            let other = toy_group("other", 9, 0.3, 0.2);
+            let e = base.fine_tune(&shots, &[other], &tune, &mut |_| {});
+            assert!(e.unwrap_err().to_string().contains("9 regions"));
+        }
+    }
+
     /// A model whose stored descriptor names differ from this build's (trained with another
     /// descriptor) is refused with one line when conditioned, instead of feeding the network
     /// an input of the wrong width.
@@ -279,17 +425,8 @@ mod tests {
         let (s, _) =
             Surrogate::fit_groups(&data, &groups, &model, &train, &Device::flex(), &mut |_| {})
                 .unwrap();
-        let dir = std::env::temp_dir().join(format!("cond-persist-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let unseen = group(0.22);
-        let s = s.condition_on(&unseen).unwrap();
-        s.save(&dir).unwrap();
-        let l = Surrogate::load(&dir, &Device::flex()).unwrap();
-        // The active group is not saved: a loaded model must be told which group.
-        assert!(l.needs_group());
-        let l = l.condition_on(&unseen).unwrap();
         let probe = uniform_theta(30, 9, 1.2);
-        assert_eq!(s.predict(&probe).unwrap(), l.predict(&probe).unwrap());
+        let l = save_load_conditioned(&s, &group(0.22), &probe, "cond-persist");
         assert_eq!(l.conditioning().unwrap().groups.len(), 3);
         // predict_tensor on θ alone agrees with predict (the descriptor is appended inside).
         let t = crate::models::theta_tensor(&probe, &Device::flex());
@@ -302,6 +439,5 @@ mod tests {
         for k in 0..probe.len() {
             assert_eq!(y[3 * k] + y[3 * k + 1], p.total[k]);
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -14,12 +14,16 @@
 //! * `group_mlp` ([`conditioning`]): the MLP on θ ⊕ the descriptor of the subject group
 //!   (empirical FC and FCD summaries, coupling strength, maps), trained across groups and
 //!   evaluated on any group with [`Surrogate::condition_on`].
+//! * [`group_tokens`] (DELSSOME's group-level predictor): region tokens on the group's own
+//!   connectome and maps, embeddings of its empirical FC and FCD, heads per cost; trained
+//!   across groups and conditioned like `group_mlp`.
 //!
 //! All weights are drawn on the host from a seeded ChaCha stream (not from the device RNG,
 //! which is global and shared by every thread), and dropout masks likewise, so one seed on one
 //! backend gives bit-identical fits.
 
 pub mod conditioning;
+pub mod group_tokens;
 pub mod mlp;
 pub mod quadratic;
 #[cfg(test)]
@@ -40,7 +44,8 @@ use crate::samples::{Connectome, THETA_DIM};
 use crate::train::{FitSummary, TrainConfig};
 use pmfm_sim::data::EmpiricalData;
 
-pub use conditioning::Conditioning;
+pub use conditioning::{Conditioning, GroupInput};
+pub use group_tokens::{GroupTensors, GroupTokenNet};
 pub use mlp::MlpNet;
 pub use quadratic::QuadraticNet;
 pub use tokens::{ConnectomeTensors, TokenNet};
@@ -55,6 +60,9 @@ pub enum ModelKind {
     RegionTokens,
     /// The MLP on θ ⊕ the group's descriptor (see [`conditioning`]).
     GroupMlp,
+    /// Region tokens on the group's connectome with embeddings of its FC and FCD (see
+    /// [`group_tokens`]).
+    GroupTokens,
 }
 
 impl ModelKind {
@@ -65,6 +73,22 @@ impl ModelKind {
             ModelKind::Quadratic => "quadratic",
             ModelKind::RegionTokens => "region_tokens",
             ModelKind::GroupMlp => "group_mlp",
+            ModelKind::GroupTokens => "group_tokens",
+        }
+    }
+
+    /// Whether the family is trained across groups and predicts for one after
+    /// [`Surrogate::condition_on`].
+    pub fn is_grouped(&self) -> bool {
+        matches!(self, ModelKind::GroupMlp | ModelKind::GroupTokens)
+    }
+
+    /// What a grouped family keeps of each group (`None` for the others).
+    pub fn group_input(&self) -> Option<GroupInput> {
+        match self {
+            ModelKind::GroupMlp => Some(GroupInput::Descriptor),
+            ModelKind::GroupTokens => Some(GroupInput::Raw),
+            _ => None,
         }
     }
 }
@@ -151,15 +175,17 @@ impl ModelConfig {
             ModelKind::Mlp | ModelKind::GroupMlp if self.depth > 0 && self.width == 0 => {
                 bad("MLP width must be positive".into())
             }
-            ModelKind::RegionTokens
+            ModelKind::RegionTokens | ModelKind::GroupTokens
                 if self.d_model == 0 || self.heads == 0 || self.layers == 0 || self.ff == 0 =>
             {
                 bad("token model d_model, heads, layers and ff must be positive".into())
             }
-            ModelKind::RegionTokens if self.d_model % self.heads != 0 => bad(format!(
-                "token model heads ({}) must divide d_model ({})",
-                self.heads, self.d_model
-            )),
+            ModelKind::RegionTokens | ModelKind::GroupTokens if self.d_model % self.heads != 0 => {
+                bad(format!(
+                    "token model heads ({}) must divide d_model ({})",
+                    self.heads, self.d_model
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -171,12 +197,13 @@ pub enum Net {
     Mlp(MlpNet),
     Quadratic(QuadraticNet),
     Tokens(TokenNet),
+    GroupTokens(GroupTokenNet),
 }
 
 impl Net {
     /// Builds the network with lazily initialised parameters (nothing is drawn until
     /// [`host_init`] or a record load replaces them). The token model needs `n_regions`, the
-    /// group MLP its `conditioning`.
+    /// group families their `conditioning`.
     pub(crate) fn new(
         config: &ModelConfig,
         n_regions: Option<usize>,
@@ -197,6 +224,12 @@ impl Net {
                     SurrogateError::Config("the region-token model needs a connectome".into())
                 })?;
                 Net::Tokens(TokenNet::new(config, n, device))
+            }
+            ModelKind::GroupTokens => {
+                let c = conditioning.ok_or_else(|| {
+                    SurrogateError::Config("the group token model needs its groups".into())
+                })?;
+                Net::GroupTokens(GroupTokenNet::new(config, c.n_regions, device))
             }
         })
     }
@@ -290,6 +323,8 @@ pub(crate) struct Consts {
     pub connectome: Option<ConnectomeTensors>,
     /// Group MLP: the active group's descriptor `[1, D]` (appended to θ-only inputs).
     pub condition: Option<Tensor<2>>,
+    /// Group token model: the active group, or every training group while training.
+    pub groups: Option<GroupTensors>,
 }
 
 impl Consts {
@@ -301,10 +336,15 @@ impl Consts {
         device: &Device,
     ) -> Result<Self> {
         let (input_mean, input_inv_std) = input_norm.tensors(device);
-        let condition = conditioning.and_then(|c| c.active.as_ref()).map(|(_, d)| {
+        let descriptors = conditioning.filter(|c| c.input == GroupInput::Descriptor);
+        let condition = descriptors.and_then(|c| c.active.as_ref()).map(|(_, d)| {
             let v: Vec<f32> = d.iter().map(|&x| x as f32).collect();
             Tensor::<2>::from_data(TensorData::new(v, [1, d.len()]), device)
         });
+        let groups = conditioning
+            .filter(|c| c.input == GroupInput::Raw)
+            .map(|c| GroupTensors::new(c, device))
+            .transpose()?;
         Ok(Self {
             input_mean,
             input_inv_std,
@@ -313,7 +353,17 @@ impl Consts {
                 .map(|c| ConnectomeTensors::new(c, device))
                 .transpose()?,
             condition,
+            groups,
         })
+    }
+
+    /// The token channel statistics (mean, 1/std) of a token family.
+    fn token_stats(&self) -> (&Tensor<2>, &Tensor<2>) {
+        let (mean, inv) = self
+            .token
+            .as_ref()
+            .expect("a token family always carries its token normalisation");
+        (mean, inv)
     }
 }
 
@@ -349,11 +399,16 @@ pub(crate) fn forward(
             let ct = connectome
                 .or(consts.connectome.as_ref())
                 .expect("a token model always carries its connectome");
-            let (mean, inv) = consts
-                .token
-                .as_ref()
-                .expect("a token model always carries its token normalisation");
+            let (mean, inv) = consts.token_stats();
             t.forward(theta, ct, mean, inv, config.activation, dropper)
+        }
+        Net::GroupTokens(t) => {
+            let groups = consts
+                .groups
+                .as_ref()
+                .expect("a group token model always carries its groups");
+            let (mean, inv) = consts.token_stats();
+            t.forward(theta, groups, mean, inv, config.activation, dropper)
         }
     }
 }
@@ -469,30 +524,31 @@ impl Surrogate {
         self.connectome.as_ref()
     }
 
-    /// The group MLP's training groups and active group (`None` for the other families).
+    /// A grouped family's training groups and active group (`None` for the other families).
     pub fn conditioning(&self) -> Option<&Conditioning> {
         self.conditioning.as_ref()
     }
 
-    /// A copy that predicts for group `g` (group MLP only): `g` may be a training group or
-    /// one the model never saw, with the same number of regions.
+    /// A copy that predicts for group `g` (grouped families only): `g` may be a training
+    /// group or one the model never saw, with the same number of regions.
     pub fn condition_on(&self, g: &EmpiricalData) -> Result<Surrogate> {
         let mut c = self.conditioning.clone().ok_or_else(|| {
             SurrogateError::Input(format!(
-                "a {} surrogate is not group-conditioned; only group_mlp takes a group",
+                "a {} surrogate is not group-conditioned; only group_mlp and group_tokens take a group",
                 self.kind().name()
             ))
         })?;
         c.activate(g)?;
         let mut out = self.clone();
-        out.consts.condition = Consts::new(
+        let fresh = Consts::new(
             &self.input_norm,
             None,
             None,
             Some(&c),
             &self.device.clone().without_autodiff(),
-        )?
-        .condition;
+        )?;
+        out.consts.condition = fresh.condition;
+        out.consts.groups = fresh.groups;
         out.conditioning = Some(c);
         Ok(out)
     }
@@ -551,7 +607,11 @@ impl Surrogate {
     /// Rows per forward pass in [`predict`](Self::predict): bounded so a token batch
     /// (`rows × n × n` coupling entries) stays around 16 MB.
     fn chunk_rows(&self) -> usize {
-        match self.n_regions() {
+        let tokens = match self.kind() {
+            ModelKind::GroupTokens => self.conditioning.as_ref().map(|c| c.n_regions),
+            _ => self.n_regions(),
+        };
+        match tokens {
             Some(n) => (4_000_000 / (n * (n + 3)).max(1)).clamp(16, 4096),
             None => 4096,
         }

@@ -8,7 +8,7 @@ use burn::tensor::Device;
 
 use super::{stream_rng, Activation, ModelConfig, ModelKind, Surrogate};
 use crate::samples::{Connectome, RowSource, Samples, THETA_DIM};
-use crate::train::{TrainConfig, TrainHistory};
+use crate::train::{metrics, TrainConfig, TrainHistory};
 
 /// A plausible box of θ: `[w0, w_m, w_g, I0, I_m, I_g, G, s0, s_m, s_g]`.
 pub const LO: [f64; THETA_DIM] = [
@@ -157,4 +157,93 @@ pub fn toy_group(name: &str, n: usize, fc_level: f64, fcd_centre: f64) -> Empiri
         myelin: (0..n).map(|i| 1.0 + 0.1 * i as f64).collect(),
         gradient: (0..n).map(|i| ((i * 3) % n) as f64 - 2.0).collect(),
     }
+}
+
+/// Group of a toy family with FC level `level` (and FCD centre `level − 0.1`), 8 regions: a
+/// group input the family's cost depends on through an interaction with θ, so the best θ
+/// differs between groups.
+pub fn family_group(level: f64) -> EmpiricalData {
+    toy_group(&format!("toy/{level:.3}"), 8, level, level - 0.1)
+}
+
+/// FC cost of θ in the family group with FC level `level`: the slope along w0 changes sign
+/// across the family.
+pub fn family_fc(t: &[f64; THETA_DIM], level: f64) -> f64 {
+    quadratic_fc(t) + 4.0 * (level - 0.3) * unit(t)[0]
+}
+
+/// `per_group` uniform θ rows of each family group in `levels`, labelled with the group's name.
+pub fn family_rows(levels: &[f64], per_group: usize, seed: u64) -> Samples {
+    let mut all = Samples::default();
+    for (k, &level) in levels.iter().enumerate() {
+        let mut s = samples(uniform_theta(per_group, seed + k as u64, 1.0), |t| {
+            (family_fc(t, level), quadratic_ks(t), true)
+        });
+        s.dataset = vec![family_group(level).name; per_group];
+        all.extend(&s);
+    }
+    all
+}
+
+/// Asserts, for each family group of `levels`, that `on_group(level)` (a model conditioned on
+/// that group) reaches Pearson r > `r_min` on fresh rows of it and less than half the RMSE of
+/// the θ-only `plain` model.
+pub fn assert_conditioned_beats_plain(
+    on_group: &dyn Fn(f64) -> Surrogate,
+    plain: &Surrogate,
+    levels: &[f64],
+    r_min: f64,
+) {
+    for &level in levels {
+        let test = family_rows(&[level], 400, 50);
+        let m = metrics(&on_group(level).predict(&test.theta).unwrap(), &test);
+        let m_plain = metrics(&plain.predict(&test.theta).unwrap(), &test);
+        assert!(
+            m.pearson_total > r_min,
+            "level {level}: conditioned r {}",
+            m.pearson_total
+        );
+        assert!(
+            m.rmse_total < 0.5 * m_plain.rmse_total,
+            "level {level}: RMSE conditioned {} vs θ-only {}",
+            m.rmse_total,
+            m_plain.rmse_total
+        );
+    }
+}
+
+/// A small model of a grouped family (MLP 2 × 64, token width 16, one layer) for tests.
+pub fn small_group_model(kind: ModelKind) -> ModelConfig {
+    ModelConfig {
+        kind,
+        depth: 2,
+        width: 64,
+        d_model: 16,
+        heads: 2,
+        layers: 1,
+        ff: 32,
+        activation: Activation::Gelu,
+        ..ModelConfig::default()
+    }
+}
+
+/// `s` conditioned on `unseen`, saved to a temporary directory (`tag` names it) and loaded
+/// back: the loaded model needs a group again (the active group is not saved) and, conditioned
+/// on `unseen`, predicts the same bits on `probe`. Returns the conditioned loaded model.
+pub fn save_load_conditioned(
+    s: &Surrogate,
+    unseen: &EmpiricalData,
+    probe: &[[f64; THETA_DIM]],
+    tag: &str,
+) -> Surrogate {
+    let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = s.condition_on(unseen).unwrap();
+    s.save(&dir).unwrap();
+    let l = Surrogate::load(&dir, &Device::flex()).unwrap();
+    assert!(l.needs_group());
+    let l = l.condition_on(unseen).unwrap();
+    assert_eq!(s.predict(probe).unwrap(), l.predict(probe).unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+    l
 }

@@ -26,9 +26,9 @@ const REGIONAL: usize = 3;
 /// coefficient triples to regional values, and the coupling matrix `C` `[n, n]`.
 #[derive(Debug, Clone)]
 pub struct ConnectomeTensors {
-    n: usize,
-    basis: Tensor<2>,
-    coupling: Tensor<2>,
+    pub(crate) n: usize,
+    pub(crate) basis: Tensor<2>,
+    pub(crate) coupling: Tensor<2>,
 }
 
 impl ConnectomeTensors {
@@ -96,13 +96,23 @@ pub(crate) fn rounded(c: &Connectome) -> Connectome {
 
 /// Mean and std of the four token channels (w, I, σ, G·C) over the training θ and regions.
 pub(crate) fn fit_token_norm(theta: &[[f64; THETA_DIM]], c: &Connectome) -> Result<Standardiser> {
-    let n = check_connectome(c)?;
+    fit_token_norm_each(theta, &vec![0; theta.len()], std::slice::from_ref(c))
+}
+
+/// [`fit_token_norm`] when training row `r` is on connectome `connectomes[of_row[r]]`.
+pub(crate) fn fit_token_norm_each(
+    theta: &[[f64; THETA_DIM]],
+    of_row: &[usize],
+    connectomes: &[Connectome],
+) -> Result<Standardiser> {
+    for c in connectomes {
+        check_connectome(c)?;
+    }
     if theta.is_empty() {
         return Err(SurrogateError::Input(
             "no training rows for the token model".into(),
         ));
     }
-    let cm = coupling(c)?;
     let moments = |values: &mut dyn Iterator<Item = f64>| -> (f64, f64) {
         let (mut k, mut s, mut s2) = (0.0f64, 0.0f64, 0.0f64);
         let v: Vec<f64> = values.collect();
@@ -117,19 +127,31 @@ pub(crate) fn fit_token_norm(theta: &[[f64; THETA_DIM]], c: &Connectome) -> Resu
         (m, (s2 / k).sqrt())
     };
     let regional = |o: usize| {
-        let mut it = theta.iter().flat_map(move |t| {
-            (0..n).map(move |i| t[o] + t[o + 1] * c.myelin[i] + t[o + 2] * c.gradient[i])
+        let mut it = theta.iter().zip(of_row).flat_map(move |(t, &g)| {
+            let c = &connectomes[g];
+            (0..c.n_regions).map(move |i| t[o] + t[o + 1] * c.myelin[i] + t[o + 2] * c.gradient[i])
         });
         moments(&mut it)
     };
     let (mw, sw) = regional(0);
     let (mi, si) = regional(3);
     let (ms, ss) = regional(7);
-    // G and C vary independently over (row, entry) pairs, so the moments of G·C factorise.
-    let (mg, sg) = moments(&mut theta.iter().map(|t| t[6]));
-    let (mc, sc) = moments(&mut cm.iter().copied());
-    let e2 = (sg * sg + mg * mg) * (sc * sc + mc * mc);
-    let mgc = mg * mc;
+    // Within a row G is one number, so the moments of G·C over (row, entry) pairs are means
+    // over rows of G·E[C] and G²·E[C²] of the row's connectome.
+    let coupling_moments = connectomes
+        .iter()
+        .map(|c| {
+            let (m, s) = moments(&mut coupling(c)?.into_iter());
+            Ok((m, s * s + m * m))
+        })
+        .collect::<Result<Vec<(f64, f64)>>>()?;
+    let rows = theta.len() as f64;
+    let (mut mgc, mut e2) = (0.0, 0.0);
+    for (t, &g) in theta.iter().zip(of_row) {
+        let (mc, ec2) = coupling_moments[g];
+        mgc += t[6] * mc / rows;
+        e2 += t[6] * t[6] * ec2 / rows;
+    }
     let sgc = (e2 - mgc * mgc).max(0.0).sqrt();
     let std = |s: f64, m: f64| {
         if s.is_finite() && s > 1e-12 * m.abs() && s > 1e-30 {
@@ -153,15 +175,52 @@ pub struct TokenNet {
     pub head: Linear,
 }
 
+/// The linear token embedding (`3 + n_regions` channels → `d_model`) and the pre-norm encoder
+/// of a token model (dropout 0, see the module docs).
+pub(crate) fn token_layers(
+    config: &ModelConfig,
+    n_regions: usize,
+    device: &Device,
+) -> (Linear, TransformerEncoder) {
+    let d = config.d_model;
+    (
+        LinearConfig::new(REGIONAL + n_regions, d).init(device),
+        TransformerEncoderConfig::new(d, config.ff, config.heads, config.layers)
+            .with_dropout(0.0)
+            .with_norm_first(true)
+            .init(device),
+    )
+}
+
+/// Regional values `[B, n, 3]` (w, I, σ) and `G·C` rows `[B, n, n]` → standardised tokens
+/// (`mean`/`inv_std`: the `[1, 4]` channel statistics), embedded, encoded and mean-pooled over
+/// regions → `[B, d_model]`.
+pub(crate) fn encode_pooled(
+    embed: &Linear,
+    encoder: &TransformerEncoder,
+    regional: Tensor<3>,
+    gc: Tensor<3>,
+    mean: &Tensor<2>,
+    inv_std: &Tensor<2>,
+) -> Tensor<2> {
+    let [b, _, _] = regional.dims();
+    let regional = (regional - mean.clone().slice([0..1, 0..3]).reshape([1, 1, 3]))
+        * inv_std.clone().slice([0..1, 0..3]).reshape([1, 1, 3]);
+    let gc = (gc - mean.clone().slice([0..1, 3..4]).reshape([1, 1, 1]))
+        * inv_std.clone().slice([0..1, 3..4]).reshape([1, 1, 1]);
+    let h = embed.forward(Tensor::cat(vec![regional, gc], 2));
+    let h = encoder.forward(TransformerEncoderInput::new(h));
+    let [_, _, d] = h.dims();
+    h.mean_dim(1).reshape([b, d])
+}
+
 impl TokenNet {
     pub(crate) fn new(config: &ModelConfig, n_regions: usize, device: &Device) -> Self {
         let d = config.d_model;
+        let (embed, encoder) = token_layers(config, n_regions, device);
         Self {
-            embed: LinearConfig::new(REGIONAL + n_regions, d).init(device),
-            encoder: TransformerEncoderConfig::new(d, config.ff, config.heads, config.layers)
-                .with_dropout(0.0)
-                .with_norm_first(true)
-                .init(device),
+            embed,
+            encoder,
             hidden: LinearConfig::new(d, d).init(device),
             head: LinearConfig::new(d, 3).init(device),
         }
@@ -188,18 +247,10 @@ impl TokenNet {
         };
         // [B, n, 3]: w, I, σ per region.
         let regional = Tensor::stack::<3>(vec![map(0), map(3), map(7)], 2);
-        let regional = (regional - mean.clone().slice([0..1, 0..3]).reshape([1, 1, 3]))
-            * inv_std.clone().slice([0..1, 0..3]).reshape([1, 1, 3]);
         // [B, n, n]: row i is region i's input weights G·C_i·.
         let g = theta.slice([0..b, 6..7]).reshape([b, 1, 1]);
         let gc = g * connectome.coupling.clone().reshape([1, n, n]);
-        let gc = (gc - mean.clone().slice([0..1, 3..4]).reshape([1, 1, 1]))
-            * inv_std.clone().slice([0..1, 3..4]).reshape([1, 1, 1]);
-        let tokens = Tensor::cat(vec![regional, gc], 2);
-        let h = self.embed.forward(tokens);
-        let h = self.encoder.forward(TransformerEncoderInput::new(h));
-        let [_, _, d] = h.dims();
-        let pooled = h.mean_dim(1).reshape([b, d]);
+        let pooled = encode_pooled(&self.embed, &self.encoder, regional, gc, mean, inv_std);
         let mut x = activation.apply(self.hidden.forward(pooled));
         if let Some(d) = dropper {
             x = d.apply(x);
