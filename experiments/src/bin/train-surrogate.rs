@@ -71,9 +71,8 @@ struct Args {
     shot_weight: usize,
     /// With --few-shot: instead of joining training, each held-out group's shots fine-tune every
     /// trained model for this many epochs (from its weights, all shots in batches of 8, no
-    /// early stopping),
-    /// and group_metrics.parquet gets a `<family>+fine-tune` row per group beside the
-    /// untuned model's, on the same remaining rows. 0 = off.
+    /// early stopping), and group_metrics.parquet gets a `<family>+fine-tune` row per group
+    /// beside the untuned model's, on the same remaining rows. 0 = off.
     #[arg(long, default_value_t = 0)]
     fine_tune: usize,
     /// Learning rate of --fine-tune (default: a third of the family's).
@@ -428,13 +427,9 @@ fn prepare(args: &Args, kinds: &[ModelKind]) -> Result<Inputs> {
 fn family_configs(args: &Args, kind: &ModelKind) -> Result<(ModelConfig, TrainConfig)> {
     let name = kind_name(kind);
     let mut model_cfg = ModelConfig::of_kind(kind.clone());
-    if let Some(w) = args.width {
-        model_cfg.width = w;
-    }
-    if let Some(d) = args.depth {
-        model_cfg.depth = d;
-    }
     for (value, field) in [
+        (args.width, &mut model_cfg.width),
+        (args.depth, &mut model_cfg.depth),
         (args.d_model, &mut model_cfg.d_model),
         (args.token_layers, &mut model_cfg.layers),
         (args.heads, &mut model_cfg.heads),

@@ -156,16 +156,20 @@ impl Conditioning {
         let mut out = self.clone();
         out.active = None;
         for g in groups {
-            let mut probe = self.clone();
-            probe.activate(g)?;
-            let (name, v) = probe.active.expect("activate sets the active group");
-            out.groups.insert(name, v);
+            out.groups.insert(g.name.clone(), self.checked_vector(g)?);
         }
         Ok(out)
     }
 
     /// Makes `g` the active group (its region count must match the training groups').
     pub fn activate(&mut self, g: &EmpiricalData) -> Result<()> {
+        self.active = Some((g.name.clone(), self.checked_vector(g)?));
+        Ok(())
+    }
+
+    /// The vector of `g` after checking that it fits this conditioning (valid inputs, the
+    /// training groups' region count, the vector layout this build computes).
+    fn checked_vector(&self, g: &EmpiricalData) -> Result<Vec<f64>> {
         g.validate()?;
         if g.n_regions() != self.n_regions {
             return Err(SurrogateError::Input(format!(
@@ -182,8 +186,7 @@ impl Conditioning {
                 self.expected_names().len()
             )));
         }
-        self.active = Some((g.name.clone(), self.vector(g)));
-        Ok(())
+        Ok(self.vector(g))
     }
 
     /// The network inputs `θ ⊕ descriptor(group of the row)` of `rows` of `samples`; a row
