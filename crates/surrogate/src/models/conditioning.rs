@@ -229,7 +229,8 @@ impl Conditioning {
         let raw_mismatch = self.input == GroupInput::Raw && self.names != raw_names();
         if d == 0 || bad || raw_mismatch || self.n_regions == 0 {
             return Err(SurrogateError::Config(
-                "group conditioning: descriptors do not match their names or are not finite".into(),
+                "group conditioning: the groups' vectors do not match their layout or are not finite"
+                    .into(),
             ));
         }
         Ok(())

@@ -299,7 +299,27 @@ mod tests {
     fn group_token_model_saves_loads_and_differentiates() {
         let levels = [0.1, 0.3, 0.5];
         let probe = uniform_theta(20, 9, 1.2);
-        let l = save_load_conditioned(&fit(&levels, 60, 2), &group(0.22), &probe, "group-tokens");
+        let base = fit(&levels, 60, 2);
+        let l = save_load_conditioned(&base, &group(0.22), &probe, "group-tokens");
+
+        // A sidecar whose group vector lost a value is refused on load, naming the file.
+        let dir = std::env::temp_dir().join(format!("group-tokens-cut-{}", std::process::id()));
+        base.save(&dir).unwrap();
+        let path = dir.join("surrogate.json");
+        let mut sidecar: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let groups = &mut sidecar["conditioning"]["groups"];
+        let first = groups.as_object_mut().unwrap().values_mut().next().unwrap();
+        first.as_array_mut().unwrap().pop();
+        std::fs::write(&path, serde_json::to_vec(&sidecar).unwrap()).unwrap();
+        let e = Surrogate::load(&dir, &Device::flex())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("surrogate.json") && e.contains("do not match their layout"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
         let p = l.predict(&probe).unwrap();
 
         let dev = Device::flex();
