@@ -10,9 +10,10 @@
 //! Why both: DELSSOME learned embeddings of the raw FC and FCD from 64 training groups. With
 //! ~10 groups learned embeddings of raw vectors only memorise the training groups, and the 31
 //! summaries (each a property a cost depends on) let a network interpolate; with 64 synthetic
-//! groups the region-token model on raw inputs ranks held-out groups' θ somewhat better than
-//! the descriptor MLP (mean r 0.64 against 0.57 on six held-out groups over two seeds at equal
-//! batch size) and kong2021 test clearly better (0.943 against 0.849; README, issue 18).
+//! groups the region-token model on raw inputs ranks held-out groups' θ a little better than
+//! the descriptor MLP (mean r 0.61 against 0.57 on six held-out groups over three runs at equal
+//! batch size, about the seed-to-seed spread) and kong2021 test clearly better (0.943 against
+//! 0.849; README, issue 18).
 
 use std::path::Path;
 
