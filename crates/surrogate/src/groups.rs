@@ -138,6 +138,30 @@ pub fn raw_inputs(g: &EmpiricalData) -> Vec<f64> {
     v
 }
 
+/// The parts of a [`raw_inputs`] vector of `n` regions.
+pub(crate) struct RawParts<'a> {
+    pub sc: &'a [f64],
+    pub myelin: &'a [f64],
+    pub gradient: &'a [f64],
+    pub fc_upper: &'a [f64],
+    pub fcd_points: &'a [f64],
+}
+
+/// Splits a [`raw_inputs`] vector `v` (length [`raw_len`]`(n)`) into its parts.
+pub(crate) fn raw_parts(v: &[f64], n: usize) -> RawParts<'_> {
+    let (sc, rest) = v.split_at(n * n);
+    let (myelin, rest) = rest.split_at(n);
+    let (gradient, rest) = rest.split_at(n);
+    let (fc_upper, fcd_points) = rest.split_at(n * n.saturating_sub(1) / 2);
+    RawParts {
+        sc,
+        myelin,
+        gradient,
+        fc_upper,
+        fcd_points,
+    }
+}
+
 /// Mean, sd and the [`FCD_QUANTILES`] of the FCD values whose cumulative counts are `cdf`
 /// (bin centres stand for the values in a bin).
 fn fcd_summary(cdf: &[f64]) -> Vec<f64> {

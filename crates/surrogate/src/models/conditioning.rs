@@ -19,7 +19,7 @@ use pmfm_sim::data::EmpiricalData;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SurrogateError};
-use crate::groups::{check_groups, descriptor, descriptor_names, raw_inputs, raw_len};
+use crate::groups::{check_groups, descriptor, descriptor_names, raw_inputs, raw_len, raw_parts};
 use crate::samples::{Connectome, Samples, THETA_DIM};
 
 /// What is kept of a group.
@@ -141,12 +141,12 @@ impl Conditioning {
 
     /// The connectome part of a raw group vector.
     pub(crate) fn connectome_of(&self, v: &[f64]) -> Connectome {
-        let n = self.n_regions;
+        let p = raw_parts(v, self.n_regions);
         Connectome {
-            n_regions: n,
-            sc: v[..n * n].to_vec(),
-            myelin: v[n * n..n * n + n].to_vec(),
-            gradient: v[n * n + n..n * n + 2 * n].to_vec(),
+            n_regions: self.n_regions,
+            sc: p.sc.to_vec(),
+            myelin: p.myelin.to_vec(),
+            gradient: p.gradient.to_vec(),
         }
     }
 

@@ -24,7 +24,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use super::tokens::{encode_pooled, token_layers, ConnectomeTensors};
 use super::{Activation, Conditioning, Dropper, ModelConfig};
 use crate::error::Result;
-use crate::groups::FCD_POINTS;
+use crate::groups::{raw_parts, FCD_POINTS};
 use crate::samples::THETA_DIM;
 
 /// The groups a forward pass can index, stacked on a device (`G` groups, `n` regions).
@@ -53,9 +53,9 @@ impl GroupTensors {
             let ct = ConnectomeTensors::new(&c.connectome_of(v), device)?;
             basis.push(ct.basis.reshape([1, 3 * n]));
             coupling.push(ct.coupling.reshape([1, n * n]));
-            let o = n * n + 2 * n;
-            fc.extend(v[o..o + tri].iter().map(|&x| x as f32));
-            fcd.extend(v[o + tri..o + tri + FCD_POINTS].iter().map(|&x| x as f32));
+            let parts = raw_parts(v, n);
+            fc.extend(parts.fc_upper.iter().map(|&x| x as f32));
+            fcd.extend(parts.fcd_points.iter().map(|&x| x as f32));
         }
         let g = basis.len();
         Ok(Self {
