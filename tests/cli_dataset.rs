@@ -550,21 +550,24 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
 
     // Fitting the held-out group with the group-conditioned surrogate (CMA-ES and GD on the
     // predictor, Euler validation of the top candidates): it is conditioned on a group it
-    // never saw and the validated costs are finite.
+    // never saw and the validated costs are finite. With a support guard the search starts at
+    // the training θ's mean (the grouped families' support is their θ part).
     let held_out = full
         .join("groups")
         .join(surrogate::groups::group_dir_name(&family_group(1)));
-    for (method, family) in [
-        ("surrogate-cmaes", "group"),
-        ("surrogate-gd", "group"),
-        ("surrogate-gd", "group_tokens"),
+    for (method, family, extra) in [
+        ("surrogate-cmaes", "group", &[][..]),
+        ("surrogate-gd", "group", &[]),
+        ("surrogate-gd", "group_tokens", &[]),
+        ("surrogate-cmaes", "group_tokens", &["--support-z", "2"]),
     ] {
-        let out = tmp(&format!("groups-fit-{method}-{family}"));
+        let out = tmp(&format!("groups-fit-{method}-{family}{}", extra.len()));
         let o = run_ok(
             bin("fit")
                 .args(SHORT)
                 .args(["--method", method, "--surrogate"])
                 .arg(models.join(family))
+                .args(extra)
                 .arg("--data")
                 .arg(&held_out)
                 .args(["--split", surrogate::groups::GROUP_SPLIT])

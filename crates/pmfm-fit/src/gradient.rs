@@ -489,7 +489,7 @@ mod tests {
         use optimize::objective::Objective;
         let (model, _) = bowl_surrogate();
         let (m, g) = maps();
-        let s = model.input_support().unwrap().clone();
+        let s = model.input_support().unwrap();
         let centre: Vec<f64> = s.mean.clone();
         let mut far = centre.clone();
         far[6] += 4.0 * s.std[6];

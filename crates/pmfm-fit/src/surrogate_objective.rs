@@ -83,10 +83,10 @@ impl Objective for SurrogateObjective<'_> {
             .max_z
             .and_then(|z| Some((z, self.model.input_support()?)));
         let inside = |t: &Theta| {
-            support.is_none_or(|(z, s)| {
+            support.as_ref().is_none_or(|(z, s)| {
                 t.iter()
                     .zip(s.mean.iter().zip(&s.std))
-                    .all(|(x, (m, sd))| ((x - m) / sd).abs() <= z)
+                    .all(|(x, (m, sd))| ((x - m) / sd).abs() <= *z)
             })
         };
         Ok((0..thetas.len())

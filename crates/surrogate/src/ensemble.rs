@@ -213,9 +213,17 @@ impl Ensemble {
     }
 
     /// The training θ's per-coordinate mean and std (the first member's; all members of an
-    /// ensemble are fitted on the same rows).
-    pub fn input_support(&self) -> Option<&crate::normalise::Standardiser> {
-        self.members.first().map(|m| m.input_norm())
+    /// ensemble are fitted on the same rows), `[THETA_DIM]` each. The grouped families
+    /// standardise θ followed by their group inputs; only the θ part is returned, so a support
+    /// guard or a search start in θ space reads the same thing for every family.
+    pub fn input_support(&self) -> Option<crate::normalise::Standardiser> {
+        self.members.first().map(|m| {
+            let s = m.input_norm();
+            crate::normalise::Standardiser {
+                mean: s.mean[..THETA_DIM.min(s.mean.len())].to_vec(),
+                std: s.std[..THETA_DIM.min(s.std.len())].to_vec(),
+            }
+        })
     }
 
     /// Total trainable scalars over all members.
@@ -340,6 +348,53 @@ impl Ensemble {
 mod tests {
     use super::*;
     use crate::models::test_data::{quadratic_samples, uniform_theta};
+
+    /// A grouped family standardises [θ, group inputs]; its support is the θ part only: the
+    /// training θ's mean and population sd, which a support guard in θ space compares against.
+    #[test]
+    fn support_of_a_grouped_ensemble_is_the_training_theta() {
+        use crate::models::test_data::{family_group, family_rows, small_group_model};
+        let levels = [0.1, 0.5];
+        let data = family_rows(&levels, 60, 5);
+        let groups: Vec<EmpiricalData> = levels.iter().map(|&l| family_group(l)).collect();
+        let train = TrainConfig {
+            epochs: 1,
+            batch_size: 32,
+            ..TrainConfig::default()
+        };
+        for kind in [ModelKind::GroupMlp, ModelKind::GroupTokens] {
+            let (e, h) = Ensemble::fit_groups(
+                &data,
+                &groups,
+                &small_group_model(kind),
+                &train,
+                &[1],
+                &Device::flex(),
+                &mut |_, _| {},
+            )
+            .unwrap();
+            let s = e.input_support().unwrap();
+            assert_eq!(
+                (s.mean.len(), s.std.len()),
+                (THETA_DIM, THETA_DIM),
+                "{kind:?}"
+            );
+            let train_rows = &h[0].train_rows;
+            for d in 0..THETA_DIM {
+                let x: Vec<f64> = train_rows.iter().map(|&r| data.theta[r][d]).collect();
+                let mean = x.iter().sum::<f64>() / x.len() as f64;
+                let sd =
+                    (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
+                // The standardiser keeps f32 values.
+                assert!(
+                    (s.mean[d] - mean).abs() < 1e-6 && (s.std[d] - sd).abs() < 1e-6,
+                    "{kind:?} θ{d}: {} {} vs {mean} {sd}",
+                    s.mean[d],
+                    s.std[d]
+                );
+            }
+        }
+    }
 
     #[test]
     fn spread_is_larger_off_distribution_and_survives_save_load() {
