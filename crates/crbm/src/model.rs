@@ -243,7 +243,7 @@ impl Crbm {
 
     /// Whether every parameter is finite.
     pub fn is_finite(&self) -> bool {
-        self.weights.iter().all(|x| x.is_finite()) && self.is_finite_except_weights()
+        self.weight_extent().1 && self.is_finite_except_weights()
     }
 
     /// Whether the fields and hidden-unit parameters (not the weights) are all finite.
@@ -251,10 +251,53 @@ impl Crbm {
         self.fields.iter().all(|x| x.is_finite()) && self.hidden.iter().all(DRelu::is_finite)
     }
 
-    /// max |w_iμ|.
+    /// max |w_iμ| (NaN weights ignored, as `f64::max` does).
     pub fn max_abs_weight(&self) -> f64 {
-        self.weights.iter().fold(0.0, |a, w| a.max(w.abs()))
+        self.weight_extent().0
     }
+
+    /// (max |w_iμ| over the non-NaN weights, whether every weight is finite), in one parallel
+    /// pass over the weights: the trainer's divergence check after every update reads both.
+    pub fn weight_extent(&self) -> (f64, bool) {
+        self.weights
+            .par_chunks(1 << 16)
+            .map(extent_of)
+            .reduce(|| (0.0, true), |a, b| (larger(a.0, b.0), a.1 && b.1))
+    }
+}
+
+/// `b` where it is larger than `a`, else `a` (a NaN `b` never wins).
+#[inline(always)]
+fn larger(a: f64, b: f64) -> f64 {
+    if b > a {
+        b
+    } else {
+        a
+    }
+}
+
+/// (max |x| over the non-NaN values, whether all are finite) of one chunk: eight independent
+/// lanes so the loop vectorises (the maximum does not depend on the order, so the result is the
+/// sequential fold's).
+fn extent_of(chunk: &[f64]) -> (f64, bool) {
+    const LANES: usize = 8;
+    let mut max = [0.0f64; LANES];
+    let mut finite = [true; LANES];
+    let mut parts = chunk.chunks_exact(LANES);
+    for p in &mut parts {
+        for k in 0..LANES {
+            let x = p[k].abs();
+            max[k] = larger(max[k], x);
+            finite[k] &= x < f64::INFINITY;
+        }
+    }
+    let mut m = max.iter().fold(0.0, |a, &b| larger(a, b));
+    let mut f = finite.iter().all(|&b| b);
+    for &w in parts.remainder() {
+        m = larger(m, w.abs());
+        f &= w.abs() < f64::INFINITY;
+    }
+    (m, f)
 }
 
 /// The sign fix-up of either model kind: flip every hidden unit μ whose weight column
@@ -324,6 +367,47 @@ pub(crate) mod tests_support {
 mod tests {
     use super::tests_support::random_model as tiny_model;
     use super::*;
+
+    /// The one-pass weight extent is the sequential fold's maximum and `all(is_finite)`, at
+    /// every length around the 8-lane blocks and across the parallel chunks, with NaN and ±∞
+    /// at every position of a short vector (NaN ignored by the maximum, ∞ counted).
+    #[test]
+    fn weight_extent_is_the_sequential_max_and_finiteness() {
+        let naive = |w: &[f64]| {
+            (
+                w.iter().fold(0.0f64, |a, x| a.max(x.abs())),
+                w.iter().all(|x| x.is_finite()),
+            )
+        };
+        let extent = |w: Vec<f64>| {
+            let mut c = Crbm::zeros(w.len(), 1);
+            c.weights = w;
+            c.weight_extent()
+        };
+        let base = Crbm::random(200_003, 1, 9).weights;
+        for len in (0..40).chain([1 << 16, (1 << 16) + 5, 200_003]) {
+            let w = base[..len].to_vec();
+            assert_eq!(extent(w.clone()), naive(&w), "length {len}");
+        }
+        for len in [1usize, 7, 8, 9, 17] {
+            for pos in 0..len {
+                for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                    let mut w = base[..len].to_vec();
+                    w[pos] = bad;
+                    let (m, f) = extent(w.clone());
+                    let (m0, f0) = naive(&w);
+                    assert!(
+                        m == m0 && f == f0,
+                        "length {len}, {bad} at {pos}: {m} {f} vs {m0} {f0}"
+                    );
+                }
+            }
+        }
+        let mut w = base.clone();
+        w[150_000] = f64::NAN;
+        w[7] = -1e6;
+        assert_eq!(extent(w), (1e6, false));
+    }
 
     #[test]
     fn free_energy_integrates_energy_over_h() {

@@ -457,10 +457,10 @@ impl<'a> PcdTrainer<'a> {
     }
 
     fn check_divergence(&mut self) -> bool {
-        let reason = if !self.model.is_finite() {
+        let (w, weights_finite) = self.model.weight_extent();
+        let reason = if !(weights_finite && self.model.is_finite_except_weights()) {
             Some("non-finite parameter".to_string())
         } else {
-            let w = self.model.max_abs_weight();
             (w > self.config.max_abs_weight)
                 .then(|| format!("max |w| = {w:.3e} > {}", self.config.max_abs_weight))
         };
