@@ -189,27 +189,30 @@ impl Conditioning {
         Ok(self.vector(g))
     }
 
-    /// The network inputs `θ ⊕ descriptor(group of the row)` of `rows` of `samples`; a row
-    /// whose `dataset` names no known group is an error naming it.
+    /// The network inputs of `rows` of `samples`: `θ ⊕ descriptor(group of the row)`, or
+    /// `θ ⊕ index of the row's group` (name order) for raw inputs; a row whose `dataset` names
+    /// no known group is an error naming it.
     pub fn inputs(&self, samples: &Samples, rows: &[usize]) -> Result<Vec<Vec<f64>>> {
+        let known: BTreeMap<&str, (usize, &Vec<f64>)> = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(k, (name, v))| (name.as_str(), (k, v)))
+            .collect();
         rows.iter()
             .map(|&r| {
                 let name = &samples.dataset[r];
-                let d = self.groups.get(name).ok_or_else(|| {
+                let (k, d) = known.get(name.as_str()).ok_or_else(|| {
                     SurrogateError::Input(format!(
                         "row {r} belongs to group '{name}', which is not among the {} groups given ({})",
                         self.groups.len(),
                         self.groups.keys().cloned().collect::<Vec<_>>().join(", ")
                     ))
                 })?;
+                let theta = samples.theta[r].iter().copied();
                 Ok(match self.input {
-                    GroupInput::Descriptor => {
-                        samples.theta[r].iter().chain(d).copied().collect()
-                    }
-                    GroupInput::Raw => {
-                        let k = self.groups.keys().position(|n| n == name).unwrap_or(0);
-                        samples.theta[r].iter().copied().chain([k as f64]).collect()
-                    }
+                    GroupInput::Descriptor => theta.chain(d.iter().copied()).collect(),
+                    GroupInput::Raw => theta.chain([*k as f64]).collect(),
                 })
             })
             .collect()
