@@ -3,8 +3,9 @@
 # trajectories on synthetic family groups and on kong2021's train and vali splits train the
 # group-conditioned predictors (kong2021 test's own trajectories are simulated only to measure the
 # predictor on it, and held out of training with --group-split); then compare-optimizers fits
-# kong2021 test with Euler-CMA-ES and with CMA-ES / gradient descent on the conditioned predictor,
-# all validated with the same noise duplicates, and reports the speedup at equal validated cost.
+# kong2021 test with Euler-CMA-ES, with CMA-ES / gradient descent on the conditioned predictor and
+# with the active loop started from it (surrogate-tuned: 6 rounds of 16 θ × 2 duplicates), all
+# validated with the same noise duplicates, and reports the speedup at equal validated cost.
 # FAMILY=group compares with the group MLP instead of the group region-token model; SYN=synthetic:0-66
 # trains on DELSSOME's 64+ groups.
 # Usage: scripts/kong-zero-shot.sh [OUT] [DATA]   (defaults out/kong-zero-shot,
@@ -34,7 +35,8 @@ TEST=$(grep -l -- "test" "$OUT"/dataset/groups/*/name.txt | head -1 | xargs cat)
   --epochs group_tokens=8 --lr group_tokens=3e-3 --batch-size 64 --out "$OUT/surrogate"
 t2=$(date +%s)
 "$BIN/compare-optimizers" --data "$DATA" --split test --surrogate "$OUT/surrogate/${FAMILY:-group_tokens}" \
-  --methods euler-cmaes,surrogate-cmaes,surrogate-gd --validate-top 8 --n-dup-validate 10 \
+  --methods euler-cmaes,surrogate-cmaes,surrogate-gd,surrogate-tuned --validate-top 8 --n-dup-validate 10 \
+  --active-rounds 6 --active-batch 16 --active-n-dup 2 \
   --groups-served 15 --seed 7 --out "$OUT/compare"
 t3=$(date +%s)
 echo "dataset $((t1 - t0)) s; predictor $((t2 - t1)) s; comparison $((t3 - t2)) s"

@@ -560,6 +560,7 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
         ("surrogate-gd", "group", &[]),
         ("surrogate-gd", "group_tokens", &[]),
         ("surrogate-cmaes", "group_tokens", &["--support-z", "2"]),
+        ("surrogate-tuned", "group_tokens", TUNED),
     ] {
         let out = tmp(&format!("groups-fit-{method}-{family}{}", extra.len()));
         let o = run_ok(
@@ -589,7 +590,37 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{method}: no validated cost in {text}"));
         assert!(cost.is_finite() && cost > 0.0, "{method}: {cost}");
+        if method == "surrogate-tuned" {
+            // Nothing of the new group simulated before: round 0 searched the predictor's prior
+            // box, round 1 its trust region after fine-tuning on round 0's rows.
+            let rounds = out.join("surrogate-tuned.rounds");
+            let r0 = std::fs::read_to_string(rounds.join("round-000.json")).unwrap();
+            let r1 = std::fs::read_to_string(rounds.join("round-001.json")).unwrap();
+            assert!(
+                r0.contains("\"prior\": true") && !r1.contains("\"prior\""),
+                "{r0}\n{r1}"
+            );
+        }
     }
+    // A bad fine-tuning setting is one error line naming it.
+    let o = run(bin("fit")
+        .args(SHORT)
+        .args(["--method", "surrogate-tuned", "--surrogate"])
+        .arg(models.join("group_tokens"))
+        .args(["--tune-prior-radius", "0", "--data"])
+        .arg(&held_out)
+        .args(["--split", surrogate::groups::GROUP_SPLIT, "--out"])
+        .arg(tmp("groups-fit-tuned-bad")));
+    assert_one_error(&o, &["tune.prior_radius"], "--tune-prior-radius 0");
+    let o = run(bin("fit")
+        .args(SHORT)
+        .args(["--method", "surrogate-tuned", "--surrogate"])
+        .arg(models.join("group_tokens"))
+        .args(["--tune-then", "sideways", "--data"])
+        .arg(&held_out)
+        .args(["--split", surrogate::groups::GROUP_SPLIT, "--out"])
+        .arg(tmp("groups-fit-tuned-bad-then")));
+    assert_one_error(&o, &["tune.then", "sideways"], "--tune-then sideways");
     // The training group itself is recognised as seen, by both families.
     let seen = full
         .join("groups")
@@ -628,6 +659,16 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
         stderr(&o)
     );
 }
+
+/// A two-round `surrogate-tuned` fit: 4 θ per round, 2 fine-tuning epochs.
+const TUNED: &[&str] = &[
+    "--active-rounds",
+    "2",
+    "--active-batch",
+    "4",
+    "--tune-epochs",
+    "2",
+];
 
 #[test]
 fn bad_group_inputs_give_one_clear_error() {

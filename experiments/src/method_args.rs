@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use pmfm_fit::learner::{LaterRounds, TuneConfig};
 use pmfm_fit::methods::MethodConfig;
 use surrogate::samples::Samples;
 
@@ -74,6 +75,24 @@ pub struct MethodArgs {
     /// w·observed + (1 − w)·predicted that picks the centre and the final candidates.
     #[arg(long, default_value_t = 0.5)]
     pub active_observed_weight: f64,
+    /// surrogate-tuned (the active loop from --surrogate, fine-tuned each round on the group's
+    /// simulations so far; the --active-* settings apply): fine-tuning epochs per round,
+    /// learning rate (default a third of the surrogate's), rows per mini-batch.
+    #[arg(long, default_value_t = 30)]
+    pub tune_epochs: usize,
+    #[arg(long)]
+    pub tune_lr: Option<f64>,
+    #[arg(long, default_value_t = 8)]
+    pub tune_batch: usize,
+    /// surrogate-tuned: half-width of the first round's box (nothing simulated yet) in standard
+    /// deviations of the surrogate's training θ around their mean.
+    #[arg(long, default_value_t = 3.0)]
+    pub tune_prior_radius: f64,
+    /// surrogate-tuned: what the rounds after the prior round learn from: `fine-tune` the
+    /// surrogate, or `scratch` (the --active-ensemble MLP ensembles of surrogate-active; the
+    /// surrogate then only picks the first batch and sets the trust region's unit).
+    #[arg(long, default_value = "fine-tune")]
+    pub tune_then: String,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -110,6 +129,13 @@ impl MethodArgs {
         a.radius_min = a.radius_min.min(self.active_radius);
         a.explore_weight = self.active_explore;
         a.observed_weight = self.active_observed_weight;
+        cfg.tune = TuneConfig {
+            epochs: self.tune_epochs,
+            learning_rate: self.tune_lr,
+            batch_size: self.tune_batch,
+            prior_radius: self.tune_prior_radius,
+            then: LaterRounds::parse(&self.tune_then)?,
+        };
         cfg.check()?;
         Ok(cfg)
     }

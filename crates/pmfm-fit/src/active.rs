@@ -2,8 +2,10 @@
 //! chooses what the simulator runs next.
 //!
 //! Each round
-//! 1. trains a seed ensemble on every simulated row so far (the starting table plus all
-//!    earlier rounds);
+//! 1. learns a surrogate from every simulated row so far (the starting table plus all earlier
+//!    rounds): seed ensembles trained from scratch, or a pretrained surrogate fine-tuned on
+//!    them ([`crate::learner`]; with one and nothing valid simulated yet, the round searches
+//!    its prior box instead of steps 2–3, so no starting table is needed);
 //! 2. takes as *centre* the simulated θ ranked best by `w·observed + (1 − w)·predicted` cost
 //!    (the ensemble's mean smooths the simulation noise of one observation; the observation
 //!    keeps what a smooth surrogate misses);
@@ -46,6 +48,7 @@ use surrogate::samples::Samples;
 use surrogate::train::TrainConfig;
 
 use crate::inputs::SimInputs;
+use crate::learner::{any_valid, Learner};
 use crate::run_table::RunTable;
 use crate::sim_objective::{to_theta, to_thetas};
 
@@ -269,6 +272,11 @@ pub struct RoundRecord {
     pub centre_score: f64,
     /// Whether the centre came from the previous round's batch (None in round 0).
     pub success: Option<bool>,
+    /// Whether this round searched the pretrained surrogate's prior region (nothing valid
+    /// simulated yet; centre = its training mean, `radius` = the prior radius) rather than a
+    /// trust region; the trust region then starts afresh.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prior: bool,
     /// Radius of this round's search and the counters after its update.
     #[serde(with = "exact::scalar")]
     pub radius: f64,
@@ -305,6 +313,10 @@ struct Manifest {
     initial_rows: usize,
     initial_cost_sum: f64,
     simulation: serde_json::Value,
+    /// A pretrained surrogate's fine-tuning settings and fingerprint (absent when learning from
+    /// scratch, so earlier manifests stay valid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    learner: Option<serde_json::Value>,
 }
 
 /// What the loop found.
@@ -423,35 +435,6 @@ fn finished_rounds(dir: &Path) -> Result<Vec<(RoundRecord, Samples)>, OptimizeEr
         record.true_total = rows.total_cost.clone();
         done.push((record, rows));
     }
-}
-
-fn train(
-    data: &Samples,
-    cfg: &ActiveConfig,
-    seed: u64,
-    round: usize,
-    device: &Device,
-) -> Result<Ensemble, OptimizeError> {
-    let base = seed
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(1000 * round as u64);
-    let seeds: Vec<u64> = (0..cfg.ensemble as u64)
-        .map(|m| base.wrapping_add(m))
-        .collect();
-    Ensemble::fit(
-        data,
-        None,
-        &cfg.model,
-        &cfg.train,
-        &seeds,
-        device,
-        &mut |_, _| {},
-    )
-    .map(|(e, _)| e)
-    .map_err(|e| OptimizeError::Objective {
-        objective: "surrogate training".into(),
-        message: e.to_string(),
-    })
 }
 
 fn predict(
@@ -654,6 +637,7 @@ impl LoopState {
         let first_index = data.index.iter().max().map_or(0, |m| m + 1);
         let (radius, successes, failures) = records
             .last()
+            .filter(|r| !r.prior)
             .map_or((cfg.radius0, 0, 0), |r| (r.radius, r.successes, r.failures));
         Self {
             data,
@@ -697,6 +681,7 @@ fn resume<S: Simulate>(
     dir: &Path,
     initial: &Samples,
     sim: &S,
+    learner: &Learner,
     cfg: &ActiveConfig,
     seed: u64,
 ) -> Result<Vec<(RoundRecord, Samples)>, OptimizeError> {
@@ -714,6 +699,7 @@ fn resume<S: Simulate>(
             .map(|k| initial.total_cost[k])
             .sum(),
         simulation: sim.inputs(),
+        learner: learner.identity(),
     };
     let path = dir.join("active.json");
     let now = serde_json::to_value(&manifest)
@@ -726,11 +712,70 @@ fn resume<S: Simulate>(
     finished_rounds(dir)
 }
 
+/// Where a round searches.
+struct RoundRegion {
+    centre: Theta,
+    centre_score: f64,
+    /// Half-widths of the box, per coordinate, and the radius they came from.
+    half: Theta,
+    radius: f64,
+    success: Option<bool>,
+    prior: bool,
+}
+
+impl RoundRegion {
+    /// The trust region: centred on the best-ranked simulated θ, its radius updated by whether
+    /// the last batch produced that θ.
+    fn trust(
+        ens: &Ensemble,
+        state: &mut LoopState,
+        cfg: &ActiveConfig,
+        scale: &Theta,
+    ) -> Result<Self, OptimizeError> {
+        let ranked = ranked_rows(ens, &state.data, cfg.observed_weight)?;
+        let (centre_row, centre_score) = ranked[0];
+        let centre = state.data.theta[centre_row];
+        let success = state
+            .records
+            .last()
+            .map(|r| r.picks.iter().any(|p| p[..] == centre[..]));
+        state.update_radius(success, cfg);
+        let radius = state.radius;
+        Ok(Self {
+            centre,
+            centre_score,
+            half: std::array::from_fn(|d| radius * scale[d]),
+            radius,
+            success,
+            prior: false,
+        })
+    }
+
+    /// A pretrained surrogate's prior region (nothing valid simulated yet): its training mean
+    /// scored by the surrogate, the prior half-widths.
+    fn prior(
+        ens: &Ensemble,
+        (centre, half, radius): (Theta, Theta, f64),
+    ) -> Result<Self, OptimizeError> {
+        let centre_score = predict(ens, &[centre])?.total[0];
+        Ok(Self {
+            centre,
+            centre_score,
+            half,
+            radius,
+            success: None,
+            prior: true,
+        })
+    }
+}
+
 /// Round `round`: train on all data, centre the trust region on the best-ranked simulated θ,
 /// update the radius, search the surrogate inside the region and simulate the picks.
+#[allow(clippy::too_many_arguments)]
 fn run_round<S: Simulate>(
     state: &mut LoopState,
     sim: &mut S,
+    learner: &Learner,
     cfg: &ActiveConfig,
     seed: u64,
     scale: &Theta,
@@ -738,19 +783,20 @@ fn run_round<S: Simulate>(
     device: &Device,
 ) -> Result<(RoundRecord, Samples), OptimizeError> {
     let t0 = Instant::now();
-    let ens = train(&state.data, cfg, seed, round, device)?;
-    let ranked = ranked_rows(&ens, &state.data, cfg.observed_weight)?;
-    let (centre_row, centre_score) = ranked[0];
-    let centre = state.data.theta[centre_row];
+    let ens = learner.learn(&state.data, cfg, seed, round, device)?;
+    let region = match learner.prior_region().filter(|_| !any_valid(&state.data)) {
+        Some(prior) => RoundRegion::prior(&ens, prior)?,
+        None => RoundRegion::trust(&ens, state, cfg, scale)?,
+    };
     let train_s = t0.elapsed().as_secs_f64();
-
-    // Did the last batch produce the new best-ranked θ?
-    let success = state
-        .records
-        .last()
-        .map(|r| r.picks.iter().any(|p| p[..] == centre[..]));
-    state.update_radius(success, cfg);
-    let radius = state.radius;
+    let RoundRegion {
+        centre,
+        centre_score,
+        half,
+        radius,
+        success,
+        prior,
+    } = region;
 
     let t1 = Instant::now();
     let feasible = |t: &Theta| sim.is_feasible(t);
@@ -758,7 +804,7 @@ fn run_round<S: Simulate>(
         ens: &ens,
         feasible: &feasible,
         centre,
-        half: std::array::from_fn(|d| radius * scale[d]),
+        half,
         explore_weight: cfg.explore_weight,
     };
     let picks = search(&mut region, cfg, batch_seed(seed ^ 0xAC71_5EA5, round))?;
@@ -787,6 +833,7 @@ fn run_round<S: Simulate>(
         centre: centre.to_vec(),
         centre_score,
         success,
+        prior,
         radius,
         successes: state.successes,
         failures: state.failures,
@@ -844,6 +891,7 @@ fn log_round(r: &RoundRecord, rows: &Samples) {
 pub fn run_active<S: Simulate>(
     initial: &Samples,
     sim: &mut S,
+    learner: &Learner,
     cfg: &ActiveConfig,
     seed: u64,
     top: usize,
@@ -858,11 +906,11 @@ pub fn run_active<S: Simulate>(
             "need at least one candidate to validate, got 0",
         ));
     }
-    let scale = theta_scale(initial)?;
+    let scale = learner.scale(initial, theta_scale)?;
     let mut data = initial.clone();
     let mut records: Vec<RoundRecord> = Vec::new();
     if let Some(dir) = dir {
-        for (record, rows) in resume(dir, initial, sim, cfg, seed)? {
+        for (record, rows) in resume(dir, initial, sim, learner, cfg, seed)? {
             data.extend(&rows);
             records.push(record);
         }
@@ -872,7 +920,7 @@ pub fn run_active<S: Simulate>(
     }
     let mut state = LoopState::after(data, records, cfg);
     for round in state.records.len()..cfg.rounds {
-        let (record, rows) = run_round(&mut state, sim, cfg, seed, &scale, round, device)?;
+        let (record, rows) = run_round(&mut state, sim, learner, cfg, seed, &scale, round, device)?;
         if let Some(dir) = dir {
             save_round(dir, &record, &rows)?;
         }
@@ -883,7 +931,7 @@ pub fn run_active<S: Simulate>(
         state.records.push(record);
     }
     let LoopState { data, records, .. } = state;
-    let ensemble = train(&data, cfg, seed, records.len(), device)?;
+    let ensemble = learner.learn(&data, cfg, seed, records.len(), device)?;
     let ranked = ranked_rows(&ensemble, &data, cfg.observed_weight)?;
     let candidates = best_distinct(&ranked, &data, &scale, top, 0.01);
     Ok(ActiveOutcome {
@@ -1031,8 +1079,34 @@ mod tests {
         dir: Option<&Path>,
     ) -> (Result<ActiveOutcome, OptimizeError>, usize) {
         let mut sim = Bowl::new();
-        let out = run_active(initial, &mut sim, cfg, 5, 3, &device(), dir, false);
+        let out = run_active(
+            initial,
+            &mut sim,
+            &Learner::Scratch,
+            cfg,
+            5,
+            3,
+            &device(),
+            dir,
+            false,
+        );
         (out, sim.calls)
+    }
+
+    /// Eight rounds of [`small`] on `bowl` from `initial` (seed 3, 4 candidates).
+    fn eight_rounds(initial: &Samples, bowl: &mut Bowl, learner: &Learner) -> ActiveOutcome {
+        run_active(
+            initial,
+            bowl,
+            learner,
+            &small(8),
+            3,
+            4,
+            &device(),
+            None,
+            false,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -1044,7 +1118,7 @@ mod tests {
             .iter()
             .map(|t| bowl.truth(t))
             .fold(f64::INFINITY, f64::min);
-        let out = run_active(&initial, &mut bowl, &small(8), 3, 4, &device(), None, false).unwrap();
+        let out = eight_rounds(&initial, &mut bowl, &Learner::Scratch);
         assert_eq!(bowl.calls, 8);
         assert_eq!(out.data.len(), 128 + 8 * 16);
         let round_mean = |r: &RoundRecord| {
@@ -1174,6 +1248,7 @@ mod tests {
         let err = run_active(
             &initial,
             &mut noisier,
+            &Learner::Scratch,
             &small(2),
             5,
             3,
@@ -1209,5 +1284,198 @@ mod tests {
         }
         let err = run_bowl(&flat, &small(1), None).0.unwrap_err().to_string();
         assert!(err.contains("coordinate 6 (g) does not vary"), "{err}");
+    }
+
+    /// An MLP ensemble trained on 384 rows of a bowl whose optimum lies 1.5 scales off the true
+    /// one on every coordinate (a surrogate of a similar but different group), `members`
+    /// members from `seed`.
+    fn pretrained_on_a_shifted_bowl(members: u64, seed: u64) -> Ensemble {
+        let truth = Bowl::new();
+        let mut prior = Bowl::new();
+        prior.optimum = std::array::from_fn(|d| truth.optimum[d] + 1.5 * truth.scale[d]);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let thetas: Vec<Theta> = (0..384)
+            .map(|_| {
+                std::array::from_fn(|d| {
+                    prior.optimum[d] + prior.scale[d] * rng.random_range(-3.0..=3.0)
+                })
+            })
+            .collect();
+        let rows = prior.rows(&thetas, 0, seed);
+        let cfg = small(1);
+        let seeds: Vec<u64> = (0..members).map(|m| seed + m).collect();
+        Ensemble::fit(
+            &rows,
+            None,
+            &cfg.model,
+            &cfg.train,
+            &seeds,
+            &device(),
+            &mut |_, _| {},
+        )
+        .unwrap()
+        .0
+    }
+
+    fn tune() -> crate::learner::TuneConfig {
+        crate::learner::TuneConfig {
+            epochs: 30,
+            learning_rate: Some(3e-3),
+            batch_size: 8,
+            prior_radius: 3.0,
+            then: crate::learner::LaterRounds::FineTune,
+        }
+    }
+
+    /// From a surrogate of a shifted bowl and nothing simulated: the first round searches the
+    /// prior box (training mean ± 3 training sd) and later rounds, fine-tuning on the true
+    /// bowl's rows, bring the candidate to within a fifth of the cost of the surrogate's own
+    /// optimum (1.125 on the true bowl). Learning from scratch cannot start without a table.
+    #[test]
+    fn a_pretrained_surrogate_starts_the_loop_without_a_table_and_is_corrected() {
+        let ens = pretrained_on_a_shifted_bowl(2, 11);
+        let learner = Learner::Pretrained(crate::learner::Pretrained::new(&ens, &tune()).unwrap());
+        let mut bowl = Bowl::new();
+        let shifted: Theta = std::array::from_fn(|d| bowl.optimum[d] + 1.5 * bowl.scale[d]);
+        let at_prior_optimum = bowl.truth(&shifted);
+        let empty = Samples::default();
+        let out = eight_rounds(&empty, &mut bowl, &learner);
+        assert_eq!(bowl.calls, 8);
+        assert_eq!(out.data.len(), 8 * 16);
+        let support = ens.input_support().unwrap();
+        let first = &out.records[0];
+        assert!(first.prior && first.success.is_none() && first.radius == 3.0);
+        assert!(out.records[1..].iter().all(|r| !r.prior));
+        assert_eq!(out.records[1].radius, small(8).radius0);
+        for (d, m) in support.mean.iter().enumerate() {
+            assert_eq!(first.centre[d], *m);
+            for p in &first.picks {
+                assert!((p[d] - m).abs() <= 3.0 * support.std[d] * (1.0 + 1e-12));
+            }
+        }
+        let cand = bowl.truth(&out.candidates[0].0);
+        eprintln!(
+            "candidate truth {cand:.4} against {at_prior_optimum:.4} at the surrogate's optimum"
+        );
+        assert!(
+            cand < 0.2 * at_prior_optimum,
+            "candidate {cand} vs {at_prior_optimum} at the pretrained optimum"
+        );
+
+        // The same with seed ensembles trained from scratch after the prior round.
+        let then_scratch = crate::learner::TuneConfig {
+            then: crate::learner::LaterRounds::Scratch,
+            ..tune()
+        };
+        let learner =
+            Learner::Pretrained(crate::learner::Pretrained::new(&ens, &then_scratch).unwrap());
+        let out = eight_rounds(&empty, &mut Bowl::new(), &learner);
+        assert!(out.records[0].prior && out.records[0].centre == first.centre);
+        assert_eq!(out.records[0].picks, first.picks, "the same prior round");
+        let cand = Bowl::new().truth(&out.candidates[0].0);
+        assert!(cand < 0.2 * at_prior_optimum, "then scratch: {cand}");
+
+        let err = run_bowl(&empty, &small(1), None).0.unwrap_err().to_string();
+        assert!(err.contains("0 valid rows"), "{err}");
+    }
+
+    #[test]
+    fn a_pretrained_run_resumes_and_refuses_another_surrogate() {
+        let dir = std::env::temp_dir().join(format!("active-tuned-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let ens = pretrained_on_a_shifted_bowl(1, 11);
+        let learner = Learner::Pretrained(crate::learner::Pretrained::new(&ens, &tune()).unwrap());
+        let empty = Samples::default();
+        let run = |rounds: usize, learner: &Learner, dir: Option<&Path>| {
+            let mut bowl = Bowl::new();
+            let out = run_active(
+                &empty,
+                &mut bowl,
+                learner,
+                &small(rounds),
+                5,
+                3,
+                &device(),
+                dir,
+                false,
+            );
+            (out, bowl.calls)
+        };
+        let full = run(3, &learner, None).0.unwrap();
+        let (first, calls) = run(2, &learner, Some(&dir));
+        first.unwrap();
+        assert_eq!(calls, 2);
+        let (resumed, calls) = run(3, &learner, Some(&dir));
+        let resumed = resumed.unwrap();
+        assert_eq!(calls, 1, "only the missing round is simulated");
+        for (a, b) in resumed.records.iter().zip(&full.records) {
+            assert_eq!(
+                (a.prior, a.radius, a.success),
+                (b.prior, b.radius, b.success)
+            );
+            assert_eq!((&a.picks, &a.true_total), (&b.picks, &b.true_total));
+        }
+        assert_eq!(resumed.candidates, full.candidates);
+
+        // Another pretrained surrogate (other weights) is refused, naming its fingerprint.
+        let other = pretrained_on_a_shifted_bowl(1, 12);
+        let learner =
+            Learner::Pretrained(crate::learner::Pretrained::new(&other, &tune()).unwrap());
+        let err = run(3, &learner, Some(&dir)).0.unwrap_err().to_string();
+        assert!(
+            err.contains("active.json") && err.contains("learner.surrogate_fingerprint"),
+            "{err}"
+        );
+        // So is the same surrogate with scratch ensembles after the prior round.
+        let scratch_after = crate::learner::TuneConfig {
+            then: crate::learner::LaterRounds::Scratch,
+            ..tune()
+        };
+        let learner =
+            Learner::Pretrained(crate::learner::Pretrained::new(&ens, &scratch_after).unwrap());
+        let err = run(3, &learner, Some(&dir)).0.unwrap_err().to_string();
+        assert!(err.contains("learner.then"), "{err}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bad_tuning_settings_are_refused_naming_them() {
+        let ens = pretrained_on_a_shifted_bowl(1, 11);
+        for (t, field) in [
+            (
+                crate::learner::TuneConfig {
+                    epochs: 0,
+                    ..tune()
+                },
+                "tune.epochs",
+            ),
+            (
+                crate::learner::TuneConfig {
+                    batch_size: 0,
+                    ..tune()
+                },
+                "tune.batch_size",
+            ),
+            (
+                crate::learner::TuneConfig {
+                    learning_rate: Some(-1.0),
+                    ..tune()
+                },
+                "tune.learning_rate",
+            ),
+            (
+                crate::learner::TuneConfig {
+                    prior_radius: f64::NAN,
+                    ..tune()
+                },
+                "tune.prior_radius",
+            ),
+        ] {
+            let err = crate::learner::Pretrained::new(&ens, &t)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
     }
 }

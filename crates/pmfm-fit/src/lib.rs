@@ -3,10 +3,12 @@
 //! active-learning loop, the reference preset, and the run tables they write.
 //!
 //! * [`methods`]: the methods that `fit` and `compare-optimizers` run (Euler CMA-ES, surrogate
-//!   CMA-ES, surrogate gradient descent, surrogate-active, random, reference), each ending in
-//!   the same validation by re-simulation.
+//!   CMA-ES, surrogate gradient descent, surrogate-active, surrogate-tuned, random, reference),
+//!   each ending in the same validation by re-simulation.
 //! * [`active`]: surrogate-assisted fitting with active learning (a trust-region loop in which
 //!   the surrogate picks what the simulator runs next), resumable round by round.
+//! * [`learner`]: what that loop learns from each round: seed ensembles trained from scratch,
+//!   or a trained (group-conditioned) surrogate fine-tuned on the fitted group's simulations.
 //! * [`sim_objective`]: the Euler simulator as an [`optimize::Objective`], and θ conversions.
 //! * [`surrogate_objective`]: a surrogate ensemble as an [`optimize::Objective`].
 //! * [`gradient`]: multi-start Adam on θ through a surrogate (Burn autodiff), with a smooth
@@ -29,6 +31,7 @@ pub mod compare;
 pub mod gradient;
 pub mod inputs;
 pub mod kong2021;
+pub mod learner;
 pub mod methods;
 pub mod run_table;
 pub mod sim_objective;

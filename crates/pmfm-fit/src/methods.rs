@@ -10,6 +10,9 @@
 //! * `surrogate-active`: the active-learning trust-region loop of [`crate::active`], from a
 //!   starting table: the surrogate picks what the simulator runs next, round after round, and
 //!   the best-ranked simulated θ (observed and predicted cost) are the candidates.
+//! * `surrogate-tuned`: the same loop from the trained surrogate instead of seed ensembles
+//!   trained from scratch ([`crate::learner`]): each round fine-tunes it on the fitted group's
+//!   simulations so far; no starting table needed (one is used if given).
 //! * `reference`: no search; given candidates (e.g. the published fit's) go through the same
 //!   validation, so they sit in the comparison table on equal terms.
 
@@ -34,6 +37,7 @@ use surrogate::samples::Samples;
 use crate::active::{run_active, ActiveConfig, EulerSimulate};
 use crate::gradient::{descend, GradientConfig};
 use crate::inputs::SimInputs;
+use crate::learner::{Learner, Pretrained, TuneConfig};
 use crate::run_table::{RunRow, RunTable};
 use crate::sim_objective::{to_theta, EulerObjective};
 use crate::surrogate_objective::{SurrogateCostConfig, SurrogateObjective};
@@ -46,6 +50,7 @@ pub enum Method {
     SurrogateCmaes,
     SurrogateGd,
     SurrogateActive,
+    SurrogateTuned,
     Random,
     Reference,
 }
@@ -57,6 +62,7 @@ impl Method {
             Method::SurrogateCmaes => "surrogate-cmaes",
             Method::SurrogateGd => "surrogate-gd",
             Method::SurrogateActive => "surrogate-active",
+            Method::SurrogateTuned => "surrogate-tuned",
             Method::Random => "random",
             Method::Reference => "reference",
         }
@@ -68,19 +74,23 @@ impl Method {
             "surrogate-cmaes" => Ok(Method::SurrogateCmaes),
             "surrogate-gd" => Ok(Method::SurrogateGd),
             "surrogate-active" => Ok(Method::SurrogateActive),
+            "surrogate-tuned" => Ok(Method::SurrogateTuned),
             "random" => Ok(Method::Random),
             "reference" => Ok(Method::Reference),
             other => Err(OptimizeError::config(
                 "method",
                 format!(
-                    "unknown method '{other}' (euler-cmaes, surrogate-cmaes, surrogate-gd, surrogate-active, random, reference)"
+                    "unknown method '{other}' (euler-cmaes, surrogate-cmaes, surrogate-gd, surrogate-active, surrogate-tuned, random, reference)"
                 ),
             )),
         }
     }
 
     pub fn needs_surrogate(&self) -> bool {
-        matches!(self, Method::SurrogateCmaes | Method::SurrogateGd)
+        matches!(
+            self,
+            Method::SurrogateCmaes | Method::SurrogateGd | Method::SurrogateTuned
+        )
     }
 
     /// Whether the method starts from a parameter→cost table (and trains its own surrogates).
@@ -117,8 +127,10 @@ pub struct MethodConfig {
     pub surrogate_cost: SurrogateCostConfig,
     /// Candidates of the `reference` method: θ and the cost reported with it (NaN if none).
     pub candidates: Vec<(Vec<f64>, f64)>,
-    /// The active-learning loop of `surrogate-active`.
+    /// The active-learning loop of `surrogate-active` and `surrogate-tuned`.
     pub active: ActiveConfig,
+    /// How `surrogate-tuned` fine-tunes the trained surrogate.
+    pub tune: TuneConfig,
     pub seed: u64,
     /// Log a progress line every this many generations (0: silent).
     pub log_every: usize,
@@ -142,6 +154,7 @@ impl Default for MethodConfig {
             surrogate_cost: SurrogateCostConfig::default(),
             candidates: Vec::new(),
             active: ActiveConfig::default(),
+            tune: TuneConfig::default(),
             seed: 0,
             log_every: 10,
         }
@@ -194,7 +207,8 @@ impl MethodConfig {
         {
             return bad("support_z", format!("must be positive and finite, got {z}"));
         }
-        self.active.check()
+        self.active.check()?;
+        self.tune.check()
     }
 
     /// The settings of a CMA-ES on a surrogate: its own population (parents scaled with it) and
@@ -289,9 +303,10 @@ pub struct FitTarget<'a> {
     pub evaluator: &'a Evaluator,
     /// Schedule, FCD window and data fingerprint behind `evaluator` (bound into resumable runs).
     pub inputs: &'a SimInputs,
-    /// A trained surrogate (`surrogate-cmaes`, `surrogate-gd`).
+    /// A trained surrogate (`surrogate-cmaes`, `surrogate-gd`, `surrogate-tuned`), ready for
+    /// the fitted group.
     pub surrogate: Option<&'a Ensemble>,
-    /// A starting parameter→cost table (`surrogate-active`).
+    /// A starting parameter→cost table (`surrogate-active`; optional for `surrogate-tuned`).
     pub table: Option<&'a Samples>,
 }
 
@@ -387,7 +402,19 @@ impl MethodRun<'_, '_> {
             Method::SurrogateGd => self.surrogate_gd(surrogate(), device),
             Method::SurrogateActive => {
                 let initial = self.target.table.expect("checked by check_inputs");
-                self.active(initial, device, out)
+                self.active(
+                    Method::SurrogateActive,
+                    &Learner::Scratch,
+                    initial,
+                    device,
+                    out,
+                )
+            }
+            Method::SurrogateTuned => {
+                let learner = Learner::Pretrained(Pretrained::new(surrogate(), &self.cfg.tune)?);
+                let empty = Samples::default();
+                let initial = self.target.table.unwrap_or(&empty);
+                self.active(Method::SurrogateTuned, &learner, initial, device, out)
             }
             Method::Random => self.random(t0),
             Method::Reference => self.reference(),
@@ -461,12 +488,14 @@ impl MethodRun<'_, '_> {
         Ok(Search::of(table))
     }
 
-    /// The active-learning loop from the starting table; its rounds live beside the run table
-    /// (`out` with the extension `rounds`). One table row per simulated θ: the ensemble's
-    /// prediction when it was picked, and the simulated truth; the clock is the rounds' own (so a
-    /// resumed run keeps it).
+    /// The active-learning loop of `method` with `learner` from the starting table; its rounds
+    /// live beside the run table (`out` with the extension `rounds`). One table row per
+    /// simulated θ: the ensemble's prediction when it was picked, and the simulated truth; the
+    /// clock is the rounds' own (so a resumed run keeps it).
     fn active(
         &self,
+        method: Method,
+        learner: &Learner,
         initial: &Samples,
         device: &Device,
         out: Option<&Path>,
@@ -482,6 +511,7 @@ impl MethodRun<'_, '_> {
         let o = run_active(
             initial,
             &mut sim,
+            learner,
             a,
             self.cfg.seed,
             self.cfg.validate_top,
@@ -489,13 +519,8 @@ impl MethodRun<'_, '_> {
             rounds_dir.as_deref(),
             self.cfg.log_every > 0,
         )?;
-        let objective_name = format!(
-            "euler(n_dup={})+{}-ensemble{}",
-            a.n_dup,
-            a.model.kind.name(),
-            a.ensemble
-        );
-        let mut table = RunTable::new(self.run_id, Method::SurrogateActive.name(), &objective_name);
+        let objective_name = format!("euler(n_dup={})+{}", a.n_dup, learner.describe(a));
+        let mut table = RunTable::new(self.run_id, method.name(), &objective_name);
         let mut elapsed = 0.0;
         let mut row = initial.len();
         for r in &o.records {

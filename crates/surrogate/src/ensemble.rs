@@ -153,19 +153,73 @@ impl Ensemble {
         groups: &[EmpiricalData],
         train: &TrainConfig,
     ) -> Result<Ensemble> {
+        self.tune_each(train, |m, cfg| {
+            Ok(m.fine_tune(samples, groups, cfg, &mut |_| {})?.0)
+        })
+    }
+
+    /// Every member fine-tuned on rows of the group it is conditioned on (any rows for a θ-only
+    /// family) with [`Surrogate::fine_tune_on_active`], member k with seed `train.seed + k`;
+    /// the tuned ensemble stays conditioned on that group.
+    pub fn fine_tune_on_active(&self, samples: &Samples, train: &TrainConfig) -> Result<Ensemble> {
+        self.tune_each(train, |m, cfg| {
+            Ok(m.fine_tune_on_active(samples, cfg, &mut |_| {})?.0)
+        })
+    }
+
+    /// Member k replaced by `tune(member, train with seed train.seed + k)`.
+    fn tune_each(
+        &self,
+        train: &TrainConfig,
+        tune: impl Fn(&Surrogate, &TrainConfig) -> Result<Surrogate>,
+    ) -> Result<Ensemble> {
         let members = self
             .members
             .iter()
             .enumerate()
             .map(|(k, m)| {
                 let cfg = TrainConfig {
-                    seed: train.seed + k as u64,
+                    seed: train.seed.wrapping_add(k as u64),
                     ..train.clone()
                 };
-                Ok(m.fine_tune(samples, groups, &cfg, &mut |_| {})?.0)
+                tune(m, &cfg)
             })
             .collect::<Result<_>>()?;
         Ok(Ensemble { members })
+    }
+
+    /// The training settings of the first member (all members share them but the seed).
+    pub fn train_config(&self) -> Option<&TrainConfig> {
+        self.members.first().map(|m| m.train_config())
+    }
+
+    /// A fingerprint of what this ensemble predicts (for binding it into a resumable run):
+    /// FNV-1a over the family, the parameter count and the bits of the member predictions at
+    /// 16 fixed θ around the training mean (±1.5 training standard deviations). Two ensembles
+    /// with other weights or another active group give other fingerprints; the same ensemble on
+    /// the same backend gives the same one. A grouped ensemble needs its group first.
+    pub fn fingerprint(&self) -> Result<String> {
+        let support = self
+            .input_support()
+            .ok_or_else(|| SurrogateError::Config("empty ensemble".into()))?;
+        let probes: Vec<[f64; THETA_DIM]> = (0..16)
+            .map(|k| {
+                std::array::from_fn(|d| {
+                    let step = ((3 * k + 7 * d) % 7) as f64 / 2.0 - 1.5;
+                    support.mean[d] + step * support.std[d]
+                })
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        for m in &self.members {
+            bytes.extend_from_slice(m.kind().name().as_bytes());
+            bytes.extend_from_slice(&(m.n_params() as u64).to_le_bytes());
+            let p = m.predict(&probes)?;
+            for v in p.fc.iter().chain(&p.ks).chain(&p.p_valid) {
+                bytes.extend_from_slice(&v.to_bits().to_le_bytes());
+            }
+        }
+        Ok(crate::persist::fnv1a64(&bytes))
     }
 
     /// Every member conditioned on group `g` (grouped families only; see

@@ -121,6 +121,26 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Settings for fine-tuning a model trained with these: `epochs` epochs at `learning_rate`
+    /// (a third of this rate when `None`), mini-batches of `batch_size`, every row trained on
+    /// (no validation split) and no early stopping; the rest (schedule, decay, clipping,
+    /// restoring the best epoch) kept.
+    pub fn for_fine_tuning(
+        &self,
+        epochs: usize,
+        learning_rate: Option<f64>,
+        batch_size: usize,
+    ) -> TrainConfig {
+        TrainConfig {
+            epochs,
+            learning_rate: learning_rate.unwrap_or(self.learning_rate / 3.0),
+            batch_size,
+            val_fraction: 0.0,
+            patience: 0,
+            ..self.clone()
+        }
+    }
+
     pub fn check(&self) -> Result<()> {
         let bad = |m: String| Err(SurrogateError::Config(m));
         if self.epochs == 0 || self.batch_size == 0 {
@@ -459,6 +479,51 @@ impl Surrogate {
         train: &TrainConfig,
         on_epoch: &mut dyn FnMut(&EpochLog),
     ) -> Result<(Surrogate, TrainHistory)> {
+        let conditioning = self
+            .conditioning
+            .as_ref()
+            .map(|c| c.with_groups(groups))
+            .transpose()?;
+        self.tune(samples, conditioning, train, on_epoch)
+    }
+
+    /// [`fine_tune`](Self::fine_tune) on rows of the group this model is conditioned on (every
+    /// row's `dataset` names it; a θ-only model takes any rows). While tuning, the active group
+    /// is the only group the model knows, so a group token model embeds just that group per
+    /// forward pass; the tuned model stays conditioned on it (and knows no other group).
+    pub fn fine_tune_on_active(
+        &self,
+        samples: &Samples,
+        train: &TrainConfig,
+        on_epoch: &mut dyn FnMut(&EpochLog),
+    ) -> Result<(Surrogate, TrainHistory)> {
+        let Some(c) = &self.conditioning else {
+            return self.tune(samples, None, train, on_epoch);
+        };
+        let (alone, active) = c.active_alone().ok_or_else(|| {
+            SurrogateError::Input(
+                "a group-conditioned surrogate fine-tunes on the rows of the group it is \
+                 conditioned on; condition it on a group first"
+                    .into(),
+            )
+        })?;
+        let (tuned, history) = self.tune(samples, Some(alone.clone()), train, on_epoch)?;
+        let back = Conditioning {
+            active: Some(active),
+            ..alone
+        };
+        Ok((tuned.with_conditioning(back)?, history))
+    }
+
+    /// The fine-tuning loop of [`fine_tune`](Self::fine_tune) with the conditioning the rows'
+    /// groups are looked up in.
+    fn tune(
+        &self,
+        samples: &Samples,
+        conditioning: Option<Conditioning>,
+        train: &TrainConfig,
+        on_epoch: &mut dyn FnMut(&EpochLog),
+    ) -> Result<(Surrogate, TrainHistory)> {
         let start = Instant::now();
         train.check()?;
         check_samples(samples)?;
@@ -466,11 +531,6 @@ impl Surrogate {
         if n == 0 {
             return Err(SurrogateError::Input("no samples to fine-tune on".into()));
         }
-        let conditioning = self
-            .conditioning
-            .as_ref()
-            .map(|c| c.with_groups(groups))
-            .transpose()?;
         let split = FitSplit::draw(samples, train)?;
         let prep = Prepared::keeping(self, samples, &split, conditioning.as_ref())?;
         let run = run_epochs(

@@ -32,7 +32,7 @@ struct Args {
     #[arg(long)]
     from_runs: bool,
     /// Methods, comma-separated: euler-cmaes, surrogate-cmaes, surrogate-gd, surrogate-active,
-    /// random (and reference, added by --reference).
+    /// surrogate-tuned, random (and reference, added by --reference).
     #[arg(
         long,
         default_value = "euler-cmaes,surrogate-cmaes,surrogate-gd,random"

@@ -16,7 +16,8 @@ use surrogate::ensemble::Ensemble;
 #[derive(Parser, Debug)]
 #[command(about = "Fit the pMFM's 10 parameters with one method (simulator or surrogate)")]
 struct Args {
-    /// euler-cmaes, surrogate-cmaes, surrogate-gd, surrogate-active (with --table) or random.
+    /// euler-cmaes, surrogate-cmaes, surrogate-gd, surrogate-active (with --table),
+    /// surrogate-tuned (the active loop from --surrogate, fine-tuned each round) or random.
     #[arg(long, default_value = "euler-cmaes")]
     method: String,
     /// Trained surrogate directory (for the surrogate methods).

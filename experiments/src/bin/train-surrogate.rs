@@ -464,14 +464,7 @@ fn family_configs(args: &Args, kind: &ModelKind) -> Result<(ModelConfig, TrainCo
 /// early stopping.
 fn fine_tune_config(args: &Args, kind: &ModelKind) -> Result<TrainConfig> {
     let (_, train) = family_configs(args, kind)?;
-    Ok(TrainConfig {
-        epochs: args.fine_tune,
-        learning_rate: args.fine_tune_lr.unwrap_or(train.learning_rate / 3.0),
-        batch_size: 8,
-        val_fraction: 0.0,
-        patience: 0,
-        ..train
-    })
+    Ok(train.for_fine_tuning(args.fine_tune, args.fine_tune_lr, 8))
 }
 
 /// Trains, saves and tests one family; draws its identity plot and learning curve.

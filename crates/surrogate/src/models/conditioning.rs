@@ -161,6 +161,19 @@ impl Conditioning {
         Ok(out)
     }
 
+    /// The active group as the only training group, no longer active, and the active
+    /// (name, vector) itself; `None` without an active group. What fine-tuning on the active
+    /// group's rows looks them up in.
+    pub(crate) fn active_alone(&self) -> Option<(Self, (String, Vec<f64>))> {
+        let (name, v) = self.active.clone()?;
+        let alone = Self {
+            groups: BTreeMap::from([(name.clone(), v.clone())]),
+            active: None,
+            ..self.clone()
+        };
+        Some((alone, (name, v)))
+    }
+
     /// Makes `g` the active group (its region count must match the training groups').
     pub fn activate(&mut self, g: &EmpiricalData) -> Result<()> {
         self.active = Some((g.name.clone(), self.checked_vector(g)?));
@@ -393,6 +406,41 @@ mod tests {
             let other = toy_group("other", 9, 0.3, 0.2);
             let e = base.fine_tune(&shots, &[other], &tune, &mut |_| {});
             assert!(e.unwrap_err().to_string().contains("9 regions"));
+
+            // Tuning the model conditioned on the new group on its rows is the same tuning
+            // (same rows, seeds and batches; only the groups a forward pass embeds differ) and
+            // leaves the model conditioned on that group.
+            let on_new = base.condition_on(&new).unwrap();
+            let (own, history) = on_new
+                .fine_tune_on_active(&shots, &tune, &mut |_| {})
+                .unwrap();
+            assert_eq!(history.epochs.len(), 40);
+            assert!(!own.needs_group());
+            let a = own.predict(&test.theta).unwrap();
+            let b = tuned
+                .condition_on(&new)
+                .unwrap()
+                .predict(&test.theta)
+                .unwrap();
+            let gap = a
+                .total
+                .iter()
+                .zip(&b.total)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            assert!(gap < 1e-4, "{kind:?}: the two tunings differ by {gap}");
+            assert!(metrics(&a, &test).rmse_total < 0.7 * before);
+            // Without an active group there is nothing to tune on; rows of another group are
+            // refused naming it.
+            let e = base.fine_tune_on_active(&shots, &tune, &mut |_| {});
+            assert!(e
+                .unwrap_err()
+                .to_string()
+                .contains("condition it on a group first"));
+            let stray = rows(&[0.1], 8, 82);
+            let e = on_new.fine_tune_on_active(&stray, &tune, &mut |_| {});
+            let e = e.unwrap_err().to_string();
+            assert!(e.contains("toy/0.100") && e.contains("not among"), "{e}");
         }
     }
 

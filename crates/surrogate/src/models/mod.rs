@@ -539,6 +539,12 @@ impl Surrogate {
             ))
         })?;
         c.activate(g)?;
+        self.with_conditioning(c)
+    }
+
+    /// A copy with conditioning `c` (its active group is what predictions are for), the
+    /// device constants that depend on it rebuilt.
+    pub(crate) fn with_conditioning(&self, c: Conditioning) -> Result<Surrogate> {
         let mut out = self.clone();
         let fresh = Consts::new(
             &self.input_norm,
