@@ -603,24 +603,20 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
         }
     }
     // A bad fine-tuning setting is one error line naming it.
-    let o = run(bin("fit")
-        .args(SHORT)
-        .args(["--method", "surrogate-tuned", "--surrogate"])
-        .arg(models.join("group_tokens"))
-        .args(["--tune-prior-radius", "0", "--data"])
-        .arg(&held_out)
-        .args(["--split", surrogate::groups::GROUP_SPLIT, "--out"])
-        .arg(tmp("groups-fit-tuned-bad")));
-    assert_one_error(&o, &["tune.prior_radius"], "--tune-prior-radius 0");
-    let o = run(bin("fit")
-        .args(SHORT)
-        .args(["--method", "surrogate-tuned", "--surrogate"])
-        .arg(models.join("group_tokens"))
-        .args(["--tune-then", "sideways", "--data"])
-        .arg(&held_out)
-        .args(["--split", surrogate::groups::GROUP_SPLIT, "--out"])
-        .arg(tmp("groups-fit-tuned-bad-then")));
-    assert_one_error(&o, &["tune.then", "sideways"], "--tune-then sideways");
+    for (flag, value, needles) in [
+        ("--tune-prior-radius", "0", &["tune.prior_radius"][..]),
+        ("--tune-then", "sideways", &["tune.then", "sideways"]),
+    ] {
+        let o = run(bin("fit")
+            .args(SHORT)
+            .args(["--method", "surrogate-tuned", "--surrogate"])
+            .arg(models.join("group_tokens"))
+            .args([flag, value, "--data"])
+            .arg(&held_out)
+            .args(["--split", surrogate::groups::GROUP_SPLIT, "--out"])
+            .arg(tmp(&format!("groups-fit-tuned-bad{flag}"))));
+        assert_one_error(&o, needles, flag);
+    }
     // The training group itself is recognised as seen, by both families.
     let seen = full
         .join("groups")

@@ -769,8 +769,9 @@ impl RoundRegion {
     }
 }
 
-/// Round `round`: train on all data, centre the trust region on the best-ranked simulated θ,
-/// update the radius, search the surrogate inside the region and simulate the picks.
+/// Round `round`: learn from all data, centre the trust region on the best-ranked simulated θ
+/// and update its radius (or, with a pretrained learner and nothing valid simulated yet, take
+/// its prior region), search the surrogate inside the region and simulate the picks.
 #[allow(clippy::too_many_arguments)]
 fn run_round<S: Simulate>(
     state: &mut LoopState,
@@ -1317,6 +1318,19 @@ mod tests {
         .0
     }
 
+    /// `ens` as the loop's pretrained learner with `tune`.
+    fn pretrained<'a>(ens: &'a Ensemble, tune: &crate::learner::TuneConfig) -> Learner<'a> {
+        Learner::Pretrained(crate::learner::Pretrained::new(ens, tune).unwrap())
+    }
+
+    /// [`tune`] with seed ensembles trained from scratch after the prior round.
+    fn then_scratch() -> crate::learner::TuneConfig {
+        crate::learner::TuneConfig {
+            then: crate::learner::LaterRounds::Scratch,
+            ..tune()
+        }
+    }
+
     fn tune() -> crate::learner::TuneConfig {
         crate::learner::TuneConfig {
             epochs: 30,
@@ -1334,7 +1348,7 @@ mod tests {
     #[test]
     fn a_pretrained_surrogate_starts_the_loop_without_a_table_and_is_corrected() {
         let ens = pretrained_on_a_shifted_bowl(2, 11);
-        let learner = Learner::Pretrained(crate::learner::Pretrained::new(&ens, &tune()).unwrap());
+        let learner = pretrained(&ens, &tune());
         let mut bowl = Bowl::new();
         let shifted: Theta = std::array::from_fn(|d| bowl.optimum[d] + 1.5 * bowl.scale[d]);
         let at_prior_optimum = bowl.truth(&shifted);
@@ -1363,12 +1377,7 @@ mod tests {
         );
 
         // The same with seed ensembles trained from scratch after the prior round.
-        let then_scratch = crate::learner::TuneConfig {
-            then: crate::learner::LaterRounds::Scratch,
-            ..tune()
-        };
-        let learner =
-            Learner::Pretrained(crate::learner::Pretrained::new(&ens, &then_scratch).unwrap());
+        let learner = pretrained(&ens, &then_scratch());
         let out = eight_rounds(&empty, &mut Bowl::new(), &learner);
         assert!(out.records[0].prior && out.records[0].centre == first.centre);
         assert_eq!(out.records[0].picks, first.picks, "the same prior round");
@@ -1384,7 +1393,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("active-tuned-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let ens = pretrained_on_a_shifted_bowl(1, 11);
-        let learner = Learner::Pretrained(crate::learner::Pretrained::new(&ens, &tune()).unwrap());
+        let learner = pretrained(&ens, &tune());
         let empty = Samples::default();
         let run = |rounds: usize, learner: &Learner, dir: Option<&Path>| {
             let mut bowl = Bowl::new();
@@ -1419,20 +1428,14 @@ mod tests {
 
         // Another pretrained surrogate (other weights) is refused, naming its fingerprint.
         let other = pretrained_on_a_shifted_bowl(1, 12);
-        let learner =
-            Learner::Pretrained(crate::learner::Pretrained::new(&other, &tune()).unwrap());
+        let learner = pretrained(&other, &tune());
         let err = run(3, &learner, Some(&dir)).0.unwrap_err().to_string();
         assert!(
             err.contains("active.json") && err.contains("learner.surrogate_fingerprint"),
             "{err}"
         );
         // So is the same surrogate with scratch ensembles after the prior round.
-        let scratch_after = crate::learner::TuneConfig {
-            then: crate::learner::LaterRounds::Scratch,
-            ..tune()
-        };
-        let learner =
-            Learner::Pretrained(crate::learner::Pretrained::new(&ens, &scratch_after).unwrap());
+        let learner = pretrained(&ens, &then_scratch());
         let err = run(3, &learner, Some(&dir)).0.unwrap_err().to_string();
         assert!(err.contains("learner.then"), "{err}");
         let _ = fs::remove_dir_all(&dir);
