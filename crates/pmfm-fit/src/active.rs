@@ -48,7 +48,7 @@ use surrogate::samples::Samples;
 use surrogate::train::TrainConfig;
 
 use crate::inputs::SimInputs;
-use crate::learner::{any_valid, Learner};
+use crate::learner::{any_valid, flat_coordinate, Learner};
 use crate::run_table::RunTable;
 use crate::sim_objective::{to_theta, to_thetas};
 
@@ -354,17 +354,17 @@ fn theta_scale(samples: &Samples) -> Result<[f64; N_THETA], OptimizeError> {
     for (d, s) in scale.iter_mut().enumerate() {
         let mean = rows.iter().map(|t| t[d]).sum::<f64>() / n;
         *s = (rows.iter().map(|t| (t[d] - mean).powi(2)).sum::<f64>() / n).sqrt();
-        if !(s.is_finite() && *s > 0.0) {
-            return Err(OptimizeError::config(
-                "table",
-                format!(
-                    "θ coordinate {} ({}) does not vary in the starting table; the trust region \
-                     is measured in its standard deviations",
-                    d,
-                    pmfm_sim::params::THETA_NAMES[d]
-                ),
-            ));
-        }
+    }
+    if let Some(d) = flat_coordinate(&scale) {
+        return Err(OptimizeError::config(
+            "table",
+            format!(
+                "θ coordinate {} ({}) does not vary in the starting table; the trust region \
+                 is measured in its standard deviations",
+                d,
+                pmfm_sim::params::THETA_NAMES[d]
+            ),
+        ));
     }
     Ok(scale)
 }

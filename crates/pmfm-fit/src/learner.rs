@@ -126,9 +126,8 @@ impl<'a> Pretrained<'a> {
             .input_support()
             .filter(|s| s.mean.len() == N_THETA && s.std.len() == N_THETA)
             .ok_or_else(|| bad("the pretrained surrogate has no θ normalisation".into()))?;
-        if let Some(d) =
-            (0..N_THETA).find(|&d| !(support.std[d].is_finite() && support.std[d] > 0.0))
-        {
+        let std: Theta = std::array::from_fn(|d| support.std[d]);
+        if let Some(d) = flat_coordinate(&std) {
             return Err(bad(format!(
                 "θ coordinate {d} ({}) did not vary in the surrogate's training rows; the trust \
                  region is measured in their standard deviations",
@@ -149,7 +148,7 @@ impl<'a> Pretrained<'a> {
             prior_radius: tune.prior_radius,
             then: tune.then,
             mean: std::array::from_fn(|d| support.mean[d]),
-            std: std::array::from_fn(|d| support.std[d]),
+            std,
             fingerprint,
         })
     }
@@ -162,6 +161,12 @@ pub enum Learner<'a> {
     Scratch,
     /// A trained surrogate fine-tuned each round.
     Pretrained(Pretrained<'a>),
+}
+
+/// The first coordinate whose standard deviation is not positive and finite (the trust region
+/// cannot be measured in it).
+pub(crate) fn flat_coordinate(std: &Theta) -> Option<usize> {
+    (0..N_THETA).find(|&d| !(std[d].is_finite() && std[d] > 0.0))
 }
 
 /// Whether `data` holds a valid row.
