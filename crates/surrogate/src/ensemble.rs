@@ -86,6 +86,20 @@ impl std::fmt::Display for GroupUse {
     }
 }
 
+/// The 16 θ [`Ensemble::fingerprint`] predicts at: coordinate d of probe k sits at level
+/// (k + 1)(d + 3) mod 17 of 17 levels spanning ±1.5 standard deviations around the mean (one to
+/// one in k for every d, so the probes are distinct and their coordinates differ).
+fn fingerprint_probes(support: &crate::normalise::Standardiser) -> Vec<[f64; THETA_DIM]> {
+    (0..16)
+        .map(|k| {
+            std::array::from_fn(|d| {
+                let step = ((k + 1) * (d + 3) % 17) as f64 * 3.0 / 16.0 - 1.5;
+                support.mean[d] + step * support.std[d]
+            })
+        })
+        .collect()
+}
+
 impl Ensemble {
     /// Trains one member per seed (`train.seed` is replaced by each seed in turn);
     /// `on_epoch` receives the member index and its epoch log.
@@ -195,21 +209,15 @@ impl Ensemble {
 
     /// A fingerprint of what this ensemble predicts (for binding it into a resumable run):
     /// FNV-1a over the family, the parameter count and the bits of the member predictions at
-    /// 16 fixed θ around the training mean (±1.5 training standard deviations). Two ensembles
+    /// 16 distinct fixed θ around the training mean (each coordinate on one of 17 levels in
+    /// ±1.5 training standard deviations, the level changing with probe and coordinate). Two ensembles
     /// with other weights or another active group give other fingerprints; the same ensemble on
     /// the same backend gives the same one. A grouped ensemble needs its group first.
     pub fn fingerprint(&self) -> Result<String> {
         let support = self
             .input_support()
             .ok_or_else(|| SurrogateError::Config("empty ensemble".into()))?;
-        let probes: Vec<[f64; THETA_DIM]> = (0..16)
-            .map(|k| {
-                std::array::from_fn(|d| {
-                    let step = ((3 * k + 7 * d) % 7) as f64 / 2.0 - 1.5;
-                    support.mean[d] + step * support.std[d]
-                })
-            })
-            .collect();
+        let probes = fingerprint_probes(&support);
         let mut bytes = Vec::new();
         for m in &self.members {
             bytes.extend_from_slice(m.kind().name().as_bytes());
@@ -402,6 +410,27 @@ impl Ensemble {
 mod tests {
     use super::*;
     use crate::models::test_data::{quadratic_samples, uniform_theta};
+
+    /// The fingerprint's probes are 16 distinct θ within ±1.5 sd of the mean, and no probe lies
+    /// on the diagonal (its coordinates sit at different levels).
+    #[test]
+    fn fingerprint_probes_are_distinct_and_spread_over_coordinates() {
+        let support = crate::normalise::Standardiser {
+            mean: (0..THETA_DIM).map(|d| d as f64).collect(),
+            std: vec![2.0; THETA_DIM],
+        };
+        let probes = fingerprint_probes(&support);
+        assert_eq!(probes.len(), 16);
+        for (k, p) in probes.iter().enumerate() {
+            let z: Vec<f64> = (0..THETA_DIM).map(|d| (p[d] - d as f64) / 2.0).collect();
+            assert!(z.iter().all(|v| v.abs() <= 1.5 + 1e-12), "probe {k}: {z:?}");
+            assert!(
+                z.iter().any(|v| (v - z[0]).abs() > 1e-9),
+                "probe {k} on the diagonal"
+            );
+            assert!(probes[..k].iter().all(|q| q != p), "probe {k} repeats");
+        }
+    }
 
     /// A grouped family standardises [θ, group inputs]; its support is the θ part only: the
     /// training θ's mean and population sd, which a support guard in θ space compares against.
