@@ -109,6 +109,7 @@ fn main() {
     );
     bernoulli_builds(&sw, trainer.chains(), sz.sweeps);
     fused_block_sizes(&sw, trainer.chains(), sz.sweeps);
+    fused_against_unfused(&sw, trainer.chains(), sz.sweeps);
     time_tensor_trainer(&trainer, &data);
 }
 
@@ -159,6 +160,38 @@ fn fused_block_sizes(sw: &SamplerWeights, chains: &crbm::SparseBatch, sweeps: us
         "fused h → v pass (GEMM + Bernoulli + next v·W; not the default) per update by block size (default {}): {}",
         crbm::sweeps::BLOCK,
         times.join(", ")
+    );
+}
+
+/// The h → v half of `sweeps` sweeps plus the next v·W, unfused (GEMM, Bernoulli rows,
+/// gather) and fused (default block), timed alternately in 7 pairs on the same h so that the
+/// VM's swings in speed hit both alike; prints the medians.
+fn fused_against_unfused(sw: &SamplerWeights, chains: &crbm::SparseBatch, sweeps: usize) {
+    let h = sw.sample_hidden(&sw.hidden_inputs(chains), 7, 0);
+    let mut scratch = Vec::new();
+    let (mut unfused, mut fused) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        let t = Instant::now();
+        for s in 0..sweeps as u64 {
+            sw.visible_preactivations(&h, &mut scratch);
+            let v = sw.sample_visible(&scratch, 7, s);
+            std::hint::black_box(sw.hidden_inputs(&v));
+        }
+        unfused.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for s in 0..sweeps as u64 {
+            std::hint::black_box(sw.sample_visible_fused(&h, chains.len(), 7, s));
+        }
+        fused.push(t.elapsed().as_secs_f64());
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (u, f) = (median(&mut unfused), median(&mut fused));
+    println!(
+        "h → v + next v·W per update, 7 alternating pairs, medians: unfused {u:.3} s, fused {f:.3} s (fused/unfused {:.2})",
+        f / u
     );
 }
 

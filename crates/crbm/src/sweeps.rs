@@ -13,7 +13,10 @@
 //! vectorisable f32 pass computes P ≈ 256·σ(a) with a relative error ≪ `MARGIN`; k decides
 //! alone when it lies clearly below or above P, and only in the one or two buckets around P
 //! (≈ 1 unit in 256) are 24 more bits f drawn and compared with the f64 sigmoid. The result
-//! depends on the random bits only, never on the approximation.
+//! depends on the random bits only, never on the approximation. A block's thresholds, draws and
+//! next-gather adds run in one AVX-512, AVX2 or portable build of the same code (the widest the
+//! CPU has), so the 16-lane thresholds and W-row adds do not fall back to the baseline's 4 lanes;
+//! every build gives the same bits (tested).
 //!
 //! **Not the default yet.** [`SamplerWeights::gibbs_sweeps`] runs the unfused stages. The fused
 //! pass is tested to sample the same law (exact enumeration on a tiny model; per-unit means
@@ -36,6 +39,7 @@ use rayon::prelude::*;
 
 use crate::batch::SparseBatch;
 use crate::dense::machine::fastmath::exp_f32;
+use crate::dense::machine::{self, SimdBuild};
 use crate::dense::{product_serial, View};
 use crate::gibbs::SamplerWeights;
 use crate::layers::bernoulli::sigmoid;
@@ -79,6 +83,25 @@ impl SamplerWeights {
             *v = self.sample_visible(&scratch, seed, 2 * step + 1);
         }
         self.hidden_inputs(v)
+    }
+
+    /// [`SamplerWeights::gibbs_sweeps`] with the fused h → v pass: the same law and random
+    /// streams for h, the visible draws and hidden inputs from [`Self::sample_visible_fused`]
+    /// (one gather before the first sweep, none after).
+    pub fn gibbs_sweeps_fused(
+        &self,
+        v: &mut SparseBatch,
+        sweeps: usize,
+        seed: u64,
+        first_step: u64,
+    ) -> Vec<f32> {
+        let mut inputs = self.hidden_inputs(v);
+        for s in 0..sweeps as u64 {
+            let step = first_step + s;
+            let h = self.sample_hidden(&inputs, seed, 2 * step);
+            (*v, inputs) = self.sample_visible_fused(&h, v.len(), seed, 2 * step + 1);
+        }
+        inputs
     }
 
     /// v ~ p(v | h) for `chains` rows of h [chains, M], block by block, and the hidden inputs
@@ -150,25 +173,92 @@ impl SamplerWeights {
         };
         let mut x = vec![0.0f32; chains * block];
         let mut bounds = Bounds::default();
+        let build = machine::CpuFeatures::detect().widest_build();
         for j in blocks {
             let cols = j * block..((j + 1) * block).min(n);
             let w = cols.len();
             let w_block = &self.weights[cols.start * m..cols.end * m];
             block_preactivations(&mut x[..chains * w], h, w_block, chains, m, w);
-            for r in 0..chains {
-                let mut rng = lane_rng(seed, step, (r * n_blocks + j) as u64);
-                let active = &mut out.active[r];
-                let first_new = active.len();
-                bounds.fill(&x[r * w..(r + 1) * w], &self.fields[cols.clone()]);
-                bounds.sample(cols.start as u32, &mut rng, active);
-                let acc = &mut out.inputs[r * m..(r + 1) * m];
-                for &i in &active[first_new..] {
-                    let row = &self.weights[i as usize * m..(i as usize + 1) * m];
-                    acc.iter_mut().zip(row).for_each(|(a, w)| *a += w);
-                }
-            }
+            let rows = BlockRows {
+                x: &x[..chains * w],
+                g: &self.fields[cols.clone()],
+                weights: &self.weights,
+                m,
+                offset: cols.start as u32,
+                first_lane: j as u64,
+                lane_stride: n_blocks as u64,
+                seed,
+                step,
+            };
+            rows.draw_and_gather(build, &mut bounds, &mut out);
         }
         out
+    }
+}
+
+/// One column block of a fused h → v pass after its product: the rows' pre-activations, and
+/// what the draws and the next gather need.
+struct BlockRows<'a> {
+    /// Pre-activations [chains, w] row-major.
+    x: &'a [f32],
+    /// The block's fields [w].
+    g: &'a [f32],
+    /// All of W, [N, M] row-major.
+    weights: &'a [f32],
+    m: usize,
+    /// The block's first visible unit.
+    offset: u32,
+    /// Row r draws from the stream `(seed, step, first_lane + r·lane_stride)`.
+    first_lane: u64,
+    lane_stride: u64,
+    seed: u64,
+    step: u64,
+}
+
+impl BlockRows<'_> {
+    /// Draws every row of the block and adds the W rows of the units that turned on into the
+    /// row's hidden inputs, with `build`'s vector width (one the CPU runs; the same
+    /// arithmetic in every build, so the same draws and sums).
+    fn draw_and_gather(&self, build: SimdBuild, bounds: &mut Bounds, out: &mut PartOut) {
+        match build {
+            // SAFETY: `build` is one this CPU runs (CpuFeatures::widest_build).
+            #[cfg(target_arch = "x86_64")]
+            SimdBuild::Avx512 => unsafe { self.draw_and_gather_avx512(bounds, out) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            SimdBuild::Avx2 => unsafe { self.draw_and_gather_avx2(bounds, out) },
+            _ => self.draw_and_gather_portable(bounds, out),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn draw_and_gather_avx512(&self, bounds: &mut Bounds, out: &mut PartOut) {
+        self.draw_and_gather_portable(bounds, out);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn draw_and_gather_avx2(&self, bounds: &mut Bounds, out: &mut PartOut) {
+        self.draw_and_gather_portable(bounds, out);
+    }
+
+    #[inline(always)]
+    fn draw_and_gather_portable(&self, bounds: &mut Bounds, out: &mut PartOut) {
+        let (w, m) = (self.g.len(), self.m);
+        for (r, x) in self.x.chunks_exact(w).enumerate() {
+            let lane = self.first_lane + r as u64 * self.lane_stride;
+            let mut rng = lane_rng(self.seed, self.step, lane);
+            let active = &mut out.active[r];
+            let first_new = active.len();
+            bounds.fill(x, self.g);
+            bounds.sample(self.offset, &mut rng, active);
+            let acc = &mut out.inputs[r * m..(r + 1) * m];
+            for &i in &active[first_new..] {
+                let row = &self.weights[i as usize * m..(i as usize + 1) * m];
+                acc.iter_mut().zip(row).for_each(|(a, w)| *a += w);
+            }
+        }
     }
 }
 
@@ -201,7 +291,9 @@ struct Bounds {
 }
 
 impl Bounds {
-    /// Thresholds for pre-activations `x` and fields `g` of one block row.
+    /// Thresholds for pre-activations `x` and fields `g` of one block row (inlined into the
+    /// caller's build).
+    #[inline(always)]
     fn fill(&mut self, x: &[f32], g: &[f32]) {
         let w = x.len();
         let padded = w.div_ceil(8) * 8;
@@ -214,6 +306,7 @@ impl Bounds {
     }
 
     /// Draws the block row and appends the active units (`offset` + position) to `active`.
+    #[inline(always)]
     fn sample(&self, offset: u32, rng: &mut impl RngCore, active: &mut Vec<u32>) {
         for (g0, (lo, hi)) in self
             .one_below
@@ -243,28 +336,10 @@ impl Bounds {
 }
 
 /// The thresholds of [`Bounds`] from a = x + g: P ≈ 256·σ(a) in f32 (relative error ~1e-6),
-/// widened by `MARGIN` on both sides. Runs an AVX2/FMA build of the same code where the CPU
-/// has one (`machine::CpuFeatures::widest_build`; the arithmetic is the same, so the
-/// thresholds are identical).
-fn fill_bounds(a: &[f32], one_below: &mut [f32], zero_from: &mut [f32]) {
-    use machine::SimdBuild;
-    match machine::CpuFeatures::detect().widest_build() {
-        // SAFETY: the CPU supports the features the function is compiled for (both x86 builds
-        // include AVX2 and FMA).
-        #[cfg(target_arch = "x86_64")]
-        SimdBuild::Avx512 | SimdBuild::Avx2 => unsafe { fill_bounds_avx2(a, one_below, zero_from) },
-        _ => fill_bounds_portable(a, one_below, zero_from),
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn fill_bounds_avx2(a: &[f32], one_below: &mut [f32], zero_from: &mut [f32]) {
-    fill_bounds_portable(a, one_below, zero_from);
-}
-
+/// widened by `MARGIN` on both sides. Inlined into the caller's build (AVX-512, AVX2 or
+/// portable); the arithmetic is the same in each, so the thresholds are identical.
 #[inline(always)]
-fn fill_bounds_portable(a: &[f32], one_below: &mut [f32], zero_from: &mut [f32]) {
+fn fill_bounds(a: &[f32], one_below: &mut [f32], zero_from: &mut [f32]) {
     for ((a, lo), hi) in a.iter().zip(one_below.iter_mut()).zip(zero_from.iter_mut()) {
         let p = 256.0 / (1.0 + exp_f32(-*a));
         *lo = (p * (1.0 - MARGIN) - MARGIN).floor();
@@ -330,6 +405,65 @@ mod tests {
         }
     }
 
+    /// Every build this CPU runs draws a block's rows and sums their W rows to the same bits
+    /// (thresholds, 8-unit masks and adds are the same arithmetic at every vector width), on a
+    /// block whose width is not a multiple of 8 and pre-activations that cross both saturated
+    /// ends.
+    #[test]
+    fn every_build_of_the_block_draws_gives_the_same_rows_and_sums() {
+        let (n, m, chains, w) = (300, 13, 9, 203);
+        let c = random_model(n, m, 4);
+        let s = SamplerWeights::from(&c);
+        let x: Vec<f32> = (0..chains * w)
+            .map(|k| 9.0 * ((k as f32) * 0.173).sin())
+            .collect();
+        let rows = BlockRows {
+            x: &x,
+            g: &s.fields[40..40 + w],
+            weights: &s.weights,
+            m,
+            offset: 40,
+            first_lane: 3,
+            lane_stride: 5,
+            seed: 8,
+            step: 2,
+        };
+        let mut first: Option<PartOut> = None;
+        for build in machine::CpuFeatures::detect().runnable_builds() {
+            let mut out = PartOut {
+                active: vec![Vec::new(); chains],
+                inputs: vec![0.0; chains * m],
+            };
+            rows.draw_and_gather(build, &mut Bounds::default(), &mut out);
+            assert!(out
+                .active
+                .iter()
+                .all(|a| a.iter().all(|&i| (40..40 + w as u32).contains(&i))));
+            match &first {
+                None => first = Some(out),
+                Some(f) => {
+                    assert_eq!(f.active, out.active, "{build:?}");
+                    assert!(
+                        f.inputs
+                            .iter()
+                            .zip(&out.inputs)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{build:?}"
+                    );
+                }
+            }
+        }
+        let f = first.expect("the portable build always runs");
+        assert!(f.active.iter().map(Vec::len).sum::<usize>() > chains * w / 4);
+        // The sums are the W rows of the drawn units.
+        for (r, a) in f.active.iter().enumerate() {
+            for k in 0..m {
+                let want: f32 = a.iter().map(|&i| s.weights[i as usize * m + k]).sum();
+                assert!((f.inputs[r * m + k] - want).abs() < 1e-5 * (1.0 + want.abs()));
+            }
+        }
+    }
+
     /// The fused pass returns, next to v, exactly the hidden inputs of v (as the gather
     /// computes them, to f32 rounding), for sizes that leave a partial last block.
     #[test]
@@ -370,7 +504,7 @@ mod tests {
         let mut vp = start.clone();
         let mut scratch = Vec::new();
         for t in 0..burn + samples * thin {
-            s.gibbs_sweeps(&mut vf, 1, 5, t);
+            s.gibbs_sweeps_fused(&mut vf, 1, 5, t);
             let h = s.sample_hidden(&s.hidden_inputs(&vp), 6, 2 * t);
             s.visible_preactivations(&h, &mut scratch);
             vp = s.sample_visible(&scratch, 6, 2 * t + 1);
@@ -395,11 +529,11 @@ mod tests {
         assert!(worst < 6.0, "largest difference {worst} standard errors");
     }
 
-    /// On a model small enough to enumerate, the fused sweeps leave the exact marginal p(v)
-    /// invariant: many chains after burn-in match it in total variation (the bound is the
-    /// expected TV of a multinomial sample of that size, times 3).
+    /// On a model small enough to enumerate, the fused sweeps and the unfused ones each leave
+    /// the exact marginal p(v) invariant: many chains after burn-in match it in total variation
+    /// (the bound is the expected TV of a multinomial sample of that size, times 3).
     #[test]
-    fn fused_sweeps_sample_the_exact_marginal() {
+    fn fused_and_unfused_sweeps_sample_the_exact_marginal() {
         let (n, m) = (5, 2);
         let c = random_model(n, m, 5);
         let s = SamplerWeights::from(&c);
@@ -415,27 +549,47 @@ mod tests {
             e.iter().map(|x| (x - mx).exp() / z).collect()
         };
         let chains = 4000;
-        let mut v = SparseBatch {
-            n_visible: n,
-            rows: vec![Vec::new(); chains],
-        };
-        s.gibbs_sweeps(&mut v, 30, 17, 0);
-        let mut freq = vec![0.0; 1 << n];
+        type Sweeps = fn(&SamplerWeights, &mut SparseBatch, usize, u64, u64) -> Vec<f32>;
+        let samplers: [(&str, Sweeps); 2] = [
+            ("fused", SamplerWeights::gibbs_sweeps_fused),
+            ("unfused", SamplerWeights::gibbs_sweeps),
+        ];
+        for (name, sweeps) in samplers {
+            let mut v = SparseBatch {
+                n_visible: n,
+                rows: vec![Vec::new(); chains],
+            };
+            let inputs = sweeps(&s, &mut v, 30, 17, 0);
+            assert_eq!(
+                inputs,
+                s.hidden_inputs(&v),
+                "{name}: the final chains' inputs"
+            );
+            let tv = total_variation(&v, &exact);
+            let expected_tv: f64 = 0.5
+                * exact
+                    .iter()
+                    .map(|p| (2.0 * p * (1.0 - p) / (std::f64::consts::PI * chains as f64)).sqrt())
+                    .sum::<f64>();
+            assert!(
+                tv < 3.0 * expected_tv,
+                "{name}: TV {tv} vs expected {expected_tv}"
+            );
+        }
+    }
+
+    /// Total variation between the chains' empirical distribution over the 2^n states and `exact`.
+    fn total_variation(v: &SparseBatch, exact: &[f64]) -> f64 {
+        let chains = v.len();
+        let mut freq = vec![0.0; exact.len()];
         for r in &v.rows {
             let bits: usize = r.iter().map(|&i| 1usize << i).sum();
             freq[bits] += 1.0 / chains as f64;
         }
-        let tv: f64 = 0.5
-            * freq
-                .iter()
-                .zip(&exact)
-                .map(|(f, p)| (f - p).abs())
-                .sum::<f64>();
-        let expected_tv: f64 = 0.5
-            * exact
-                .iter()
-                .map(|p| (2.0 * p * (1.0 - p) / (std::f64::consts::PI * chains as f64)).sqrt())
-                .sum::<f64>();
-        assert!(tv < 3.0 * expected_tv, "TV {tv} vs expected {expected_tv}");
+        0.5 * freq
+            .iter()
+            .zip(exact)
+            .map(|(f, p)| (f - p).abs())
+            .sum::<f64>()
     }
 }
