@@ -592,12 +592,17 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
         assert!(cost.is_finite() && cost > 0.0, "{method}: {cost}");
         if method == "surrogate-tuned" {
             // Nothing of the new group simulated before: round 0 searched the predictor's prior
-            // box, round 1 its trust region after fine-tuning on round 0's rows.
+            // box, centred on the training mean or the training group's best θ (whichever the
+            // predictor scores lower), round 1 its trust region after fine-tuning on round 0's
+            // rows.
             let rounds = out.join("surrogate-tuned.rounds");
             let r0 = std::fs::read_to_string(rounds.join("round-000.json")).unwrap();
             let r1 = std::fs::read_to_string(rounds.join("round-001.json")).unwrap();
+            let anchor = format!("\"prior_centre\": \"best θ of {}\"", family_group(0));
             assert!(
-                r0.contains("\"prior\": true") && !r1.contains("\"prior\""),
+                r0.contains("\"prior\": true")
+                    && (r0.contains("\"prior_centre\": \"training mean\"") || r0.contains(&anchor))
+                    && !r1.contains("\"prior\""),
                 "{r0}\n{r1}"
             );
         }
@@ -606,6 +611,11 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
     for (flag, value, needles) in [
         ("--tune-prior-radius", "0", &["tune.prior_radius"][..]),
         ("--tune-then", "sideways", &["tune.then", "sideways"]),
+        (
+            "--tune-prior-centre",
+            "middle",
+            &["tune.prior_centre", "middle"],
+        ),
     ] {
         let o = run(bin("fit")
             .args(SHORT)

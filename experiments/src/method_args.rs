@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use pmfm_fit::learner::{LaterRounds, TuneConfig};
+use pmfm_fit::learner::{LaterRounds, PriorCentre, TuneConfig};
 use pmfm_fit::methods::MethodConfig;
 use surrogate::samples::Samples;
 
@@ -85,9 +85,14 @@ pub struct MethodArgs {
     #[arg(long, default_value_t = 8)]
     pub tune_batch: usize,
     /// surrogate-tuned: half-width of the first round's box (nothing simulated yet) in standard
-    /// deviations of the surrogate's training θ around their mean.
+    /// deviations of the surrogate's training θ.
     #[arg(long, default_value_t = 3.0)]
     pub tune_prior_radius: f64,
+    /// surrogate-tuned: the first box's centre: `mean` (the training θ's mean) or `best` (of
+    /// that mean and each training group's best θ, the lowest total cost the surrogate predicts
+    /// for --data).
+    #[arg(long, default_value = "mean")]
+    pub tune_prior_centre: String,
     /// surrogate-tuned: what the rounds after the prior round learn from: `fine-tune` the
     /// surrogate, or `scratch` (the --active-ensemble MLP ensembles of surrogate-active; the
     /// surrogate then only picks the first batch and sets the trust region's unit).
@@ -135,6 +140,7 @@ impl MethodArgs {
             batch_size: self.tune_batch,
             prior_radius: self.tune_prior_radius,
             then: LaterRounds::parse(&self.tune_then)?,
+            prior_centre: PriorCentre::parse(&self.tune_prior_centre)?,
         };
         cfg.check()?;
         Ok(cfg)

@@ -48,7 +48,7 @@ use surrogate::samples::Samples;
 use surrogate::train::TrainConfig;
 
 use crate::inputs::SimInputs;
-use crate::learner::{any_valid, flat_coordinate, Learner};
+use crate::learner::{any_valid, flat_coordinate, Learner, PriorBox};
 use crate::run_table::RunTable;
 use crate::sim_objective::{to_theta, to_thetas};
 
@@ -273,10 +273,13 @@ pub struct RoundRecord {
     /// Whether the centre came from the previous round's batch (None in round 0).
     pub success: Option<bool>,
     /// Whether this round searched the pretrained surrogate's prior region (nothing valid
-    /// simulated yet; centre = its training mean, `radius` = the prior radius) rather than a
+    /// simulated yet; `radius` = the prior radius) rather than a
     /// trust region; the trust region then starts afresh.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub prior: bool,
+    /// A prior round's centre: `training mean` or the training group whose best θ it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_centre: Option<String>,
     /// Radius of this round's search and the counters after its update.
     #[serde(with = "exact::scalar")]
     pub radius: f64,
@@ -720,7 +723,8 @@ struct RoundRegion {
     half: Theta,
     radius: f64,
     success: Option<bool>,
-    prior: bool,
+    /// A prior round's centre label.
+    prior: Option<String>,
 }
 
 impl RoundRegion {
@@ -747,24 +751,21 @@ impl RoundRegion {
             half: std::array::from_fn(|d| radius * scale[d]),
             radius,
             success,
-            prior: false,
+            prior: None,
         })
     }
 
-    /// A pretrained surrogate's prior region (nothing valid simulated yet): its training mean
-    /// scored by the surrogate, the prior half-widths.
-    fn prior(
-        ens: &Ensemble,
-        (centre, half, radius): (Theta, Theta, f64),
-    ) -> Result<Self, OptimizeError> {
-        let centre_score = predict(ens, &[centre])?.total[0];
+    /// A pretrained surrogate's prior region (nothing valid simulated yet), its centre scored
+    /// by the surrogate.
+    fn prior(ens: &Ensemble, prior: PriorBox) -> Result<Self, OptimizeError> {
+        let centre_score = predict(ens, &[prior.centre])?.total[0];
         Ok(Self {
-            centre,
+            centre: prior.centre,
             centre_score,
-            half,
-            radius,
+            half: prior.half,
+            radius: prior.radius,
             success: None,
-            prior: true,
+            prior: Some(prior.label),
         })
     }
 }
@@ -785,7 +786,12 @@ fn run_round<S: Simulate>(
 ) -> Result<(RoundRecord, Samples), OptimizeError> {
     let t0 = Instant::now();
     let ens = learner.learn(&state.data, cfg, seed, round, device)?;
-    let region = match learner.prior_region().filter(|_| !any_valid(&state.data)) {
+    let prior = if any_valid(&state.data) {
+        None
+    } else {
+        learner.prior_region(&ens)?
+    };
+    let region = match prior {
         Some(prior) => RoundRegion::prior(&ens, prior)?,
         None => RoundRegion::trust(&ens, state, cfg, scale)?,
     };
@@ -796,7 +802,7 @@ fn run_round<S: Simulate>(
         half,
         radius,
         success,
-        prior,
+        prior: prior_centre,
     } = region;
 
     let t1 = Instant::now();
@@ -834,7 +840,8 @@ fn run_round<S: Simulate>(
         centre: centre.to_vec(),
         centre_score,
         success,
-        prior,
+        prior: prior_centre.is_some(),
+        prior_centre,
         radius,
         successes: state.successes,
         failures: state.failures,
@@ -872,10 +879,11 @@ fn log_round(r: &RoundRecord, rows: &Samples) {
         r.round,
         r.centre_score,
         r.radius,
-        match r.success {
-            Some(true) => " (success)",
-            Some(false) => " (failure)",
-            None => "",
+        match (&r.prior_centre, r.success) {
+            (Some(c), _) => format!(" (prior box around the {c})"),
+            (None, Some(true)) => " (success)".into(),
+            (None, Some(false)) => " (failure)".into(),
+            (None, None) => String::new(),
         },
         rows.len(),
         r.train_s,
@@ -1331,6 +1339,7 @@ mod tests {
         }
     }
 
+    /// Fine-tuning settings of the tests, the prior box around the training mean.
     fn tune() -> crate::learner::TuneConfig {
         crate::learner::TuneConfig {
             epochs: 30,
@@ -1338,7 +1347,123 @@ mod tests {
             batch_size: 8,
             prior_radius: 3.0,
             then: crate::learner::LaterRounds::FineTune,
+            prior_centre: crate::learner::PriorCentre::Mean,
         }
+    }
+
+    /// An MLP ensemble trained on two groups' rows: 96 of `near` (the true bowl, θ within ±2
+    /// scales of its optimum) and 288 of `far` (a bowl 6 scales off on every coordinate whose
+    /// costs are 1 higher, θ within ±1.5 scales of its optimum), so the training mean lies
+    /// 4.5 scales off, in the far group's region.
+    fn pretrained_on_two_groups(seed: u64) -> Ensemble {
+        let near = Bowl::new();
+        let mut far = Bowl::new();
+        far.optimum = std::array::from_fn(|d| near.optimum[d] + 6.0 * near.scale[d]);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut cloud = |bowl: &Bowl, n: usize, half: f64| -> Vec<Theta> {
+            (0..n)
+                .map(|_| {
+                    std::array::from_fn(|d| {
+                        bowl.optimum[d] + bowl.scale[d] * rng.random_range(-half..=half)
+                    })
+                })
+                .collect()
+        };
+        let (tn, tf) = (cloud(&near, 96, 2.0), cloud(&far, 288, 1.5));
+        let mut rows = near.rows(&tn, 0, seed);
+        rows.dataset = vec!["near".into(); 96];
+        let mut far_rows = far.rows(&tf, 96, seed + 1);
+        far_rows.dataset = vec!["far".into(); 288];
+        for k in 0..far_rows.len() {
+            far_rows.total_cost[k] += 1.0;
+            far_rows.fc_cost[k] += 1.0;
+        }
+        rows.extend(&far_rows);
+        let cfg = small(1);
+        Ensemble::fit(
+            &rows,
+            None,
+            &cfg.model,
+            &cfg.train,
+            &[seed],
+            &device(),
+            &mut |_, _| {},
+        )
+        .unwrap()
+        .0
+    }
+
+    /// With anchors, the prior box centres on the training group's best θ that the surrogate
+    /// predicts lowest (the near group's; the mean of all training θ is 4.5 scales away), and
+    /// its first batch gets below the lowest true cost anywhere in the mean's box.
+    #[test]
+    fn the_prior_box_centres_on_the_best_predicted_anchor() {
+        let ens = pretrained_on_two_groups(5);
+        let anchors = ens.anchors();
+        let names: Vec<&str> = anchors.iter().map(|a| a.group.as_str()).collect();
+        assert_eq!(names, ["far", "near"]);
+        let support = ens.input_support().unwrap();
+        let first_round = |centre: crate::learner::PriorCentre| {
+            let t = crate::learner::TuneConfig {
+                prior_radius: 1.0,
+                prior_centre: centre,
+                ..tune()
+            };
+            let learner = pretrained(&ens, &t);
+            let mut bowl = Bowl::new();
+            let out = run_active(
+                &Samples::default(),
+                &mut bowl,
+                &learner,
+                &small(1),
+                3,
+                4,
+                &device(),
+                None,
+                false,
+            )
+            .unwrap();
+            let r = out.records[0].clone();
+            let best = r.picks.iter().map(|p| {
+                let t: Theta = std::array::from_fn(|d| p[d]);
+                bowl.truth(&t)
+            });
+            (r.clone(), best.fold(f64::INFINITY, f64::min))
+        };
+        let (best, best_cost) = first_round(crate::learner::PriorCentre::Best);
+        assert_eq!(best.prior_centre.as_deref(), Some("best θ of near"));
+        assert_eq!(best.centre, anchors[1].theta.to_vec());
+        for p in &best.picks {
+            for d in 0..N_THETA {
+                assert!((p[d] - best.centre[d]).abs() <= support.std[d] * (1.0 + 1e-12));
+            }
+        }
+        let (mean, mean_cost) = first_round(crate::learner::PriorCentre::Mean);
+        assert_eq!(mean.prior_centre.as_deref(), Some("training mean"));
+        assert_eq!(mean.centre, support.mean);
+        // The lowest true cost in the mean's box: each coordinate as close to the optimum as
+        // the box allows.
+        let bowl = Bowl::new();
+        let floor = 0.05
+            * (0..N_THETA)
+                .map(|d| {
+                    let gap = (mean.centre[d] - bowl.optimum[d]).abs() - support.std[d];
+                    (gap.max(0.0) / bowl.scale[d]).powi(2)
+                })
+                .sum::<f64>();
+        eprintln!(
+            "first batch's best truth: anchor box {best_cost:.3}, mean box {mean_cost:.3} \
+             (its floor {floor:.3})"
+        );
+        assert!(
+            floor > 0.5,
+            "the mean's box should exclude the optimum: floor {floor}"
+        );
+        assert!(mean_cost >= floor);
+        assert!(
+            best_cost < floor,
+            "{best_cost} vs the mean box's floor {floor}"
+        );
     }
 
     /// From a surrogate of a shifted bowl and nothing simulated: the first round searches the

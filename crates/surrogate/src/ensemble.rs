@@ -288,6 +288,12 @@ impl Ensemble {
         })
     }
 
+    /// The training groups' best simulated θ (the first member's; every member of an ensemble
+    /// is trained on the same rows), in group-name order.
+    pub fn anchors(&self) -> &[crate::anchors::Anchor] {
+        self.members.first().map_or(&[], |m| m.anchors())
+    }
+
     /// Total trainable scalars over all members.
     pub fn n_params(&self) -> usize {
         self.members.iter().map(|m| m.n_params()).sum()

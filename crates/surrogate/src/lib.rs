@@ -1,6 +1,8 @@
 //! Parameter→cost datasets of the pMFM and neural surrogates that predict a parameter set's
 //! costs without solving the ODE (`pmfm-model.md`, "Surrogate").
 //!
+//! * [`anchors`]: each training group's best simulated θ, kept with a trained surrogate (where
+//!   a fit of an unseen group can start).
 //! * [`samples`]: the in-memory table of simulated parameter sets ([`Samples`]).
 //! * [`table`]: its Parquet form (polars): schema, validation, reading parts, merging (the
 //!   part files, atomic writes and coverage checks are the `jobs` crate's).
@@ -22,6 +24,7 @@
 //! * [`assumptions`]: the prototype's two assumptions measured: how much simulated FC/FCD and
 //!   costs vary across groups versus across θ and across noise duplicates.
 
+pub mod anchors;
 pub mod assumptions;
 pub mod design;
 pub mod ensemble;

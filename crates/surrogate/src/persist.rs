@@ -13,6 +13,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use crate::anchors::Anchor;
 use crate::error::{io_err, Result, SurrogateError};
 use crate::models::tokens::check_connectome;
 use crate::models::{Conditioning, ModelConfig, ModelKind, Net, Surrogate};
@@ -62,6 +63,9 @@ struct Sidecar {
     conditioning: Option<Conditioning>,
     fit: FitSummary,
     provenance: Provenance,
+    /// The training groups' best rows (absent in older sidecars).
+    #[serde(default)]
+    anchors: Vec<Anchor>,
     n_params: usize,
     weights_file: String,
     weights_bytes: u64,
@@ -127,6 +131,7 @@ impl Surrogate {
             }),
             fit: self.summary.clone(),
             provenance: self.provenance.clone(),
+            anchors: self.anchors.clone(),
             n_params: self.n_params(),
             weights_file: WEIGHTS_FILE.into(),
             weights_bytes: bytes.len() as u64,
@@ -249,6 +254,7 @@ impl Surrogate {
             device,
             s.provenance,
             s.fit,
+            s.anchors,
         )
         .map_err(bad)?;
         if out.n_params() != s.n_params {
@@ -325,9 +331,32 @@ mod tests {
             assert_eq!(bits(&p.fc), bits(&q.fc), "{kind:?}");
             assert_eq!(bits(&p.ks), bits(&q.ks), "{kind:?}");
             assert_eq!(bits(&p.p_valid), bits(&q.p_valid), "{kind:?}");
+            // The anchors are the table's best row per group, and survive the file (to ~1 ulp).
+            assert_eq!(
+                s.anchors(),
+                crate::anchors::best_per_group(&data).as_slice()
+            );
+            assert!(!s.anchors().is_empty());
+            assert_eq!(l.anchors().len(), s.anchors().len());
+            for (a, b) in l.anchors().iter().zip(s.anchors()) {
+                assert_eq!(a.group, b.group);
+                assert!(a
+                    .theta
+                    .iter()
+                    .zip(&b.theta)
+                    .all(|(x, y)| (x - y).abs() <= 1e-15 * y.abs()));
+            }
             // Saving over an existing model replaces it.
             l.save(&dir).unwrap();
             assert!(Surrogate::load(&dir, &Device::flex()).is_ok());
+            // A sidecar written before anchors were recorded loads with none.
+            let sidecar = dir.join(SIDECAR_FILE);
+            let mut json: serde_json::Value =
+                serde_json::from_slice(&fs::read(&sidecar).unwrap()).unwrap();
+            json.as_object_mut().unwrap().remove("anchors").unwrap();
+            fs::write(&sidecar, serde_json::to_vec(&json).unwrap()).unwrap();
+            let old = Surrogate::load(&dir, &Device::flex()).unwrap();
+            assert!(old.anchors().is_empty());
             let _ = fs::remove_dir_all(&dir);
         }
     }

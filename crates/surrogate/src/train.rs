@@ -21,6 +21,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use crate::anchors::{best_per_group, Anchor};
 use crate::error::{Result, SurrogateError};
 use crate::models::tokens::{check_connectome, fit_token_norm, fit_token_norm_each, rounded};
 use crate::models::{
@@ -462,6 +463,7 @@ impl Surrogate {
             connectome,
             conditioning,
             provenance: Provenance::default(),
+            anchors: best_per_group(samples),
         };
         parts.finish(prep, split, run, n, device, start)
     }
@@ -550,6 +552,7 @@ impl Surrogate {
             connectome: self.connectome.clone(),
             conditioning,
             provenance: self.provenance.clone(),
+            anchors: self.anchors.clone(),
         };
         parts.finish(prep, split, run, n, &self.device, start)
     }
@@ -562,6 +565,8 @@ struct FitParts {
     connectome: Option<Connectome>,
     conditioning: Option<Conditioning>,
     provenance: Provenance,
+    /// The training groups' best rows (a fine-tuned model keeps those of its first fit).
+    anchors: Vec<Anchor>,
 }
 
 impl FitParts {
@@ -600,6 +605,7 @@ impl FitParts {
             device,
             self.provenance,
             summary,
+            self.anchors,
         )?;
         let history = TrainHistory {
             epochs: run.epochs,

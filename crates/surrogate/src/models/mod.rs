@@ -37,6 +37,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::anchors::Anchor;
 use crate::error::{Result, SurrogateError};
 use crate::normalise::{Standardiser, TargetScale};
 use crate::persist::Provenance;
@@ -452,6 +453,9 @@ pub struct Surrogate {
     pub(crate) consts: Consts,
     pub(crate) provenance: Provenance,
     pub(crate) summary: FitSummary,
+    /// Each training group's best simulated θ (kept through fine-tuning; empty in files saved
+    /// before anchors were recorded).
+    pub(crate) anchors: Vec<Anchor>,
 }
 
 impl Surrogate {
@@ -469,6 +473,7 @@ impl Surrogate {
         device: &Device,
         provenance: Provenance,
         summary: FitSummary,
+        anchors: Vec<Anchor>,
     ) -> Result<Self> {
         let exec = device.clone().without_autodiff();
         let consts = Consts::new(
@@ -491,6 +496,7 @@ impl Surrogate {
             consts,
             provenance,
             summary,
+            anchors,
         })
     }
 
@@ -501,6 +507,11 @@ impl Surrogate {
     /// Number of trainable scalars.
     pub fn n_params(&self) -> usize {
         self.net.num_params()
+    }
+
+    /// Each training group's best simulated θ ([`crate::anchors`]), in group-name order.
+    pub fn anchors(&self) -> &[Anchor] {
+        &self.anchors
     }
 
     pub fn model_config(&self) -> &ModelConfig {
