@@ -246,7 +246,7 @@ impl BlockRows<'_> {
     #[inline(always)]
     fn draw_and_gather_portable(&self, bounds: &mut Bounds, out: &mut PartOut) {
         let (w, m) = (self.g.len(), self.m);
-        for (r, x) in self.x.chunks_exact(w).enumerate() {
+        for (r, x) in self.x.chunks_exact(w.max(1)).enumerate() {
             let lane = self.first_lane + r as u64 * self.lane_stride;
             let mut rng = lane_rng(self.seed, self.step, lane);
             let active = &mut out.active[r];

@@ -789,7 +789,7 @@ fn run_round<S: Simulate>(
     let prior = if any_valid(&state.data) {
         None
     } else {
-        learner.prior_region(&ens)?
+        learner.prior_region()?
     };
     let region = match prior {
         Some(prior) => RoundRegion::prior(&ens, prior)?,
@@ -1424,11 +1424,12 @@ mod tests {
             )
             .unwrap();
             let r = out.records[0].clone();
-            let best = r.picks.iter().map(|p| {
-                let t: Theta = std::array::from_fn(|d| p[d]);
-                bowl.truth(&t)
-            });
-            (r.clone(), best.fold(f64::INFINITY, f64::min))
+            let best = r
+                .picks
+                .iter()
+                .map(|p| bowl.truth(&std::array::from_fn(|d| p[d])))
+                .fold(f64::INFINITY, f64::min);
+            (r, best)
         };
         let (best, best_cost) = first_round(crate::learner::PriorCentre::Best);
         assert_eq!(best.prior_centre.as_deref(), Some("best θ of near"));

@@ -283,9 +283,9 @@ impl Learner<'_> {
 
     /// The first region while nothing valid has been simulated (`None` when learning from
     /// scratch): `prior_radius` training standard deviations around the centre
-    /// [`PriorCentre`] picks, the candidates scored by `ens` (the pretrained surrogate,
-    /// conditioned on the fitted group); ties keep the mean, then name order.
-    pub(crate) fn prior_region(&self, ens: &Ensemble) -> Result<Option<PriorBox>, OptimizeError> {
+    /// [`PriorCentre`] picks, the candidates scored by the pretrained surrogate (conditioned on
+    /// the fitted group); ties keep the mean, then name order.
+    pub(crate) fn prior_region(&self) -> Result<Option<PriorBox>, OptimizeError> {
         let Learner::Pretrained(p) = self else {
             return Ok(None);
         };
@@ -299,10 +299,13 @@ impl Learner<'_> {
             );
         }
         let thetas: Vec<Theta> = candidates.iter().map(|c| c.1).collect();
-        let pred = ens.predict(&thetas).map_err(|e| OptimizeError::Objective {
-            objective: "surrogate".into(),
-            message: e.to_string(),
-        })?;
+        let pred = p
+            .ensemble
+            .predict(&thetas)
+            .map_err(|e| OptimizeError::Objective {
+                objective: "surrogate".into(),
+                message: e.to_string(),
+            })?;
         let score = |k: usize| {
             let t = pred.total[k];
             if pred.p_valid[k] >= 0.5 && t.is_finite() {
