@@ -70,6 +70,16 @@ pub struct GroupArgs {
     /// Synthetic family: relative sd of each coefficient of a group's hidden θ*.
     #[arg(long, default_value_t = 0.05)]
     pub theta_variability: f64,
+    /// Synthetic family on a measured layout: `DIR:SPLIT` (a directory in the reference layout)
+    /// whose connectome and maps the family varies instead of the generated ones, so that its
+    /// groups share the real data's dynamical regime. Groups are named `family-DIRNAME-SPLIT-fF/gK`.
+    #[arg(long)]
+    pub family_layout: Option<String>,
+    /// Synthetic family: the base hidden θ* that groups vary, 10 comma-separated coefficients
+    /// (w0, w_myelin, w_grad, i0, i_myelin, i_grad, G, s0, s_myelin, s_grad). Default: the
+    /// synthetic default's θ* (the kong2021 example's first candidate).
+    #[arg(long)]
+    pub family_theta: Option<String>,
 }
 
 /// One item of `--groups`.
@@ -121,25 +131,61 @@ pub fn parse_groups(spec: &str) -> Result<Vec<GroupSource>> {
     Ok(out)
 }
 
+/// Parses 10 comma-separated finite coefficients into a θ.
+fn parse_theta(spec: &str) -> Result<pmfm_sim::params::Theta> {
+    let v = spec
+        .split(',')
+        .map(|x| {
+            x.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .with_context(|| format!("'{}' is not a finite number", x.trim()))
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    let n = pmfm_sim::params::N_THETA;
+    v.try_into()
+        .map_err(|v: Vec<f64>| anyhow::anyhow!("needs {n} coefficients, got {}", v.len()))
+}
+
 impl GroupArgs {
     /// The synthetic family these options describe, simulated with schedule `sim` and window
-    /// `fcd_window`.
+    /// `fcd_window` (loads `--family-layout` when given).
     pub fn family(
         &self,
         sim: &SimConfig,
         fcd_window: usize,
-    ) -> pmfm_sim::synthetic::SyntheticFamily {
-        pmfm_sim::synthetic::SyntheticFamily {
-            base: SyntheticConfig {
-                sim: *sim,
-                fcd_window,
-                ..SyntheticConfig::default()
-            },
+    ) -> Result<pmfm_sim::synthetic::SyntheticFamily> {
+        let layout = match &self.family_layout {
+            None => None,
+            Some(spec) => {
+                let Some((dir, split)) = spec
+                    .rsplit_once(':')
+                    .filter(|(d, s)| !d.is_empty() && !s.is_empty())
+                else {
+                    anyhow::bail!("--family-layout: '{spec}' is not DIR:SPLIT");
+                };
+                let data = EmpiricalData::load_dir(std::path::Path::new(dir), split)
+                    .with_context(|| format!("--family-layout: loading '{spec}'"))?;
+                Some(pmfm_sim::synthetic::FamilyLayout::of(&data))
+            }
+        };
+        let mut base = SyntheticConfig {
+            sim: *sim,
+            fcd_window,
+            ..SyntheticConfig::default()
+        };
+        if let Some(spec) = &self.family_theta {
+            base.theta = parse_theta(spec).context("--family-theta")?;
+        }
+        Ok(pmfm_sim::synthetic::SyntheticFamily {
+            base,
             family_seed: self.family_seed,
             sc_variability: self.sc_variability,
             map_variability: self.map_variability,
             theta_variability: self.theta_variability,
-        }
+            layout,
+        })
     }
 
     /// Loads (or, for synthetic groups, simulates) every group of `--groups` and checks that
@@ -153,7 +199,7 @@ impl GroupArgs {
         let Some(spec) = &self.groups else {
             return Ok(None);
         };
-        let family = self.family(sim, fcd_window);
+        let family = self.family(sim, fcd_window)?;
         let mut groups = Vec::new();
         for src in parse_groups(spec)? {
             let g = match src {
@@ -202,6 +248,33 @@ mod tests {
         for bad in ["synthetic:x", "synthetic:4-2", "nodir", ":train", ""] {
             let e = parse_groups(bad).unwrap_err().to_string();
             assert!(e.starts_with("--groups"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn family_theta_and_layout_options_are_checked() {
+        let t = parse_theta("0.6,-0.2,0.01,0.3,0,0,4,0.006,-0.001,0").unwrap();
+        assert_eq!((t[0], t[6], t[9]), (0.6, 4.0, 0.0));
+        for bad in [
+            "0.6,1",
+            "0.6,-0.2,0.01,0.3,0,0,4,0.006,-0.001,x",
+            "1,2,3,4,5,6,7,8,9,NaN",
+        ] {
+            assert!(parse_theta(bad).is_err(), "{bad}");
+        }
+        let args = |layout: &str| GroupArgs {
+            groups: None,
+            family_seed: 11,
+            sc_variability: 0.3,
+            map_variability: 0.1,
+            theta_variability: 0.05,
+            family_layout: Some(layout.into()),
+            family_theta: None,
+        };
+        let sim = SimConfig::default();
+        for bad in ["nodir", ":train", "/nonexistent-dir:train"] {
+            let e = format!("{:#}", args(bad).family(&sim, 83).unwrap_err());
+            assert!(e.starts_with("--family-layout"), "{bad}: {e}");
         }
     }
 }

@@ -212,8 +212,36 @@ fn simulated_targets(
     })
 }
 
+/// A measured layout that a [`SyntheticFamily`] can vary in place of the generated one: a real
+/// group's connectome and maps (e.g. kong2021's train split), so that the family's groups share
+/// the real data's dynamical regime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FamilyLayout {
+    /// Name of the source (e.g. `kong2021/train`); part of every group's name.
+    pub name: String,
+    /// Structural connectivity, regions × regions.
+    pub sc: Matrix,
+    /// Myelin map (one value per region).
+    pub myelin: Vec<f64>,
+    /// Functional-gradient map (one value per region).
+    pub gradient: Vec<f64>,
+}
+
+impl FamilyLayout {
+    /// The connectome and maps of `data` (its FC and FCD are not used).
+    pub fn of(data: &EmpiricalData) -> Self {
+        Self {
+            name: data.name.clone(),
+            sc: data.sc.clone(),
+            myelin: data.myelin.clone(),
+            gradient: data.gradient.clone(),
+        }
+    }
+}
+
 /// A family of synthetic subject groups (the surrogate's "many groups"): every group shares the
-/// layout of `base` (connectome and maps from `base.seed`) and varies it by its own seed:
+/// layout of `base` (connectome and maps from `base.seed`, or the measured `layout` when one is
+/// given) and varies it by its own seed:
 /// each SC entry is scaled by `exp(sc_variability·ξ)` (symmetric, zeros stay zero), each map
 /// gets additive noise of `map_variability` × the map's standard deviation, and the hidden θ*
 /// is `base.theta` with every coefficient scaled by `1 + theta_variability·ξ` (re-drawn until
@@ -231,6 +259,10 @@ pub struct SyntheticFamily {
     pub map_variability: f64,
     /// Relative standard deviation of each coefficient of the hidden θ*. Default 0.05.
     pub theta_variability: f64,
+    /// A measured connectome and maps to vary instead of `base`'s generated ones (`None`: the
+    /// generated layout). Not serialised: a run records it by its groups' names.
+    #[serde(skip)]
+    pub layout: Option<FamilyLayout>,
 }
 
 impl Default for SyntheticFamily {
@@ -241,6 +273,7 @@ impl Default for SyntheticFamily {
             sc_variability: 0.3,
             map_variability: 0.1,
             theta_variability: 0.05,
+            layout: None,
         }
     }
 }
@@ -262,19 +295,30 @@ impl SyntheticFamily {
         Ok(())
     }
 
-    /// The name of group `g`: `synthetic-family-sS-fF/gG` (S = layout seed, F = family seed;
-    /// no commas, so names can be listed in comma-separated options).
+    /// The name of group `g`: `synthetic-family-sS-fF/gG` (S = layout seed, F = family seed), or
+    /// `family-L-fF/gG` on a measured layout named L (its `/` written as `-`). No commas, so
+    /// names can be listed in comma-separated options.
     pub fn group_name(&self, g: usize) -> String {
-        format!(
-            "synthetic-family-s{}-f{}/g{g}",
-            self.base.seed, self.family_seed
-        )
+        match &self.layout {
+            None => format!(
+                "synthetic-family-s{}-f{}/g{g}",
+                self.base.seed, self.family_seed
+            ),
+            Some(l) => format!(
+                "family-{}-f{}/g{g}",
+                l.name.replace(['/', ','], "-"),
+                self.family_seed
+            ),
+        }
     }
 
     /// Connectome, maps and hidden θ* of group `g` (no simulation).
     pub fn group_layout(&self, g: usize) -> Result<(Matrix, Vec<f64>, Vec<f64>, Theta), SimError> {
         self.check()?;
-        let (mut sc, mut myelin, mut gradient) = synthetic_layout(&self.base)?;
+        let (mut sc, mut myelin, mut gradient) = match &self.layout {
+            None => synthetic_layout(&self.base)?,
+            Some(l) => (l.sc.clone(), l.myelin.clone(), l.gradient.clone()),
+        };
         let mut rng = ChaCha8Rng::seed_from_u64(self.family_seed);
         rng.set_stream(g as u64 + 1);
         let n = sc.rows;
@@ -439,5 +483,50 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("sc_variability"));
+    }
+
+    #[test]
+    fn a_family_on_a_measured_layout_varies_that_layout() {
+        // A "measured" layout unlike the generated one: another seed, 12 regions.
+        let mut rng = ChaCha8Rng::seed_from_u64(99);
+        let pos = region_positions(12, &mut rng);
+        let sc = synthetic_sc(&pos, &mut rng);
+        let (myelin, gradient) = synthetic_maps(&pos, &mut rng);
+        let layout = FamilyLayout {
+            name: "lab/train".into(),
+            sc: sc.clone(),
+            myelin: myelin.clone(),
+            gradient: gradient.clone(),
+        };
+        let fam = SyntheticFamily {
+            layout: Some(layout),
+            ..SyntheticFamily::default()
+        };
+        assert_eq!(fam.group_name(4), "family-lab-train-f11/g4");
+        let (a_sc, a_m, _, a_t) = fam.group_layout(0).unwrap();
+        // The measured layout's size and zero pattern, varied; θ* feasible on the varied maps.
+        assert_eq!((a_sc.rows, a_m.len()), (12, 12));
+        assert_ne!(a_sc, sc);
+        for (a, b) in a_sc.data.iter().zip(&sc.data) {
+            assert_eq!(*a == 0.0, *b == 0.0);
+        }
+        assert!(crate::params::is_feasible(
+            &a_t,
+            &a_m,
+            &fam.group_layout(0).unwrap().2,
+            &Default::default()
+        ));
+        // No variability: the measured layout itself, not the generated one.
+        let still = SyntheticFamily {
+            sc_variability: 0.0,
+            map_variability: 0.0,
+            theta_variability: 0.0,
+            ..fam
+        };
+        let (c_sc, c_m, c_g, c_t) = still.group_layout(2).unwrap();
+        assert_eq!(
+            (c_sc, c_m, c_g, c_t),
+            (sc, myelin, gradient, still.base.theta)
+        );
     }
 }
