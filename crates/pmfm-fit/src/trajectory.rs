@@ -29,6 +29,12 @@ pub struct TrajectoryDesign {
     pub parents: usize,
     /// Initial step size σ₀ (the reference's 0.15, with its per-coordinate initial scale).
     pub sigma0: f64,
+    /// Over several groups: every group's runs start from their own reference starts (group
+    /// g's run r from seed `seed + g·runs + r`, see [`Self::group_seed`]) instead of every
+    /// group's run r starting from seed `seed + r`. Spreads a multi-group dataset over as many
+    /// starting basins as it has runs. Not written when false, so older manifests read back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub distinct_starts: bool,
 }
 
 impl TrajectoryDesign {
@@ -45,6 +51,16 @@ impl TrajectoryDesign {
     /// Batch index of generation `g` of run `r`.
     pub fn batch(&self, run: usize, generation: usize) -> usize {
         run * self.generations + generation
+    }
+
+    /// The seed that [`drive_run`] gets for the runs of group `group` (0-based) of a job seeded
+    /// with `seed`: `seed` itself, or `seed + group·runs` with [`Self::distinct_starts`].
+    pub fn group_seed(&self, group: usize, seed: u64) -> u64 {
+        if self.distinct_starts {
+            seed.wrapping_add((group * self.runs) as u64)
+        } else {
+            seed
+        }
     }
 
     /// Checks the settings once.
@@ -147,6 +163,7 @@ mod tests {
             population: 16,
             parents: 4,
             sigma0: 0.15,
+            distinct_starts: false,
         }
     }
 
@@ -230,7 +247,66 @@ mod tests {
     fn serialises_with_its_kind() {
         let s = serde_json::to_string(&design()).unwrap();
         assert!(s.contains("\"kind\":\"cma-trajectory\""), "{s}");
+        // Shared starts are not written, so a manifest from before the option reads back equal.
+        assert!(!s.contains("distinct_starts"), "{s}");
         let back: TrajectoryDesign = serde_json::from_str(&s).unwrap();
         assert_eq!(back, design());
+        let d = TrajectoryDesign {
+            distinct_starts: true,
+            ..design()
+        };
+        let back: TrajectoryDesign =
+            serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
+    }
+
+    /// With distinct starts, group g's run r starts where run g·runs + r of one group would:
+    /// the groups' first generations differ; without, every group starts run r alike.
+    #[test]
+    fn distinct_starts_give_each_group_its_own_runs() {
+        let (m, g) = maps(10);
+        let first_generation = |d: &TrajectoryDesign, group: usize, run: usize| {
+            let mut first = Vec::new();
+            drive_run::<OptimizeError>(
+                d,
+                run,
+                d.group_seed(group, 5),
+                &m,
+                &g,
+                &Bounds::default(),
+                |b, t| {
+                    if b == d.batch(run, 0) {
+                        first = t.to_vec();
+                    }
+                    Ok(t.iter().map(cost).collect())
+                },
+            )
+            .unwrap();
+            first
+        };
+        let shared = design();
+        let distinct = TrajectoryDesign {
+            distinct_starts: true,
+            ..design()
+        };
+        assert_eq!(shared.group_seed(3, 5), 5);
+        assert_eq!(distinct.group_seed(3, 5), 5 + 3 * 2);
+        assert_eq!(
+            first_generation(&shared, 0, 1),
+            first_generation(&shared, 2, 1)
+        );
+        assert_ne!(
+            first_generation(&distinct, 0, 1),
+            first_generation(&distinct, 2, 1)
+        );
+        // Group 1's run 0 is group 0's run 2 of a design with four runs per group.
+        let four = TrajectoryDesign {
+            runs: 4,
+            ..distinct.clone()
+        };
+        assert_eq!(
+            first_generation(&distinct, 1, 0),
+            first_generation(&four, 0, 2)
+        );
     }
 }

@@ -89,6 +89,10 @@ struct RunArgs {
     parents: Option<usize>,
     #[arg(long, default_value_t = 0.15)]
     sigma0: f64,
+    /// cmaes design over several groups: every group's runs start from their own reference
+    /// starts (seeds seed + g·runs + r) instead of sharing run r's start.
+    #[arg(long)]
+    distinct_starts: bool,
     /// Centres of a gaussian design: CSV with one θ per row (or per column, --centres-by-column),
     /// or a parameter→cost table (Parquet file or pmfm-dataset directory; its θ in index order).
     /// With --relative-sd 0 the design re-simulates exactly these θ, e.g. held-out θ with more
@@ -288,6 +292,7 @@ fn design_of(args: &RunArgs) -> Result<JobDesign> {
             population: args.batch,
             parents: args.parents.unwrap_or((args.batch / 4).max(1)),
             sigma0: args.sigma0,
+            distinct_starts: args.distinct_starts,
         };
         t.check()?;
         return Ok(JobDesign::Trajectory(t));
@@ -616,12 +621,12 @@ impl Job<'_> {
             .filter(|&r| self.shard.owns(gi * t.runs + r))
             .collect();
         for r in runs {
-            // Groups share the runs' seeds: group g's run r starts where any group's run r
-            // would (from the group's own maps).
+            // Group g's run r starts where any group's run r would (from the group's own
+            // maps), or from its own start with --distinct-starts.
             let res = drive_run::<anyhow::Error>(
                 t,
                 r,
-                self.args.seed,
+                t.group_seed(gi, self.args.seed),
                 &g.data.myelin,
                 &g.data.gradient,
                 &Bounds::default(),
