@@ -370,6 +370,66 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
         "{e}"
     );
 
+    // Distinct starts: group 0's runs keep seed 9's starts (the same rows), group 1's runs
+    // start from seeds 11 and 12 instead of 9 and 10 (other θ from the first generation on).
+    let distinct = tmp("groups-distinct");
+    run_ok(&mut groups_cmd(&distinct, &["--distinct-starts"]));
+    let d = rows(&distinct);
+    assert_eq!(d.theta[..36], reference.theta[..36]);
+    assert_ne!(d.theta[36..42], reference.theta[36..42]);
+    // ... and a resume that drops it is refused, naming the setting.
+    let o = run(&mut groups_cmd(&distinct, &["--resume"]));
+    assert_one_error(&o, &["distinct_starts"], "resume without --distinct-starts");
+
+    // A family on a measured layout: the stored group 0 (connectome, maps) as the layout.
+    let layout = format!(
+        "{}:{}",
+        full.join("groups")
+            .join(surrogate::groups::group_dir_name(&family_group(0)))
+            .display(),
+        surrogate::groups::GROUP_SPLIT
+    );
+    let measured = tmp("groups-measured");
+    run_ok(&mut dataset(
+        &[
+            "--groups",
+            "synthetic:3",
+            "--family-layout",
+            &layout,
+            "--family-theta",
+            "0.63,-0.058,0.0019,0.272,0.0081,-0.0064,6.4,0.0057,-0.00006,-0.00008",
+            "--n",
+            "6",
+            "--batch",
+            "6",
+        ],
+        &measured,
+        &[],
+    ));
+    let g = surrogate::groups::read_groups_in(&measured.join("groups")).unwrap();
+    assert!(
+        g[0].name.starts_with("family-") && g[0].name.ends_with("-f11/g3"),
+        "{}",
+        g[0].name
+    );
+    // Same zero pattern as the layout's SC, other weights.
+    assert_ne!(g[0].sc, groups[0].sc);
+    for (a, b) in g[0].sc.data.iter().zip(&groups[0].sc.data) {
+        assert_eq!(*a == 0.0, *b == 0.0);
+    }
+    // Bad family settings: one error line naming the flag.
+    for (flag, value) in [
+        ("--family-theta", "0.6,1"),
+        ("--family-layout", "no-split-here"),
+    ] {
+        let o = run(&mut dataset(
+            &["--groups", "synthetic:0", flag, value],
+            &tmp(&format!("groups-bad{flag}")),
+            &[],
+        ));
+        assert_one_error(&o, &[flag], flag);
+    }
+
     // Group 1's θ re-simulated with 2 duplicates (a gaussian design of sd 0 centred on the
     // table's rows of that group): exactly its θ, in index order.
     let replicates = tmp("groups-replicates");
