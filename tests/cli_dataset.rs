@@ -418,6 +418,15 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
         assert_eq!(*a == 0.0, *b == 0.0);
     }
     // Bad family settings: one error line naming the flag.
+    let o = run(&mut dataset_cmd(
+        &tmp("lhs-distinct"),
+        &["--distinct-starts"],
+    ));
+    assert_one_error(
+        &o,
+        &["--distinct-starts", "cmaes"],
+        "--distinct-starts on lhs",
+    );
     for (flag, value) in [
         ("--family-theta", "0.6,1"),
         ("--family-layout", "no-split-here"),

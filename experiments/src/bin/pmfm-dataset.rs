@@ -297,6 +297,12 @@ fn design_of(args: &RunArgs) -> Result<JobDesign> {
         t.check()?;
         return Ok(JobDesign::Trajectory(t));
     }
+    if args.distinct_starts {
+        bail!(
+            "--distinct-starts applies to --design cmaes only (got --design {})",
+            args.design
+        );
+    }
     let d = match args.design.as_str() {
         "uniform" => Design::Uniform,
         "lhs" => Design::Lhs { block: args.batch },
