@@ -7,7 +7,10 @@
 # with the active loop started from it (surrogate-tuned: 6 rounds of 16 θ × 2 duplicates), all
 # validated with the same noise duplicates, and reports the speedup at equal validated cost.
 # FAMILY=group compares with the group MLP instead of the group region-token model; SYN=synthetic:0-66
-# trains on DELSSOME's 64+ groups.
+# trains on DELSSOME's 64+ groups. REAL=1 adds 64 family groups on kong2021 train's own connectome
+# and maps (--family-layout), their hidden θ* around kong2021 train's best simulated θ (TH), each
+# group's runs from their own starts (--distinct-starts). EULER_GENS sets the comparison's
+# --generations (Euler-CMA-ES's, and CMA-ES's on the predictor).
 # Usage: scripts/kong-zero-shot.sh [OUT] [DATA]   (defaults out/kong-zero-shot,
 # ../shared/data/kong2021; resumable: the dataset keeps finished batches)
 set -euo pipefail
@@ -28,6 +31,14 @@ if [ "${LONG:-0}" = 1 ]; then
     --generations 20 --batch 32 --seed 12 --out "$OUT/dataset-long" --resume
   TABLES+=(--table "$OUT/dataset-long")
 fi
+# REAL=1: 64 groups varying the train split's layout, 2 runs × 6 generations from 128 starts.
+if [ "${REAL:-0}" = 1 ]; then
+  TH=${TH:-0.656555,-0.199878,-0.013596,0.314807,0.001733,0.003730,4.117419,0.006821,-0.001007,0.000046}
+  "$BIN/pmfm-dataset" --groups synthetic:0-63 --family-layout "$DATA:train" --family-theta "$TH" \
+    --theta-variability 0.1 --design cmaes --cma-runs 2 --generations 6 --batch 32 \
+    --distinct-starts --seed 1000 --out "$OUT/dataset-real" --resume
+  TABLES+=(--table "$OUT/dataset-real")
+fi
 t1=$(date +%s)
 # The held-out group is the test split, by the name the dataset gave it.
 TEST=$(grep -l -- "test" "$OUT"/dataset/groups/*/name.txt | head -1 | xargs cat)
@@ -36,6 +47,7 @@ TEST=$(grep -l -- "test" "$OUT"/dataset/groups/*/name.txt | head -1 | xargs cat)
 t2=$(date +%s)
 "$BIN/compare-optimizers" --data "$DATA" --split test --surrogate "$OUT/surrogate/${FAMILY:-group_tokens}" \
   --methods euler-cmaes,surrogate-cmaes,surrogate-gd,surrogate-tuned --validate-top 8 --n-dup-validate 10 \
+  --generations "${EULER_GENS:-30}" \
   --active-rounds 6 --active-batch 16 --active-n-dup 2 \
   --groups-served 15 --seed 7 --out "$OUT/compare"
 t3=$(date +%s)
