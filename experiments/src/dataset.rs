@@ -71,8 +71,8 @@ pub struct GroupArgs {
     #[arg(long, default_value_t = 0.05)]
     pub theta_variability: f64,
     /// Synthetic family on a measured layout: `DIR:SPLIT` (a directory in the reference layout)
-    /// whose connectome and maps the family varies instead of the generated ones, so that its
-    /// groups share the real data's dynamical regime. Groups are named `family-DIRNAME-SPLIT-fF/gK`.
+    /// whose connectome and maps the family varies instead of the generated ones. Groups are
+    /// named `family-DIRNAME-SPLIT-fF/gK`.
     #[arg(long)]
     pub family_layout: Option<String>,
     /// Synthetic family: the base hidden θ* that groups vary, 10 comma-separated coefficients

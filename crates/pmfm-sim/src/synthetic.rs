@@ -213,8 +213,8 @@ fn simulated_targets(
 }
 
 /// A measured layout that a [`SyntheticFamily`] can vary in place of the generated one: a real
-/// group's connectome and maps (e.g. kong2021's train split), so that the family's groups share
-/// the real data's dynamical regime.
+/// group's connectome and maps (e.g. kong2021's train split), so that the family's groups are
+/// fitted where real groups are rather than where the generated layout puts its optima.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FamilyLayout {
     /// Name of the source (e.g. `kong2021/train`); part of every group's name.
