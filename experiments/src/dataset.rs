@@ -116,12 +116,12 @@ pub fn parse_groups(spec: &str) -> Result<Vec<GroupSource>> {
             }
             out.extend((a..=b).map(GroupSource::Synthetic));
         } else {
-            if tail.is_empty() || head.is_empty() {
+            let Some((dir, split)) = dir_split(item) else {
                 anyhow::bail!("--groups: '{item}' needs DIR:SPLIT");
-            }
+            };
             out.push(GroupSource::Dir {
-                dir: PathBuf::from(head),
-                split: tail.to_string(),
+                dir: PathBuf::from(dir),
+                split: split.to_string(),
             });
         }
     }
@@ -129,6 +129,12 @@ pub fn parse_groups(spec: &str) -> Result<Vec<GroupSource>> {
         anyhow::bail!("--groups names no group");
     }
     Ok(out)
+}
+
+/// `DIR:SPLIT` split at its last `:`, both parts non-empty.
+fn dir_split(spec: &str) -> Option<(&str, &str)> {
+    spec.rsplit_once(':')
+        .filter(|(dir, split)| !dir.is_empty() && !split.is_empty())
 }
 
 /// Parses 10 comma-separated finite coefficients into a θ.
@@ -159,10 +165,7 @@ impl GroupArgs {
         let layout = match &self.family_layout {
             None => None,
             Some(spec) => {
-                let Some((dir, split)) = spec
-                    .rsplit_once(':')
-                    .filter(|(d, s)| !d.is_empty() && !s.is_empty())
-                else {
+                let Some((dir, split)) = dir_split(spec) else {
                     anyhow::bail!("--family-layout: '{spec}' is not DIR:SPLIT");
                 };
                 let data = EmpiricalData::load_dir(std::path::Path::new(dir), split)
