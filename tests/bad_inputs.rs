@@ -304,6 +304,12 @@ fn corpus(dir: &Path) -> Vec<Case> {
         "n_dup_validate",
     );
     add(
+        "anchor-candidates above validate-top",
+        "fit",
+        fit(&["--validate-top", "2", "--anchor-candidates", "3"]),
+        "anchor_candidates",
+    );
+    add(
         "population 1",
         "fit",
         fit(&["--population", "1"]),

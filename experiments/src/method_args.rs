@@ -35,6 +35,11 @@ pub struct MethodArgs {
     pub validate_top: usize,
     #[arg(long, default_value_t = 3)]
     pub n_dup_validate: usize,
+    /// surrogate-cmaes and surrogate-gd: of the --validate-top candidates, this many are the
+    /// surrogate's anchors (its training groups' best simulated θ) that it scores lowest for
+    /// --data; the search's best fill the rest.
+    #[arg(long, default_value_t = 0)]
+    pub anchor_candidates: usize,
     /// Starts of the surrogate gradient descent.
     #[arg(long, default_value_t = 32)]
     pub gd_starts: usize,
@@ -90,7 +95,7 @@ pub struct MethodArgs {
     pub tune_prior_radius: f64,
     /// surrogate-tuned: the first box's centre: `mean` (the training θ's mean) or `best` (of
     /// that mean and each training group's best θ, the lowest total cost the surrogate predicts
-    /// for --data).
+    /// for --data; when an anchor wins, the first batch simulates it).
     #[arg(long, default_value = "mean")]
     pub tune_prior_centre: String,
     /// surrogate-tuned: what the rounds after the prior round learn from: `fine-tune` the
@@ -116,6 +121,7 @@ impl MethodArgs {
             n_dup: self.n_dup,
             validate_top: self.validate_top,
             n_dup_validate: self.n_dup_validate,
+            anchor_candidates: self.anchor_candidates,
             gd_starts: self.gd_starts,
             random_budget: self.random_budget,
             seed: self.seed,

@@ -598,6 +598,24 @@ fn search(
     Ok(picks)
 }
 
+/// Puts `centre` first among `picks` (when feasible and not already picked), dropping the last
+/// pick if the batch of `batch` is full: a prior box centred on an anchor simulates the anchor
+/// itself, the one θ in it whose cost is known for a training group.
+fn with_centre_first(
+    picks: &mut Vec<Theta>,
+    centre: &Theta,
+    batch: usize,
+    feasible: &dyn Fn(&Theta) -> bool,
+) {
+    if !feasible(centre) || picks.iter().any(|p| p == centre) {
+        return;
+    }
+    if picks.len() >= batch {
+        picks.truncate(batch.saturating_sub(1));
+    }
+    picks.insert(0, *centre);
+}
+
 /// Best distinct rows by the ranking score: at most `top`, each at least `min_separation`
 /// (in starting-table standard deviations, RMS) from the ones before it.
 fn best_distinct(
@@ -725,6 +743,8 @@ struct RoundRegion {
     success: Option<bool>,
     /// A prior round's centre label.
     prior: Option<String>,
+    /// Whether the batch simulates the centre itself (a prior round's anchor).
+    simulate_centre: bool,
 }
 
 impl RoundRegion {
@@ -752,6 +772,7 @@ impl RoundRegion {
             radius,
             success,
             prior: None,
+            simulate_centre: false,
         })
     }
 
@@ -766,6 +787,7 @@ impl RoundRegion {
             radius: prior.radius,
             success: None,
             prior: Some(prior.label),
+            simulate_centre: prior.simulate_centre,
         })
     }
 }
@@ -803,6 +825,7 @@ fn run_round<S: Simulate>(
         radius,
         success,
         prior: prior_centre,
+        simulate_centre,
     } = region;
 
     let t1 = Instant::now();
@@ -814,7 +837,10 @@ fn run_round<S: Simulate>(
         half,
         explore_weight: cfg.explore_weight,
     };
-    let picks = search(&mut region, cfg, batch_seed(seed ^ 0xAC71_5EA5, round))?;
+    let mut picks = search(&mut region, cfg, batch_seed(seed ^ 0xAC71_5EA5, round))?;
+    if simulate_centre {
+        with_centre_first(&mut picks, &centre, cfg.batch, &feasible);
+    }
     let search_s = t1.elapsed().as_secs_f64();
     if picks.is_empty() {
         return Err(OptimizeError::config(
@@ -1393,6 +1419,25 @@ mod tests {
         .0
     }
 
+    /// The centre goes first and the batch keeps its size; an infeasible centre or one already
+    /// picked changes nothing; a short batch grows by one.
+    #[test]
+    fn the_centre_is_put_first_once_and_only_when_feasible() {
+        let t = |v: f64| -> Theta { [v; N_THETA] };
+        let yes = |_: &Theta| true;
+        let mut picks = vec![t(1.0), t(2.0), t(3.0)];
+        with_centre_first(&mut picks, &t(0.0), 3, &yes);
+        assert_eq!(picks, [t(0.0), t(1.0), t(2.0)]);
+        with_centre_first(&mut picks, &t(1.0), 3, &yes);
+        assert_eq!(picks, [t(0.0), t(1.0), t(2.0)]);
+        let no = |x: &Theta| x[0] != 9.0;
+        with_centre_first(&mut picks, &t(9.0), 3, &no);
+        assert_eq!(picks, [t(0.0), t(1.0), t(2.0)]);
+        let mut short = vec![t(1.0)];
+        with_centre_first(&mut short, &t(0.0), 3, &yes);
+        assert_eq!(short, [t(0.0), t(1.0)]);
+    }
+
     /// With anchors, the prior box centres on the training group's best θ that the surrogate
     /// predicts lowest (the near group's; the mean of all training θ is 4.5 scales away), and
     /// its first batch gets below the lowest true cost anywhere in the mean's box.
@@ -1434,6 +1479,8 @@ mod tests {
         let (best, best_cost) = first_round(crate::learner::PriorCentre::Best);
         assert_eq!(best.prior_centre.as_deref(), Some("best θ of near"));
         assert_eq!(best.centre, anchors[1].theta.to_vec());
+        // The anchor itself is simulated first, and the batch keeps its size.
+        assert_eq!(best.picks[0], anchors[1].theta.to_vec());
         for p in &best.picks {
             for d in 0..N_THETA {
                 assert!((p[d] - best.centre[d]).abs() <= support.std[d] * (1.0 + 1e-12));
@@ -1442,6 +1489,8 @@ mod tests {
         let (mean, mean_cost) = first_round(crate::learner::PriorCentre::Mean);
         assert_eq!(mean.prior_centre.as_deref(), Some("training mean"));
         assert_eq!(mean.centre, support.mean);
+        assert!(mean.picks.iter().all(|p| p[..] != support.mean[..]));
+        assert_eq!(best.picks.len(), mean.picks.len());
         // The lowest true cost in the mean's box: each coordinate as close to the optimum as
         // the box allows.
         let bowl = Bowl::new();

@@ -52,9 +52,9 @@ impl LaterRounds {
 #[serde(rename_all = "kebab-case")]
 pub enum PriorCentre {
     /// The lowest predicted total cost among the training θ's mean and the anchors (each
-    /// training group's best θ); the mean alone when the surrogate has no anchors. Not the
-    /// default: on kong2021 test it validated at 1.103 on average over five seeds against the
-    /// mean's 1.072 (README, issue 18).
+    /// training group's best θ); the mean alone when the surrogate has no anchors. When an
+    /// anchor wins, the first batch simulates it. Not the default (README, issue 18: it helps
+    /// only where the training groups' runs reached the fitted group's good basin).
     Best,
     /// The training θ's mean.
     #[default]
@@ -82,6 +82,9 @@ pub(crate) struct PriorBox {
     pub label: String,
     pub half: Theta,
     pub radius: f64,
+    /// The centre is an anchor (a training group's best simulated θ), which the first batch
+    /// simulates among its picks; the training mean is not.
+    pub simulate_centre: bool,
 }
 
 /// Settings of a loop that starts from a pretrained surrogate.
@@ -323,6 +326,7 @@ impl Learner<'_> {
             label,
             half: std::array::from_fn(|d| p.prior_radius * p.std[d]),
             radius: p.prior_radius,
+            simulate_centre: best > 0,
         }))
     }
 

@@ -6,6 +6,8 @@
 //! * `euler-cmaes`: CMA-ES on the simulator (the reference procedure).
 //! * `surrogate-cmaes`: CMA-ES on a surrogate (ensemble), no simulation during the search.
 //! * `surrogate-gd`: multi-start Adam through the surrogate.
+//!   With `anchor_candidates` = k, both validate the k training groups' best θ (the surrogate's
+//!   anchors) that the surrogate scores lowest for the fitted group, beside their own best.
 //! * `random`: uniform random search with the simulator (baseline).
 //! * `surrogate-active`: the active-learning trust-region loop of [`crate::active`], from a
 //!   starting table: the surrogate picks what the simulator runs next, round after round, and
@@ -25,7 +27,7 @@ use optimize::objective::{
     evaluate_batch, BatchContext, Evaluation, LogObserver, Objective, Observer,
 };
 use optimize::OptimizeError;
-use pmfm_sim::params::{fit_linear_map, Bounds, Theta, N_THETA};
+use pmfm_sim::params::{fit_linear_map, is_feasible, Bounds, Theta, N_THETA};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -118,6 +120,12 @@ pub struct MethodConfig {
     /// Candidates re-simulated at the end, and their duplicates.
     pub validate_top: usize,
     pub n_dup_validate: usize,
+    /// Of the `validate_top` candidates of `surrogate-cmaes` and `surrogate-gd`, this many are
+    /// the surrogate's anchors (its training groups' best simulated θ) that it scores lowest
+    /// for the fitted group; the search's best fill the rest. 0: the search's best only (not
+    /// written when 0, so the settings of earlier runs read back unchanged).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub anchor_candidates: usize,
     /// Multi-start gradient descent: starts and Adam settings.
     pub gd_starts: usize,
     pub gradient: GradientConfig,
@@ -148,6 +156,7 @@ impl Default for MethodConfig {
             n_dup: 1,
             validate_top: 8,
             n_dup_validate: 3,
+            anchor_candidates: 0,
             gd_starts: 32,
             gradient: GradientConfig::default(),
             random_budget: 512,
@@ -194,6 +203,15 @@ impl MethodConfig {
         if let Some((name, _)) = counts.iter().find(|(_, v)| *v == 0) {
             return bad(*name, "must be at least 1, got 0".into());
         }
+        if self.anchor_candidates > self.validate_top {
+            return bad(
+                "anchor_candidates",
+                format!(
+                    "must be at most validate_top ({}), got {}",
+                    self.validate_top, self.anchor_candidates
+                ),
+            );
+        }
         if !self.surrogate_cost.spread_weight.is_finite() {
             return bad(
                 "spread_weight",
@@ -225,6 +243,11 @@ impl MethodConfig {
         }
         c
     }
+}
+
+/// Serde's skip test for counts whose 0 is the old behaviour.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What a method found.
@@ -295,6 +318,43 @@ fn top_distinct(table: &RunTable, k: usize) -> Vec<(Vec<f64>, f64)> {
     rows.dedup_by(|a, b| a.0 == b.0);
     rows.truncate(k);
     rows
+}
+
+/// The validation candidates of a search on a surrogate: the `k` θ of `anchors` that
+/// `objective` scores lowest (valid, finite scores only; ties keep the anchors' order), then
+/// the search's best distinct rows ([`top_distinct`]) not already taken, `validate_top` in all
+/// (fewer when there are not enough). Each candidate comes with its score.
+fn candidates_with_anchors<O: Objective>(
+    objective: &mut O,
+    anchors: &[Theta],
+    k: usize,
+    table: &RunTable,
+    validate_top: usize,
+) -> Result<Vec<(Vec<f64>, f64)>, OptimizeError> {
+    let xs: Vec<Vec<f64>> = anchors.iter().map(|t| t.to_vec()).collect();
+    let evals = if xs.is_empty() {
+        Vec::new()
+    } else {
+        evaluate_batch(objective, &xs)?
+    };
+    let mut scored: Vec<(Vec<f64>, f64)> = xs
+        .into_iter()
+        .zip(&evals)
+        .filter(|(_, e)| e.valid && e.cost.is_finite())
+        .map(|(x, e)| (x, e.cost))
+        .collect();
+    scored.sort_by(|a, b| a.1.total_cmp(&b.1));
+    scored.dedup_by(|a, b| a.0 == b.0);
+    scored.truncate(k.min(validate_top));
+    for row in top_distinct(table, validate_top) {
+        if scored.len() == validate_top {
+            break;
+        }
+        if !scored.iter().any(|c| c.0 == row.0) {
+            scored.push(row);
+        }
+    }
+    Ok(scored)
 }
 
 /// What a method runs against: the simulator, what it depends on, and the method's own inputs.
@@ -436,12 +496,41 @@ impl MethodRun<'_, '_> {
             (Some(_), Some(s)) if s.mean.len() == N_THETA => std::array::from_fn(|d| s.mean[d]),
             _ => *start,
         };
-        self.cma_search(
+        let search = self.cma_search(
             &mut obj,
             Method::SurrogateCmaes,
             &start,
             &self.cfg.on_surrogate(),
-        )
+        )?;
+        self.with_anchors(search, model)
+    }
+
+    /// `search` with its validation candidates chosen by [`candidates_with_anchors`] when
+    /// `anchor_candidates` > 0 (scored by the surrogate objective the searches use).
+    fn with_anchors(&self, search: Search, model: &Ensemble) -> Result<Search, OptimizeError> {
+        if self.cfg.anchor_candidates == 0 {
+            return Ok(search);
+        }
+        let (myelin, gradient) = self.maps();
+        let bounds = self.target.evaluator.bounds();
+        let mut obj = SurrogateObjective::new(model, myelin, gradient, self.cfg.surrogate_cost);
+        let feasible: Vec<Theta> = model
+            .anchors()
+            .iter()
+            .map(|a| a.theta)
+            .filter(|t| is_feasible(t, myelin, gradient, bounds))
+            .collect();
+        let chosen = candidates_with_anchors(
+            &mut obj,
+            &feasible,
+            self.cfg.anchor_candidates,
+            &search.table,
+            self.cfg.validate_top,
+        )?;
+        Ok(Search {
+            chosen: Some(chosen),
+            ..search
+        })
     }
 
     /// CMA-ES of `method` on `objective` from `start` with the population, σ₀ and generations
@@ -485,7 +574,7 @@ impl MethodRun<'_, '_> {
             device,
             &mut obs,
         )?;
-        Ok(Search::of(table))
+        self.with_anchors(Search::of(table), model)
     }
 
     /// The active-learning loop of `method` with `learner` from the starting table; its rounds
@@ -711,6 +800,81 @@ pub fn run_method(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use optimize::test_functions::{TestFunction, TestObjective};
+
+    /// On the sphere (cost Σx²): the `k` anchors with the lowest cost come first, invalid
+    /// scores never count, an anchor the search also found is not validated twice, and the
+    /// search's best rows fill the slots left.
+    #[test]
+    fn anchor_candidates_come_first_and_the_search_fills_the_rest() {
+        let anchor = |v: f64| -> Theta { [v; N_THETA] };
+        // Sphere costs 10·v²: 0.1 → 0.1, 0.2 → 0.4, 0.5 → 2.5, 1.0 → 10.
+        let anchors = [anchor(1.0), anchor(0.2), anchor(0.5), anchor(0.1)];
+        let mut table = RunTable::new("t", "surrogate-cmaes", "sphere");
+        // RunRow::test puts θ = [cost; 10]; search costs as the table reports them.
+        for (g, c) in [(1, 0.3), (1, 0.2), (2, 0.05), (2, 0.7), (3, 0.05)] {
+            table.push(RunRow::test("search", g, c, true, f64::NAN, (0.0, 0)), 0);
+        }
+        table.push(
+            RunRow::test("search", 3, 0.01, false, f64::NAN, (0.0, 0)),
+            0,
+        );
+        let mut sphere = TestObjective::new(TestFunction::Sphere, N_THETA);
+        let c = candidates_with_anchors(&mut sphere, &anchors, 2, &table, 4).unwrap();
+        let firsts: Vec<f64> = c.iter().map(|(x, _)| x[0]).collect();
+        // Anchors 0.1 and 0.2 (scored 0.1 and 0.4), then the search's 0.05 (once) and 0.2 is
+        // already taken as an anchor, so 0.3.
+        assert_eq!(firsts, [0.1, 0.2, 0.05, 0.3]);
+        assert!((c[0].1 - 0.1).abs() < 1e-12 && (c[1].1 - 0.4).abs() < 1e-12);
+        assert_eq!(c[2].1, 0.05);
+        // k = 0: exactly the search's best distinct rows.
+        let plain = candidates_with_anchors(&mut sphere, &anchors, 0, &table, 4).unwrap();
+        assert_eq!(plain, top_distinct(&table, 4));
+        // More anchors than slots: the slots hold the best-scored anchors only.
+        let all = candidates_with_anchors(&mut sphere, &anchors, 8, &table, 3).unwrap();
+        let firsts: Vec<f64> = all.iter().map(|(x, _)| x[0]).collect();
+        assert_eq!(firsts, [0.1, 0.2, 0.5]);
+        // An objective that calls every point invalid leaves the search's rows only.
+        let mut invalid = Invalid;
+        let none = candidates_with_anchors(&mut invalid, &anchors, 2, &table, 2).unwrap();
+        assert_eq!(none, top_distinct(&table, 2));
+    }
+
+    /// Scores every point 0 but calls it invalid.
+    struct Invalid;
+    impl Objective for Invalid {
+        fn dim(&self) -> usize {
+            N_THETA
+        }
+        fn cost(&mut self, xs: &[Vec<f64>]) -> Result<Vec<Evaluation>, OptimizeError> {
+            Ok(xs
+                .iter()
+                .map(|_| Evaluation {
+                    valid: false,
+                    ..Evaluation::new(0.0)
+                })
+                .collect())
+        }
+        fn name(&self) -> String {
+            "invalid".into()
+        }
+    }
+
+    #[test]
+    fn more_anchor_candidates_than_validated_ones_is_an_error_naming_the_setting() {
+        let cfg = MethodConfig {
+            validate_top: 4,
+            anchor_candidates: 5,
+            ..MethodConfig::default()
+        };
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(e.contains("anchor_candidates"), "{e}");
+        let ok = MethodConfig {
+            anchor_candidates: 4,
+            ..cfg
+        };
+        ok.check().unwrap();
+    }
 
     #[test]
     fn surrogate_searches_get_their_own_population_and_generations() {
