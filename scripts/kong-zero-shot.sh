@@ -10,7 +10,10 @@
 # trains on DELSSOME's 64+ groups. REAL=1 adds 64 family groups on kong2021 train's own connectome
 # and maps (--family-layout), their hidden θ* around kong2021 train's best simulated θ (TH), each
 # group's runs from their own starts (--distinct-starts). EULER_GENS sets the comparison's
-# --generations (Euler-CMA-ES's, and CMA-ES's on the predictor).
+# --generations (Euler-CMA-ES's, and by default CMA-ES's on the predictor: SURROGATE_GENS).
+# ANCHORS=k validates the k training groups' best θ the predictor scores lowest beside the
+# searches' own picks (--anchor-candidates); CENTRE=best centres the tuned loop's first box on
+# the best-scored of the training mean and those anchors (--tune-prior-centre).
 # Usage: scripts/kong-zero-shot.sh [OUT] [DATA]   (defaults out/kong-zero-shot,
 # ../shared/data/kong2021; resumable: the dataset keeps finished batches)
 set -euo pipefail
@@ -24,12 +27,23 @@ mkdir -p "$OUT"
 t0=$(date +%s)
 "$BIN/pmfm-dataset" --groups "$SYN,$DATA:train,$DATA:vali,$DATA:test" --design cmaes \
   --cma-runs "$RUNS" --generations "$GENS" --batch 32 --seed 11 --out "$OUT/dataset" --resume
-# LONG=1: also 2 runs × 20 generations on the two other real splits (their low-cost regions).
+# LONG=1: also 2 runs × LONG_GENS (default 20) generations on the two other real splits (their
+# low-cost regions), from the starts of LONG_SEED (default 12; other settings: distinct starts). DELSSOME's training runs were 100
+# generations long; Euler-CMA-ES on kong2021 needs 200–450 to reach its good basin.
 TABLES=(--table "$OUT/dataset")
 if [ "${LONG:-0}" = 1 ]; then
+  LONG_GENS=${LONG_GENS:-20}
+  LONG_SEED=${LONG_SEED:-12}
+  LONG_OUT="$OUT/dataset-long"
+  LONG_FLAGS=()
+  # Other lengths or seeds: their own table, and the two splits' runs from four distinct starts.
+  if [ "$LONG_GENS" != 20 ] || [ "$LONG_SEED" != 12 ]; then
+    LONG_OUT="$OUT/dataset-long-g$LONG_GENS-s$LONG_SEED"
+    LONG_FLAGS=(--distinct-starts)
+  fi
   "$BIN/pmfm-dataset" --groups "$DATA:train,$DATA:vali" --design cmaes --cma-runs 2 \
-    --generations 20 --batch 32 --seed 12 --out "$OUT/dataset-long" --resume
-  TABLES+=(--table "$OUT/dataset-long")
+    --generations "$LONG_GENS" --batch 32 --seed "$LONG_SEED" "${LONG_FLAGS[@]}" --out "$LONG_OUT" --resume
+  TABLES+=(--table "$LONG_OUT")
 fi
 # REAL=1: 64 groups varying the train split's layout, 2 runs × 6 generations from 128 starts.
 if [ "${REAL:-0}" = 1 ]; then
@@ -47,7 +61,8 @@ TEST=$(grep -l -- "test" "$OUT"/dataset/groups/*/name.txt | head -1 | xargs cat)
 t2=$(date +%s)
 "$BIN/compare-optimizers" --data "$DATA" --split test --surrogate "$OUT/surrogate/${FAMILY:-group_tokens}" \
   --methods euler-cmaes,surrogate-cmaes,surrogate-gd,surrogate-tuned --validate-top 8 --n-dup-validate 10 \
-  --generations "${EULER_GENS:-30}" \
+  --generations "${EULER_GENS:-30}" --surrogate-generations "${SURROGATE_GENS:-${EULER_GENS:-30}}" \
+  --anchor-candidates "${ANCHORS:-0}" --tune-prior-centre "${CENTRE:-mean}" \
   --active-rounds 6 --active-batch 16 --active-n-dup 2 \
   --groups-served 15 --seed 7 --out "$OUT/compare"
 t3=$(date +%s)
