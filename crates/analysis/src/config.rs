@@ -153,15 +153,11 @@ pub struct BrainData {
     /// fish with different layouts. The planted truth (`coupling_correlation`,
     /// `mean_jaccard`) is the shared layout's, for control fish too. Default 0 (none); needs
     /// `fish` ≥ 2.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "jobs::settings::is_zero")]
     pub control_fish: usize,
     pub seed: u64,
     /// Voxel edge, µm.
     pub voxel_size: f64,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 impl Default for BrainData {

@@ -103,13 +103,9 @@ pub struct BrainConfig {
     /// Negative control in the same run: recordings appended after the `n_fish` shared-layout
     /// fish (fish n_fish..n_fish + control_fish), each with its own template layout (from
     /// `seed` and its fish index). Default 0 (none).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "jobs::settings::is_zero")]
     pub control_fish: usize,
     pub seed: u64,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 impl Default for BrainConfig {

@@ -8,6 +8,7 @@
 //!   inputs, stored among the settings so that changed inputs are refused like changed settings.
 //! * [`Manifest`]: the settings file of a directory: written by the first run, checked by
 //!   every later one, refusing a mismatch with the first differing key.
+//! * [`is_zero`]: the serde skip test that keeps a new count setting out of older manifests.
 //!
 //! serde_json writes every f64 in its shortest round-trip form, but without its
 //! `float_roundtrip` feature (which would change the feature set of a crate the whole burn stack
@@ -26,6 +27,12 @@ use crate::error::{io_err, JobsError, Result};
 
 /// Largest relative difference of two floats that still count as the same written number.
 const REL_TOL: f64 = 1e-14;
+
+/// `skip_serializing_if` test for a count setting added after manifests were first written,
+/// whose 0 is the old behaviour: not written when 0, so those manifests still compare equal.
+pub fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
 
 /// Whether two JSON values are the same settings: equal structure, keys, strings and booleans,
 /// and numbers equal to within a relative 1e-14 (a decimal round trip moves at most the last few

@@ -124,7 +124,7 @@ pub struct MethodConfig {
     /// the surrogate's anchors (its training groups' best simulated θ) that it scores lowest
     /// for the fitted group; the search's best fill the rest. 0: the search's best only (not
     /// written when 0, so the settings of earlier runs read back unchanged).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "jobs::settings::is_zero")]
     pub anchor_candidates: usize,
     /// Multi-start gradient descent: starts and Adam settings.
     pub gd_starts: usize,
@@ -243,11 +243,6 @@ impl MethodConfig {
         }
         c
     }
-}
-
-/// Serde's skip test for counts whose 0 is the old behaviour.
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 /// What a method found.
