@@ -28,8 +28,9 @@ t0=$(date +%s)
 "$BIN/pmfm-dataset" --groups "$SYN,$DATA:train,$DATA:vali,$DATA:test" --design cmaes \
   --cma-runs "$RUNS" --generations "$GENS" --batch 32 --seed 11 --out "$OUT/dataset" --resume
 # LONG=1: also 2 runs × LONG_GENS (default 20) generations on the two other real splits (their
-# low-cost regions), from the starts of LONG_SEED (default 12; other settings: distinct starts). DELSSOME's training runs were 100
-# generations long; Euler-CMA-ES on kong2021 needs 200–450 to reach its good basin.
+# low-cost regions), from the starts of LONG_SEED (default 12; other settings: distinct starts).
+# DELSSOME's training runs were 100 generations long; Euler-CMA-ES on kong2021 needs 200–450 to
+# reach its good basin.
 TABLES=(--table "$OUT/dataset")
 if [ "${LONG:-0}" = 1 ]; then
   LONG_GENS=${LONG_GENS:-20}
