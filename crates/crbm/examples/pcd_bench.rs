@@ -8,6 +8,12 @@
 //! throughput measured on this machine for the same `h·Wᵀ` shape. The machine block first
 //! (CPU features in use, FMA peak from the measured clock, a large square GEMM) states what
 //! that rate is against what the machine can do.
+//! The memory floor adds the bytes the update's other stages cannot avoid moving — W's active
+//! rows read once per sweep by the v·W gather (at the triad bandwidth of a working set of W's
+//! size, which a large last-level cache may hold), and one pass of the parameter step over the
+//! f64 weights, their gradient and optimiser moments (at the triad bandwidth from memory) —
+//! measured in the same run; 1.3 × the flop floor is reachable only if that memory floor fits
+//! in 0.3 × it.
 //! Add `device` to the arguments to also time the tensor trainer
 //! (`tensor_train::DeviceTrainer`) on the flex (CPU) device, and `wgpu` (build with the `wgpu`
 //! feature) to time it on the GPU; the first update is untimed (shader compilation).
@@ -98,6 +104,8 @@ fn main() {
         );
     }
     println!("ratio to floor: {:.2}", per_update / floor);
+    let memory = MemoryFloor::of(&trainer, sz.sweeps, baseline.memory_bandwidth);
+    println!("{}", memory.describe(floor, per_update));
     println!(
         "{} sweeps: v·W gather {:.3} s, dReLU sampling {:.3} s, h·Wᵀ GEMM {:.3} s, Bernoulli sampling {:.3} s; rest of the update (statistics, parameter step) {:.3} s",
         sz.sweeps,
@@ -111,6 +119,68 @@ fn main() {
     fused_block_sizes(&sw, trainer.chains(), sz.sweeps);
     fused_against_unfused(&sw, trainer.chains(), sz.sweeps);
     time_tensor_trainer(&trainer, &data);
+}
+
+/// The bytes an update moves outside its GEMMs that no fusion removes, at the measured
+/// bandwidth.
+struct MemoryFloor {
+    /// Bytes of W (f32) the v·W gathers read: each neuron active in some chain, one row of M
+    /// per sweep.
+    gather_bytes: f64,
+    /// Bytes of the parameter step: the f64 gradient written once and read once, the f64
+    /// weights and each optimiser moment read and written, the f32 sampler copy written.
+    step_bytes: f64,
+    /// Triad bandwidth (bytes/s) over a working set of W's f32 size.
+    gather_bandwidth: f64,
+    /// Triad bandwidth (bytes/s) from memory.
+    bandwidth: f64,
+}
+
+impl MemoryFloor {
+    fn of(trainer: &PcdTrainer, sweeps: usize, bandwidth: f64) -> Self {
+        let model = &trainer.model;
+        let (n, m) = (model.n_visible, model.n_hidden);
+        let mut active = vec![false; n];
+        for &i in trainer.chains().rows.iter().flatten() {
+            active[i as usize] = true;
+        }
+        let rows = active.iter().filter(|&&a| a).count();
+        let moments = match trainer.config.optimizer {
+            crbm::optim::Optimizer::Sgd => 0.0,
+            crbm::optim::Optimizer::Rmsprop { .. } => 1.0,
+            crbm::optim::Optimizer::Adam { .. } => 2.0,
+        };
+        let w_bytes = n * m * 4;
+        Self {
+            gather_bandwidth: machine::triad_bandwidth(w_bytes / 24, 20),
+            gather_bytes: (sweeps * rows * m * 4) as f64,
+            step_bytes: (n * m) as f64 * (8.0 + 8.0 + 16.0 + 16.0 * moments + 4.0),
+            bandwidth,
+        }
+    }
+
+    fn seconds(&self) -> f64 {
+        self.gather_bytes / self.gather_bandwidth + self.step_bytes / self.bandwidth
+    }
+
+    /// The floor's lines: the bytes, flop + memory floor and the ratio to it, and what the
+    /// 1.3× target leaves for everything that is not GEMM.
+    fn describe(&self, flop_floor: f64, per_update: f64) -> String {
+        let mem = self.seconds();
+        format!(
+            "memory floor: v·W gathers {:.0} MB at {:.1} GB/s (triad over W's size) + parameter step {:.0} MB at {:.1} GB/s (triad from memory) = {mem:.3} s\n\
+             flop + memory floor: {:.3} s, ratio {:.2}; 1.3 × the flop floor leaves {:.3} s for all non-GEMM work, \
+             whose memory floor alone is {mem:.3} s ({:.2} × the flop floor)",
+            self.gather_bytes / 1e6,
+            self.gather_bandwidth / 1e9,
+            self.step_bytes / 1e6,
+            self.bandwidth / 1e9,
+            flop_floor + mem,
+            per_update / (flop_floor + mem),
+            0.3 * flop_floor,
+            mem / flop_floor
+        )
+    }
 }
 
 /// Seconds of an update's Bernoulli draws (`sweeps` of them) with each build this CPU runs,

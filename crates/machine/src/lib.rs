@@ -1,18 +1,21 @@
 //! What this machine can do, measured, so that every floor a benchmark prints is stated against
 //! it: the SIMD features in use ([`CpuFeatures`], and the [`SimdBuild`] a multi-versioned
 //! kernel runs), the FMA peak from a measured clock
-//! ([`FmaPeak`]), and the rate of the one strided f32 GEMM the host kernels share ([`product`],
-//! [`gemm_rate`]); [`Baseline`] is all of it in the block a benchmark prints first.
+//! ([`FmaPeak`]), the rate of the one strided f32 GEMM the host kernels share ([`product`],
+//! [`gemm_rate`]), and the memory bandwidth of a streaming pass ([`triad_bandwidth`]);
+//! [`Baseline`] is all of it in the block a benchmark prints first.
 //!
 //! The peak follows the usual definition, cores × FMA units × f32 lanes × 2 flop × clock, with
 //! the clock and the number of FMA units measured rather than looked up: the clock from a chain
 //! of dependent integer additions (one cycle each on every x86-64 core), the units from the
 //! throughput of independent vector FMAs divided by that clock.
 
+mod bandwidth;
 mod dense;
 pub mod fastmath;
 mod peak;
 
+pub use bandwidth::{triad_bandwidth, TRIAD_LEN};
 pub use dense::{gemm_rate, product, product_serial, View};
 pub use peak::{measure_fma_peak, FmaPeak};
 
@@ -130,7 +133,7 @@ pub fn cpu_name() -> String {
 }
 
 /// What a benchmark states first: CPU, features in use, threads, the FMA peak and how it was
-/// derived, and a large square f32 GEMM against that peak.
+/// derived, a large square f32 GEMM against that peak, and the memory bandwidth.
 #[derive(Clone, Debug)]
 pub struct Baseline {
     pub cpu: String,
@@ -139,10 +142,12 @@ pub struct Baseline {
     pub peak: Option<FmaPeak>,
     /// Side of the square product and its measured rate (flop/s).
     pub square_gemm: (usize, f64),
+    /// Triad bandwidth over arrays far larger than the caches, all threads (bytes/s).
+    pub memory_bandwidth: f64,
 }
 
 impl Baseline {
-    /// Measures everything (about 1–2 s).
+    /// Measures everything (about 1.5–2.5 s).
     pub fn measure() -> Self {
         let n = 2048;
         Self {
@@ -151,6 +156,7 @@ impl Baseline {
             features: CpuFeatures::detect(),
             peak: measure_fma_peak(),
             square_gemm: (n, gemm_rate(n, n, n, false)),
+            memory_bandwidth: triad_bandwidth(TRIAD_LEN, 5),
         }
     }
 
@@ -176,10 +182,17 @@ impl fmt::Display for Baseline {
             None => writeln!(f, "FMA peak: not measured (no x86-64 FMA)")?,
         }
         let (n, rate) = self.square_gemm;
-        write!(
+        writeln!(
             f,
             "f32 GEMM {n}×{n}×{n} (gemm crate, all threads): {}",
             self.rate(rate)
+        )?;
+        write!(
+            f,
+            "memory bandwidth: {:.1} GB/s (triad a = b + s·c over 3 × {} MB of f64, all threads, \
+             24 B per element, best of 5)",
+            self.memory_bandwidth / 1e9,
+            TRIAD_LEN * 8 / 1_000_000
         )
     }
 }
