@@ -18,6 +18,10 @@ BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release}
 TRAIN_GROUPS=${TRAIN_GROUPS:-64}
 ENSEMBLE=${ENSEMBLE:-1}
 MODELS=${MODELS:-group_tokens,mlp}
+if ! [[ "$TRAIN_GROUPS" =~ ^[0-9]+$ ]] || [ "$TRAIN_GROUPS" -lt 64 ]; then
+  echo "held-out-groups.sh: TRAIN_GROUPS must be a whole number ≥ 64 (the held-out g58–g63 are among the first 64), got '$TRAIN_GROUPS'" >&2
+  exit 2
+fi
 TH=${TH:-0.656555,-0.199878,-0.013596,0.314807,0.001733,0.003730,4.117419,0.006821,-0.001007,0.000046}
 HELD_OUT=(58 59 60 61 62 63)
 FAMILY=(--family-layout "$DATA:train" --family-theta "$TH" --theta-variability 0.1)

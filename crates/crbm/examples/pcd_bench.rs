@@ -145,11 +145,9 @@ impl MemoryFloor {
             active[i as usize] = true;
         }
         let rows = active.iter().filter(|&&a| a).count();
-        let moments = match trainer.config.optimizer {
-            crbm::optim::Optimizer::Sgd => 0.0,
-            crbm::optim::Optimizer::Rmsprop { .. } => 1.0,
-            crbm::optim::Optimizer::Adam { .. } => 2.0,
-        };
+        // Moments per weight as the trainer allocates them (Adam 2, RMSprop 1, SGD 0).
+        let state = crbm::optim::OptimizerState::new(trainer.config.optimizer, 1);
+        let moments = (state.m.len() + state.v.len()) as f64;
         let w_bytes = n * m * 4;
         Self {
             gather_bandwidth: machine::triad_bandwidth(w_bytes / 24, 20),
