@@ -676,6 +676,84 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
             );
         }
     }
+    // The data-support guard: the support is the training group's valid rows only (the
+    // held-out group's rows in the same table are left out), and the validated best θ lies
+    // within the radius of one of them.
+    let guarded = run_ok(
+        bin("fit")
+            .args(SHORT)
+            .args(["--method", "surrogate-cmaes", "--surrogate"])
+            .arg(models.join("group_tokens"))
+            .args(["--support-radius", "0.3", "--support-table"])
+            .arg(&full)
+            .arg("--data")
+            .arg(&held_out)
+            .args(["--split", surrogate::groups::GROUP_SPLIT])
+            .args(["--surrogate-generations", "4", "--validate-top", "2"])
+            .args(["--n-dup-validate", "1", "--out"])
+            .arg(tmp("groups-fit-support")),
+    );
+    let text = stdout(&guarded);
+    let table = surrogate::table::read_many(std::slice::from_ref(&full)).unwrap();
+    let train_rows: Vec<usize> = (0..table.len())
+        .filter(|&r| table.valid[r] && table.dataset[r] == family_group(0))
+        .collect();
+    assert!(
+        !train_rows.is_empty() && train_rows.len() < table.valid_rows().len(),
+        "{}",
+        table.len()
+    );
+    assert!(
+        text.contains(&format!(
+            "data support: {} training rows of 1 groups",
+            train_rows.len()
+        )),
+        "{text}"
+    );
+    let best: Vec<f64> = text
+        .lines()
+        .skip_while(|l| !l.contains("best validated total cost"))
+        .skip(1)
+        .take(pmfm_sim::params::N_THETA)
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect();
+    let model = surrogate::ensemble::Ensemble::load(
+        &models.join("group_tokens"),
+        &burn::tensor::Device::flex(),
+    )
+    .unwrap();
+    let support = pmfm_fit::support::DataSupport::new(
+        &train_rows
+            .iter()
+            .map(|&r| table.theta[r])
+            .collect::<Vec<_>>(),
+        &model.input_support().unwrap(),
+    )
+    .unwrap();
+    let theta: pmfm_sim::params::Theta = std::array::from_fn(|d| best[d]);
+    assert!(support.distance(&theta) <= 0.3 + 1e-9, "{text}");
+    // One flag without the other, or a radius that is not positive, is one error line.
+    for (extra, needle) in [
+        (
+            &["--support-radius", "0.3"][..],
+            "--support-radius needs --support-table",
+        ),
+        (
+            &["--support-radius", "0", "--support-table", "x"],
+            "support_radius",
+        ),
+    ] {
+        let o = run(bin("fit")
+            .args(SHORT)
+            .args(["--method", "surrogate-cmaes", "--surrogate"])
+            .arg(models.join("group_tokens"))
+            .args(extra)
+            .arg("--data")
+            .arg(&held_out)
+            .args(["--split", surrogate::groups::GROUP_SPLIT, "--out"])
+            .arg(tmp("groups-fit-support-bad")));
+        assert_one_error(&o, &[needle], needle);
+    }
     // A bad fine-tuning setting is one error line naming it.
     for (flag, value, needles) in [
         ("--tune-prior-radius", "0", &["tune.prior_radius"][..]),

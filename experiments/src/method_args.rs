@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use pmfm_fit::learner::{LaterRounds, PriorCentre, TuneConfig};
 use pmfm_fit::methods::MethodConfig;
+use pmfm_fit::support::DataSupport;
+use surrogate::ensemble::Ensemble;
 use surrogate::samples::Samples;
 
 /// CMA-ES, validation and baseline settings (see [`MethodConfig`]).
@@ -53,6 +55,16 @@ pub struct MethodArgs {
     /// training mean (any coordinate) count as invalid, and the search starts at that mean.
     #[arg(long)]
     pub support_z: Option<f64>,
+    /// Data-support guard of surrogate CMA-ES: θ farther than R (RMS over θ's coordinates, in
+    /// training standard deviations) from every training row of the surrogate count as invalid,
+    /// and the search starts at the anchor the surrogate scores lowest, with steps of R training
+    /// standard deviations per coordinate. Needs --support-table.
+    #[arg(long)]
+    pub support_radius: Option<f64>,
+    /// The surrogate's training tables, for --support-radius (Parquet files or pmfm-dataset
+    /// directories, repeatable; only rows of the surrogate's training groups are used).
+    #[arg(long = "support-table")]
+    pub support_tables: Vec<PathBuf>,
     /// Starting parameter→cost table of surrogate-active: Parquet files or pmfm-dataset
     /// directories (repeatable).
     #[arg(long = "table")]
@@ -129,6 +141,7 @@ impl MethodArgs {
         };
         cfg.surrogate_cost.spread_weight = self.spread_weight;
         cfg.surrogate_cost.max_z = self.support_z;
+        cfg.surrogate_cost.support_radius = self.support_radius;
         let a = &mut cfg.active;
         a.rounds = self.active_rounds;
         a.batch = self.active_batch;
@@ -150,6 +163,45 @@ impl MethodArgs {
         };
         cfg.check()?;
         Ok(cfg)
+    }
+
+    /// The data support of `model` for `--support-radius`: the valid rows of `--support-table`
+    /// that belong to the surrogate's training groups (those it keeps an anchor for). None
+    /// without a radius; one flag without the other, or no row left, is an error.
+    pub fn support(&self, model: Option<&Ensemble>) -> Result<Option<DataSupport>> {
+        match (self.support_radius, self.support_tables.is_empty()) {
+            (None, true) => return Ok(None),
+            (None, false) => bail!("--support-table is only read with --support-radius"),
+            (Some(_), true) => {
+                bail!("--support-radius needs --support-table (the surrogate's training tables)")
+            }
+            (Some(_), false) => {}
+        }
+        let Some(model) = model else {
+            bail!("--support-radius applies to a search on a surrogate: give --surrogate DIR");
+        };
+        let groups: Vec<String> = model.anchors().iter().map(|a| a.group.clone()).collect();
+        if groups.is_empty() {
+            bail!("--support-radius: the surrogate records no training groups (trained before anchors were kept); retrain it");
+        }
+        let Some(standardiser) = model.input_support() else {
+            bail!("--support-radius: the surrogate has no members");
+        };
+        let samples = surrogate::table::read_many(&self.support_tables)
+            .with_context(|| "reading the support tables (--support-table)".to_string())?;
+        let support = DataSupport::of_groups(&samples, &groups, &standardiser)
+            .map_err(|e| anyhow::anyhow!("--support-table: {e}"))?;
+        let q = support.spacing_quantiles(&[0.1, 0.5, 0.9], 2_000);
+        println!(
+            "data support: {} training rows of {} groups; nearest-row spacing 10/50/90%: {:.3} / {:.3} / {:.3} (radius {})",
+            support.len(),
+            groups.len(),
+            q[0],
+            q[1],
+            q[2],
+            self.support_radius.unwrap_or(f64::NAN)
+        );
+        Ok(Some(support))
     }
 
     /// The starting table (`--table`), if any was given.

@@ -510,4 +510,48 @@ mod tests {
         let e = plain.cost(&[far]).unwrap();
         assert!(e[0].valid && e[0].cost < guarded.invalid_cost, "{e:?}");
     }
+
+    #[test]
+    fn data_support_guard_marks_theta_between_training_rows() {
+        use crate::support::DataSupport;
+        use crate::surrogate_objective::{SurrogateCostConfig, SurrogateObjective};
+        use optimize::objective::Objective;
+        let (model, _) = bowl_surrogate();
+        let (m, g) = maps();
+        let s = model.input_support().unwrap();
+        let row = |shift: f64| -> Theta {
+            std::array::from_fn(|d| s.mean[d] + if d == 6 { shift * s.std[6] } else { 0.0 })
+        };
+        // Two training rows 2 sd apart in G; the midpoint is inside any box guard but 1 sd (RMS
+        // 1/√10) from both rows.
+        let support = DataSupport::new(&[row(-1.0), row(1.0)], &s).unwrap();
+        let radius = 0.1;
+        let guarded = SurrogateCostConfig {
+            support_radius: Some(radius),
+            ..Default::default()
+        };
+        let mut obj = SurrogateObjective::new(&model, &m, &g, guarded).with_support(Some(&support));
+        let on_row = row(1.0).to_vec();
+        let close = row(1.0 - 0.1).to_vec();
+        let middle = row(0.0).to_vec();
+        let e = obj
+            .cost(&[on_row.clone(), close.clone(), middle.clone()])
+            .unwrap();
+        assert!(e[0].valid && e[1].valid, "{e:?}");
+        let beyond = 1.0 / (N_THETA as f64).sqrt() - radius;
+        assert!(!e[2].valid, "{e:?}");
+        assert!(
+            (e[2].cost - (guarded.invalid_cost + beyond)).abs() < 1e-9,
+            "{e:?}"
+        );
+        // Inside the radius the cost is the plain prediction.
+        let mut plain = SurrogateObjective::new(&model, &m, &g, SurrogateCostConfig::default());
+        let p = plain.cost(&[on_row, close, middle]).unwrap();
+        assert_eq!(p[0].cost, e[0].cost);
+        assert_eq!(p[1].cost, e[1].cost);
+        assert!(p[2].valid && p[2].cost < guarded.invalid_cost);
+        // Without the rows the radius does nothing (the fit refuses that combination earlier).
+        let mut bare = SurrogateObjective::new(&model, &m, &g, guarded);
+        assert!(bare.cost(&[row(0.0).to_vec()]).unwrap()[0].valid);
+    }
 }

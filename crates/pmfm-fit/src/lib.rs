@@ -11,6 +11,8 @@
 //!   or a trained (group-conditioned) surrogate fine-tuned on the fitted group's simulations.
 //! * [`sim_objective`]: the Euler simulator as an [`optimize::Objective`], and θ conversions.
 //! * [`surrogate_objective`]: a surrogate ensemble as an [`optimize::Objective`].
+//! * [`support`]: the θ of a surrogate's training rows, and a query's distance to the nearest
+//!   (the data-support guard of a search on the surrogate).
 //! * [`gradient`]: multi-start Adam on θ through a surrogate (Burn autodiff), with a smooth
 //!   feasibility penalty and a final projection into the feasible region.
 //! * [`kong2021`]: the reference fit's CMA-ES settings as a preset of [`optimize::CmaConfig`].
@@ -35,6 +37,7 @@ pub mod learner;
 pub mod methods;
 pub mod run_table;
 pub mod sim_objective;
+pub mod support;
 pub mod surrogate_objective;
 pub mod time_to_quality;
 pub mod trajectory;

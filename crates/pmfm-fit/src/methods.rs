@@ -42,6 +42,7 @@ use crate::inputs::SimInputs;
 use crate::learner::{Learner, Pretrained, TuneConfig};
 use crate::run_table::{RunRow, RunTable};
 use crate::sim_objective::{to_theta, EulerObjective};
+use crate::support::DataSupport;
 use crate::surrogate_objective::{SurrogateCostConfig, SurrogateObjective};
 
 /// A fitting method.
@@ -225,6 +226,16 @@ impl MethodConfig {
         {
             return bad("support_z", format!("must be positive and finite, got {z}"));
         }
+        if let Some(r) = self
+            .surrogate_cost
+            .support_radius
+            .filter(|r| !(r.is_finite() && *r > 0.0))
+        {
+            return bad(
+                "support_radius",
+                format!("must be positive and finite, got {r}"),
+            );
+        }
         self.active.check()?;
         self.tune.check()
     }
@@ -363,6 +374,9 @@ pub struct FitTarget<'a> {
     pub surrogate: Option<&'a Ensemble>,
     /// A starting parameter→cost table (`surrogate-active`; optional for `surrogate-tuned`).
     pub table: Option<&'a Samples>,
+    /// The surrogate's training rows, for the data-support guard of `surrogate-cmaes`
+    /// (needed when `surrogate_cost.support_radius` is set).
+    pub support: Option<&'a DataSupport>,
 }
 
 /// What a search left for the validation: its run table and, for methods that choose them
@@ -400,6 +414,15 @@ fn check_inputs(
         ));
     }
     cfg.check()?;
+    if method == Method::SurrogateCmaes
+        && cfg.surrogate_cost.support_radius.is_some()
+        && target.support.is_none()
+    {
+        return Err(OptimizeError::config(
+            "support_radius",
+            "the data-support guard needs the surrogate's training rows (--support-table)",
+        ));
+    }
     if method == Method::Reference && cfg.candidates.is_empty() {
         return Err(OptimizeError::config(
             "candidates",
@@ -482,22 +505,78 @@ impl MethodRun<'_, '_> {
         self.cma_search(&mut euler, Method::EulerCmaes, start, self.cfg)
     }
 
-    /// CMA-ES on the surrogate (with a support guard, from the mean of the surrogate's data).
+    /// CMA-ES on the surrogate. With a box guard (`max_z`) it starts at the mean of the
+    /// surrogate's data; with a data-support guard (`support_radius`) at the training group's
+    /// best θ (anchor) that the surrogate scores lowest for the fitted group, a training row.
     fn surrogate_cmaes(&self, model: &Ensemble, start: &Theta) -> Result<Search, OptimizeError> {
         let (myelin, gradient) = self.maps();
-        let mut obj = SurrogateObjective::new(model, myelin, gradient, self.cfg.surrogate_cost);
-        // With a support guard the search starts where the surrogate has seen data.
-        let start = match (self.cfg.surrogate_cost.max_z, model.input_support()) {
+        let mut obj = SurrogateObjective::new(model, myelin, gradient, self.cfg.surrogate_cost)
+            .with_support(self.target.support);
+        let mean_start = match (self.cfg.surrogate_cost.max_z, model.input_support()) {
             (Some(_), Some(s)) if s.mean.len() == N_THETA => std::array::from_fn(|d| s.mean[d]),
             _ => *start,
         };
-        let search = self.cma_search(
-            &mut obj,
-            Method::SurrogateCmaes,
-            &start,
-            &self.cfg.on_surrogate(),
-        )?;
+        let start = if self.cfg.surrogate_cost.support_radius.is_some() {
+            self.best_feasible_anchor(&mut obj, model)?
+                .unwrap_or(mean_start)
+        } else {
+            mean_start
+        };
+        let cma = self.cfg.on_surrogate();
+        let search = match (
+            self.cfg.surrogate_cost.support_radius,
+            model.input_support(),
+        ) {
+            (Some(radius), Some(s)) => {
+                // Steps on the data's scale: the training sd per coordinate, σ₀ the radius, so
+                // the first samples land about one radius from the start.
+                let mut c = cma_config(&start, &cma, self.cfg.seed);
+                c.initial_scale = Some(s.std.clone());
+                c.sigma0 = radius;
+                c.sigma_max = c.sigma_max.map(|m| m.max(radius));
+                self.cma_search_with(&mut obj, Method::SurrogateCmaes, &c)?
+            }
+            _ => self.cma_search(&mut obj, Method::SurrogateCmaes, &start, &cma)?,
+        };
         self.with_anchors(search, model)
+    }
+
+    /// The feasible anchor of `model` that `objective` scores lowest: valid scores first, then
+    /// (when the objective calls every anchor invalid, e.g. for a low predicted validity) the
+    /// lowest predicted `fc + ks`. None without a feasible anchor.
+    fn best_feasible_anchor<O: Objective>(
+        &self,
+        objective: &mut O,
+        model: &Ensemble,
+    ) -> Result<Option<Theta>, OptimizeError> {
+        let (myelin, gradient) = self.maps();
+        let bounds = self.target.evaluator.bounds();
+        let feasible: Vec<Vec<f64>> = model
+            .anchors()
+            .iter()
+            .filter(|a| is_feasible(&a.theta, myelin, gradient, bounds))
+            .map(|a| a.theta.to_vec())
+            .collect();
+        if feasible.is_empty() {
+            return Ok(None);
+        }
+        let evals = evaluate_batch(objective, &feasible)?;
+        let key = |e: &Evaluation| {
+            if e.valid && e.cost.is_finite() {
+                (0, e.cost)
+            } else {
+                let p = e.part("fc").unwrap_or(f64::NAN) + e.part("ks").unwrap_or(f64::NAN);
+                (1, if p.is_finite() { p } else { f64::INFINITY })
+            }
+        };
+        Ok(feasible
+            .iter()
+            .zip(&evals)
+            .min_by(|a, b| {
+                let (ka, kb) = (key(a.1), key(b.1));
+                ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+            })
+            .map(|(x, _)| std::array::from_fn(|d| x[d])))
     }
 
     /// `search` with its validation candidates chosen by [`candidates_with_anchors`] when
@@ -508,7 +587,8 @@ impl MethodRun<'_, '_> {
         }
         let (myelin, gradient) = self.maps();
         let bounds = self.target.evaluator.bounds();
-        let mut obj = SurrogateObjective::new(model, myelin, gradient, self.cfg.surrogate_cost);
+        let mut obj = SurrogateObjective::new(model, myelin, gradient, self.cfg.surrogate_cost)
+            .with_support(self.target.support);
         let feasible: Vec<Theta> = model
             .anchors()
             .iter()
@@ -537,11 +617,21 @@ impl MethodRun<'_, '_> {
         start: &Theta,
         cma: &MethodConfig,
     ) -> Result<Search, OptimizeError> {
+        self.cma_search_with(objective, method, &cma_config(start, cma, self.cfg.seed))
+    }
+
+    /// CMA-ES of `method` on `objective` with the settings `config`, recorded in a run table.
+    fn cma_search_with<O: Objective>(
+        &self,
+        objective: &mut O,
+        method: Method,
+        config: &CmaConfig,
+    ) -> Result<Search, OptimizeError> {
         let mut table = RunTable::new(self.run_id, method.name(), &objective.name());
         let mut log = LogObserver::new(self.run_id.to_string(), self.cfg.log_every.max(1));
         minimize(
             objective,
-            &cma_config(start, cma, self.cfg.seed),
+            config,
             &mut observers(&mut table, &mut log, self.cfg),
         )?;
         Ok(Search::of(table))

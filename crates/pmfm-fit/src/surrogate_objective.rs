@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use surrogate::ensemble::Ensemble;
 
 use crate::sim_objective::{to_theta, to_thetas, violation};
+use crate::support::DataSupport;
 
 /// How an ensemble's prediction becomes a cost.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -25,6 +26,12 @@ pub struct SurrogateCostConfig {
     /// and cost `invalid_cost` (the search then starts at the training mean). None: no guard.
     #[serde(default)]
     pub max_z: Option<f64>,
+    /// Data-support guard: θ farther than this RMS standardised distance from every training
+    /// row ([`DataSupport`]) are marked invalid and cost `invalid_cost` plus the distance beyond
+    /// the radius (so CMA-ES ranks them by how far out they are, and returns). None: no guard;
+    /// not written when None, so earlier runs' settings read back unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_radius: Option<f64>,
 }
 
 impl Default for SurrogateCostConfig {
@@ -34,6 +41,7 @@ impl Default for SurrogateCostConfig {
             min_p_valid: 0.5,
             invalid_cost: 20.0,
             max_z: None,
+            support_radius: None,
         }
     }
 }
@@ -44,6 +52,8 @@ pub struct SurrogateObjective<'a> {
     myelin: Vec<f64>,
     gradient: Vec<f64>,
     bounds: Bounds,
+    /// The training rows for `config.support_radius` (ignored without a radius).
+    support: Option<&'a DataSupport>,
     pub config: SurrogateCostConfig,
 }
 
@@ -59,7 +69,23 @@ impl<'a> SurrogateObjective<'a> {
             myelin: myelin.to_vec(),
             gradient: gradient.to_vec(),
             bounds: Bounds::default(),
+            support: None,
             config,
+        }
+    }
+
+    /// The same objective with a data-support guard on `support` (active when
+    /// `config.support_radius` is set).
+    pub fn with_support(mut self, support: Option<&'a DataSupport>) -> Self {
+        self.support = support;
+        self
+    }
+
+    /// How far θ lies outside the support radius (0 inside, or without a guard).
+    fn outside_support(&self, t: &Theta) -> f64 {
+        match (self.config.support_radius, self.support) {
+            (Some(r), Some(s)) => (s.distance(t) - r).max(0.0),
+            _ => 0.0,
         }
     }
 }
@@ -91,13 +117,15 @@ impl Objective for SurrogateObjective<'_> {
         };
         Ok((0..thetas.len())
             .map(|k| {
+                let beyond = self.outside_support(&thetas[k]);
                 let ok = p.p_valid[k] >= self.config.min_p_valid
                     && p.total[k].is_finite()
-                    && inside(&thetas[k]);
+                    && inside(&thetas[k])
+                    && beyond == 0.0;
                 let cost = if ok {
                     p.total[k] + self.config.spread_weight * p.spread[k]
                 } else {
-                    self.config.invalid_cost
+                    self.config.invalid_cost + beyond
                 };
                 let e = Evaluation::new(cost)
                     .with_part("fc", p.fc[k])

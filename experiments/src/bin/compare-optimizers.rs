@@ -107,11 +107,13 @@ fn run(args: Args) -> Result<()> {
         }
     }
     let inputs = SimInputs::new(&data, sim, args.pmfm.sim.fcd_window);
+    let support = args.method_args.support(surrogate.as_ref())?;
     let target = FitTarget {
         evaluator: &evaluator,
         inputs: &inputs,
         surrogate: surrogate.as_ref(),
         table: start_table.as_ref(),
+        support: support.as_ref(),
     };
     let outcomes = run_methods(&methods, &target, &cfg, &device, &args.out)?;
     // surrogate-active trains its own models inside its search clock; its start table is its

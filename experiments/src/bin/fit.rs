@@ -65,11 +65,13 @@ fn run(args: Args) -> Result<()> {
     let cfg = args.method_args.config()?;
     let path = args.out.join(format!("{}.parquet", method.name()));
     let inputs = SimInputs::new(&data, sim, args.pmfm.sim.fcd_window);
+    let support = args.method_args.support(surrogate.as_ref())?;
     let target = FitTarget {
         evaluator: &evaluator,
         inputs: &inputs,
         surrogate: surrogate.as_ref(),
         table: table.as_ref(),
+        support: support.as_ref(),
     };
     let o = run_method(method, &target, &cfg, method.name(), &device, Some(&path))?;
     println!(

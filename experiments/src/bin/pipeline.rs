@@ -155,6 +155,7 @@ fn fit_part(args: &Args, device: &Device, t0: Instant) -> Result<()> {
         inputs: &inputs,
         surrogate: Some(&model),
         table: Some(&samples),
+        support: None,
     };
     let outcomes = run_methods(&methods, &target, &cfg, device, &args.out)?;
     let synthetic = args.pmfm.data.data.is_none();
