@@ -13,7 +13,9 @@
 # --generations (Euler-CMA-ES's, and by default CMA-ES's on the predictor: SURROGATE_GENS).
 # ANCHORS=k validates the k training groups' best θ the predictor scores lowest beside the
 # searches' own picks (--anchor-candidates); CENTRE=best centres the tuned loop's first box on
-# the best-scored of the training mean and those anchors (--tune-prior-centre).
+# the best-scored of the training mean and those anchors (--tune-prior-centre). SUPPORT=R confines
+# CMA-ES on the predictor to within R (RMS, training sd) of the predictor's training rows
+# (--support-radius R, with the training tables as --support-table).
 # Usage: scripts/kong-zero-shot.sh [OUT] [DATA]   (defaults out/kong-zero-shot,
 # ../shared/data/kong2021; resumable: the dataset keeps finished batches)
 set -euo pipefail
@@ -60,10 +62,15 @@ TEST=$(grep -l -- "test" "$OUT"/dataset/groups/*/name.txt | head -1 | xargs cat)
 "$BIN/train-surrogate" "${TABLES[@]}" --models group_tokens,group,mlp --group-split "$TEST" \
   --epochs group_tokens=8 --lr group_tokens=3e-3 --batch-size 64 --out "$OUT/surrogate"
 t2=$(date +%s)
+SUPPORT_FLAGS=()
+if [ -n "${SUPPORT:-}" ]; then
+  SUPPORT_FLAGS=(--support-radius "$SUPPORT")
+  for ((k = 1; k < ${#TABLES[@]}; k += 2)); do SUPPORT_FLAGS+=(--support-table "${TABLES[$k]}"); done
+fi
 "$BIN/compare-optimizers" --data "$DATA" --split test --surrogate "$OUT/surrogate/${FAMILY:-group_tokens}" \
   --methods euler-cmaes,surrogate-cmaes,surrogate-gd,surrogate-tuned --validate-top 8 --n-dup-validate 10 \
   --generations "${EULER_GENS:-30}" --surrogate-generations "${SURROGATE_GENS:-${EULER_GENS:-30}}" \
-  --anchor-candidates "${ANCHORS:-0}" --tune-prior-centre "${CENTRE:-mean}" \
+  --anchor-candidates "${ANCHORS:-0}" --tune-prior-centre "${CENTRE:-mean}" "${SUPPORT_FLAGS[@]}" \
   --active-rounds 6 --active-batch 16 --active-n-dup 2 \
   --groups-served 15 --seed 7 --out "$OUT/compare"
 t3=$(date +%s)
