@@ -55,8 +55,8 @@ pub struct MethodArgs {
     /// training mean (any coordinate) count as invalid, and the search starts at that mean.
     #[arg(long)]
     pub support_z: Option<f64>,
-    /// Data-support guard of surrogate CMA-ES: θ farther than R (RMS over θ's coordinates, in
-    /// training standard deviations) from every training row of the surrogate count as invalid,
+    /// Data-support guard of surrogate CMA-ES: θ not within R training standard deviations, in
+    /// every coordinate, of some training row of the surrogate count as invalid,
     /// and the search starts at the anchor the surrogate scores lowest, with steps of R training
     /// standard deviations per coordinate. Needs --support-table.
     #[arg(long)]

@@ -522,8 +522,8 @@ mod tests {
         let row = |shift: f64| -> Theta {
             std::array::from_fn(|d| s.mean[d] + if d == 6 { shift * s.std[6] } else { 0.0 })
         };
-        // Two training rows 2 sd apart in G; the midpoint is inside any box guard but 1 sd (RMS
-        // 1/√10) from both rows.
+        // Two training rows 2 sd apart in G; the midpoint is inside any box guard but 1 sd from
+        // both rows.
         let support = DataSupport::new(&[row(-1.0), row(1.0)], &s).unwrap();
         let radius = 0.1;
         let guarded = SurrogateCostConfig {
@@ -532,13 +532,13 @@ mod tests {
         };
         let mut obj = SurrogateObjective::new(&model, &m, &g, guarded).with_support(Some(&support));
         let on_row = row(1.0).to_vec();
-        let close = row(1.0 - 0.1).to_vec();
+        let close = row(1.0 - 0.05).to_vec();
         let middle = row(0.0).to_vec();
         let e = obj
             .cost(&[on_row.clone(), close.clone(), middle.clone()])
             .unwrap();
         assert!(e[0].valid && e[1].valid, "{e:?}");
-        let beyond = 1.0 / (N_THETA as f64).sqrt() - radius;
+        let beyond = 1.0 - radius;
         assert!(!e[2].valid, "{e:?}");
         assert!(
             (e[2].cost - (guarded.invalid_cost + beyond)).abs() < 1e-9,

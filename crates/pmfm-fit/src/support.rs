@@ -9,9 +9,10 @@
 //! cannot: [`SurrogateObjective`](crate::surrogate_objective::SurrogateObjective) marks θ
 //! farther than a radius from every training row as invalid.
 //!
-//! Distances are root-mean-square over the 10 coordinates of θ, each scaled by the training
-//! θ's standard deviation (so a radius of 0.1 is a tenth of a training sd in a typical
-//! coordinate).
+//! Distances are the largest gap over the 10 coordinates of θ, each scaled by the training θ's
+//! standard deviation: θ lies within radius R of a row when *every* coordinate is within R
+//! training sd of it. (A root-mean-square distance let a search slip 3× the radius out along
+//! one coordinate, which on kong2021 is where the cost wall lies; README, issue 18.)
 
 use pmfm_sim::params::{Theta, N_THETA};
 use surrogate::normalise::Standardiser;
@@ -97,23 +98,30 @@ impl DataSupport {
         std::array::from_fn(|d| (t[d] - self.mean[d]) / self.scale[d])
     }
 
-    /// RMS standardised distance from `t` to the nearest row (`skip`: a row index left out,
-    /// for leave-one-out spacing).
+    /// Standardised distance (largest coordinate gap) from `z` to the nearest row (`skip`: a
+    /// row index left out, for leave-one-out spacing).
     fn nearest(&self, z: &[f64; N_THETA], skip: Option<usize>) -> f64 {
         let mut best = f64::INFINITY;
         for (i, row) in self.rows.chunks_exact(N_THETA).enumerate() {
             if skip == Some(i) {
                 continue;
             }
-            let d2: f64 = row.iter().zip(z).map(|(a, b)| (a - b) * (a - b)).sum();
-            if d2 < best {
-                best = d2;
+            let mut gap = 0.0_f64;
+            for (a, b) in row.iter().zip(z) {
+                gap = gap.max((a - b).abs());
+                if gap >= best {
+                    break;
+                }
+            }
+            if gap < best {
+                best = gap;
             }
         }
-        (best / N_THETA as f64).sqrt()
+        best
     }
 
-    /// RMS standardised distance from θ to the nearest training row.
+    /// Standardised distance from θ to the nearest training row: the smallest, over rows, of
+    /// the largest coordinate gap in training sd.
     pub fn distance(&self, t: &Theta) -> f64 {
         self.nearest(&self.standardise(t), None)
     }
@@ -154,21 +162,33 @@ mod tests {
     }
 
     #[test]
-    fn distance_is_the_rms_scaled_gap_to_the_nearest_row() {
+    fn distance_is_the_largest_scaled_gap_to_the_nearest_row() {
         let a = [0.0; N_THETA];
         let mut b = [0.0; N_THETA];
         b[0] = 10.0;
         let mut s = unit();
         s.std[1] = 2.0;
         let sup = DataSupport::new(&[a, b], &s).unwrap();
-        // Closest to a: a gap of 4 in θ[1], whose sd is 2 → z gap 2, RMS over 10 → 2/√10.
+        // Closest to a: a gap of 4 in θ[1], whose sd is 2 → z gap 2; and 1 in θ[2] → the
+        // largest, 2.
         let mut t = [0.0; N_THETA];
         t[1] = 4.0;
-        assert!((sup.distance(&t) - 2.0 / (N_THETA as f64).sqrt()).abs() < 1e-12);
+        t[2] = 1.0;
+        assert!((sup.distance(&t) - 2.0).abs() < 1e-12);
         // Closest to b: gap 1 in θ[0] only.
         let mut u = b;
         u[0] = 9.0;
-        assert!((sup.distance(&u) - 1.0 / (N_THETA as f64).sqrt()).abs() < 1e-12);
+        assert!((sup.distance(&u) - 1.0).abs() < 1e-12);
+        // The nearest row is the one with the smaller largest gap, not the smaller sum: c is
+        // 0.6 off in every coordinate (largest 0.6), a is 1.5 off in one (largest 1.5).
+        let c = [10.0; N_THETA];
+        let sup3 = DataSupport::new(&[a, c], &unit()).unwrap();
+        let mut v = [10.6; N_THETA];
+        v[0] = 9.4;
+        assert!((sup3.distance(&v) - 0.6).abs() < 1e-12);
+        let mut w = [0.0; N_THETA];
+        w[5] = 1.5;
+        assert!((sup3.distance(&w) - 1.5).abs() < 1e-12);
         // On a row: 0.
         assert_eq!(sup.distance(&b), 0.0);
         // A scaled shift of every coordinate by the same z: that z.
@@ -181,7 +201,7 @@ mod tests {
 
     #[test]
     fn spacing_is_leave_one_out() {
-        // Rows on a line 0.5 apart in θ[0] only: every nearest other row is 0.5/√10 away.
+        // Rows on a line 0.5 apart in θ[0] only: every nearest other row is 0.5 away.
         let rows: Vec<Theta> = (0..20)
             .map(|i| {
                 let mut t = [0.0; N_THETA];
@@ -192,11 +212,11 @@ mod tests {
         let sup = DataSupport::new(&rows, &unit()).unwrap();
         let q = sup.spacing_quantiles(&[0.0, 0.5, 1.0], 100);
         for v in q {
-            assert!((v - 0.5 / (N_THETA as f64).sqrt()).abs() < 1e-12, "{v}");
+            assert!((v - 0.5).abs() < 1e-12, "{v}");
         }
         // Subsampled rows still measure against every row.
         let q = sup.spacing_quantiles(&[0.5], 3);
-        assert!((q[0] - 0.5 / (N_THETA as f64).sqrt()).abs() < 1e-12);
+        assert!((q[0] - 0.5).abs() < 1e-12);
     }
 
     #[test]
@@ -209,7 +229,7 @@ mod tests {
         s.push(2, far, (10.0, 10.0), false, &RowSource::test("a"));
         let sup = DataSupport::of_groups(&s, &["a".into()], &unit()).unwrap();
         assert_eq!(sup.len(), 1);
-        assert!((sup.distance(&far) - 100.0 / (N_THETA as f64).sqrt()).abs() < 1e-9);
+        assert!((sup.distance(&far) - 100.0).abs() < 1e-9);
         let e = DataSupport::of_groups(&s, &["b".into()], &unit()).unwrap_err();
         assert!(e.to_string().contains("support_table"), "{e}");
     }

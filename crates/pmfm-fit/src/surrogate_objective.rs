@@ -26,8 +26,8 @@ pub struct SurrogateCostConfig {
     /// and cost `invalid_cost` (the search then starts at the training mean). None: no guard.
     #[serde(default)]
     pub max_z: Option<f64>,
-    /// Data-support guard: θ farther than this RMS standardised distance from every training
-    /// row ([`DataSupport`]) are marked invalid and cost `invalid_cost` plus the distance beyond
+    /// Data-support guard: θ with some coordinate more than this many training sd from every
+    /// training row ([`DataSupport`]) are marked invalid and cost `invalid_cost` plus the distance beyond
     /// the radius (so CMA-ES ranks them by how far out they are, and returns). None: no guard;
     /// not written when None, so earlier runs' settings read back unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
