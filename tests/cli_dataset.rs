@@ -742,6 +742,15 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
             &["--support-radius", "0", "--support-table", "x"],
             "support_radius",
         ),
+        (
+            &[
+                "--support-radius",
+                "0.3",
+                "--support-table",
+                "/nonexistent/support.parquet",
+            ],
+            "--support-table",
+        ),
     ] {
         let o = run(bin("fit")
             .args(SHORT)

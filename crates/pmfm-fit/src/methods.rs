@@ -541,6 +541,19 @@ impl MethodRun<'_, '_> {
         self.with_anchors(search, model)
     }
 
+    /// The anchors of `model` (its training groups' best θ) that are feasible for the fitted
+    /// group's maps and bounds.
+    fn feasible_anchors(&self, model: &Ensemble) -> Vec<Theta> {
+        let (myelin, gradient) = self.maps();
+        let bounds = self.target.evaluator.bounds();
+        model
+            .anchors()
+            .iter()
+            .map(|a| a.theta)
+            .filter(|t| is_feasible(t, myelin, gradient, bounds))
+            .collect()
+    }
+
     /// The feasible anchor of `model` that `objective` scores lowest: valid scores first, then
     /// (when the objective calls every anchor invalid, e.g. for a low predicted validity) the
     /// lowest predicted `fc + ks`. None without a feasible anchor.
@@ -549,13 +562,10 @@ impl MethodRun<'_, '_> {
         objective: &mut O,
         model: &Ensemble,
     ) -> Result<Option<Theta>, OptimizeError> {
-        let (myelin, gradient) = self.maps();
-        let bounds = self.target.evaluator.bounds();
-        let feasible: Vec<Vec<f64>> = model
-            .anchors()
+        let feasible: Vec<Vec<f64>> = self
+            .feasible_anchors(model)
             .iter()
-            .filter(|a| is_feasible(&a.theta, myelin, gradient, bounds))
-            .map(|a| a.theta.to_vec())
+            .map(|t| t.to_vec())
             .collect();
         if feasible.is_empty() {
             return Ok(None);
@@ -586,15 +596,9 @@ impl MethodRun<'_, '_> {
             return Ok(search);
         }
         let (myelin, gradient) = self.maps();
-        let bounds = self.target.evaluator.bounds();
         let mut obj = SurrogateObjective::new(model, myelin, gradient, self.cfg.surrogate_cost)
             .with_support(self.target.support);
-        let feasible: Vec<Theta> = model
-            .anchors()
-            .iter()
-            .map(|a| a.theta)
-            .filter(|t| is_feasible(t, myelin, gradient, bounds))
-            .collect();
+        let feasible = self.feasible_anchors(model);
         let chosen = candidates_with_anchors(
             &mut obj,
             &feasible,
