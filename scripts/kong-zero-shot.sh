@@ -14,8 +14,8 @@
 # ANCHORS=k validates the k training groups' best θ the predictor scores lowest beside the
 # searches' own picks (--anchor-candidates); CENTRE=best centres the tuned loop's first box on
 # the best-scored of the training mean and those anchors (--tune-prior-centre). SUPPORT=R confines
-# CMA-ES on the predictor to within R training sd (every coordinate) of one of its training rows
-# (--support-radius R, with the training tables as --support-table).
+# CMA-ES and gradient descent on the predictor to within R training sd (every coordinate) of one
+# of its training rows (--support-radius R, with the training tables as --support-table).
 # Usage: scripts/kong-zero-shot.sh [OUT] [DATA]   (defaults out/kong-zero-shot,
 # ../shared/data/kong2021; resumable: the dataset keeps finished batches)
 set -euo pipefail

@@ -676,24 +676,9 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
             );
         }
     }
-    // The data-support guard: the support is the training group's valid rows only (the
-    // held-out group's rows in the same table are left out), and the validated best θ lies
-    // within the radius of one of them.
-    let guarded = run_ok(
-        bin("fit")
-            .args(SHORT)
-            .args(["--method", "surrogate-cmaes", "--surrogate"])
-            .arg(models.join("group_tokens"))
-            .args(["--support-radius", "0.3", "--support-table"])
-            .arg(&full)
-            .arg("--data")
-            .arg(&held_out)
-            .args(["--split", surrogate::groups::GROUP_SPLIT])
-            .args(["--surrogate-generations", "4", "--validate-top", "2"])
-            .args(["--n-dup-validate", "1", "--out"])
-            .arg(tmp("groups-fit-support")),
-    );
-    let text = stdout(&guarded);
+    // The data-support guard, for CMA-ES and gradient descent: the support is the training
+    // group's valid rows only (the held-out group's rows in the same table are left out), and
+    // the validated best θ lies within the radius of one of them.
     let table = surrogate::table::read_many(std::slice::from_ref(&full)).unwrap();
     let train_rows: Vec<usize> = (0..table.len())
         .filter(|&r| table.valid[r] && table.dataset[r] == family_group(0))
@@ -703,20 +688,6 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
         "{}",
         table.len()
     );
-    assert!(
-        text.contains(&format!(
-            "data support: {} training rows of 1 groups",
-            train_rows.len()
-        )),
-        "{text}"
-    );
-    let best: Vec<f64> = text
-        .lines()
-        .skip_while(|l| !l.contains("best validated total cost"))
-        .skip(1)
-        .take(pmfm_sim::params::N_THETA)
-        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
-        .collect();
     let model = surrogate::ensemble::Ensemble::load(
         &models.join("group_tokens"),
         &burn::tensor::Device::flex(),
@@ -730,8 +701,68 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
         &model.input_support().unwrap(),
     )
     .unwrap();
-    let theta: pmfm_sim::params::Theta = std::array::from_fn(|d| best[d]);
-    assert!(support.distance(&theta) <= 0.3 + 1e-9, "{text}");
+    for (method, extra) in [
+        ("surrogate-cmaes", &["--surrogate-generations", "4"][..]),
+        ("surrogate-gd", &["--gd-starts", "3"][..]),
+    ] {
+        let out = tmp(&format!("groups-fit-support-{method}"));
+        let guarded = run_ok(
+            bin("fit")
+                .args(SHORT)
+                .args(["--method", method, "--surrogate"])
+                .arg(models.join("group_tokens"))
+                .args(["--support-radius", "0.3", "--support-table"])
+                .arg(&full)
+                .arg("--data")
+                .arg(&held_out)
+                .args(["--split", surrogate::groups::GROUP_SPLIT])
+                .args(extra)
+                .args(["--validate-top", "2", "--n-dup-validate", "1", "--out"])
+                .arg(&out),
+        );
+        let text = stdout(&guarded);
+        assert!(
+            text.contains(&format!(
+                "data support: {} training rows of 1 groups",
+                train_rows.len()
+            )),
+            "{method}: {text}"
+        );
+        // Every validated candidate, read at full precision from the run table (the printed θ
+        // has 7 digits, and a descent's end point lies exactly on the radius).
+        let df = jobs::table::read_parquet(&out.join(format!("{method}.parquet"))).unwrap();
+        let phase: Vec<String> = df
+            .column("phase")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect();
+        let coords: Vec<Vec<f64>> = pmfm_sim::params::THETA_NAMES
+            .iter()
+            .map(|c| {
+                df.column(c)
+                    .unwrap()
+                    .f64()
+                    .unwrap()
+                    .into_no_null_iter()
+                    .collect()
+            })
+            .collect();
+        let validated: Vec<usize> = (0..phase.len())
+            .filter(|&r| phase[r] == "validation")
+            .collect();
+        assert!(!validated.is_empty(), "{method}: {text}");
+        for r in validated {
+            let theta: pmfm_sim::params::Theta = std::array::from_fn(|d| coords[d][r]);
+            assert!(
+                support.distance(&theta) <= 0.3 * (1.0 + 1e-9),
+                "{method}: validated θ {theta:?} lies {} from the training rows\n{text}",
+                support.distance(&theta)
+            );
+        }
+    }
     // One flag without the other, or a radius that is not positive, is one error line.
     for (extra, needle) in [
         (

@@ -55,10 +55,12 @@ pub struct MethodArgs {
     /// training mean (any coordinate) count as invalid, and the search starts at that mean.
     #[arg(long)]
     pub support_z: Option<f64>,
-    /// Data-support guard of surrogate CMA-ES: θ not within R training standard deviations, in
-    /// every coordinate, of some training row of the surrogate count as invalid,
-    /// and the search starts at the anchor the surrogate scores lowest, with steps of R training
-    /// standard deviations per coordinate. Needs --support-table.
+    /// Data-support guard of the searches on a surrogate. CMA-ES: θ not within R training
+    /// standard deviations, in every coordinate, of some training row of the surrogate count as
+    /// invalid, and the search starts at the anchor the surrogate scores lowest, with steps of R
+    /// training standard deviations per coordinate. Gradient descent: starts at the anchors and
+    /// points within R of them, every step projected back within R of the nearest training row.
+    /// Needs --support-table.
     #[arg(long)]
     pub support_radius: Option<f64>,
     /// The surrogate's training tables, for --support-radius (Parquet files or pmfm-dataset

@@ -5,6 +5,10 @@
 //! The penalty is `ρ · Σ_r [relu(lo − v_r) + relu(v_r − hi)]² / (hi − lo)²` over the derived
 //! regional values v (w, I, σ of every region, and G), so its gradient pulls θ back inside the
 //! bounds; Adam steps are taken in units of each coordinate's natural scale.
+//!
+//! With a data-support guard ([`SupportGuard`]) every point is projected back within the radius
+//! of its nearest training row after each step, and the final projection keeps end points there
+//! too: the descent cannot leave the data the surrogate was trained on.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use optimize::adam::Adam;
@@ -15,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use surrogate::ensemble::{Ensemble, EnsemblePrediction};
 
 use crate::sim_objective::violation;
+use crate::support::SupportGuard;
 
 /// Settings of multi-start Adam on θ.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -289,6 +294,15 @@ fn project(start: &Theta, end: Theta, steps: usize, feasible: impl Fn(&Theta) ->
     std::array::from_fn(|d| start[d] + ok * (end[d] - start[d]))
 }
 
+/// Every point of `x` (`[s, 10]`, flat) moved within the guard's radius of its nearest
+/// training row.
+fn project_into(x: &mut [f64], guard: SupportGuard<'_>) {
+    for chunk in x.chunks_exact_mut(N_THETA) {
+        let t: Theta = std::array::from_fn(|d| chunk[d]);
+        chunk.copy_from_slice(&guard.project(&t));
+    }
+}
+
 /// Predicts the end points with the (plain) ensemble and shows them to the observers as one
 /// batch after the last step.
 fn evaluate_ends(
@@ -326,17 +340,25 @@ fn evaluate_ends(
 }
 
 /// Runs Adam from every start (as one batch) on `model`, evaluated on `device.autodiff()`.
-/// Starts must be feasible; observers get one report per step (generation = step).
+/// Starts must be feasible (after their projection into `guard`, when given); observers get
+/// one report per step (generation = step).
+#[allow(clippy::too_many_arguments)]
 pub fn descend(
     model: &Ensemble,
     myelin: &[f64],
     gradient: &[f64],
     starts: &[Theta],
     config: &GradientConfig,
+    guard: Option<SupportGuard<'_>>,
     device: &Device,
     observers: &mut [&mut dyn Observer],
 ) -> Result<Vec<Descended>, OptimizeError> {
     let bounds = Bounds::default();
+    let starts: Vec<Theta> = match guard {
+        Some(g) => starts.iter().map(|t| g.project(t)).collect(),
+        None => starts.to_vec(),
+    };
+    let starts = &starts[..];
     check_starts(starts, config, myelin, gradient, &bounds)?;
     let map = RegionalMap::new(myelin, gradient, &bounds);
     let landscape = Landscape::new(model, &map, config.penalty, device);
@@ -353,6 +375,9 @@ pub fn descend(
             start_total = totals.clone();
         }
         adam.step(&mut x, &g, &scales)?;
+        if let Some(guard) = guard {
+            project_into(&mut x, guard);
+        }
         best_so_far = best_so_far.min(totals.iter().copied().fold(f64::INFINITY, f64::min));
         let report = step_report(
             step,
@@ -366,7 +391,9 @@ pub fn descend(
             o.on_generation(&report)?;
         }
     }
-    let feasible = |t: &Theta| violation(t, myelin, gradient, &bounds) == 0.0;
+    let feasible = |t: &Theta| {
+        violation(t, myelin, gradient, &bounds) == 0.0 && guard.is_none_or(|g| g.contains(t))
+    };
     let ends: Vec<Theta> = (0..s)
         .map(|j| {
             let end: Theta = std::array::from_fn(|d| x[j * N_THETA + d]);
@@ -442,19 +469,33 @@ mod tests {
         (e, space)
     }
 
-    #[test]
-    fn descent_lowers_the_prediction_and_ends_feasible() {
-        let (model, space) = bowl_surrogate();
-        let (m, g) = maps();
-        let starts: Vec<Theta> = (0..8)
+    /// Eight feasible starts of the bowl tests.
+    fn bowl_starts(space: &DesignSpace) -> Vec<Theta> {
+        (0..8)
             .map(|k| space.draw(&Design::Uniform, 99, k))
-            .collect();
+            .collect()
+    }
+
+    /// 150 Adam steps at step size 0.02 from `starts` on `model`, with `guard`.
+    fn descend_bowl(
+        model: &Ensemble,
+        starts: &[Theta],
+        guard: Option<SupportGuard<'_>>,
+    ) -> Result<Vec<Descended>, OptimizeError> {
+        let (m, g) = maps();
         let cfg = GradientConfig {
             steps: 150,
             learning_rate: 0.02,
             ..Default::default()
         };
-        let ends = descend(&model, &m, &g, &starts, &cfg, &Device::flex(), &mut []).unwrap();
+        descend(model, &m, &g, starts, &cfg, guard, &Device::flex(), &mut [])
+    }
+
+    #[test]
+    fn descent_lowers_the_prediction_and_ends_feasible() {
+        let (model, space) = bowl_surrogate();
+        let starts = bowl_starts(&space);
+        let ends = descend_bowl(&model, &starts, None).unwrap();
         for d in &ends {
             assert!(
                 space.is_feasible(&d.theta),
@@ -480,7 +521,44 @@ mod tests {
         // An infeasible start is refused.
         let mut bad = starts[0];
         bad[6] = 20.0;
-        assert!(descend(&model, &m, &g, &[bad], &cfg, &Device::flex(), &mut []).is_err());
+        assert!(descend_bowl(&model, &[bad], None).is_err());
+    }
+
+    #[test]
+    fn guarded_descent_stays_within_the_radius_of_the_training_rows() {
+        use crate::support::{DataSupport, SupportGuard};
+        let (model, space) = bowl_surrogate();
+        let starts = bowl_starts(&space);
+        // The support: the starts themselves, so the bowl's minimum lies outside it.
+        let support = DataSupport::new(&starts, &model.input_support().unwrap()).unwrap();
+        let guard = SupportGuard {
+            support: &support,
+            radius: 0.2,
+        };
+        let free = descend_bowl(&model, &starts, None).unwrap();
+        assert!(
+            free.iter().any(|d| !guard.contains(&d.theta)),
+            "the unguarded descent never left the radius, so this test shows nothing"
+        );
+        let guarded = descend_bowl(&model, &starts, Some(guard)).unwrap();
+        for d in &guarded {
+            assert!(guard.contains(&d.theta), "left the support: {:?}", d.theta);
+            assert!(space.is_feasible(&d.theta), "infeasible: {:?}", d.theta);
+            assert!(
+                d.total < d.start_total,
+                "no decrease within the radius: {} → {}",
+                d.start_total,
+                d.total
+            );
+        }
+        // Confined, it ends above the free descent's best.
+        let best = |v: &[Descended]| v.iter().map(|d| d.total).fold(f64::INFINITY, f64::min);
+        assert!(
+            best(&guarded) > best(&free),
+            "{} vs {}",
+            best(&guarded),
+            best(&free)
+        );
     }
 
     #[test]

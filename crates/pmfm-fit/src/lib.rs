@@ -11,10 +11,12 @@
 //!   or a trained (group-conditioned) surrogate fine-tuned on the fitted group's simulations.
 //! * [`sim_objective`]: the Euler simulator as an [`optimize::Objective`], and θ conversions.
 //! * [`surrogate_objective`]: a surrogate ensemble as an [`optimize::Objective`].
-//! * [`support`]: the θ of a surrogate's training rows, and a query's distance to the nearest
-//!   (the data-support guard of a search on the surrogate).
+//! * [`support`]: the θ of a surrogate's training rows, a query's distance to the nearest, and
+//!   the projection back within a radius of them (the data-support guard of the searches on the
+//!   surrogate).
 //! * [`gradient`]: multi-start Adam on θ through a surrogate (Burn autodiff), with a smooth
-//!   feasibility penalty and a final projection into the feasible region.
+//!   feasibility penalty, an optional data-support guard, and a final projection into the
+//!   feasible region.
 //! * [`kong2021`]: the reference fit's CMA-ES settings as a preset of [`optimize::CmaConfig`].
 //! * [`trajectory`]: the CMA-ES-trajectory design of a parameter→cost dataset (simulator-driven
 //!   runs recorded generation by generation, replayed on resume).

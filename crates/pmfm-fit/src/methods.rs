@@ -42,7 +42,7 @@ use crate::inputs::SimInputs;
 use crate::learner::{Learner, Pretrained, TuneConfig};
 use crate::run_table::{RunRow, RunTable};
 use crate::sim_objective::{to_theta, EulerObjective};
-use crate::support::DataSupport;
+use crate::support::{DataSupport, SupportGuard};
 use crate::surrogate_objective::{SurrogateCostConfig, SurrogateObjective};
 
 /// A fitting method.
@@ -313,6 +313,26 @@ pub fn cma_config(start: &Theta, cfg: &MethodConfig, seed: u64) -> CmaConfig {
     c
 }
 
+/// CMA-ES settings of a search confined to within `radius` training sd of the training rows:
+/// steps on the data's scale (`scale`, the training sd per coordinate), σ₀ the radius, so the
+/// first samples land about one radius from the start. The preset's σ bounds are for its own
+/// scale: σ_max is raised to at least the radius, and σ_min lowered to at most a tenth of it,
+/// so that a small radius does not stop the run in its first generation.
+pub fn guarded_cma_config(
+    start: &Theta,
+    cfg: &MethodConfig,
+    seed: u64,
+    radius: f64,
+    scale: &[f64],
+) -> CmaConfig {
+    let mut c = cma_config(start, cfg, seed);
+    c.initial_scale = Some(scale.to_vec());
+    c.sigma0 = radius;
+    c.sigma_max = c.sigma_max.map(|m| m.max(radius));
+    c.sigma_min = c.sigma_min.map(|m| m.min(0.1 * radius));
+    c
+}
+
 fn top_distinct(table: &RunTable, k: usize) -> Vec<(Vec<f64>, f64)> {
     let mut rows: Vec<(Vec<f64>, f64)> = table
         .rows
@@ -374,8 +394,8 @@ pub struct FitTarget<'a> {
     pub surrogate: Option<&'a Ensemble>,
     /// A starting parameter→cost table (`surrogate-active`; optional for `surrogate-tuned`).
     pub table: Option<&'a Samples>,
-    /// The surrogate's training rows, for the data-support guard of `surrogate-cmaes`
-    /// (needed when `surrogate_cost.support_radius` is set).
+    /// The surrogate's training rows, for the data-support guard of `surrogate-cmaes` and
+    /// `surrogate-gd` (needed when `surrogate_cost.support_radius` is set).
     pub support: Option<&'a DataSupport>,
 }
 
@@ -414,7 +434,7 @@ fn check_inputs(
         ));
     }
     cfg.check()?;
-    if method == Method::SurrogateCmaes
+    if matches!(method, Method::SurrogateCmaes | Method::SurrogateGd)
         && cfg.surrogate_cost.support_radius.is_some()
         && target.support.is_none()
     {
@@ -517,7 +537,9 @@ impl MethodRun<'_, '_> {
             _ => *start,
         };
         let start = if self.cfg.surrogate_cost.support_radius.is_some() {
-            self.best_feasible_anchor(&mut obj, model)?
+            self.ranked_feasible_anchors(&mut obj, model)?
+                .first()
+                .copied()
                 .unwrap_or(mean_start)
         } else {
             mean_start
@@ -528,12 +550,7 @@ impl MethodRun<'_, '_> {
             model.input_support(),
         ) {
             (Some(radius), Some(s)) => {
-                // Steps on the data's scale: the training sd per coordinate, σ₀ the radius, so
-                // the first samples land about one radius from the start.
-                let mut c = cma_config(&start, &cma, self.cfg.seed);
-                c.initial_scale = Some(s.std.clone());
-                c.sigma0 = radius;
-                c.sigma_max = c.sigma_max.map(|m| m.max(radius));
+                let c = guarded_cma_config(&start, &cma, self.cfg.seed, radius, &s.std);
                 self.cma_search_with(&mut obj, Method::SurrogateCmaes, &c)?
             }
             _ => self.cma_search(&mut obj, Method::SurrogateCmaes, &start, &cma)?,
@@ -554,21 +571,21 @@ impl MethodRun<'_, '_> {
             .collect()
     }
 
-    /// The feasible anchor of `model` that `objective` scores lowest: valid scores first, then
-    /// (when the objective calls every anchor invalid, e.g. for a low predicted validity) the
-    /// lowest predicted `fc + ks`. None without a feasible anchor.
-    fn best_feasible_anchor<O: Objective>(
+    /// The feasible anchors of `model`, lowest score by `objective` first: valid scores first,
+    /// then (when the objective calls an anchor invalid, e.g. for a low predicted validity) by
+    /// predicted `fc + ks`. Empty without a feasible anchor.
+    fn ranked_feasible_anchors<O: Objective>(
         &self,
         objective: &mut O,
         model: &Ensemble,
-    ) -> Result<Option<Theta>, OptimizeError> {
+    ) -> Result<Vec<Theta>, OptimizeError> {
         let feasible: Vec<Vec<f64>> = self
             .feasible_anchors(model)
             .iter()
             .map(|t| t.to_vec())
             .collect();
         if feasible.is_empty() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let evals = evaluate_batch(objective, &feasible)?;
         let key = |e: &Evaluation| {
@@ -579,14 +596,42 @@ impl MethodRun<'_, '_> {
                 (1, if p.is_finite() { p } else { f64::INFINITY })
             }
         };
-        Ok(feasible
-            .iter()
-            .zip(&evals)
-            .min_by(|a, b| {
-                let (ka, kb) = (key(a.1), key(b.1));
-                ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+        let mut ranked: Vec<(&Vec<f64>, &Evaluation)> = feasible.iter().zip(&evals).collect();
+        ranked.sort_by(|a, b| {
+            let (ka, kb) = (key(a.1), key(b.1));
+            ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+        });
+        Ok(ranked
+            .into_iter()
+            .map(|(x, _)| std::array::from_fn(|d| x[d]))
+            .collect())
+    }
+
+    /// Starts of a guarded descent: the feasible anchors, lowest score first, then as many
+    /// points drawn uniformly within `radius` training sd of them in turn (`scale`: the
+    /// training sd per coordinate; seeded by the run's seed) as make `gd_starts`; a draw that
+    /// is not feasible is replaced by its anchor.
+    fn guarded_starts(&self, ranked: &[Theta], scale: &[f64], radius: f64) -> Vec<Theta> {
+        let (myelin, gradient) = self.maps();
+        let bounds = self.target.evaluator.bounds();
+        let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
+        let n = self.cfg.gd_starts.max(1);
+        (0..n)
+            .map(|k| {
+                let anchor = ranked[k % ranked.len()];
+                if k < ranked.len() {
+                    return anchor;
+                }
+                let t: Theta = std::array::from_fn(|d| {
+                    anchor[d] + radius * scale[d] * rng.random_range(-1.0..=1.0)
+                });
+                if is_feasible(&t, myelin, gradient, bounds) {
+                    t
+                } else {
+                    anchor
+                }
             })
-            .map(|(x, _)| std::array::from_fn(|d| x[d])))
+            .collect()
     }
 
     /// `search` with its validation candidates chosen by [`candidates_with_anchors`] when
@@ -641,7 +686,9 @@ impl MethodRun<'_, '_> {
         Ok(Search::of(table))
     }
 
-    /// Multi-start Adam through the surrogate from `gd_starts` reference starts.
+    /// Multi-start Adam through the surrogate from `gd_starts` reference starts; with a
+    /// data-support guard (`support_radius`) from the anchors and points near them
+    /// ([`Self::guarded_starts`]), every step kept within the radius of the training rows.
     fn surrogate_gd(&self, model: &Ensemble, device: &Device) -> Result<Search, OptimizeError> {
         let (myelin, gradient) = self.maps();
         let bounds = *self.target.evaluator.bounds();
@@ -650,9 +697,31 @@ impl MethodRun<'_, '_> {
             model.kind().map(|k| k.name()).unwrap_or("surrogate")
         );
         let mut table = RunTable::new(self.run_id, Method::SurrogateGd.name(), &objective_name);
-        let starts: Vec<Theta> = (0..self.cfg.gd_starts as u64)
-            .map(|k| reference_start(myelin, gradient, &bounds, self.cfg.seed.wrapping_add(1 + k)))
-            .collect();
+        let reference_starts = || -> Vec<Theta> {
+            (0..self.cfg.gd_starts as u64)
+                .map(|k| {
+                    reference_start(myelin, gradient, &bounds, self.cfg.seed.wrapping_add(1 + k))
+                })
+                .collect()
+        };
+        let guard = match (self.cfg.surrogate_cost.support_radius, self.target.support) {
+            (Some(radius), Some(support)) => Some(SupportGuard { support, radius }),
+            _ => None,
+        };
+        let starts = match (guard, model.input_support()) {
+            (Some(g), Some(s)) => {
+                let mut obj =
+                    SurrogateObjective::new(model, myelin, gradient, self.cfg.surrogate_cost)
+                        .with_support(Some(g.support));
+                let ranked = self.ranked_feasible_anchors(&mut obj, model)?;
+                if ranked.is_empty() {
+                    reference_starts()
+                } else {
+                    self.guarded_starts(&ranked, &s.std, g.radius)
+                }
+            }
+            _ => reference_starts(),
+        };
         let mut obs: Vec<&mut dyn Observer> = vec![&mut table];
         descend(
             model,
@@ -660,6 +729,7 @@ impl MethodRun<'_, '_> {
             gradient,
             &starts,
             &self.cfg.gradient,
+            guard,
             device,
             &mut obs,
         )?;
@@ -927,6 +997,29 @@ mod tests {
         let mut invalid = Invalid;
         let none = candidates_with_anchors(&mut invalid, &anchors, 2, &table, 2).unwrap();
         assert_eq!(none, top_distinct(&table, 2));
+    }
+
+    #[test]
+    fn a_guarded_search_with_a_small_radius_runs_its_generations() {
+        use optimize::test_functions::{TestFunction, TestObjective};
+        let start = [0.5; N_THETA];
+        let cfg = MethodConfig {
+            generations: 20,
+            ..Default::default()
+        };
+        for radius in [0.0005, 0.001, 0.002, 0.05, 0.3] {
+            let c = guarded_cma_config(&start, &cfg, 7, radius, &[0.2; N_THETA]);
+            c.check().unwrap();
+            assert_eq!(c.sigma0, radius);
+            assert!(c.sigma_min.unwrap() <= 0.1 * radius && c.sigma_max.unwrap() >= radius);
+            let mut sphere = TestObjective::new(TestFunction::Sphere, N_THETA);
+            let r = minimize(&mut sphere, &c, &mut []).unwrap();
+            assert_eq!(
+                r.generations, 20,
+                "radius {radius}: stopped by {:?}",
+                r.stop_reason
+            );
+        }
     }
 
     /// Scores every point 0 but calls it invalid.

@@ -26,8 +26,12 @@ pub struct DataSupport {
     /// Per-coordinate centre and scale, `[N_THETA]` each.
     mean: [f64; N_THETA],
     scale: [f64; N_THETA],
-    /// The rows, standardised: `[rows × N_THETA]`, row-major.
+    /// The rows, standardised and sorted by their first coordinate: `[rows × N_THETA]`,
+    /// row-major.
     rows: Vec<f64>,
+    /// The rows' first standardised coordinate, ascending `[rows]`: the key of the sweep that
+    /// finds a nearest row without visiting every row.
+    keys: Vec<f64>,
 }
 
 impl DataSupport {
@@ -62,10 +66,13 @@ impl DataSupport {
             mean,
             scale,
             rows: Vec::with_capacity(theta.len() * N_THETA),
+            keys: Vec::with_capacity(theta.len()),
         };
-        for t in theta {
-            let z = s.standardise(t);
-            s.rows.extend_from_slice(&z);
+        let mut z: Vec<[f64; N_THETA]> = theta.iter().map(|t| s.standardise(t)).collect();
+        z.sort_by(|a, b| a[0].total_cmp(&b[0]));
+        for row in &z {
+            s.rows.extend_from_slice(row);
+            s.keys.push(row[0]);
         }
         Ok(s)
     }
@@ -98,26 +105,78 @@ impl DataSupport {
         std::array::from_fn(|d| (t[d] - self.mean[d]) / self.scale[d])
     }
 
-    /// Standardised distance (largest coordinate gap) from `z` to the nearest row (`skip`: a
-    /// row index left out, for leave-one-out spacing).
-    fn nearest(&self, z: &[f64; N_THETA], skip: Option<usize>) -> f64 {
-        let mut best = f64::INFINITY;
-        for (i, row) in self.rows.chunks_exact(N_THETA).enumerate() {
+    fn unstandardise(&self, z: &[f64; N_THETA]) -> Theta {
+        std::array::from_fn(|d| self.mean[d] + z[d] * self.scale[d])
+    }
+
+    /// The nearest row to `z` and its standardised distance (largest coordinate gap; `skip`: a
+    /// row index left out, for leave-one-out spacing). `(usize::MAX, ∞)` without rows.
+    ///
+    /// A sweep outwards from `z`'s place among the sorted first coordinates: a row's gap is at
+    /// least its first-coordinate gap, so the sweep stops on each side once that alone reaches
+    /// the best gap found. Exact; it visits the rows in a slab of twice the distance.
+    fn nearest_row(&self, z: &[f64; N_THETA], skip: Option<usize>) -> (usize, f64) {
+        let n = self.keys.len();
+        let (mut best, mut at) = (f64::INFINITY, usize::MAX);
+        let visit = |i: usize, best: &mut f64, at: &mut usize| {
             if skip == Some(i) {
-                continue;
+                return;
             }
             let mut gap = 0.0_f64;
-            for (a, b) in row.iter().zip(z) {
+            for (a, b) in self.rows[i * N_THETA..(i + 1) * N_THETA].iter().zip(z) {
                 gap = gap.max((a - b).abs());
-                if gap >= best {
-                    break;
+                if gap >= *best {
+                    return;
                 }
             }
-            if gap < best {
-                best = gap;
+            *best = gap;
+            *at = i;
+        };
+        let start = self.keys.partition_point(|&k| k < z[0]);
+        let (mut below, mut above) = (start, start);
+        loop {
+            let down = if below > 0 {
+                z[0] - self.keys[below - 1]
+            } else {
+                f64::INFINITY
+            };
+            let up = if above < n {
+                self.keys[above] - z[0]
+            } else {
+                f64::INFINITY
+            };
+            if !(down.min(up) < best) {
+                break;
+            }
+            if down <= up {
+                below -= 1;
+                visit(below, &mut best, &mut at);
+            } else {
+                visit(above, &mut best, &mut at);
+                above += 1;
             }
         }
-        best
+        (at, best)
+    }
+
+    /// Standardised distance (largest coordinate gap) from `z` to the nearest row.
+    fn nearest(&self, z: &[f64; N_THETA], skip: Option<usize>) -> f64 {
+        self.nearest_row(z, skip).1
+    }
+
+    /// θ moved inside the support: each coordinate clamped to within `radius` training sd of
+    /// the row nearest to θ, so the result lies within `radius` of that row. θ already within
+    /// `radius` of some row comes back unchanged (up to rounding of the standardisation).
+    pub fn project(&self, t: &Theta, radius: f64) -> Theta {
+        let z = self.standardise(t);
+        let (at, gap) = self.nearest_row(&z, None);
+        if gap <= radius || at == usize::MAX {
+            return *t;
+        }
+        let row = &self.rows[at * N_THETA..(at + 1) * N_THETA];
+        let moved: [f64; N_THETA] =
+            std::array::from_fn(|d| z[d].clamp(row[d] - radius, row[d] + radius));
+        self.unstandardise(&moved)
     }
 
     /// Standardised distance from θ to the nearest training row: the smallest, over rows, of
@@ -146,6 +205,27 @@ impl DataSupport {
         qs.iter()
             .map(|q| d[((q.clamp(0.0, 1.0) * (d.len() - 1) as f64).round()) as usize])
             .collect()
+    }
+}
+
+/// A data-support guard for searches that move θ themselves (gradient descent): the
+/// surrogate's training rows and the radius, in training sd, a point may lie from the nearest.
+#[derive(Debug, Clone, Copy)]
+pub struct SupportGuard<'a> {
+    pub support: &'a DataSupport,
+    pub radius: f64,
+}
+
+impl SupportGuard<'_> {
+    /// θ moved inside the radius ([`DataSupport::project`]).
+    pub fn project(&self, t: &Theta) -> Theta {
+        self.support.project(t, self.radius)
+    }
+
+    /// Whether θ lies within the radius, allowing the rounding of a projection (one part in
+    /// 10⁹ of the radius).
+    pub fn contains(&self, t: &Theta) -> bool {
+        self.support.distance(t) <= self.radius * (1.0 + 1e-9)
     }
 }
 
@@ -240,5 +320,75 @@ mod tests {
         s.std[3] = 0.0;
         let e = DataSupport::new(&[[0.0; N_THETA]], &s).unwrap_err();
         assert!(e.to_string().contains("θ[3]"), "{e}");
+    }
+
+    #[test]
+    fn projection_clamps_to_the_nearest_rows_box() {
+        let a = [0.0; N_THETA];
+        let mut b = [0.0; N_THETA];
+        b[0] = 10.0;
+        let mut s = unit();
+        s.std[0] = 2.0;
+        let sup = DataSupport::new(&[a, b], &s).unwrap();
+        let guard = SupportGuard {
+            support: &sup,
+            radius: 0.5,
+        };
+        // Nearer b (gap 1 sd in θ[0], 0.8 sd in θ[4]): moved to b's box, θ[0] to 10 − 2·0.5,
+        // θ[4] to 0.5; the coordinates already inside stay.
+        let mut t = [0.0; N_THETA];
+        t[0] = 8.0;
+        t[4] = -0.8;
+        t[6] = 0.3;
+        let p = guard.project(&t);
+        assert!((p[0] - 9.0).abs() < 1e-12, "{p:?}");
+        assert!((p[4] + 0.5).abs() < 1e-12, "{p:?}");
+        assert!((p[6] - 0.3).abs() < 1e-12, "{p:?}");
+        assert!(guard.contains(&p));
+        assert!(!guard.contains(&t));
+        assert!((sup.distance(&p) - 0.5).abs() < 1e-12);
+        // Inside the radius: unchanged.
+        let mut u = b;
+        u[3] = 0.2;
+        assert_eq!(guard.project(&u), u);
+        // The midpoint between rows is moved to one of them, not left between.
+        let mut m = [0.0; N_THETA];
+        m[0] = 5.0;
+        assert!(guard.contains(&guard.project(&m)));
+    }
+
+    #[test]
+    fn the_sorted_sweep_finds_the_same_nearest_distance_as_visiting_every_row() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let rows: Vec<Theta> = (0..500)
+            .map(|_| std::array::from_fn(|_| rng.random_range(-1.0..1.0)))
+            .collect();
+        let sup = DataSupport::new(&rows, &unit()).unwrap();
+        let brute = |t: &Theta, skip: Option<&Theta>| {
+            rows.iter()
+                .filter(|r| Some(*r) != skip)
+                .map(|r| {
+                    r.iter()
+                        .zip(t)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0, f64::max)
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        for _ in 0..200 {
+            // Queries inside the cloud, beside it, and far out in the first coordinate.
+            let spread = rng.random_range(0.0..3.0);
+            let t: Theta = std::array::from_fn(|_| rng.random_range(-spread..spread));
+            assert_eq!(sup.distance(&t), brute(&t, None), "{t:?}");
+        }
+        // Leave-one-out spacing: every row's nearest other row, as the brute force finds it.
+        let mut loo: Vec<f64> = rows.iter().map(|r| brute(r, Some(r))).collect();
+        loo.sort_by(f64::total_cmp);
+        let q = sup.spacing_quantiles(&[0.0, 0.5, 1.0], rows.len());
+        assert_eq!(
+            q,
+            vec![loo[0], loo[(0.5 * 499.0_f64).round() as usize], loo[499]]
+        );
     }
 }
