@@ -529,9 +529,7 @@ impl MethodRun<'_, '_> {
     /// surrogate's data; with a data-support guard (`support_radius`) at the training group's
     /// best θ (anchor) that the surrogate scores lowest for the fitted group, a training row.
     fn surrogate_cmaes(&self, model: &Ensemble, start: &Theta) -> Result<Search, OptimizeError> {
-        let (myelin, gradient) = self.maps();
-        let mut obj = SurrogateObjective::new(model, myelin, gradient, self.cfg.surrogate_cost)
-            .with_support(self.target.support);
+        let mut obj = self.surrogate_objective(model);
         let mean_start = match (self.cfg.surrogate_cost.max_z, model.input_support()) {
             (Some(_), Some(s)) if s.mean.len() == N_THETA => std::array::from_fn(|d| s.mean[d]),
             _ => *start,
@@ -556,6 +554,14 @@ impl MethodRun<'_, '_> {
             _ => self.cma_search(&mut obj, Method::SurrogateCmaes, &start, &cma)?,
         };
         self.with_anchors(search, model)
+    }
+
+    /// `model` as the searches' objective for the fitted group: this run's cost settings, with
+    /// the data-support guard when `support_radius` is set.
+    fn surrogate_objective<'m>(&'m self, model: &'m Ensemble) -> SurrogateObjective<'m> {
+        let (myelin, gradient) = self.maps();
+        SurrogateObjective::new(model, myelin, gradient, self.cfg.surrogate_cost)
+            .with_support(self.target.support)
     }
 
     /// The anchors of `model` (its training groups' best θ) that are feasible for the fitted
@@ -640,9 +646,7 @@ impl MethodRun<'_, '_> {
         if self.cfg.anchor_candidates == 0 {
             return Ok(search);
         }
-        let (myelin, gradient) = self.maps();
-        let mut obj = SurrogateObjective::new(model, myelin, gradient, self.cfg.surrogate_cost)
-            .with_support(self.target.support);
+        let mut obj = self.surrogate_objective(model);
         let feasible = self.feasible_anchors(model);
         let chosen = candidates_with_anchors(
             &mut obj,
@@ -710,9 +714,7 @@ impl MethodRun<'_, '_> {
         };
         let starts = match (guard, model.input_support()) {
             (Some(g), Some(s)) => {
-                let mut obj =
-                    SurrogateObjective::new(model, myelin, gradient, self.cfg.surrogate_cost)
-                        .with_support(Some(g.support));
+                let mut obj = self.surrogate_objective(model);
                 let ranked = self.ranked_feasible_anchors(&mut obj, model)?;
                 if ranked.is_empty() {
                     reference_starts()
