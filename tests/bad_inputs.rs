@@ -323,6 +323,12 @@ fn corpus(dir: &Path) -> Vec<Case> {
         "gd_starts",
     );
     add(
+        "gd-steps 0",
+        "fit",
+        fit(&["--gd-steps", "0"]),
+        "gradient.steps",
+    );
+    add(
         "fit window 1",
         "fit",
         fit(&["--fcd-window", "1"]),

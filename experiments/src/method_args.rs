@@ -45,6 +45,9 @@ pub struct MethodArgs {
     /// Starts of the surrogate gradient descent.
     #[arg(long, default_value_t = 32)]
     pub gd_starts: usize,
+    /// Adam steps of each start of the surrogate gradient descent.
+    #[arg(long, default_value_t = 300)]
+    pub gd_steps: usize,
     /// Random-search budget (Euler simulations).
     #[arg(long, default_value_t = 512)]
     pub random_budget: usize,
@@ -141,6 +144,7 @@ impl MethodArgs {
             seed: self.seed,
             ..MethodConfig::default()
         };
+        cfg.gradient.steps = self.gd_steps;
         cfg.surrogate_cost.spread_weight = self.spread_weight;
         cfg.surrogate_cost.max_z = self.support_z;
         cfg.surrogate_cost.support_radius = self.support_radius;

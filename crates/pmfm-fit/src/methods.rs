@@ -199,6 +199,7 @@ impl MethodConfig {
             ("validate_top", self.validate_top),
             ("n_dup_validate", self.n_dup_validate),
             ("gd_starts", self.gd_starts),
+            ("gradient.steps", self.gradient.steps),
             ("random_budget", self.random_budget),
         ];
         if let Some((name, _)) = counts.iter().find(|(_, v)| *v == 0) {
