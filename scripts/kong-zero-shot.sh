@@ -16,6 +16,7 @@
 # the best-scored of the training mean and those anchors (--tune-prior-centre). SUPPORT=R confines
 # CMA-ES and gradient descent on the predictor to within R training sd (every coordinate) of one
 # of its training rows (--support-radius R, with the training tables as --support-table).
+# GD_STEPS sets the Adam steps of gradient descent on the predictor (--gd-steps, default 300).
 # Usage: scripts/kong-zero-shot.sh [OUT] [DATA]   (defaults out/kong-zero-shot,
 # ../shared/data/kong2021; resumable: the dataset keeps finished batches)
 set -euo pipefail
@@ -71,6 +72,7 @@ fi
   --methods euler-cmaes,surrogate-cmaes,surrogate-gd,surrogate-tuned --validate-top 8 --n-dup-validate 10 \
   --generations "${EULER_GENS:-30}" --surrogate-generations "${SURROGATE_GENS:-${EULER_GENS:-30}}" \
   --anchor-candidates "${ANCHORS:-0}" --tune-prior-centre "${CENTRE:-mean}" "${SUPPORT_FLAGS[@]}" \
+  --gd-steps "${GD_STEPS:-300}" \
   --active-rounds 6 --active-batch 16 --active-n-dup 2 \
   --groups-served 15 --seed 7 --out "$OUT/compare"
 t3=$(date +%s)
