@@ -617,13 +617,12 @@ impl MethodRun<'_, '_> {
     /// Starts of a guarded descent: the feasible anchors, lowest score first, then as many
     /// points drawn uniformly within `radius` training sd of them in turn (`scale`: the
     /// training sd per coordinate; seeded by the run's seed) as make `gd_starts`; a draw that
-    /// is not feasible is replaced by its anchor.
+    /// is not feasible is replaced by its anchor. `gd_starts` ≥ 1 by [`MethodConfig::check`].
     fn guarded_starts(&self, ranked: &[Theta], scale: &[f64], radius: f64) -> Vec<Theta> {
         let (myelin, gradient) = self.maps();
         let bounds = self.target.evaluator.bounds();
         let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
-        let n = self.cfg.gd_starts.max(1);
-        (0..n)
+        (0..self.cfg.gd_starts)
             .map(|k| {
                 let anchor = ranked[k % ranked.len()];
                 if k < ranked.len() {
