@@ -542,6 +542,19 @@ fn a_dataset_over_two_groups_resumes_and_shards_to_the_uninterrupted_table() {
             .is_some_and(|r| r.is_finite() && r.abs() <= 1.0),
         "{df}"
     );
+    // The noise ceilings written beside it are the ones its r and duplicate count imply.
+    let dups = df.column("replicate_dups").unwrap().u32().unwrap();
+    let ceiling = df.column("ceiling_single").unwrap().f64().unwrap();
+    let ceiling_rep = df.column("ceiling_replicate").unwrap().f64().unwrap();
+    for k in 0..df.height() {
+        let (c1, ck) =
+            surrogate::transfer::noise_ceilings(single.get(k).unwrap(), dups.get(k).unwrap());
+        let same = |a: f64, b: Option<f64>| b.is_some_and(|b| a == b || (a.is_nan() && b.is_nan()));
+        assert!(
+            same(c1, ceiling.get(k)) && same(ck, ceiling_rep.get(k)),
+            "{df}"
+        );
+    }
 
     // Few-shot: group 1's first 6 rows (its first CMA-ES generation) train with the others;
     // the remaining 30 are scored.

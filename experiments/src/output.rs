@@ -82,6 +82,8 @@ pub fn replicate_metrics_frame(
             ),
             Column::new("pearson_model".into(), num(&|r| r.pearson_model)),
             Column::new("pearson_single".into(), num(&|r| r.pearson_single)),
+            Column::new("ceiling_single".into(), num(&|r| r.ceiling_single)),
+            Column::new("ceiling_replicate".into(), num(&|r| r.ceiling_replicate)),
         ],
     )?)
 }

@@ -183,6 +183,32 @@ pub struct ReplicateMetrics {
     pub pearson_model: f64,
     /// Pearson r of the held-out single-duplicate total cost against the replicate total cost.
     pub pearson_single: f64,
+    /// The largest Pearson r any predictor can reach against single-duplicate costs of these θ:
+    /// r of the expected cost with one duplicate, estimated from `pearson_single` by
+    /// [`noise_ceilings`]. NaN when `pearson_single` shows no signal.
+    pub ceiling_single: f64,
+    /// The same bound against the replicate costs (`replicate_dups` duplicates each).
+    pub ceiling_replicate: f64,
+}
+
+/// Upper bounds on the Pearson r of any predictor, from `r_sk`, the r between a single-duplicate
+/// cost and a fresh `k`-duplicate mean cost of the same θ. With cost = signal + noise, the noise
+/// independent across duplicates, of one variance over θ, and s = noise/signal variance of one
+/// duplicate, r_sk = 1/√((1 + s)(1 + s/k)); solved for s ≥ 0, the expected cost correlates with a
+/// single duplicate at 1/√(1 + s) and with a k-duplicate mean at 1/√(1 + s/k), and no predictor
+/// does better in expectation. Returns (single, k-duplicate mean); NaN for `r_sk` ≤ 0 or NaN, or
+/// k = 0.
+pub fn noise_ceilings(r_sk: f64, k: u32) -> (f64, f64) {
+    if !(r_sk > 0.0) || k == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let r = r_sk.min(1.0);
+    let k = k as f64;
+    // s² + (k + 1)s + k(1 − 1/r²) = 0, the root ≥ 0.
+    let b = k + 1.0;
+    let c = k * (1.0 - 1.0 / (r * r));
+    let s = 0.5 * (-b + (b * b - 4.0 * c).sqrt());
+    ((1.0 + s).sqrt().recip(), (1.0 + s / k).sqrt().recip())
 }
 
 /// Pairs `(test row, replicate row)` with the same group and bit-identical θ, both valid.
@@ -240,6 +266,7 @@ pub fn replicate_metrics(
             .min()
             .unwrap_or(0);
         let pearson_single = pearson(&sub.total_cost, &replicate);
+        let (ceiling_single, ceiling_replicate) = noise_ceilings(pearson_single, replicate_dups);
         for (model, m) in models {
             let p = predict_rows(m, &sub, groups)?.mean();
             out.push(ReplicateMetrics {
@@ -249,6 +276,8 @@ pub fn replicate_metrics(
                 replicate_dups,
                 pearson_model: pearson(&p.total, &replicate),
                 pearson_single,
+                ceiling_single,
+                ceiling_replicate,
             });
         }
     }
@@ -293,5 +322,57 @@ mod tests {
         let other = rows("c", &theta[..1], &[0.5], &[true]);
         let e = match_replicates(&test, &other).unwrap_err().to_string();
         assert!(e.contains("group 'c'") && e.contains("--replicates"), "{e}");
+    }
+
+    #[test]
+    fn noise_ceilings_invert_the_duplicate_correlation_and_match_a_simulated_signal() {
+        use rand::SeedableRng;
+        // Exact inversion: r_sk built from a known s gives back 1/√(1 + s) and 1/√(1 + s/k).
+        for (s, k) in [(0.0, 4), (0.05, 4), (0.34, 4), (2.0, 1), (9.0, 10)] {
+            let kf = k as f64;
+            let r_sk = 1.0 / ((1.0 + s) * (1.0 + s / kf)).sqrt();
+            let (single, mean) = noise_ceilings(r_sk, k);
+            assert!(
+                (single - 1.0 / (1.0 + s).sqrt()).abs() < 1e-12,
+                "s {s} k {k}"
+            );
+            assert!(
+                (mean - 1.0 / (1.0 + s / kf).sqrt()).abs() < 1e-12,
+                "s {s} k {k}"
+            );
+        }
+        assert!(noise_ceilings(0.0, 4).0.is_nan() && noise_ceilings(-0.1, 4).1.is_nan());
+        assert!(noise_ceilings(f64::NAN, 4).0.is_nan() && noise_ceilings(0.5, 0).0.is_nan());
+        // Simulated: signal T ~ N(0, 1), one duplicate T + σe, a 4-duplicate mean T + σē. The
+        // ceiling from r(single, mean) matches r(T, single), what a perfect predictor reaches.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let n = 200_000;
+        let sigma = 0.6;
+        let normal = |rng: &mut rand_chacha::ChaCha8Rng| -> f64 {
+            use rand::Rng;
+            rng.sample(rand_distr::StandardNormal)
+        };
+        let mut t = Vec::with_capacity(n);
+        let mut single = Vec::with_capacity(n);
+        let mut mean4 = Vec::with_capacity(n);
+        for _ in 0..n {
+            let x = normal(&mut rng);
+            t.push(x);
+            single.push(x + sigma * normal(&mut rng));
+            let e: f64 = (0..4).map(|_| normal(&mut rng)).sum::<f64>() / 4.0;
+            mean4.push(x + sigma * e);
+        }
+        let (single_bound, mean_bound) = noise_ceilings(pearson(&single, &mean4), 4);
+        let perfect_single = pearson(&t, &single);
+        let perfect_mean = pearson(&t, &mean4);
+        assert!(
+            (single_bound - perfect_single).abs() < 0.01,
+            "{single_bound} vs {perfect_single}"
+        );
+        assert!(
+            (mean_bound - perfect_mean).abs() < 0.01,
+            "{mean_bound} vs {perfect_mean}"
+        );
+        assert!((perfect_single - 1.0 / (1.0 + sigma * sigma).sqrt()).abs() < 0.01);
     }
 }

@@ -57,7 +57,9 @@ struct Args {
     /// With --group-split: tables of held-out θ re-simulated with more noise duplicates
     /// (repeatable; e.g. `pmfm-dataset --design gaussian --centres TABLE --centres-group NAME
     /// --relative-sd 0 --n-dup 4`). Writes replicate_metrics.parquet: per model and group, r
-    /// against the replicate cost, beside r of the held-out single duplicate against it.
+    /// against the replicate cost, beside r of the held-out single duplicate against it and the
+    /// noise ceilings it implies (the best r any predictor can reach against single-duplicate
+    /// and against replicate costs).
     #[arg(long = "replicates")]
     replicates: Vec<PathBuf>,
     /// With --group-split: the first K rows (by index) of each held-out group join the training
